@@ -1,0 +1,369 @@
+"""The `studio` command: the wizard's steps, headless.
+
+Every sub-command takes ``--json``: one JSON object on stdout, progress on stderr. Bad input exits with code 2
+and one line on stderr, never a traceback. This module imports neither TensorFlow nor Qt at import time:
+``studio --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Callable
+
+from studio import __version__
+from studio.core.errors import Cancelled, StudioError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(StudioError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line (and exit code 2) like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+
+class CliReporter:
+    """Progress on stderr: a redrawn bar on a terminal, sparse status lines otherwise."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.tty = sys.stderr.isatty()
+        self.quiet = quiet
+        self._last_line = 0.0
+        self._last_fraction = -1.0
+        self._bar_open = False
+
+    def _write(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self._bar_open:
+            sys.stderr.write("\n")
+            self._bar_open = False
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        if self.quiet:
+            return
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if self.tty:
+            width = 30
+            filled = int(round(width * fraction))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {message[:60]:<60}")
+            sys.stderr.flush()
+            self._bar_open = fraction < 1.0
+            if fraction >= 1.0:
+                sys.stderr.write("\n")
+        else:
+            now = time.monotonic()
+            if fraction >= 1.0 or fraction - self._last_fraction >= 0.1 or now - self._last_line > 10:
+                self._last_fraction = fraction
+                self._last_line = now
+                sys.stderr.write(f"{fraction * 100:5.1f}% {message}\n")
+                sys.stderr.flush()
+
+    def status(self, message: str) -> None:
+        self._write(message)
+
+    def metrics(self, kind: str, values: dict[str, Any]) -> None:
+        if kind != "epoch":
+            return
+        parts = [f"epoch {values.get('epoch', '?')}/{values.get('epochs', '?')}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if values.get(key) is not None:
+                parts.append(f"{key} {values[key]:.4f}")
+        if values.get("seconds") is not None:
+            parts.append(f"{values['seconds']:.1f}s")
+        self._write("  ".join(parts))
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def cmd_new(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+
+    project = Project.create(args.project, args.task, name=args.name)
+    rep.status(f"Created {project.task} project at {project.path}")
+    return {"project": str(project.path), "task": project.task, "name": project.name}
+
+
+def cmd_import(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.data import import_data
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
+    result = import_data(
+        project,
+        args.data,
+        test_source=args.test,
+        val_split=args.val_split,
+        test_split=args.test_split,
+        seed=args.seed,
+        window=args.window,
+        stride=args.stride,
+        label_column=args.label_column,
+        recording_column=args.recording_column,
+        channels=channels,
+        reporter=rep,
+    )
+    out = result.to_json()
+    for warning in out.get("warnings", []):
+        rep.status(f"warning: {warning}")
+    if out.get("skipped"):
+        rep.status(f"skipped {len(out['skipped'])} file(s); see 'skipped' in --json output")
+    return out
+
+
+def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+    from studio.core.train import default_config, train
+
+    project = Project.open(args.project)
+    overrides = {
+        "arch": args.arch,
+        "input_size": args.input_size,
+        "width": args.width,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "pretrained": args.pretrained,
+        "seed": args.seed,
+        "distribute": args.distribute,
+        "patience": args.patience,
+    }
+    if args.no_augment:
+        overrides["augment"] = False
+    config = default_config(project, **{k: v for k, v in overrides.items() if v is not None})
+    rep.status(f"Training {config.arch} for up to {config.epochs} epochs (batch {config.batch_size})")
+    result = train(project, config, rep)
+    return result.to_json()
+
+
+def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.evaluate import evaluate
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    result = evaluate(project, run_id=args.run, split=args.split, data_path=args.data, reporter=rep)
+    out = result.to_json()
+    if not args.json:
+        rep.status(f"accuracy {out['accuracy'] * 100:.1f}% on {out['n']} samples")
+    return out
+
+
+def cmd_info(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.info import project_info
+    from studio.core.project import Project
+
+    return project_info(Project.open(args.project))
+
+
+def cmd_archs(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.models import describe_architectures
+
+    return {"architectures": describe_architectures(task=args.task, estimate=args.estimate, input_size=args.input_size)}
+
+
+def cmd_optimize(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.optimize import OptimizeConfig, optimize
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    config = OptimizeConfig(
+        prune=args.prune,
+        quantize=args.quantize,
+        qat=args.qat,
+        finetune_epochs=args.finetune_epochs,
+        run_id=args.run,
+        name=args.name,
+    )
+    return optimize(project, config, rep).to_json()
+
+
+def cmd_variants(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.optimize import list_variants
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    return {"variants": list_variants(project, target=args.target)}
+
+
+def cmd_export(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.export import export
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    return export(project, args.out, variant=args.variant, target=args.target, reporter=rep).to_json()
+
+
+def cmd_targets(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.targets import describe_targets
+
+    return {"targets": describe_targets()}
+
+
+def cmd_gui(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any] | None:
+    from studio.gui.app import main as gui_main
+
+    argv = []
+    if getattr(args, "project", None):
+        argv.append(args.project)
+    if getattr(args, "sample", None):
+        argv += ["--sample", args.sample]
+    raise SystemExit(gui_main(argv))
+
+
+def cmd_selftest(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.selftest import run_selftest
+
+    return run_selftest(rep)
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="studio",
+        description="Small Model Studio: build, shrink and export small neural networks for images and sensors.",
+        epilog="Run 'studio' with no command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--selftest", action="store_true", help="run a headless end-to-end self-test and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("new", cmd_new, "create a new project folder")
+    p.add_argument("project", help="project folder to create")
+    p.add_argument("--task", choices=["image", "sensor"], required=True)
+    p.add_argument("--name", help="display name (default: folder name)")
+
+    p = add("import", cmd_import, "import a data folder (or CSV) into a project")
+    p.add_argument("project")
+    p.add_argument("data", help="folder of class sub-folders, or one CSV with a label column")
+    p.add_argument("--test", help="a separate labelled folder used as the test split")
+    p.add_argument("--val-split", type=float, default=0.2, help="fraction for validation (default 0.2)")
+    p.add_argument("--test-split", type=float, default=0.0, help="fraction held out for test (default 0)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--window", type=int, help="sensor window length in rows")
+    p.add_argument("--stride", type=int, help="sensor window stride in rows")
+    p.add_argument("--label-column", help="sensor CSV: the column holding the class")
+    p.add_argument("--recording-column", help="sensor CSV: the column holding a recording id")
+    p.add_argument("--channels", help="sensor: comma-separated channel columns to use (default: all numeric)")
+
+    p = add("train", cmd_train, "train a model on the imported data")
+    p.add_argument("project")
+    p.add_argument("--arch", help="architecture id (see 'studio archs')")
+    p.add_argument("--input-size", type=int, help="image side in pixels")
+    p.add_argument("--width", type=float, help="MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    p.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
+    p.add_argument("--pretrained", help="none, imagenet, or a path to a weights .h5 file")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], help="tf.distribute strategy")
+
+    p = add("evaluate", cmd_evaluate, "evaluate the trained model")
+    p.add_argument("project")
+    p.add_argument("--data", help="a labelled folder (or CSV) with the same classes")
+    p.add_argument("--split", choices=["val", "test", "train"], default=None)
+    p.add_argument("--run", help="run id (default: the active run)")
+
+    p = add("info", cmd_info, "summarize a project")
+    p.add_argument("project")
+
+    p = add("archs", cmd_archs, "list the available architectures")
+    p.add_argument("--task", choices=["image", "sensor"])
+    p.add_argument("--estimate", action="store_true", help="also build each model to count parameters/MACs")
+    p.add_argument("--input-size", type=int, help="image size used for --estimate")
+
+    p = add("optimize", cmd_optimize, "build an optimized (pruned / quantized) variant of the trained model")
+    p.add_argument("project")
+    p.add_argument("--prune", type=float, default=0.0, help="target sparsity 0..0.9")
+    p.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default="int8")
+    p.add_argument("--qat", action="store_true", help="quantization-aware training")
+    p.add_argument("--finetune-epochs", type=int, default=None)
+    p.add_argument("--run", help="run id (default: the active run)")
+    p.add_argument("--name", help="variant name (default: derived from the settings)")
+
+    p = add("variants", cmd_variants, "list optimized variants with their measurements")
+    p.add_argument("project")
+    p.add_argument("--target", help="device profile id for the fits column")
+
+    p = add("export", cmd_export, "write a deployable bundle for a variant")
+    p.add_argument("project")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--variant", help="variant name (default: the active variant)")
+    p.add_argument("--target", help="device profile id (see 'studio targets')")
+
+    add("targets", cmd_targets, "list device profiles")
+
+    p = sub.add_parser("gui", help="open the desktop app", description="open the desktop app")
+    p.add_argument("project", nargs="?", help="project folder to open")
+    p.add_argument("--sample", choices=["image", "sensor"], help="open a copy of a bundled sample project")
+    p.set_defaults(func=cmd_gui, json=False)
+    return parser
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    if args.selftest:
+        args.func, args.json = cmd_selftest, False
+    elif args.command is None:
+        from studio.gui.app import main as gui_main
+
+        return gui_main([])
+    rep = CliReporter(quiet=bool(os.environ.get("STUDIO_QUIET")))
+    try:
+        result = args.func(args, rep)
+    except Cancelled as exc:
+        sys.stderr.write(f"cancelled: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except StudioError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    if result is None:
+        return EXIT_OK
+    if args.json:
+        _emit(result)
+    elif args.command in ("info", "archs", "variants", "targets", "import", "export") or args.selftest:
+        _emit(result)
+    if isinstance(result, dict) and result.get("ok") is False:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Headless engine of Small Model Studio. Never imports Qt; imports TensorFlow only on demand."""

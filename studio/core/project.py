@@ -1,0 +1,220 @@
+"""A project is a folder; this module owns its layout and its project.json.
+
+Layout::
+
+    P/project.json            schema_version, name, task, settings, active run (written atomically)
+    P/data/manifest.json      the imported data and its frozen split (see studio.core.data.manifest)
+    P/data/recordings.npz     sensor projects: the parsed recordings (float32), keyed by recording id
+    P/runs/<run-id>/          one training run: config.json, model.json, metrics.json, weights.h5 (best)
+    P/variants/<name>/        one optimized variant: variant.json, model.tflite
+    P/exports/<name>/         export bundles
+
+A project folder received from someone else is safe to open: it holds JSON, NumPy arrays (loaded with
+``allow_pickle=False``) and HDF5 *weights* only. Models are rebuilt from the registry id and parameters in
+``model.json``; no code, pickle or full-model file is ever loaded from a project.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+from typing import Any
+
+from studio import __version__
+from studio.core.errors import ProjectError
+from studio.core.fsutil import atomic_write_json, read_json
+
+SCHEMA_VERSION = 1
+PROJECT_FILE = "project.json"
+TASKS = ("image", "sensor")
+
+# Forward migrations: MIGRATIONS[n] turns a schema-n dict into schema n+1. Applied in order on open.
+MIGRATIONS: dict[int, Any] = {}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Project:
+    """An open project folder. Cheap to create; nothing heavy is loaded until asked for."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.data = data
+
+    # ----------------------------------------------------------------- create / open / save
+    @classmethod
+    def create(cls, path: str | Path, task: str, name: str | None = None) -> "Project":
+        path = Path(path).expanduser().absolute()
+        if task not in TASKS:
+            raise ProjectError(f"unknown task {task!r}", hint="use 'image' or 'sensor'")
+        if (path / PROJECT_FILE).exists():
+            raise ProjectError("a project already exists here", path=path, hint="open it, or choose another folder")
+        if path.exists() and not path.is_dir():
+            raise ProjectError("this is a file, not a folder", path=path, hint="choose a folder for the project")
+        if path.exists() and any(path.iterdir()):
+            raise ProjectError(
+                "the folder is not empty", path=path, hint="choose a new or empty folder for the project"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"cannot create the folder ({exc.strerror})", path=path) from exc
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "name": name or path.name,
+            "task": task,
+            "created": _now(),
+            "modified": _now(),
+            "studio_version": __version__,
+            "data": None,  # summary of the imported data, set by the import step
+            "settings": {},  # last choices per wizard step: {"train": {...}, "optimize": {...}, "target": id}
+            "active_run": None,
+            "active_variant": None,
+        }
+        project = cls(path, data)
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Project":
+        path = Path(path).expanduser().absolute()
+        file = path / PROJECT_FILE if path.is_dir() or not path.name.endswith(".json") else path
+        if file.name == PROJECT_FILE and file.parent != path:
+            path = file.parent
+        if not file.exists():
+            raise ProjectError(
+                "no project here (project.json is missing)",
+                path=path,
+                hint="create one with 'studio new', or choose the project folder",
+            )
+        try:
+            data = read_json(file)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ProjectError(
+                f"project.json is unreadable or corrupt ({exc})",
+                path=file,
+                hint="restore it from a backup; the data, runs and variants beside it are untouched",
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+            raise ProjectError("project.json has no schema_version: not a Studio project", path=file)
+        version = data["schema_version"]
+        if version > SCHEMA_VERSION:
+            raise ProjectError(
+                f"this project was saved by a newer Studio (schema {version}, this Studio reads up to "
+                f"{SCHEMA_VERSION})",
+                path=file,
+                hint="update Small Model Studio to open it",
+            )
+        while version < SCHEMA_VERSION:
+            data = MIGRATIONS[version](data)
+            version += 1
+            data["schema_version"] = version
+        if data.get("task") not in TASKS:
+            raise ProjectError(f"project.json names an unknown task {data.get('task')!r}", path=file)
+        return cls(path, data)
+
+    def save(self) -> None:
+        self.data["modified"] = _now()
+        atomic_write_json(self.path / PROJECT_FILE, self.data)
+
+    # ----------------------------------------------------------------- simple properties
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or self.path.name)
+
+    @property
+    def task(self) -> str:
+        return str(self.data["task"])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.data.setdefault("settings", {})
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.path / "runs"
+
+    @property
+    def variants_dir(self) -> Path:
+        return self.path / "variants"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.path / "exports"
+
+    # ----------------------------------------------------------------- data manifest
+    def has_data(self) -> bool:
+        return self.manifest_path.exists()
+
+    def load_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            raise ProjectError(
+                "no data imported yet", path=self.path, hint="import a data folder first ('studio import')"
+            )
+        try:
+            return read_json(self.manifest_path)
+        except (OSError, ValueError) as exc:
+            raise ProjectError(
+                f"the data manifest is corrupt ({exc})", path=self.manifest_path, hint="import the data again"
+            ) from exc
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        atomic_write_json(self.manifest_path, manifest)
+
+    # ----------------------------------------------------------------- runs and variants
+    def list_runs(self) -> list[str]:
+        """Run ids of finished runs (those with a model.json and weights), oldest first."""
+        if not self.runs_dir.exists():
+            return []
+        return sorted(
+            p.name
+            for p in self.runs_dir.iterdir()
+            if p.is_dir() and (p / "model.json").exists() and (p / "weights.h5").exists()
+        )
+
+    def new_run_dir(self) -> tuple[str, Path]:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            run_id = f"run-{stamp}" + (f"-{n}" if n > 1 else "")
+            path = self.runs_dir / run_id
+            try:
+                path.mkdir()
+                return run_id, path
+            except FileExistsError:
+                n += 1
+
+    def run_dir(self, run_id: str | None = None) -> Path:
+        """The folder of ``run_id``, or of the active (else latest) run."""
+        runs = self.list_runs()
+        if run_id is None:
+            run_id = self.data.get("active_run") if self.data.get("active_run") in runs else None
+            if run_id is None and runs:
+                run_id = runs[-1]
+        if run_id is None:
+            raise ProjectError("no trained model yet", path=self.path, hint="train one first ('studio train')")
+        if run_id not in runs:
+            raise ProjectError(f"no finished run named {run_id!r}", path=self.runs_dir)
+        return self.runs_dir / run_id
+
+    def list_variants(self) -> list[str]:
+        if not self.variants_dir.exists():
+            return []
+        return sorted(p.name for p in self.variants_dir.iterdir() if (p / "variant.json").exists())
+
+    @staticmethod
+    def safe_name(text: str) -> str:
+        """A file-system-safe name derived from ``text``."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "item"

@@ -1,0 +1,357 @@
+"""TFLite-Micro: the arena a model really needs, and the C/C++ files of a microcontroller bundle.
+
+There is no formula for the arena: it depends on the memory planner, kernel scratch buffers and alignment. So
+we ask the real TFLite-Micro interpreter (the ``tflite-micro`` package): the smallest arena in which the model
+both allocates *and* invokes, found by bisection, plus stated headroom for target-specific kernels (CMSIS-NN
+/ ESP-NN scratch buffers) and 32-bit pointer layouts.
+
+The interpreter segfaults on some too-small arenas instead of returning an error, so every probe runs in a
+child process (a persistent worker that is restarted after a crash). From source the worker is
+``python -m studio.core.micro``; in a PyInstaller app it is the app itself with ``--tflm-probe`` (handled
+at the top of ``studio.cli.main``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+HEADROOM_FRACTION = 0.10
+HEADROOM_BYTES = 1024
+MAX_ARENA = 64 * 1024 * 1024
+
+
+@dataclass
+class ArenaResult:
+    ok: bool
+    min_bytes: int | None  # smallest arena that allocated and invoked on this host
+    recommended_bytes: int | None  # min_bytes + headroom, rounded up to 16 bytes: what the bundle uses
+    headroom: str
+    probes: int
+    output: list[int | float] | None  # TFLite-Micro's output for the probe input, at min_bytes
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recommended_arena(min_bytes: int) -> int:
+    raw = min_bytes * (1 + HEADROOM_FRACTION) + HEADROOM_BYTES
+    return int((int(raw) + 15) // 16 * 16)
+
+
+HEADROOM_TEXT = (
+    f"measured minimum on the host TFLite-Micro interpreter + {int(HEADROOM_FRACTION * 100)}% + "
+    f"{HEADROOM_BYTES} bytes for optimized target kernels' scratch buffers"
+)
+
+
+# ---------------------------------------------------------------------------------------------- worker
+def _worker_loop(model_path: str, input_path: str) -> int:
+    """Child side: read arena sizes from stdin, answer 'ok <values>' or 'fail <reason>' per line."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = Path(model_path).read_bytes()
+    x = np.load(input_path, allow_pickle=False)
+    # Silence TFLM's C-level error prints: the parent only needs the verdict.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        arena = int(line)
+        try:
+            interp = runtime.Interpreter.from_bytes(model, arena_size=arena)
+            interp.set_input(x, 0)
+            interp.invoke()
+            out = np.asarray(interp.get_output(0)).reshape(-1)
+            sys.stdout.write("ok " + " ".join(str(v) for v in out.tolist()) + "\n")
+        except Exception as exc:  # noqa: BLE001 - TFLM raises RuntimeError/ValueError; any means "no"
+            sys.stdout.write("fail " + str(exc).replace("\n", " ")[:200] + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def probe_main(argv: list[str]) -> int:
+    """Entry for the worker process: ``<model.tflite> <input.npy>``."""
+    return _worker_loop(argv[0], argv[1])
+
+
+def _worker_command(model_path: str, input_path: str) -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--tflm-probe", model_path, input_path]
+    return [sys.executable, "-m", "studio.core.micro", model_path, input_path]
+
+
+class _Prober:
+    """Keeps one worker alive across probes; a crashed worker means 'this arena fails' and is restarted."""
+
+    def __init__(self, model_path: str, input_path: str) -> None:
+        self.cmd = _worker_command(model_path, input_path)
+        self.proc: subprocess.Popen | None = None
+        self.count = 0
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        return subprocess.Popen(
+            self.cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+
+    def probe(self, arena: int) -> tuple[bool, str]:
+        self.count += 1
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(f"{arena}\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:  # the worker died (segfault on a too-small arena)
+            self.close()
+            return False, "crashed"
+        kind, _, rest = line.strip().partition(" ")
+        return kind == "ok", rest
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def _parse_output(text: str) -> list[int | float]:
+    vals: list[int | float] = []
+    for tok in text.split():
+        vals.append(float(tok) if any(c in tok for c in ".eEn") else int(tok))
+    return vals
+
+
+def find_arena(
+    model_bytes: bytes,
+    sample_input: np.ndarray,
+    progress: Callable[[float], None] | None = None,
+    granularity: int = 64,
+) -> ArenaResult:
+    """Smallest arena (bytes) in which TFLite-Micro allocates and invokes ``model_bytes`` on ``sample_input``.
+
+    ``sample_input`` is one input in the model's input dtype and shape (e.g. int8 ``[1, 32, 32, 1]``).
+    Doubling finds an upper bound, bisection the minimum to within ``granularity`` bytes.
+    """
+    with tempfile.TemporaryDirectory(prefix="studio-tflm-") as tmp:
+        model_path = os.path.join(tmp, "model.tflite")
+        input_path = os.path.join(tmp, "input.npy")
+        Path(model_path).write_bytes(model_bytes)
+        np.save(input_path, np.ascontiguousarray(sample_input), allow_pickle=False)
+        prober = _Prober(model_path, input_path)
+        try:
+            hi = 16 * 1024
+            last_error = ""
+            out_text = ""
+            while True:
+                ok, text = prober.probe(hi)
+                if ok:
+                    out_text = text
+                    break
+                last_error = text
+                if hi >= MAX_ARENA:
+                    return ArenaResult(False, None, None, HEADROOM_TEXT, prober.count, None,
+                                       error=_explain(last_error))
+                hi *= 2
+                if progress:
+                    progress(0.1)
+            lo = 0  # known failing (or trivially too small)
+            if hi > 16 * 1024:
+                lo = hi // 2
+            steps_total = max(1, int(np.ceil(np.log2(max(2, (hi - lo) / granularity)))))
+            step = 0
+            while hi - lo > granularity:
+                mid = (lo + hi) // 2 // 16 * 16
+                if mid <= lo:
+                    break
+                ok, text = prober.probe(mid)
+                if ok:
+                    hi, out_text = mid, text
+                else:
+                    lo = mid
+                step += 1
+                if progress:
+                    progress(min(1.0, 0.1 + 0.9 * step / steps_total))
+            return ArenaResult(True, hi, recommended_arena(hi), HEADROOM_TEXT, prober.count,
+                               _parse_output(out_text))
+        finally:
+            prober.close()
+
+
+def _explain(error: str) -> str:
+    if "crashed" in error:
+        return "TFLite-Micro crashed while loading the model"
+    if not error:
+        return "TFLite-Micro could not run the model"
+    return f"TFLite-Micro could not run the model ({error})"
+
+
+def run_tflm(model_bytes: bytes, x: np.ndarray, arena_size: int) -> np.ndarray:
+    """Run samples ``x`` (model input dtype, ``[n, ...]``) through TFLite-Micro in *this* process.
+
+    Only call with an arena known to work (from :func:`find_arena`): TFLM may crash on too-small arenas.
+    """
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=int(arena_size))
+    outs = []
+    for i in range(len(x)):
+        interp.set_input(np.ascontiguousarray(x[i : i + 1]), 0)
+        interp.invoke()
+        outs.append(np.asarray(interp.get_output(0))[0].copy())
+        interp.reset()
+    return np.stack(outs)
+
+
+# ---------------------------------------------------------------------------------------------- C code
+_RESOLVER_NAMES = {
+    "CONV_2D": "AddConv2D",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "MAX_POOL_2D": "AddMaxPool2D",
+    "L2_POOL_2D": "AddL2Pool2D",
+    "TRANSPOSE_CONV": "AddTransposeConv",
+    "BATCH_MATMUL": "AddBatchMatMul",
+    "L2_NORMALIZATION": "AddL2Normalization",
+    "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "LEAKY_RELU": "AddLeakyRelu",
+    "PRELU": "AddPrelu",
+    "RELU_N1_TO_1": "AddReluN1To1",
+}
+
+
+def resolver_method(op_name: str) -> str:
+    """Builtin op name (e.g. "FULLY_CONNECTED") -> MicroMutableOpResolver method ("AddFullyConnected")."""
+    if op_name in _RESOLVER_NAMES:
+        return _RESOLVER_NAMES[op_name]
+    parts = op_name.split("_")
+    return "Add" + "".join(p.upper() if re.fullmatch(r"\d+d", p.lower()) else p.capitalize() for p in parts)
+
+
+def c_array(data: bytes, name: str, per_line: int = 16) -> str:
+    lines = []
+    for i in range(0, len(data), per_line):
+        lines.append("  " + ", ".join(f"0x{b:02x}" for b in data[i : i + per_line]) + ",")
+    return "\n".join(lines)
+
+
+def model_data_files(model_bytes: bytes, name: str = "g_model") -> dict[str, str]:
+    """model_data.h / model_data.cc: the flatbuffer as a 16-byte aligned const array (kept in flash)."""
+    header = f"""// Generated by Small Model Studio. The .tflite flatbuffer as a C array.
+#ifndef MODEL_DATA_H_
+#define MODEL_DATA_H_
+
+extern const unsigned char {name}[];
+extern const unsigned int {name}_len;
+
+#endif  // MODEL_DATA_H_
+"""
+    source = f"""// Generated by Small Model Studio. {len(model_bytes)} bytes.
+// TFLite-Micro reads the model in place, so it must be 16-byte aligned; `const` keeps it in flash.
+#include "model_data.h"
+
+alignas(16) const unsigned char {name}[] = {{
+{c_array(model_bytes, name)}
+}};
+const unsigned int {name}_len = {len(model_bytes)};
+"""
+    return {"model_data.h": header, "model_data.cc": source}
+
+
+def _c_values(values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    if flat.dtype.kind == "f":
+        items = [f"{float(v):.9g}f" for v in flat]
+    else:
+        items = [str(int(v)) for v in flat]
+    return "\n".join("  " + ", ".join(items[i : i + 16]) + "," for i in range(0, len(items), 16))
+
+
+_C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float", "int16": "int16_t"}
+
+
+def golden_data_files(x: np.ndarray, expected: np.ndarray, tolerance: float) -> dict[str, str]:
+    """golden_data.h / .cc: one input (model dtype) and the output the host measured for it."""
+    in_t = _C_TYPES[np.asarray(x).dtype.name]
+    out_t = _C_TYPES[np.asarray(expected).dtype.name]
+    tol = f"{tolerance:.9g}f" if out_t == "float" else str(int(tolerance))
+    header = f"""// Generated by Small Model Studio: a real validation sample and the output the host recorded for it.
+#ifndef GOLDEN_DATA_H_
+#define GOLDEN_DATA_H_
+#include <stdint.h>
+
+extern const {in_t} g_golden_input[];
+extern const int g_golden_input_len;
+extern const {out_t} g_golden_expected[];
+extern const int g_golden_expected_len;
+// Largest allowed |device - host| per output value (optimized kernels may round differently).
+constexpr {out_t if out_t == "float" else "int"} kGoldenTolerance = {tol};
+
+#endif  // GOLDEN_DATA_H_
+"""
+    source = f"""// Generated by Small Model Studio.
+#include "golden_data.h"
+
+const {in_t} g_golden_input[] = {{
+{_c_values(x)}
+}};
+const int g_golden_input_len = {np.asarray(x).size};
+const {out_t} g_golden_expected[] = {{
+{_c_values(expected)}
+}};
+const int g_golden_expected_len = {np.asarray(expected).size};
+"""
+    return {"golden_data.h": header, "golden_data.cc": source}
+
+
+def main_cc(template: str, ops: list[str], arena_bytes: int, labels: list[str], io: dict[str, Any]) -> str:
+    """Fill the main.cc template: the exact op resolver, the arena size and the class labels."""
+    ops = [o for o in ops if o not in ("DELEGATE",)]
+    adds = "\n".join(f"  if (resolver.{resolver_method(o)}() != kTfLiteOk) return nullptr;  // {o}" for o in ops)
+    label_items = ", ".join('"' + l.replace("\\", "\\\\").replace('"', '\\"') + '"' for l in labels)
+    in_t = _C_TYPES[io["input"]["dtype"]]
+    out_t = _C_TYPES[io["output"]["dtype"]]
+    return (
+        template.replace("@NUM_OPS@", str(len(ops)))
+        .replace("@OP_RESOLVER_ADDS@", adds)
+        .replace("@ARENA_BYTES@", str(int(arena_bytes)))
+        .replace("@NUM_CLASSES@", str(len(labels)))
+        .replace("@LABELS@", label_items)
+        .replace("@INPUT_CTYPE@", in_t)
+        .replace("@OUTPUT_CTYPE@", out_t)
+        .replace("@OUTPUT_TFLITE_TYPE@", {"int8": "kTfLiteInt8", "uint8": "kTfLiteUInt8",
+                                         "float32": "kTfLiteFloat32"}[io["output"]["dtype"]])
+        .replace("@OUTPUT_DATA_FIELD@", {"int8": "int8", "uint8": "uint8", "float32": "f"}[io["output"]["dtype"]])
+        .replace("@INPUT_DATA_FIELD@", {"int8": "int8", "uint8": "uint8", "float32": "f"}[io["input"]["dtype"]])
+    )
+
+
+if __name__ == "__main__":  # the arena probe worker (see module docstring)
+    raise SystemExit(probe_main(sys.argv[1:]))

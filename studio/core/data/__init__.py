@@ -1,0 +1,185 @@
+"""Data import: a folder of images or CSV recordings becomes a manifest with a frozen split.
+
+``import_data`` is the only writer of ``P/data/``. It reads and checks everything first and writes only when
+the whole import succeeded, so a failed or cancelled import leaves the previous data (and every run) as it was.
+
+Manifest format: see docs/ARCHITECTURE.md ("Data manifest").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from studio.core.errors import DatasetError, ProjectError
+from studio.core.fsutil import atomic_write_json
+from studio.core.reporter import Reporter, check_cancel
+
+from .common import ImportResult, check_fractions, summary_from_manifest
+
+__all__ = [
+    "ImportResult",
+    "import_data",
+    "read_labelled",
+    "sample_path",
+    "split_samples",
+    "resolve_root",
+]
+
+
+def import_data(
+    project: Any,
+    source: str | Path,
+    *,
+    test_source: str | Path | None = None,
+    val_split: float = 0.2,
+    test_split: float = 0.0,
+    seed: int = 1234,
+    window: int | None = None,
+    stride: int | None = None,
+    label_column: str | None = None,
+    recording_column: str | None = None,
+    channels: Sequence[str] | None = None,
+    reporter: Reporter | None = None,
+) -> ImportResult:
+    """Import ``source`` into ``project`` (replacing earlier data; runs are kept) and return what was found.
+
+    Raises DatasetError (unusable data), ConfigError (bad fractions) or Cancelled; in every such case nothing
+    in the project changes.
+    """
+    check_fractions(val_split, test_split)
+    if project.task == "image":
+        if any(v is not None for v in (window, stride, label_column, recording_column, channels)):
+            raise DatasetError(
+                "window, stride, label/recording column and channels apply to sensor projects only",
+                hint="this is an image project",
+            )
+        from .image import import_images
+
+        manifest = import_images(
+            project.path, source, test_source=test_source, val_split=val_split, test_split=test_split,
+            seed=seed, reporter=reporter,
+        )
+        arrays = None
+    else:
+        from .sensor import import_sensors
+
+        manifest, arrays = import_sensors(
+            source, test_source=test_source, val_split=val_split, test_split=test_split, seed=seed,
+            window=window, stride=stride, label_column=label_column, recording_column=recording_column,
+            channels=channels, reporter=reporter,
+        )
+    if project.list_runs():
+        manifest["warnings"].append(
+            "The project already has trained models; they were trained on the previous data. Train again to "
+            "use the new data."
+        )
+    check_cancel(reporter)
+    _commit(project, manifest, arrays)
+    if reporter:
+        reporter.progress(1.0, "imported")
+    return result_from_manifest(manifest)
+
+
+def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None:
+    """Write recordings, manifest and project summary, each atomically, in an order that never mixes data.
+
+    The recordings are written to a temporary file first; only after that succeeded are the recordings and
+    then the manifest renamed into place. A crash between the two renames leaves new recordings with the old
+    manifest; every recording id the old manifest names is then missing or different, which loading detects.
+    """
+    data_dir = project.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if arrays is not None:
+        from .sensor import RECORDINGS_FILE, write_recordings
+
+        tmp = write_recordings(data_dir / RECORDINGS_FILE, arrays)
+        try:
+            os.replace(tmp, data_dir / RECORDINGS_FILE)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    else:
+        stale = data_dir / "recordings.npz"
+        if stale.exists():
+            stale.unlink()
+    project.save_manifest(manifest)
+    project.data["data"] = summary_from_manifest(manifest)
+    project.save()
+
+
+def result_from_manifest(manifest: dict[str, Any]) -> ImportResult:
+    extra: dict[str, Any] = {"channels": manifest.get("channels"), "source": manifest.get("source")}
+    if manifest.get("task") == "sensor":
+        extra.update(
+            window=manifest["window"],
+            stride=manifest["stride"],
+            recordings=dict(manifest.get("recording_counts", {})),
+            layout=manifest.get("layout"),
+            label_column=manifest.get("label_column"),
+            recording_column=manifest.get("recording_column"),
+            time_column=manifest.get("time_column"),
+            ignored_columns=manifest.get("ignored_columns", []),
+            sample_rate_hz=manifest.get("sample_rate_hz"),
+        )
+    else:
+        extra["image_size"] = manifest.get("image_size")
+    return ImportResult(
+        task=manifest["task"],
+        classes=dict(manifest["counts"]),
+        skipped=list(manifest["skipped"]),
+        warnings=list(manifest["warnings"]),
+        splits=manifest["split_counts"],
+        manifest=manifest,
+        extra=extra,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+def resolve_root(project: Any, manifest: dict[str, Any], index: int) -> Path:
+    """The folder of root ``index``: its absolute path if it exists, else its path relative to the project."""
+    root = manifest["roots"][index]
+    primary = Path(root["path"])
+    if primary.is_dir():
+        return primary
+    if root.get("rel"):
+        moved = (Path(project.path) / root["rel"]).resolve()
+        if moved.is_dir():
+            return moved
+    return primary
+
+
+def sample_path(project: Any, manifest: dict[str, Any], sample: dict[str, Any]) -> Path:
+    """Absolute path of one image sample of the manifest."""
+    return resolve_root(project, manifest, int(sample["root"])) / sample["path"]
+
+
+def split_samples(project: Any, split: str, manifest: dict[str, Any] | None = None) -> list[tuple[Path, int]]:
+    """(path, label index) of every image sample in ``split`` ("train", "val", "test"), in manifest order."""
+    manifest = manifest or project.load_manifest()
+    if manifest.get("task") != "image":
+        raise ProjectError("split_samples is for image projects; use sensor.split_windows for sensors")
+    roots = [resolve_root(project, manifest, i) for i in range(len(manifest["roots"]))]
+    index = {c: i for i, c in enumerate(manifest["classes"])}
+    return [
+        (roots[int(s["root"])] / s["path"], index[s["label"]])
+        for s in manifest["samples"]
+        if s["split"] == split
+    ]
+
+
+def read_labelled(project: Any, path: str | Path) -> Any:
+    """Read an external labelled folder / CSV with the project's classes (for ``evaluate --data``).
+
+    Images: list of (absolute path, label index). Sensors: (windows float32 normalized with the project's
+    statistics, labels int64, ids). A class the project does not know is a DatasetError naming it.
+    """
+    manifest = project.load_manifest()
+    if project.task == "image":
+        from .image import read_labelled_images
+
+        return read_labelled_images(Path(path), list(manifest["classes"]))
+    from .sensor import read_labelled_sensors
+
+    return read_labelled_sensors(manifest, path)

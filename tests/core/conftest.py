@@ -1,0 +1,53 @@
+"""Shared fixtures for core tests: tiny image folders and sensor CSVs written into tmp_path.
+
+The factories are plain functions in :mod:`datagen` (and :mod:`studio.core.data.synth`); the fixtures here
+hand them out so a test can say ``def test_x(image_folder): ...`` or call the factory with its own sizes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from datagen import make_image_folder, make_sensor_folder, make_sensor_single_csv  # noqa: E402
+
+from studio.core.project import Project  # noqa: E402
+
+
+@pytest.fixture
+def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """Two classes, 6 RGB PNGs each (20x16)."""
+    return make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=(20, 16))
+
+
+@pytest.fixture
+def sensor_folder(tmp_path: Path) -> Path:
+    """Layout (a): two classes, 4 recordings of 200 rows each, channels ax/ay/az plus a time column."""
+    return make_sensor_folder(tmp_path / "sensors", ("idle", "shake"), recordings=4, length=200)
+
+
+@pytest.fixture
+def sensor_csv(tmp_path: Path) -> Path:
+    """Layout (b): one CSV with label and recording columns, 3 recordings of 200 rows per class."""
+    return make_sensor_single_csv(tmp_path / "one.csv", ("idle", "shake"), recordings=3, length=200)
+
+
+@pytest.fixture
+def image_project(tmp_path: Path) -> Project:
+    return Project.create(tmp_path / "proj-image", "image")
+
+
+@pytest.fixture
+def sensor_project(tmp_path: Path) -> Project:
+    return Project.create(tmp_path / "proj-sensor", "sensor")

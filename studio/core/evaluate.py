@@ -1,0 +1,197 @@
+"""Evaluation: accuracy, per-class precision/recall/F1, confusion matrix and the misclassified samples.
+
+The maths is one pure numpy function, :func:`classification_metrics`, so tests can check it by hand and the
+optimize step can reuse it for each variant's predictions. :func:`evaluate` feeds it a run's predictions on
+a split of the project, or on any labelled folder / CSV with the project's classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.reporter import NullReporter, Reporter, check_cancel
+
+MAX_MISCLASSIFIED = 1000
+PREDICT_BATCH = 64
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, confusion matrix (rows = true class, columns = predicted) and per-class P/R/F1/support.
+
+    A class never predicted has precision 0 (not NaN); a class absent from ``y_true`` has recall 0 and
+    support 0. Macro averages are over classes with support > 0.
+    """
+    k = len(labels)
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError("y_true and y_pred differ in length")
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    n = int(len(y_true))
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+    present = support > 0
+    per_class = {
+        labels[i]: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i in range(k)
+    }
+    return {
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "n": n,
+        "labels": list(labels),
+        "confusion_matrix": cm.tolist(),
+        "per_class": per_class,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
+    }
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    labels: list[str]
+    confusion_matrix: list[list[int]]
+    per_class: dict[str, dict[str, float]]
+    n: int
+    misclassified: list[dict[str, Any]]
+    split: str | None
+    source: str
+    run: str
+    macro_f1: float = 0.0
+    balanced_accuracy: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accuracy": self.accuracy,
+            "labels": self.labels,
+            "confusion_matrix": self.confusion_matrix,
+            "per_class": self.per_class,
+            "n": self.n,
+            "macro_f1": self.macro_f1,
+            "balanced_accuracy": self.balanced_accuracy,
+            "misclassified": self.misclassified,
+            "n_misclassified": self.extra.get("n_misclassified", len(self.misclassified)),
+            "split": self.split,
+            "source": self.source,
+            "run": self.run,
+        }
+
+
+def default_split(manifest: dict[str, Any]) -> str:
+    """"test" when the project has test data, else "val"."""
+    counts = manifest.get("split_counts") or {}
+    return "test" if sum((counts.get("test") or {}).values()) > 0 else "val"
+
+
+def predict(model: Any, raw: np.ndarray, preprocess: Any = None, batch_size: int = PREDICT_BATCH,
+            reporter: Reporter | None = None, progress: tuple[float, float] = (0.1, 1.0)) -> np.ndarray:
+    """Softmax outputs of ``model`` on ``raw`` data, preprocessed batch by batch (uint8 images stay uint8 in
+    memory), honouring cancel between batches."""
+    out = []
+    lo, hi = progress
+    for start in range(0, len(raw), batch_size):
+        check_cancel(reporter)
+        x = raw[start : start + batch_size]
+        if preprocess is not None:
+            x = preprocess(x)
+        out.append(np.asarray(model(x, training=False)))
+        if reporter is not None:
+            reporter.progress(lo + (hi - lo) * min(1.0, (start + batch_size) / len(raw)), "predicting")
+    k = int(model.output_shape[-1])
+    return np.concatenate(out) if out else np.zeros((0, k), dtype=np.float32)
+
+
+def evaluate(project: Any, run_id: str | None = None, split: str | None = None, data_path: str | None = None,
+             reporter: Reporter | None = None) -> EvalResult:
+    """Evaluate a run (the active one by default) on a split or on an external labelled folder / CSV."""
+    from studio.core.pipeline import decode_images, load_split
+    from studio.core.train import load_run_model
+
+    reporter = reporter or NullReporter()
+    manifest = project.load_manifest()
+    model, info = load_run_model(project, run_id)
+    if list(manifest["classes"]) != info.classes:
+        raise ProjectError(
+            "the run was trained on different classes than the imported data",
+            path=info.path,
+            hint="train again after re-importing",
+        )
+    spec = info.spec
+    reporter.status("Loading evaluation data")
+    if data_path is not None:
+        from studio.core.data import read_labelled
+
+        labelled = read_labelled(project, data_path)
+        if spec.kind == "image":
+            if not labelled:
+                raise DatasetError("no usable images with the project's classes", path=data_path)
+            paths = [str(p) for p, _ in labelled]
+            y = np.asarray([int(c) for _, c in labelled], dtype=np.int64)
+            raw = decode_images(paths, spec, reporter, (0.0, 0.1))
+            ids = paths
+            abs_paths = paths
+        else:
+            raw, y, ids = labelled
+            raw = np.asarray(raw, dtype=np.float32)
+            abs_paths = None
+        split_name, source = None, str(data_path)
+    else:
+        split_name = split or default_split(manifest)
+        if split_name not in ("train", "val", "test"):
+            raise ConfigError(f"unknown split {split_name!r}", hint="use train, val or test")
+        data = load_split(project, split_name, spec, manifest, reporter, (0.0, 0.1))
+        raw, y, ids = data.x, data.y, data.ids
+        abs_paths = data.paths
+        source = split_name
+        if len(y) == 0:
+            raise ProjectError(
+                f"the {split_name} split is empty", path=project.manifest_path,
+                hint="evaluate on another split (--split) or on a labelled folder (--data)",
+            )
+    reporter.status(f"Evaluating {info.run_id} on {len(y)} samples")
+    probs = predict(model, raw, spec.preprocess, reporter=reporter)
+    check_cancel(reporter)
+    pred = probs.argmax(axis=1)
+    m = classification_metrics(y, pred, info.classes)
+    wrong = np.nonzero(pred != y)[0]
+    misclassified = [
+        {
+            "id": ids[i],
+            **({"path": abs_paths[i]} if abs_paths else {}),
+            "true": info.classes[int(y[i])],
+            "predicted": info.classes[int(pred[i])],
+            "confidence": round(float(probs[i, pred[i]]), 4),
+        }
+        for i in wrong[np.argsort(-probs[wrong, pred[wrong]])][:MAX_MISCLASSIFIED]
+    ]
+    reporter.progress(1.0, "evaluation finished")
+    return EvalResult(
+        accuracy=m["accuracy"],
+        labels=m["labels"],
+        confusion_matrix=m["confusion_matrix"],
+        per_class=m["per_class"],
+        n=m["n"],
+        misclassified=misclassified,
+        split=split_name,
+        source=source,
+        run=info.run_id,
+        macro_f1=m["macro_f1"],
+        balanced_accuracy=m["balanced_accuracy"],
+        extra={"n_misclassified": int(len(wrong))},
+    )

@@ -19,13 +19,6 @@ from studio.core.project import Project  # noqa: E402
 
 
 @pytest.fixture
-def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "studio-home"
-    monkeypatch.setenv("STUDIO_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Two classes, 6 RGB PNGs each (20x16)."""
     return make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=(20, 16))

@@ -1,0 +1,136 @@
+"""Entry point of the desktop app: ``studio``, ``python -m studio``, ``studio gui [P] [--sample image|sensor]``.
+
+Start-up is kept fast (the window appears in well under 1.5 s): nothing here imports TensorFlow. Once the
+window is shown, a background thread imports it (``studio.core.tfenv.load_tf``, ~7 s) so the first training
+or estimate does not have to wait; the status bar says "Loading TensorFlow…" until it is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import traceback
+from types import TracebackType
+
+NO_DISPLAY_MESSAGE = "no display: set QT_QPA_PLATFORM=offscreen or run on a desktop"
+
+
+def has_display() -> bool:
+    """False on a Linux box with no X11/Wayland display and no Qt platform chosen explicitly."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="studio gui", description="open the desktop app")
+    parser.add_argument("project", nargs="?", help="project folder to open")
+    parser.add_argument("--sample", choices=["image", "sensor"], help="open a copy of a bundled sample project")
+    return parser.parse_args(argv)
+
+
+def load_style() -> str:
+    from studio.resources import resource_path
+
+    path = resource_path("style.qss")
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def create_application(argv: list[str] | None = None):  # -> QApplication
+    """The QApplication with the app's name, icon and style sheet (reused by tests and the screenshot script)."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.gui.widgets.icons import icon
+
+    app = QApplication.instance() or QApplication(["studio", *(argv or [])])
+    app.setApplicationName("Small Model Studio")
+    app.setOrganizationName("SmallModelStudio")
+    app.setWindowIcon(icon("app"))
+    app.setStyle("Fusion")
+    app.setStyleSheet(load_style())
+    return app
+
+
+class TensorFlowLoader:
+    """Imports TensorFlow in a daemon thread and reports to the GUI thread through a queued signal.
+
+    A daemon thread (rather than a QThread) so that closing the window during the ~7 s import never waits
+    for it and never aborts on a still-running QThread.
+    """
+
+    def __init__(self, state) -> None:  # state: AppState
+        from PySide6.QtCore import QObject, Signal
+
+        class _Bridge(QObject):
+            loaded = Signal(bool, str)
+
+        self.bridge = _Bridge()
+        self.bridge.loaded.connect(state.set_tf_ready_from_loader)
+        self.thread = threading.Thread(target=self._run, name="load-tensorflow", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            from studio.core.tfenv import load_tf
+
+            load_tf()
+        except BaseException as exc:  # noqa: BLE001 - reported in the status bar
+            self.bridge.loaded.emit(False, f"{type(exc).__name__}: {exc}")
+        else:
+            self.bridge.loaded.emit(True, "")
+
+
+def install_excepthook() -> None:
+    """Unexpected exceptions in slots become a dialog with the traceback behind "Show Details…"."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        sys.stderr.write(text)
+        try:
+            from studio.gui.widgets import dialogs
+
+            exc.traceback_text = text  # type: ignore[attr-defined]
+            dialogs.show_error(None, exc)
+        except Exception:  # noqa: BLE001 - never recurse from the hook
+            pass
+
+    sys.excepthook = hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the main window; returns the process exit code (2 when there is no display)."""
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if not has_display():
+        sys.stderr.write(NO_DISPLAY_MESSAGE + "\n")
+        return 2
+    from PySide6.QtCore import QTimer
+
+    from studio.gui.main_window import MainWindow
+    from studio.gui.state import AppState
+
+    app = create_application()
+    install_excepthook()
+    state = AppState()
+    window = MainWindow(state)
+    window.show()
+
+    loader = TensorFlowLoader(state)
+    QTimer.singleShot(0, loader.start)  # after the first paint
+    if args.sample:
+        QTimer.singleShot(0, lambda: window.page("").open_sample(args.sample))
+    elif args.project:
+        QTimer.singleShot(0, lambda: window.page("").open_path(args.project))
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

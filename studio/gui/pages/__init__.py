@@ -1,0 +1,1 @@
+"""One module per wizard page; :mod:`studio.gui.pages.base` holds what they share."""

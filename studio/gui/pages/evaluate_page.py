@@ -1,0 +1,316 @@
+"""Evaluate page: how good is the model? Accuracy, per-class table, confusion matrix, misclassified examples.
+
+Runs :func:`studio.core.evaluate.evaluate` in a worker on the validation or test split, or on another
+labelled folder / CSV the user picks (same classes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.gui.pages.base import Page
+from studio.gui.plots import HeatMap
+from studio.gui.widgets import dialogs
+from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
+from studio.gui.widgets.taskbar import TaskBar
+from studio.gui.workers import start_job
+
+MAX_GALLERY = 24
+
+
+def per_class_rows(result: dict[str, Any]) -> list[tuple[str, float, float, float, int]]:
+    """(class, precision, recall, f1, support) whether per_class is a dict by class or a list of dicts."""
+    per_class = result.get("per_class") or {}
+    rows = []
+    items = per_class.items() if isinstance(per_class, dict) else ((d.get("label") or d.get("class"), d) for d in per_class)
+    for name, d in items:
+        rows.append((str(name), float(d.get("precision") or 0.0), float(d.get("recall") or 0.0),
+                     float(d.get("f1") or 0.0), int(d.get("support") or d.get("n") or 0)))
+    return rows
+
+
+def misclassified_items(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Normalise the core's misclassified entries to dicts with path/true/predicted/confidence (may be None)."""
+    labels = list(result.get("labels") or [])
+    out = []
+    for item in result.get("misclassified") or []:
+        if not isinstance(item, dict):
+            continue
+        true = item.get("true", item.get("label"))
+        pred = item.get("predicted", item.get("prediction", item.get("pred")))
+        if isinstance(true, int) and true < len(labels):
+            true = labels[true]
+        if isinstance(pred, int) and pred < len(labels):
+            pred = labels[pred]
+        conf = item.get("confidence", item.get("probability", item.get("score")))
+        out.append({"path": item.get("path"), "true": true, "predicted": pred, "confidence": conf,
+                    "where": item.get("recording") or item.get("id") or item.get("source") or item.get("window")})
+    return out
+
+
+class EvaluatePage(Page):
+    step = "evaluate"
+    title = "Evaluate"
+    subtitle = "How often is the model right on examples it never trained on, and where does it go wrong?"
+
+    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Check on:"))
+        self.split_combo = QComboBox()
+        self.split_combo.setObjectName("splitCombo")
+        row.addWidget(self.split_combo)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setObjectName("primaryButton")
+        self.evaluate_button.clicked.connect(self.evaluate_split)
+        row.addWidget(self.evaluate_button)
+        row.addStretch(1)
+        self.body.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Or another labelled folder:"))
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setObjectName("evalFolderEdit")
+        self.folder_edit.setPlaceholderText("A folder with the same class sub-folders (or a CSV for sensors)")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_folder)
+        self.folder_button = QPushButton("Evaluate this folder")
+        self.folder_button.clicked.connect(self.evaluate_folder)
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        row.addWidget(self.folder_button)
+        self.body.addLayout(row)
+        self.task = TaskBar()
+        self.body.addWidget(self.task)
+
+        self.results = QWidget()
+        results = QVBoxLayout(self.results)
+        results.setContentsMargins(0, 0, 0, 0)
+        results.setSpacing(12)
+        top = QHBoxLayout()
+        box = QVBoxLayout()
+        self.accuracy_label = QLabel("—")
+        self.accuracy_label.setObjectName("bigNumber")
+        self.accuracy_note = QLabel()
+        self.accuracy_note.setObjectName("note")
+        self.accuracy_note.setWordWrap(True)
+        box.addWidget(self.accuracy_label)
+        box.addWidget(self.accuracy_note)
+        box.addWidget(self.section("Per class"))
+        self.table = QTableWidget(0, 5)
+        self.table.setObjectName("perClassTable")
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Examples"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setMinimumHeight(160)
+        box.addWidget(self.table)
+        help_text = QLabel("Precision: when the model says this class, how often it is right. "
+                           "Recall: of the real examples of this class, how many it finds.")
+        help_text.setObjectName("note")
+        help_text.setWordWrap(True)
+        box.addWidget(help_text)
+        top.addLayout(box, 1)
+        cm_box = QVBoxLayout()
+        cm_box.addWidget(self.section("Confusion matrix"))
+        self.heatmap = HeatMap(height=330)
+        cm_box.addWidget(self.heatmap)
+        top.addLayout(cm_box, 1)
+        results.addLayout(top)
+        self.gallery_title = self.section("Mistakes")
+        results.addWidget(self.gallery_title)
+        self.gallery = QFrame()
+        self.gallery_layout = QGridLayout(self.gallery)
+        self.gallery_layout.setContentsMargins(0, 0, 0, 0)
+        self.gallery_layout.setSpacing(8)
+        results.addWidget(self.gallery)
+        self.mistakes_table = QTableWidget(0, 4)
+        self.mistakes_table.setHorizontalHeaderLabels(["Example", "True class", "Model said", "Confidence"])
+        self.mistakes_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.mistakes_table.verticalHeader().setVisible(False)
+        self.mistakes_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.mistakes_table.setMaximumHeight(220)
+        results.addWidget(self.mistakes_table)
+        self.body.addWidget(self.results)
+        self.body.addStretch(1)
+        self.results.setVisible(False)
+        self.last_result: dict[str, Any] | None = None
+        self.gallery_job = None
+
+    # ------------------------------------------------------------------------------------------ state
+    def reload(self) -> None:
+        project = self.state.project
+        if project is None:
+            return
+        current = self.split_combo.currentData()
+        self.split_combo.clear()
+        self.split_combo.addItem("Validation examples", "val")
+        try:
+            splits = project.load_manifest().get("split_counts", {})
+        except Exception:  # noqa: BLE001
+            splits = {}
+        if sum((splits.get("test") or {}).values()):
+            self.split_combo.addItem("Test examples", "test")
+        self.split_combo.addItem("Training examples", "train")
+        index = self.split_combo.findData(current)
+        self.split_combo.setCurrentIndex(max(index, 0))
+        if self.last_result is None or self.last_result.get("_project") != str(project.path):
+            self.results.setVisible(False)
+            self.task.set_idle("Press Evaluate to test the trained model.")
+
+    @Slot()
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a labelled folder")
+        if folder:
+            self.folder_edit.setText(folder)
+
+    # ------------------------------------------------------------------------------------------ run
+    @Slot()
+    def evaluate_split(self) -> None:
+        self._run(split=self.split_combo.currentData(), data_path=None)
+
+    @Slot()
+    def evaluate_folder(self) -> None:
+        path = self.folder_edit.text().strip()
+        if not path:
+            dialogs.info(self, "Evaluate", "Choose a labelled folder first.")
+            return
+        self._run(split=None, data_path=path)
+
+    def _run(self, split: str | None, data_path: str | None) -> None:
+        project = self.state.project
+        if project is None or self.is_busy():
+            return
+
+        def work(reporter: Any) -> dict[str, Any]:
+            from studio.core.evaluate import evaluate
+
+            if not self.state.tf_ready:
+                reporter.status("Loading TensorFlow…")
+            out = evaluate(project, split=split, data_path=data_path, reporter=reporter).to_json()
+            out["_project"] = str(project.path)
+            out["_source"] = data_path or split
+            return out
+
+        self.evaluate_button.setEnabled(False)
+        self.folder_button.setEnabled(False)
+        self.job = start_job(work, "evaluate", succeeded=self._evaluated, failed=self._failed, done=self._done)
+        self.task.attach(self.job)
+        self.task.on_status("Evaluating…")
+
+    @Slot(object)
+    def _evaluated(self, result: dict[str, Any]) -> None:
+        self.show_result(result)
+        self.task.set_idle("")
+        self.state.mark_done("evaluate")
+
+    @Slot(object)
+    def _failed(self, exc: BaseException) -> None:
+        self.task.set_idle("Evaluation did not finish.")
+        dialogs.show_error(self, exc, "Could not evaluate the model")
+
+    @Slot()
+    def _done(self) -> None:
+        self.evaluate_button.setEnabled(True)
+        self.folder_button.setEnabled(True)
+
+    # ------------------------------------------------------------------------------------------ show
+    def show_result(self, result: dict[str, Any]) -> None:
+        self.last_result = result
+        self.results.setVisible(True)
+        acc = float(result.get("accuracy") or 0.0)
+        n = int(result.get("n") or 0)
+        self.accuracy_label.setText(f"{100 * acc:.1f} % right")
+        source = result.get("_source")
+        where = {"val": "validation examples", "test": "test examples", "train": "training examples"}.get(
+            str(source), f"the examples in {source}")
+        self.accuracy_note.setText(f"{round(acc * n)} of {n} {where} classified correctly.")
+        rows = per_class_rows(result)
+        self.table.setRowCount(len(rows))
+        for i, (name, p, r, f1, support) in enumerate(rows):
+            for j, text in enumerate((name, f"{100 * p:.0f} %", f"{100 * r:.0f} %", f"{100 * f1:.0f} %", str(support))):
+                item = QTableWidgetItem(text)
+                if j:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(i, j, item)
+        self.heatmap.set_matrix(result.get("labels") or [], result.get("confusion_matrix") or [])
+        self._show_mistakes(misclassified_items(result))
+
+    def _show_mistakes(self, items: list[dict[str, Any]]) -> None:
+        while self.gallery_layout.count():
+            w = self.gallery_layout.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.gallery_title.setText(f"Mistakes ({len(items)})" if items else "Mistakes: none")
+        images = [i for i in items if i.get("path") and Path(str(i["path"])).suffix.lower() not in ("", ".csv")]
+        self.gallery.setVisible(bool(images))
+        self.mistakes_table.setVisible(bool(items) and not images)
+        if images:
+            paths = images[:MAX_GALLERY]
+
+            def work(reporter: Any) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+                from studio.core.data.image import load_image
+
+                out = []
+                for item in paths:
+                    try:
+                        out.append((item, load_image(item["path"], 192, 3)))
+                    except Exception:  # noqa: BLE001 - a file deleted since: show the caption only
+                        out.append((item, None))
+                return out
+
+            self.gallery_job = start_job(work, "gallery", succeeded=self._show_gallery)
+            return
+        self.mistakes_table.setRowCount(len(items))
+        for i, item in enumerate(items):
+            conf = item.get("confidence")
+            values = (str(item.get("where") or item.get("path") or i), str(item["true"]), str(item["predicted"]),
+                      f"{100 * float(conf):.0f} %" if conf is not None else "")
+            for j, text in enumerate(values):
+                self.mistakes_table.setItem(i, j, QTableWidgetItem(text))
+
+    @Slot(object)
+    def _show_gallery(self, loaded: list[tuple[dict[str, Any], np.ndarray | None]]) -> None:
+        for k, (item, array) in enumerate(loaded):
+            if array is None:
+                continue
+            conf = item.get("confidence")
+            caption = (f"{Path(str(item['path'])).name}\nTrue class: {item['true']}\nModel said: {item['predicted']}"
+                       + (f" ({100 * float(conf):.0f} % sure)" if conf is not None else "")
+                       + f"\n{item['path']}")
+            thumb = Thumbnail(pixmap_from_array(array), caption, (caption, array), size=96)
+            thumb.clicked.connect(self._enlarge)
+            cell = QVBoxLayout()
+            box = QWidget()
+            box.setLayout(cell)
+            cell.setContentsMargins(0, 0, 0, 0)
+            cell.setSpacing(2)
+            cell.addWidget(thumb)
+            text = QLabel(f"{item['true']} → {item['predicted']}")
+            text.setObjectName("note")
+            cell.addWidget(text)
+            self.gallery_layout.addWidget(box, k // 8, k % 8)
+
+    @Slot(object)
+    def _enlarge(self, payload: tuple[str, np.ndarray]) -> None:
+        caption, array = payload
+        viewer = ImageViewer(pixmap_from_array(array), caption, self)
+        viewer.open()

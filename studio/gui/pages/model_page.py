@@ -1,0 +1,390 @@
+"""Model page: one card per architecture with its cost, and whether it fits the chosen device.
+
+Estimates (parameters, MACs, float32/int8 size) come from :func:`studio.core.models.estimate`, which builds the
+model with TensorFlow: they are computed in a worker, debounced so dragging a control does not queue dozens
+of builds. The choice is saved in ``project.settings["train"]`` (arch, input_size, width) and
+``project.settings["target"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.gui.pages.base import Page
+from studio.gui.widgets import dialogs
+from studio.gui.workers import start_job
+
+DEBOUNCE_MS = 300
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "—"
+    n = float(n)
+    if n < 1024:
+        return f"{n:.0f} B"
+    if n < 1024**2:
+        return f"{n / 1024:.0f} KB" if n >= 10 * 1024 else f"{n / 1024:.1f} KB"
+    if n < 1024**3:
+        return f"{n / 1024**2:.1f} MB"
+    return f"{n / 1024**3:.1f} GB"
+
+
+def human_count(n: float | None) -> str:
+    if n is None:
+        return "—"
+    n = float(n)
+    for unit, div in (("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n:.0f}"
+
+
+def fit_verdict(est: dict[str, Any], target: Any) -> tuple[bool, str]:
+    """(fits, sentence) for an estimate on a target, before any variant exists (so: an estimate too)."""
+    from studio.core.targets import MCU_CODE_RESERVE, MCU_RAM_RESERVE
+
+    if target.mcu:
+        flash = int(est["int8_bytes"]) + MCU_CODE_RESERVE
+        ram = int(est.get("activation_bytes") or 0) + MCU_RAM_RESERVE
+        ok_flash = flash <= target.flash_bytes
+        ok_ram = ram <= target.ram_bytes
+        if ok_flash and ok_ram:
+            return True, (f"Fits as int8: about {human_bytes(flash)} of {human_bytes(target.flash_bytes)} flash "
+                          f"and {human_bytes(ram)} of {human_bytes(target.ram_bytes)} RAM (with runtime).")
+        parts = []
+        if not ok_flash:
+            parts.append(f"needs about {human_bytes(flash)} flash, the device has {human_bytes(target.flash_bytes)}")
+        if not ok_ram:
+            parts.append(f"needs at least {human_bytes(ram)} RAM, the device has {human_bytes(target.ram_bytes)}")
+        return False, "Too big: " + "; ".join(parts) + "."
+    size = int(est["float32_bytes"])
+    if size <= target.flash_bytes:
+        return True, f"Fits easily ({human_bytes(size)} as float32, less after optimizing)."
+    return False, f"Too big: {human_bytes(size)} as float32, the device allows {human_bytes(target.flash_bytes)}."
+
+
+class ArchCard(QFrame):
+    """One architecture: summary, width choice, estimates, fits verdict, and a "Use this model" button."""
+
+    def __init__(self, spec: Any, page: "ModelPage") -> None:
+        super().__init__()
+        self.setObjectName("archCard")
+        self.spec = spec
+        self.setProperty("selected", False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 14)
+        layout.setSpacing(8)
+        head = QHBoxLayout()
+        title = QLabel(spec.title)
+        title.setObjectName("cardTitle")
+        head.addWidget(title)
+        head.addStretch(1)
+        self.use_button = QPushButton("Use this model")
+        self.use_button.setObjectName(f"use_{spec.id}")
+        self.use_button.clicked.connect(page.select_from_card)
+        self.use_button.setProperty("arch", spec.id)
+        head.addWidget(self.use_button)
+        layout.addLayout(head)
+        summary = QLabel(spec.summary)
+        summary.setObjectName("note")
+        summary.setWordWrap(True)
+        layout.addWidget(summary)
+        row = QHBoxLayout()
+        self.width_combo = QComboBox()
+        widths = spec.allowed.get("width") or ()
+        for w in widths:
+            self.width_combo.addItem(f"{w:g}×", w)
+        default = spec.defaults.get("width")
+        if default in widths:
+            self.width_combo.setCurrentIndex(list(widths).index(default))
+        self.width_combo.currentIndexChanged.connect(page.schedule_estimates)
+        row.addWidget(QLabel("Width:"))
+        row.addWidget(self.width_combo)
+        row.addStretch(1)
+        layout.addLayout(row)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(18)
+        self.values: dict[str, QLabel] = {}
+        for i, (key, label) in enumerate((("params", "Parameters"), ("macs", "Multiply-adds per sample"),
+                                          ("float32_bytes", "Size (float32)"), ("int8_bytes", "Size (int8)"))):
+            name = QLabel(label)
+            name.setObjectName("note")
+            value = QLabel("—")
+            value.setObjectName("cardMetric")
+            self.values[key] = value
+            grid.addWidget(name, i // 2 * 2, i % 2)
+            grid.addWidget(value, i // 2 * 2 + 1, i % 2)
+        layout.addLayout(grid)
+        self.fits = QLabel("Estimating…")
+        self.fits.setWordWrap(True)
+        layout.addWidget(self.fits)
+
+    @property
+    def width(self) -> float | None:
+        return self.width_combo.currentData()
+
+    def set_selected(self, selected: bool) -> None:
+        self.setProperty("selected", selected)
+        self.use_button.setText("Selected" if selected else "Use this model")
+        self.use_button.setObjectName("primaryButton" if selected else f"use_{self.spec.id}")
+        for w in (self, self.use_button):
+            w.style().unpolish(w)
+            w.style().polish(w)
+
+    def show_estimate(self, est: dict[str, Any] | None, target: Any, error: str = "") -> None:
+        if est is None:
+            for v in self.values.values():
+                v.setText("—")
+            self.fits.setObjectName("fitsNo")
+            self.fits.setText(error or "Estimating…")
+        else:
+            self.values["params"].setText(human_count(est["params"]))
+            self.values["macs"].setText(human_count(est["macs"]))
+            self.values["float32_bytes"].setText(human_bytes(est["float32_bytes"]))
+            self.values["int8_bytes"].setText(human_bytes(est["int8_bytes"]))
+            ok, text = fit_verdict(est, target)
+            self.fits.setObjectName("fitsYes" if ok else "fitsNo")
+            self.fits.setText(("✔ " if ok else "✘ ") + text)
+        self.fits.style().unpolish(self.fits)
+        self.fits.style().polish(self.fits)
+
+
+class ModelPage(Page):
+    step = "model"
+    title = "Model"
+    subtitle = "Pick the network to train. Smaller is faster and fits smaller devices; larger can be more accurate."
+
+    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        from studio.core.targets import TARGETS
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Device it will run on:"))
+        self.target_combo = QComboBox()
+        self.target_combo.setObjectName("targetCombo")
+        for target in TARGETS.values():
+            self.target_combo.addItem(target.title, target.id)
+        self.target_combo.currentIndexChanged.connect(self._target_changed)
+        row.addWidget(self.target_combo, 1)
+        row.addSpacing(20)
+        self.size_label = QLabel("Image size:")
+        row.addWidget(self.size_label)
+        self.size_spin = QSpinBox()
+        self.size_spin.setObjectName("inputSize")
+        self.size_spin.setRange(16, 224)
+        self.size_spin.setSingleStep(16)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.valueChanged.connect(self.schedule_estimates)
+        row.addWidget(self.size_spin)
+        self.body.addLayout(row)
+        self.input_note = self.note()
+        self.body.addWidget(self.input_note)
+        self.cards_box = QGridLayout()
+        self.cards_box.setSpacing(14)
+        self.body.addLayout(self.cards_box)
+        self.status = self.note("")
+        self.body.addWidget(self.status)
+        self.body.addStretch(1)
+        self.cards: list[ArchCard] = []
+        self._task: str | None = None
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.run_estimates)
+        self._pending = False
+        self._loading = False
+        self.estimates: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------------------------------ state
+    def _build_cards(self, task: str) -> None:
+        from studio.core.models import REGISTRY
+
+        for card in self.cards:
+            card.deleteLater()
+        self.cards = [ArchCard(spec, self) for spec in REGISTRY.values() if spec.task == task]
+        for i, card in enumerate(self.cards):
+            self.cards_box.addWidget(card, i // 2, i % 2)
+        self._task = task
+
+    def reload(self) -> None:
+        project = self.state.project
+        if project is None:
+            return
+        self._loading = True
+        if self._task != project.task:
+            self._build_cards(project.task)
+        saved = self.state.page_settings("train")
+        target = project.settings.get("target") or "linux"
+        index = self.target_combo.findData(target)
+        self.target_combo.setCurrentIndex(max(index, 0))
+        image = project.task == "image"
+        self.size_label.setVisible(image)
+        self.size_spin.setVisible(image)
+        arch = saved.get("arch") or (self.cards[0].spec.id if self.cards else None)
+        for card in self.cards:
+            if card.spec.id == arch and saved.get("width") is not None:
+                idx = card.width_combo.findData(saved["width"])
+                if idx >= 0:
+                    card.width_combo.setCurrentIndex(idx)
+        self.size_spin.setValue(int(saved.get("input_size") or self._default_size(arch)))
+        try:
+            manifest = project.load_manifest()
+        except Exception:  # noqa: BLE001 - the page is unreachable without data anyway
+            manifest = None
+        if manifest is not None:
+            n = len(manifest["classes"])
+            if image:
+                self.input_note.setText(f"{n} classes; images are resized to the image size before training.")
+            else:
+                self.input_note.setText(
+                    f"{n} classes; input is a window of {manifest['window']} rows × "
+                    f"{len(manifest['channels'])} channels.")
+        self._loading = False
+        self._show_selection(arch)
+        if not saved.get("arch") and arch:
+            self.state.save_settings("train", {"arch": arch})
+            self.state.refresh_steps()
+        self.schedule_estimates()
+
+    def _default_size(self, arch: str | None) -> int:
+        return 96 if arch == "mobilenetv2" else 64
+
+    def _show_selection(self, arch: str | None) -> None:
+        for card in self.cards:
+            card.set_selected(card.spec.id == arch)
+
+    def selected_arch(self) -> str | None:
+        return self.state.page_settings("train").get("arch")
+
+    # ------------------------------------------------------------------------------------------ choices
+    @Slot()
+    def select_from_card(self) -> None:
+        button = self.sender()
+        arch = button.property("arch") if button is not None else None
+        if arch:
+            self.select(arch)
+
+    def select(self, arch: str) -> None:
+        card = next(c for c in self.cards if c.spec.id == arch)
+        values: dict[str, Any] = {"arch": arch, "width": card.width}
+        if self.state.project is not None and self.state.project.task == "image":
+            values["input_size"] = self.size_spin.value()
+        self.state.save_settings("train", values)
+        self._show_selection(arch)
+        self.state.refresh_steps()
+
+    @Slot()
+    def _target_changed(self) -> None:
+        if self._loading or self.state.project is None:
+            return
+        self.state.project.settings["target"] = self.target_combo.currentData()
+        self.state.project.save()
+        self._show_estimates()
+
+    def current_target(self) -> Any:
+        from studio.core.targets import get_target
+
+        return get_target(self.target_combo.currentData())
+
+    # ------------------------------------------------------------------------------------------ estimates
+    @Slot()
+    def schedule_estimates(self) -> None:
+        if self._loading or self.state.project is None:
+            return
+        arch = self.selected_arch()
+        if arch:  # the selected card's controls are part of the saved choice
+            card = next((c for c in self.cards if c.spec.id == arch), None)
+            if card is not None:
+                values: dict[str, Any] = {"width": card.width}
+                if self.state.project.task == "image":
+                    values["input_size"] = self.size_spin.value()
+                self.state.save_settings("train", values)
+        for card in self.cards:
+            card.show_estimate(None, None, "Estimating…" if self.state.tf_ready else
+                               "Estimating… (waiting for TensorFlow to load)")
+        self._debounce.start()
+
+    def _requests(self) -> list[tuple[str, tuple[int, ...], int, dict[str, Any]]]:
+        project = self.state.project
+        manifest = project.load_manifest()
+        n_classes = len(manifest["classes"])
+        out = []
+        for card in self.cards:
+            spec = card.spec
+            if project.task == "image":
+                lo, hi = spec.input_sizes or (16, 224)
+                size = min(max(self.size_spin.value(), lo), hi)
+                shape: tuple[int, ...] = (size, size, int(manifest.get("channels") or 3))
+            else:
+                shape = (int(manifest["window"]), len(manifest["channels"]))
+            out.append((spec.id, shape, n_classes, {"width": card.width}))
+        return out
+
+    @Slot()
+    def run_estimates(self) -> None:
+        if self.state.project is None:
+            return
+        if self.is_busy():
+            self._pending = True
+            return
+        try:
+            requests = self._requests()
+        except Exception as exc:  # noqa: BLE001
+            dialogs.show_error(self, exc, "Could not read the imported data")
+            return
+
+        def work(reporter: Any) -> dict[str, Any]:
+            from studio.core.models import estimate
+
+            out: dict[str, Any] = {}
+            for i, (arch, shape, n, params) in enumerate(requests):
+                reporter.progress(i / len(requests), f"Estimating {arch}")
+                try:
+                    out[arch] = estimate(arch, shape, n, **params).to_json()
+                except Exception as exc:  # noqa: BLE001 - one card shows the problem, others still work
+                    out[arch] = {"error": str(exc)}
+            return out
+
+        self._pending = False
+        self.status.setText("")
+        self.job = start_job(work, "estimate", succeeded=self._estimated, failed=self._estimate_failed,
+                             done=self._estimate_done)
+
+    @Slot(object)
+    def _estimated(self, result: dict[str, Any]) -> None:
+        self.estimates = result
+        self._show_estimates()
+
+    def _show_estimates(self) -> None:
+        target = self.current_target()
+        for card in self.cards:
+            est = self.estimates.get(card.spec.id)
+            if est is None:
+                continue
+            if "error" in est:
+                card.show_estimate(None, target, est["error"])
+            else:
+                card.show_estimate(est, target)
+
+    @Slot(object)
+    def _estimate_failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Could not estimate the model sizes: {exc}")
+
+    @Slot()
+    def _estimate_done(self) -> None:
+        if self._pending:
+            self.run_estimates()

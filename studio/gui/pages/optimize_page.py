@@ -1,0 +1,283 @@
+"""Optimize page: make the trained model smaller, and see what it costs in accuracy — measured, not guessed.
+
+A pruning slider (0–90 % of weights set to zero), a quantization choice, quantization-aware training, and
+"Build variant" (a worker running :func:`studio.core.optimize.optimize`). Every variant is listed with its
+measured size, gzip size, sparsity, accuracy through the LiteRT interpreter, agreement with the trained model
+and host latency, and drawn as size vs accuracy with the chosen device's flash limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from studio.gui.pages.base import Page
+from studio.gui.pages.model_page import human_bytes
+from studio.gui.plots import ScatterPlot
+from studio.gui.widgets import dialogs
+from studio.gui.widgets.target_combo import TargetCombo
+from studio.gui.widgets.taskbar import TaskBar
+from studio.gui.workers import start_job
+
+QUANTIZATIONS = (
+    ("int8", "Full int8 — smallest and fastest; needed by microcontrollers"),
+    ("dynamic", "Dynamic range — int8 weights, float maths"),
+    ("float16", "float16 — half the size, same accuracy"),
+    ("float32", "None (float32) — the trained model as it is"),
+)
+COLUMNS = ("Variant", "File size", "Zipped", "Zeros", "Accuracy", "Agrees with trained", "Time / sample", "Fits device")
+
+
+def _fits_value(variant: dict[str, Any]) -> bool | None:
+    fits = variant.get("fits")
+    if isinstance(fits, dict):
+        return bool(fits.get("ok")) if "ok" in fits else None
+    return None if fits is None else bool(fits)
+
+
+def variant_row(v: dict[str, Any]) -> list[str]:
+    def pct(x: Any) -> str:
+        return "—" if x is None else f"{100 * float(x):.1f} %"
+
+    fits = _fits_value(v)
+    latency = v.get("latency_ms")
+    if isinstance(latency, dict):
+        latency = latency.get("mean")
+    return [
+        str(v.get("name")),
+        human_bytes(v.get("bytes")),
+        human_bytes(v.get("gzip_bytes")),
+        "—" if v.get("sparsity") is None else f"{100 * float(v['sparsity']):.0f} %",
+        pct(v.get("accuracy")),
+        pct(v.get("agreement")),
+        "—" if latency is None else f"{float(latency):.2f} ms",
+        "—" if fits is None else ("yes" if fits else "no"),
+    ]
+
+
+class OptimizePage(Page):
+    step = "optimize"
+    title = "Optimize"
+    subtitle = ("Shrink the model for your device. Each variant is measured: its real size, and its accuracy "
+                "when run the way the device will run it.")
+
+    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        form = QFormLayout()
+        form.setHorizontalSpacing(16)
+        row = QHBoxLayout()
+        self.prune_slider = QSlider(Qt.Orientation.Horizontal)
+        self.prune_slider.setObjectName("pruneSlider")
+        self.prune_slider.setRange(0, 90)
+        self.prune_slider.setSingleStep(5)
+        self.prune_slider.setPageStep(10)
+        self.prune_slider.setTickInterval(10)
+        self.prune_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.prune_slider.setMaximumWidth(360)
+        self.prune_label = QLabel()
+        self.prune_slider.valueChanged.connect(self._prune_changed)
+        row.addWidget(self.prune_slider)
+        row.addWidget(self.prune_label)
+        row.addStretch(1)
+        form.addRow("Pruning:", row)
+        self.quant_combo = QComboBox()
+        self.quant_combo.setObjectName("quantCombo")
+        for key, text in QUANTIZATIONS:
+            self.quant_combo.addItem(text, key)
+        self.quant_combo.currentIndexChanged.connect(self._save)
+        form.addRow("Quantization:", self.quant_combo)
+        self.qat_check = QCheckBox("Quantization-aware training (a few extra epochs; usually recovers int8 accuracy)")
+        self.qat_check.toggled.connect(self._save)
+        form.addRow("", self.qat_check)
+        self.finetune_spin = QSpinBox()
+        self.finetune_spin.setRange(0, 50)
+        self.finetune_spin.setSpecialValueText("automatic")
+        self.finetune_spin.setSuffix(" epochs")
+        self.finetune_spin.setMaximumWidth(200)
+        self.finetune_spin.valueChanged.connect(self._save)
+        form.addRow("Fine-tuning after pruning:", self.finetune_spin)
+        self.target_combo = TargetCombo()
+        self.target_combo.currentIndexChanged.connect(self._target_changed)
+        form.addRow("Device:", self.target_combo)
+        self.body.addLayout(form)
+        self.hint = self.note()
+        self.body.addWidget(self.hint)
+        row = QHBoxLayout()
+        self.build_button = QPushButton("Build variant")
+        self.build_button.setObjectName("primaryButton")
+        self.build_button.clicked.connect(self.build_variant)
+        row.addWidget(self.build_button)
+        self.task = TaskBar()
+        row.addWidget(self.task, 1)
+        self.body.addLayout(row)
+
+        self.body.addWidget(self.section("Variants"))
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("variantsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setMinimumHeight(150)
+        self.body.addWidget(self.table)
+        self.scatter = ScatterPlot(height=280)
+        self.body.addWidget(self.scatter)
+        self.body.addStretch(1)
+        self.variants: list[dict[str, Any]] = []
+        self._loading = False
+        self._prune_changed(0)
+
+    # ------------------------------------------------------------------------------------------ state
+    def reload(self) -> None:
+        project = self.state.project
+        if project is None:
+            return
+        self._loading = True
+        try:
+            saved = self.state.page_settings("optimize")
+            self.prune_slider.setValue(int(round(100 * float(saved.get("prune", 0.0)))))
+            default_quant = "int8"
+            self.quant_combo.setCurrentIndex(max(self.quant_combo.findData(saved.get("quantize", default_quant)), 0))
+            self.qat_check.setChecked(bool(saved.get("qat", False)))
+            self.finetune_spin.setValue(int(saved.get("finetune_epochs") or 0))
+            self.target_combo.set_target(project.settings.get("target"))
+        finally:
+            self._loading = False
+        self._update_hint()
+        self.refresh_variants()
+
+    @Slot(int)
+    def _prune_changed(self, value: int) -> None:
+        self.prune_label.setText("off" if value == 0 else f"{value} % of the weights set to zero")
+        self._save()
+
+    @Slot()
+    def _save(self) -> None:
+        self._update_hint()
+        if self._loading or self.state.project is None:
+            return
+        self.state.save_settings("optimize", self.config_values())
+
+    def config_values(self) -> dict[str, Any]:
+        return {
+            "prune": self.prune_slider.value() / 100.0,
+            "quantize": self.quant_combo.currentData(),
+            "qat": self.qat_check.isChecked(),
+            "finetune_epochs": self.finetune_spin.value() or None,
+        }
+
+    def _update_hint(self) -> None:
+        parts = []
+        if self.prune_slider.value():
+            parts.append("Pruning makes the file smaller only when zipped (or with sparse storage), and rarely "
+                         "faster; the table shows both sizes.")
+        target = self.target_combo.target()
+        if target.mcu and self.quant_combo.currentData() not in ("int8", "float32"):
+            parts.append("Microcontrollers run int8 (or float32) models only.")
+        self.hint.setText(" ".join(parts))
+
+    @Slot()
+    def _target_changed(self) -> None:
+        if self._loading or self.state.project is None:
+            return
+        self.state.project.settings["target"] = self.target_combo.currentData()
+        self.state.project.save()
+        self._update_hint()
+        self.refresh_variants()
+
+    # ------------------------------------------------------------------------------------------ variants
+    def refresh_variants(self) -> None:
+        project = self.state.project
+        if project is None:
+            return
+        try:
+            from studio.core.optimize import list_variants
+
+            self.variants = list_variants(project, target=self.target_combo.currentData())
+        except Exception as exc:  # noqa: BLE001
+            self.variants = []
+            self.hint.setText(f"Could not read the variants: {exc}")
+        self.table.setRowCount(len(self.variants))
+        for i, v in enumerate(self.variants):
+            for j, text in enumerate(variant_row(v)):
+                item = QTableWidgetItem(text)
+                if j:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if j == len(COLUMNS) - 1 and text in ("yes", "no"):
+                    item.setForeground(Qt.GlobalColor.darkGreen if text == "yes" else Qt.GlobalColor.darkRed)
+                self.table.setItem(i, j, item)
+        target = self.target_combo.target()
+        points = [
+            (str(v.get("name")), float(v.get("bytes") or 0) / 1024, 100 * float(v.get("accuracy") or 0.0),
+             _fits_value(v) is not False)
+            for v in self.variants
+            if v.get("bytes") is not None
+        ]
+        limit = target.flash_bytes
+        if target.mcu:
+            from studio.core.targets import MCU_CODE_RESERVE
+
+            limit -= MCU_CODE_RESERVE
+        self.scatter.set_points(points, limit / 1024, f"{target.id} flash limit")
+
+    @Slot()
+    def build_variant(self) -> None:
+        project = self.state.project
+        if project is None or self.is_busy():
+            return
+        values = self.config_values()
+        self.state.save_settings("optimize", values)
+        try:
+            from studio.core.optimize import OptimizeConfig
+
+            config = OptimizeConfig(prune=values["prune"], quantize=values["quantize"], qat=values["qat"],
+                                    finetune_epochs=values["finetune_epochs"])
+        except Exception as exc:  # noqa: BLE001
+            dialogs.show_error(self, exc, "These settings do not work")
+            return
+
+        def work(reporter: Any) -> Any:
+            from studio.core.optimize import optimize
+
+            if not self.state.tf_ready:
+                reporter.status("Loading TensorFlow…")
+            result = optimize(project, config, reporter)
+            return result.to_json() if hasattr(result, "to_json") else result
+
+        self.build_button.setEnabled(False)
+        self.job = start_job(work, "optimize", succeeded=self._built, failed=self._failed, done=self._done)
+        self.task.attach(self.job)
+        self.task.on_status("Building the variant…")
+
+    @Slot(object)
+    def _built(self, result: Any) -> None:
+        name = result.get("name") if isinstance(result, dict) else None
+        self.task.set_idle(f"Built variant {name}." if name else "Variant built.")
+        self.refresh_variants()
+        self.state.refresh_steps()
+
+    @Slot(object)
+    def _failed(self, exc: BaseException) -> None:
+        self.task.set_idle("No variant was built.")
+        dialogs.show_error(self, exc, "Could not build the variant")
+
+    @Slot()
+    def _done(self) -> None:
+        self.build_button.setEnabled(True)

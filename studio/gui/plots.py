@@ -1,0 +1,220 @@
+"""pyqtgraph plots used by the pages. Each plot creates its items once and then only calls ``setData``.
+
+Colours follow the style sheet: calm blue for training, warm orange for validation.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QTransform
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#3d4d58")
+
+BLUE = "#2f6f8f"
+ORANGE = "#e08a2c"
+GREEN = "#3c9a6b"
+RED = "#c0392b"
+GREY = "#9aa7b0"
+PALETTE = ["#2f6f8f", "#e08a2c", "#3c9a6b", "#8e5ea2", "#c0392b", "#7f8c8d", "#d4a017", "#1f9bb5"]
+
+
+def plot_widget(title: str = "", left: str = "", bottom: str = "", height: int = 220) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    w.setMinimumHeight(height)
+    w.setMenuEnabled(False)
+    w.setMouseEnabled(x=False, y=False)
+    w.hideButtons()
+    if title:
+        w.setTitle(title, color="#24313a", size="10pt")
+    if left:
+        w.setLabel("left", left)
+    if bottom:
+        w.setLabel("bottom", bottom)
+    w.showGrid(x=True, y=True, alpha=0.15)
+    return w
+
+
+class BarChart(pg.PlotWidget):
+    """Counts per class (one bar per class, stacked by split when given)."""
+
+    def __init__(self, title: str = "", height: int = 220) -> None:
+        super().__init__()
+        self.setMinimumHeight(height)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        if title:
+            self.setTitle(title, color="#24313a", size="10pt")
+        self.showGrid(y=True, alpha=0.15)
+        self._bars: list[pg.BarGraphItem] = []
+        self._legend = self.addLegend(offset=(-10, 10))
+
+    def set_counts(self, classes: Sequence[str], stacks: dict[str, Sequence[int]]) -> None:
+        """``stacks`` maps a series name ("train", "val"...) to one count per class; bars are stacked."""
+        for bar in self._bars:
+            self.removeItem(bar)
+        self._bars = []
+        self._legend.clear()
+        x = np.arange(len(classes), dtype=float)
+        bottom = np.zeros(len(classes))
+        colours = {"train": BLUE, "val": ORANGE, "test": GREEN}
+        for i, (name, values) in enumerate(stacks.items()):
+            values = np.asarray(values, dtype=float)
+            if not values.any():
+                continue
+            colour = colours.get(name, PALETTE[i % len(PALETTE)])
+            bar = pg.BarGraphItem(x=x, height=values, y0=bottom, width=0.6, brush=colour, pen=pg.mkPen(None))
+            self.addItem(bar)
+            self._legend.addItem(bar, name)
+            self._bars.append(bar)
+            bottom = bottom + values
+        axis = self.getAxis("bottom")
+        axis.setTicks([[(float(i), str(c)) for i, c in enumerate(classes)]])
+        self.setXRange(-0.6, max(len(classes) - 0.4, 0.6), padding=0)
+        self.setYRange(0, max(float(bottom.max()) if len(bottom) else 1.0, 1.0) * 1.15, padding=0)
+
+
+class CurvePlot(pg.PlotWidget):
+    """Named curves created once; :meth:`set` replaces a curve's data."""
+
+    def __init__(self, title: str, left: str, bottom: str = "epoch", height: int = 240) -> None:
+        super().__init__()
+        self.setMinimumHeight(height)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.setTitle(title, color="#24313a", size="10pt")
+        self.setLabel("left", left)
+        self.setLabel("bottom", bottom)
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.addLegend(offset=(-10, 10))
+        self.curves: dict[str, pg.PlotDataItem] = {}
+
+    def add_curve(self, name: str, colour: str, width: float = 2.0, dashed: bool = False,
+                  symbol: str | None = None, label: str | None = None) -> pg.PlotDataItem:
+        pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": None} if symbol else {}
+        curve = self.plot([], [], pen=pen, name=label, **kwargs)
+        self.curves[name] = curve
+        return curve
+
+    def set(self, name: str, x: Sequence[float], y: Sequence[float]) -> None:
+        self.curves[name].setData(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+
+    def clear_data(self) -> None:
+        for curve in self.curves.values():
+            curve.setData([], [])
+
+
+class HeatMap(pg.PlotWidget):
+    """A confusion matrix: rows = true class, columns = predicted class, counts written in the cells."""
+
+    def __init__(self, height: int = 320) -> None:
+        super().__init__()
+        self.setMinimumHeight(height)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setAspectLocked(False)
+        self.invertY(True)
+        self.setLabel("left", "true class")
+        self.setLabel("bottom", "predicted class")
+        self.image = pg.ImageItem()
+        self.addItem(self.image)
+        self.image.setLookupTable(_blue_lut())
+        self._texts: list[pg.TextItem] = []
+
+    def set_matrix(self, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> None:
+        m = np.asarray(matrix, dtype=float)
+        n = len(labels)
+        for t in self._texts:
+            self.removeItem(t)
+        self._texts = []
+        if n == 0:
+            self.image.clear()
+            return
+        # colour by row share (recall), so a small class is as visible as a big one
+        rows = m.sum(axis=1, keepdims=True)
+        share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+        self.image.setImage(share.T, levels=(0.0, 1.0))  # ImageItem is column-major (x, y)
+        self.image.setRect(QRectF(0, 0, n, n))
+        font = QFont()
+        font.setPointSize(10 if n <= 8 else 8)
+        font.setBold(True)
+        for i in range(n):
+            for j in range(n):
+                colour = "#ffffff" if share[i, j] > 0.55 else "#24313a"
+                text = pg.TextItem(str(int(m[i, j])), color=colour, anchor=(0.5, 0.5))
+                text.setFont(font)
+                text.setPos(j + 0.5, i + 0.5)
+                self.addItem(text)
+                self._texts.append(text)
+        ticks = [(i + 0.5, str(label)) for i, label in enumerate(labels)]
+        self.getAxis("bottom").setTicks([ticks])
+        self.getAxis("left").setTicks([ticks])
+        self.setXRange(0, n, padding=0.02)
+        self.setYRange(0, n, padding=0.02)
+
+
+def _blue_lut() -> np.ndarray:
+    lo = np.array([244, 248, 250], dtype=float)
+    hi = np.array([31, 84, 112], dtype=float)
+    t = np.linspace(0, 1, 256)[:, None]
+    return (lo + (hi - lo) * t).astype(np.uint8)
+
+
+class ScatterPlot(pg.PlotWidget):
+    """Size vs accuracy of the variants, with the target's flash limit as a vertical line."""
+
+    def __init__(self, height: int = 280) -> None:
+        super().__init__()
+        self.setMinimumHeight(height)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.setLabel("bottom", "model file size (KB)")
+        self.setLabel("left", "accuracy (%)")
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("#ffffff", width=1.2))
+        self.addItem(self.scatter)
+        self.limit = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(RED, width=1.5, style=Qt.PenStyle.DashLine),
+                                     label="", labelOpts={"position": 0.9, "color": RED, "anchors": [(1, 0), (1, 0)]})
+        self.addItem(self.limit)
+        self.limit.setVisible(False)
+        self._labels: list[pg.TextItem] = []
+
+    def set_points(self, points: list[tuple[str, float, float, bool]], limit_kb: float | None,
+                   limit_label: str = "") -> None:
+        """``points``: (name, size_kb, accuracy_percent, fits)."""
+        for t in self._labels:
+            self.removeItem(t)
+        self._labels = []
+        spots = []
+        for name, size, acc, fits in points:
+            spots.append({"pos": (size, acc), "brush": pg.mkBrush(GREEN if fits else RED), "data": name})
+            label = pg.TextItem(name, color="#3d4d58", anchor=(0, 1.2))
+            label.setPos(size, acc)
+            self.addItem(label)
+            self._labels.append(label)
+        self.scatter.setData(spots)
+        xs = [p[1] for p in points]
+        ys = [p[2] for p in points]
+        show_limit = limit_kb is not None and (not xs or limit_kb < 5 * max(xs))
+        self.limit.setVisible(bool(show_limit))
+        if show_limit:
+            self.limit.setValue(limit_kb)
+            self.limit.label.setFormat(limit_label)
+            xs = xs + [limit_kb]
+        if xs:
+            self.setXRange(0, max(xs) * 1.25, padding=0)
+        if ys:
+            self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
+
+
+def set_transform_identity(item: pg.ImageItem) -> None:
+    item.setTransform(QTransform())
+
+
+__all__ = ["BarChart", "CurvePlot", "HeatMap", "ScatterPlot", "plot_widget", "QColor"]

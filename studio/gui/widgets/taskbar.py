@@ -1,0 +1,111 @@
+"""A progress bar, a status line, an ETA and a Cancel button for one long step at a time."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from studio.gui.workers import Job
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class TaskBar(QWidget):
+    """Follows a :class:`Job`: progress with an estimated time left, status text, and a Cancel button."""
+
+    cancel_clicked = Signal()
+
+    def __init__(self, cancel_text: str = "Cancel", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("taskBar")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(10)
+        self.label = QLabel("")
+        self.label.setObjectName("taskStatus")
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.eta = QLabel("")
+        self.eta.setObjectName("taskEta")
+        self.cancel_button = QPushButton(cancel_text)
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.clicked.connect(self._on_cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+        layout.addWidget(self.bar, 3)
+        layout.addWidget(self.label, 4)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.cancel_button)
+        self._job: Job | None = None
+        self._start = 0.0
+        self._eta_start_fraction = 0.0
+        self.set_idle("")
+
+    # ------------------------------------------------------------------------------------------ API
+    def attach(self, job: Job) -> None:
+        self._job = job
+        self._start = time.monotonic()
+        self._eta_start_fraction = 0.0
+        self.bar.setValue(0)
+        self.bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.eta.setText("")
+        job.progress.connect(self.on_progress)
+        job.status.connect(self.on_status)
+        job.done.connect(self.on_done)
+
+    def set_idle(self, text: str) -> None:
+        self.bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.eta.setText("")
+        self.label.setText(text)
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    # ------------------------------------------------------------------------------------------ slots
+    @Slot(float, str)
+    def on_progress(self, fraction: float, message: str) -> None:
+        self.bar.setValue(int(fraction * 1000))
+        if message:
+            self.label.setText(message)
+        elapsed = time.monotonic() - self._start
+        done = fraction - self._eta_start_fraction
+        if 0.02 < fraction < 1.0 and done > 0 and elapsed > 1.0:
+            self.eta.setText(f"about {format_duration(elapsed * (1.0 - fraction) / done)} left")
+
+    @Slot(str)
+    def on_status(self, message: str) -> None:
+        self.label.setText(message)
+
+    @Slot()
+    def on_done(self) -> None:
+        job = self._job
+        self._job = None
+        self.bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.eta.setText("")
+        if job is not None and job.cancelled and self.label.text() == "Stopping…":
+            self.label.setText("Cancelled.")
+
+    @Slot()
+    def _on_cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText("Stopping…")
+        self.cancel_clicked.emit()

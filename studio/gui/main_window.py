@@ -258,5 +258,6 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.statusBar().showMessage("Stopping…")
-            registry().cancel_all()
+        # Join every worker (training stops within a batch) so no thread outlives the window.
+        registry().cancel_all()
         event.accept()

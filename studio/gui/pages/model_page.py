@@ -336,8 +336,8 @@ class ModelPage(Page):
 
     @Slot()
     def run_estimates(self) -> None:
-        if self.state.project is None:
-            return
+        if self.state.project is None or not self.isVisible():
+            return  # a closed window or another page: estimate again when the page is shown
         if self.is_busy():
             self._pending = True
             return

@@ -43,18 +43,26 @@ QUANTIZATIONS = (
 COLUMNS = ("Variant", "File size", "Zipped", "Zeros", "Accuracy", "Agrees with trained", "Time / sample", "Fits device")
 
 
-def _fits_value(variant: dict[str, Any]) -> bool | None:
+def _fits_value(variant: dict[str, Any], target_id: str | None = None) -> bool | None:
+    """The fits verdict for ``target_id`` (``list_variants`` gives ``{target_id: bool}``)."""
     fits = variant.get("fits")
     if isinstance(fits, dict):
-        return bool(fits.get("ok")) if "ok" in fits else None
+        if target_id in fits:
+            return bool(fits[target_id])
+        return bool(fits["ok"]) if "ok" in fits else (bool(next(iter(fits.values()))) if len(fits) == 1 else None)
     return None if fits is None else bool(fits)
 
 
-def variant_row(v: dict[str, Any]) -> list[str]:
+def fit_reason(variant: dict[str, Any], target_id: str | None) -> str:
+    detail = (variant.get("fit_detail") or {}).get(target_id) or {}
+    return str(detail.get("reason") or "")
+
+
+def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
     def pct(x: Any) -> str:
         return "—" if x is None else f"{100 * float(x):.1f} %"
 
-    fits = _fits_value(v)
+    fits = _fits_value(v, target_id)
     latency = v.get("latency_ms")
     if isinstance(latency, dict):
         latency = latency.get("mean")
@@ -184,6 +192,10 @@ class OptimizePage(Page):
         }
 
     def _update_hint(self) -> None:
+        int8 = self.quant_combo.currentData() == "int8"
+        self.qat_check.setEnabled(int8)
+        if not int8 and self.qat_check.isChecked():
+            self.qat_check.setChecked(False)
         parts = []
         if self.prune_slider.value():
             parts.append("Pruning makes the file smaller only when zipped (or with sparse storage), and rarely "
@@ -215,9 +227,12 @@ class OptimizePage(Page):
             self.variants = []
             self.hint.setText(f"Could not read the variants: {exc}")
         self.table.setRowCount(len(self.variants))
+        target_id = self.target_combo.currentData()
         for i, v in enumerate(self.variants):
-            for j, text in enumerate(variant_row(v)):
+            for j, text in enumerate(variant_row(v, target_id)):
                 item = QTableWidgetItem(text)
+                if j == len(COLUMNS) - 1:
+                    item.setToolTip(fit_reason(v, target_id))
                 if j:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if j == len(COLUMNS) - 1 and text in ("yes", "no"):
@@ -226,7 +241,7 @@ class OptimizePage(Page):
         target = self.target_combo.target()
         points = [
             (str(v.get("name")), float(v.get("bytes") or 0) / 1024, 100 * float(v.get("accuracy") or 0.0),
-             _fits_value(v) is not False)
+             _fits_value(v, target_id) is not False)
             for v in self.variants
             if v.get("bytes") is not None
         ]
@@ -248,7 +263,8 @@ class OptimizePage(Page):
             from studio.core.optimize import OptimizeConfig
 
             config = OptimizeConfig(prune=values["prune"], quantize=values["quantize"], qat=values["qat"],
-                                    finetune_epochs=values["finetune_epochs"])
+                                    finetune_epochs=values["finetune_epochs"],
+                                    io_dtype=self.target_combo.target().io_dtype).validated()
         except Exception as exc:  # noqa: BLE001
             dialogs.show_error(self, exc, "These settings do not work")
             return

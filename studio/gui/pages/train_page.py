@@ -61,7 +61,10 @@ class TrainCurves:
         for values in batches:
             self.batches_in_epoch += 1
             steps = values.get("steps") or self.steps_per_epoch
-            x = self.completed_epochs + (self.batches_in_epoch / steps if steps else 0.0)
+            batch = values.get("batch") or self.batches_in_epoch
+            epoch = values.get("epoch")
+            done = (int(epoch) - 1) if epoch else self.completed_epochs
+            x = done + (float(batch) / float(steps) if steps else 0.0)
             if "loss" in values and values["loss"] is not None:
                 self.batch_x.append(x)
                 self.batch_loss.append(float(values["loss"]))
@@ -193,7 +196,7 @@ class TrainPage(Page):
             self.epochs_spin.setValue(int(pick("epochs", 20)))
             batch = int(pick("batch_size", 32))
             self.batch_combo.setCurrentIndex(max(self.batch_combo.findData(batch), 0))
-            self.lr_spin.setValue(float(pick("lr", 0.001)))
+            self.lr_spin.setValue(float(pick("learning_rate", 0.001)))
             self.patience_spin.setValue(int(pick("patience", 5)))
             self.augment_check.setChecked(bool(pick("augment", True)))
             arch = pick("arch", "")
@@ -206,8 +209,12 @@ class TrainPage(Page):
 
     def _saved_overrides(self) -> dict[str, Any]:
         saved = self.state.page_settings("train")
-        keys = ("arch", "input_size", "width", "epochs", "batch_size", "lr", "patience", "augment", "pretrained")
-        return {k: saved[k] for k in keys if saved.get(k) is not None}
+        keys = ("arch", "input_size", "width", "epochs", "batch_size", "learning_rate", "patience", "augment",
+                "pretrained")
+        out = {k: saved[k] for k in keys if saved.get(k) is not None}
+        if self.state.project is not None and self.state.project.task != "image":
+            out.pop("input_size", None)
+        return out
 
     @staticmethod
     def _model_text(saved: dict[str, Any], defaults: dict[str, Any]) -> str:
@@ -258,7 +265,7 @@ class TrainPage(Page):
         values: dict[str, Any] = {
             "epochs": self.epochs_spin.value(),
             "batch_size": self.batch_combo.currentData(),
-            "lr": round(self.lr_spin.value(), 6),
+            "learning_rate": round(self.lr_spin.value(), 6),
             "patience": self.patience_spin.value(),
             "augment": self.augment_check.isChecked(),
         }
@@ -291,7 +298,7 @@ class TrainPage(Page):
 
         self.curves.reset()
         self.result_label.setText("")
-        self.start_button.setEnabled(False)
+        self._set_controls_enabled(False)
         self.job = start_job(work, "training", succeeded=self._trained, failed=self._train_failed,
                              done=self._train_done, metrics=self._on_metrics, batch_metrics=self._on_batches)
         self.task.attach(self.job)
@@ -317,7 +324,7 @@ class TrainPage(Page):
     def _trained(self, result: dict[str, Any]) -> None:
         self.last_result = result
         best = result.get("best_val_accuracy")
-        stopped = self.job is not None and self.job.cancelled
+        stopped = bool(result.get("stopped")) or (self.job is not None and self.job.cancelled)
         text = "Stopped early at your request; the best model so far was kept." if stopped else "Training finished."
         if best is not None:
             text += f" Best validation accuracy: <b>{100 * float(best):.1f} %</b>."
@@ -333,4 +340,11 @@ class TrainPage(Page):
 
     @Slot()
     def _train_done(self) -> None:
-        self.start_button.setEnabled(True)
+        self._set_controls_enabled(True)
+        self.reload()  # the core stored the settings it actually used
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        """Settings are frozen while a run uses them (the core saves them to the project when it ends)."""
+        for w in (self.start_button, self.epochs_spin, self.batch_combo, self.lr_spin, self.patience_spin,
+                  self.augment_check, self.pretrained_check):
+            w.setEnabled(enabled)

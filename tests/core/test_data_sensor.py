@@ -108,7 +108,8 @@ def test_choose_window_defaults() -> None:
     assert choose_window([300] * 2, ["a", "b"]) == (128, 64)  # one per class: windows, not whole
     assert choose_window([2000, 5000, 3000]) == (128, 64)
     assert choose_window([100, 90, 120, 200]) == (64, 32)
-    assert choose_window([10, 12]) == (16, 8)
+    assert choose_window([10, 12]) == (10, 5)
+    assert choose_window([2, 3, 30]) == (4, 2)
 
 
 def test_split_is_by_recording_without_leakage(tmp_path: Path, sensor_project: Project) -> None:

@@ -49,7 +49,8 @@ MS_NAMES = frozenset({"ms", "time_ms", "timestamp_ms", "elapsed_ms"})
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?"})
 
 DEFAULT_WINDOW = 128
-MIN_WINDOW = 16
+POW2_FROM = 16  # from this length on, windows are rounded down to a power of two
+MIN_WINDOW = 4  # the smallest window the sensor architectures accept
 WHOLE_RECORDING_MAX = 1024
 SINGLE_RECORDING_CHUNKS = 5
 RECORDINGS_FILE = "recordings.npz"
@@ -562,9 +563,11 @@ def choose_window(lengths: Sequence[int], labels: Sequence[str] | None = None) -
     """Default (window, stride) for recordings of these lengths (and labels).
 
     Short recordings of one length (<= 1024 rows, e.g. one gesture each) are classified whole: one window per
-    recording, provided every class has at least two recordings (else nothing could be validated). Otherwise 128 rows when the typical short recording allows, else the largest power of two that
-    fits (at least 16), with a half-window stride. The 10th percentile is used rather than the minimum so one
-    stray short file does not shrink every window; recordings shorter than the window are skipped and listed.
+    recording, provided every class has at least two recordings (else nothing could be validated).
+    Otherwise the window is 128 rows when the typical recording allows, else the largest power of two that
+    fits, with a half-window stride; recordings shorter than 16 rows are used nearly whole (window = their
+    length, at least 4). "Typical" is the 10th percentile of the lengths, not the minimum, so one stray short
+    file does not shrink every window; recordings shorter than the window are skipped and listed.
     """
     per_class_ok = True
     if labels is not None:
@@ -578,8 +581,11 @@ def choose_window(lengths: Sequence[int], labels: Sequence[str] | None = None) -
     ref = int(np.percentile(lengths, 10, method="lower")) if lengths else DEFAULT_WINDOW
     if ref >= DEFAULT_WINDOW:
         window = DEFAULT_WINDOW
+    elif ref >= POW2_FROM:
+        window = 1 << (ref.bit_length() - 1)
     else:
-        window = max(MIN_WINDOW, 1 << max(0, ref.bit_length() - 1))
+        # Very short recordings (e.g. spoken vowels, 7-29 frames): use them nearly whole rather than skip most.
+        window = max(MIN_WINDOW, ref)
     return window, max(1, window // 2)
 
 

@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 CLASSES = ("ok", "scratch", "missing_hole", "crack")
 # More good parts than bad ones, as on a real line, but not so few defects that a class is starved.
-DEFAULT_COUNTS = {"ok": 100, "scratch": 70, "missing_hole": 70, "crack": 70}
+DEFAULT_COUNTS = {"ok": 150, "scratch": 110, "missing_hole": 110, "crack": 110}
 DEFAULT_SEED = 20240611
 DEFAULT_SIZE = 128
 SUPERSAMPLE = 2  # draw at 2x and downscale: smooth edges without per-primitive antialiasing
@@ -124,8 +124,8 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
     ImageDraw.Draw(mask).rounded_rectangle((x0, y0, x1, y1), radius=radius, fill=255)
 
     # Holes: two large ones left and right of centre, two small ones near the other corners.
-    big = ph * rng.uniform(0.13, 0.17)
-    small = ph * rng.uniform(0.07, 0.095)
+    big = ph * rng.uniform(0.14, 0.18)
+    small = ph * rng.uniform(0.09, 0.11)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     holes = [
         (x0 + pw * 0.2, cy, big),
@@ -150,7 +150,7 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
     if label == "scratch":
         n = 1 if rng.random() < 0.75 else 2
         for _ in range(n):
-            length = pw * rng.uniform(0.35, 0.7)
+            length = pw * rng.uniform(0.4, 0.75)
             ang = rng.uniform(0, math.pi)
             mx, my = cx + rng.uniform(-0.25, 0.25) * pw, cy + rng.uniform(-0.25, 0.25) * ph
             bend = rng.uniform(-0.08, 0.08) * length
@@ -159,9 +159,9 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
                 off = bend * (1 - 4 * t * t)
                 pts.append((mx + math.cos(ang) * t * length - math.sin(ang) * off,
                             my + math.sin(ang) * t * length + math.cos(ang) * off))
-            width = int(rng.integers(2, 5))
-            strength = int(rng.uniform(130, 230))
-            (bd if rng.random() < 0.65 else dd).line(pts, fill=strength, width=width, joint="curve")
+            width = int(rng.integers(3, 6))
+            strength = int(rng.uniform(160, 240))
+            (bd if rng.random() < 0.75 else dd).line(pts, fill=strength, width=width, joint="curve")
     elif label == "crack":
         # Start at a hole rim or at the plate edge, run inwards, maybe branch once.
         if rng.random() < 0.5:
@@ -179,10 +179,10 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
             else:
                 start, heading = (x1 - 1, rng.uniform(y0 + radius, y1 - radius)), math.pi
             heading += rng.uniform(-0.6, 0.6)
-        length = ph * rng.uniform(0.35, 0.75)
+        length = ph * rng.uniform(0.45, 0.85)
         pts = _jagged_path(rng, start, heading, length, int(rng.integers(6, 11)), wiggle=0.7)
-        width = int(rng.integers(2, 4))
-        dd.line(pts, fill=int(rng.uniform(150, 230)), width=width, joint="curve")
+        width = int(rng.integers(3, 6))
+        dd.line(pts, fill=int(rng.uniform(190, 245)), width=width, joint="curve")
         if rng.random() < 0.5:
             k = int(rng.integers(2, len(pts) - 1))
             branch = _jagged_path(rng, pts[k], heading + rng.choice([-1, 1]) * rng.uniform(0.5, 1.1),
@@ -235,7 +235,7 @@ def render(rng: np.random.Generator, label: str, size: int = DEFAULT_SIZE) -> Im
     canvas = Image.fromarray(np.clip(_belt(rng, w), 0, 255).astype(np.uint8), "RGB").convert("RGBA")
 
     part = _part_layer(rng, label, w)
-    scale = rng.uniform(0.8, 1.1)
+    scale = rng.uniform(0.85, 1.1)
     part = part.resize((int(w * scale), int(w * scale)), Image.BICUBIC)
     part = part.rotate(rng.uniform(0, 360), resample=Image.BICUBIC, expand=False)
     ox = int((w - part.width) / 2 + rng.uniform(-0.12, 0.12) * w)

@@ -61,7 +61,7 @@ SAMPLES: dict[str, SampleInfo] = {
         name="inspection-sample",
         title="Inspection camera: metal brackets",
         description=(
-            "310 photos (128x128) of punched metal brackets on a conveyor belt, taken by an inspection camera. "
+            "480 photos (128x128) of punched metal brackets on a conveyor belt, taken by an inspection camera. "
             "Sort good parts from three defects: a scratch, a hole that was never punched, and a crack. "
             "Lighting, position, rotation, dust and blur vary as they do on a real line."
         ),

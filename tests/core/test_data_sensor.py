@@ -371,3 +371,15 @@ def test_cli_sensor_import_and_bad_csv(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "bad.csv, line 3: text 'x' in a numeric column in column 'ax'" in err[0]
+
+
+def test_cancel_leaves_sensor_project_untouched(sensor_project: Project, sensor_folder: Path) -> None:
+    from studio.core.errors import Cancelled
+    from studio.core.reporter import NullReporter
+
+    rep = NullReporter()
+    rep.cancel()
+    with pytest.raises(Cancelled):
+        import_data(sensor_project, sensor_folder, reporter=rep)
+    assert not sensor_project.has_data()
+    assert not (sensor_project.data_dir / "recordings.npz").exists()

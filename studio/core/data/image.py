@@ -12,6 +12,7 @@ import os
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -124,6 +125,8 @@ def load_image(path: str | Path, size: int, channels: int) -> np.ndarray:
         raise DatasetError("image file not found", path=path, hint="was the data folder moved or renamed?") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"cannot decode this image ({exc})", path=path) from exc
+    except (IndexError, EOFError, struct.error, TypeError, ZeroDivisionError) as exc:
+        raise DatasetError(f"cannot decode this image ({type(exc).__name__}: {exc})", path=path) from exc
     if channels == 1:
         arr = arr[:, :, None]
     return arr
@@ -159,16 +162,14 @@ def check_image(path: Path) -> ImageCheck:
         return ImageCheck(path, False, "empty file (0 bytes)")
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(BytesIO(data)) as img:
-                fmt = img.format or "?"
-                width, height = img.size
-                mode = img.mode
-                if fmt == "JPEG":
-                    img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
-                img.load()
-                grey = mode in GREY_MODES or (mode == "P" and _palette_is_grey(img))
+        with Image.open(BytesIO(data)) as img:
+            fmt = img.format or "?"
+            width, height = img.size
+            mode = img.mode
+            if fmt == "JPEG":
+                img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+            img.load()
+            grey = mode in GREY_MODES or (mode == "P" and _palette_is_grey(img))
     except Image.UnidentifiedImageError:
         head = data[:64]
         if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
@@ -183,6 +184,8 @@ def check_image(path: Path) -> ImageCheck:
         return ImageCheck(path, False, f"cannot decode the image ({text})")
     except (SyntaxError, ValueError, IndexError, EOFError, struct.error) as exc:
         return ImageCheck(path, False, f"cannot decode the image ({exc})")
+    except Exception as exc:  # noqa: BLE001 - a hostile file must be skipped, never crash the import
+        return ImageCheck(path, False, f"cannot decode the image ({type(exc).__name__}: {exc})")
     if width < 1 or height < 1:
         return ImageCheck(path, False, "image has no pixels")
     return ImageCheck(path, True, "", width, height, grey, digest)
@@ -210,8 +213,13 @@ def check_images(
     pooled = workers > 1 and bool(sizes) and float(np.median(sizes)) > POOL_MIN_BYTES
     chunk = 256
     done = 0
-    pool = ThreadPoolExecutor(max_workers=workers) if pooled else None
-    try:
+    # Warning filters are process-wide and not thread-safe to change per file, so they are set once here:
+    # Pillow's chatter about damaged metadata is dropped (the file is judged by whether it decodes), and a
+    # suspiciously huge image becomes an error (a skip) instead of a warning.
+    with warnings.catch_warnings(), ExitStack() as stack:
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", _pil()[0].DecompressionBombWarning)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers)) if pooled else None
         for start in range(0, len(paths), chunk):
             check_cancel(reporter)
             part = paths[start : start + chunk]
@@ -221,9 +229,6 @@ def check_images(
             done += len(part)
             if progress is not None:
                 progress(done / len(paths))
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 

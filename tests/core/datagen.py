@@ -25,7 +25,9 @@ def rgb_array(w: int = 24, h: int = 18, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
 
 
-def write_truncated(path: Path, fmt: str = "PNG", keep: float = 0.6, size: tuple[int, int] = (64, 48)) -> Path:
+def write_truncated(
+    path: Path, fmt: str = "PNG", keep: float = 0.6, size: tuple[int, int] = (64, 48)
+) -> Path:
     """A real PNG/JPEG cut short: opens fine (header intact) but its pixel data ends early."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".full")

@@ -30,7 +30,9 @@ def skipped_reasons(result) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- happy path
-def test_import_writes_manifest_summary_and_stratified_split(image_project: Project, image_folder: Path) -> None:
+def test_import_writes_manifest_summary_and_stratified_split(
+    image_project: Project, image_folder: Path
+) -> None:
     rep = RecordingReporter()
     result = import_data(image_project, image_folder, reporter=rep)
     out = result.to_json()
@@ -243,9 +245,19 @@ def test_duplicate_within_one_label_is_not_a_label_clash(tmp_path: Path, image_p
 def test_all_pixel_formats_import_and_decode(tmp_path: Path, image_project: Project) -> None:
     folder = tmp_path / "formats"
     files = {
-        "grey.png": "L", "rgb.jpg": "RGB", "rgba.png": "RGBA", "pal.png": "P", "deep.png": "I;16",
-        "cmyk.jpg": "CMYK", "bits.bmp": "1", "la.png": "LA", "rgb.BMP": "RGB", "anim.gif": "P",
-        "deep.tif": "I;16", "rgb.TIFF": "RGB", "grey.JPEG": "L",
+        "grey.png": "L",
+        "rgb.jpg": "RGB",
+        "rgba.png": "RGBA",
+        "pal.png": "P",
+        "deep.png": "I;16",
+        "cmyk.jpg": "CMYK",
+        "bits.bmp": "1",
+        "la.png": "LA",
+        "rgb.BMP": "RGB",
+        "anim.gif": "P",
+        "deep.tif": "I;16",
+        "rgb.TIFF": "RGB",
+        "grey.JPEG": "L",
     }
     for name, mode in files.items():
         write_mode_image(folder / "a" / name, mode)

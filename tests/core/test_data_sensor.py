@@ -1,5 +1,5 @@
-"""Sensor import: both CSV layouts, column detection, windows, split by recording, and every malformed-CSV case
-of issue 2 item 4 (each error must name the file and the line)."""
+"""Sensor import: both CSV layouts, column detection, windows, split by recording, and every
+malformed-CSV case of issue 2 item 4 (each error must name the file and the line)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def two_class_folder(root: Path, bad_name: str, bad_text: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- layout (a)
-def test_folder_layout_imports_channels_and_ignores_time(sensor_project: Project, sensor_folder: Path) -> None:
+def test_folder_layout_imports_channels_and_ignores_time(
+    sensor_project: Project, sensor_folder: Path
+) -> None:
     out = import_data(sensor_project, sensor_folder).to_json()
     assert out["channels"] == ["ax", "ay", "az"]
     assert out["time_column"] == "time_s"
@@ -96,8 +98,10 @@ def test_user_window_and_short_recordings_skipped(tmp_path: Path, sensor_project
     (tmp_path / "short" / "a" / "rec_00.csv").rename(folder / "a" / "short.csv")
     out = import_data(sensor_project, folder, window=50, stride=25).to_json()
     assert out["window"] == 50 and out["stride"] == 25
-    assert any(s["path"].startswith("a/short.csv") and "shorter than the window" in s["reason"]
-               for s in out["skipped"])
+    assert any(
+        s["path"].startswith("a/short.csv") and "shorter than the window" in s["reason"]
+        for s in out["skipped"]
+    )
     assert any("shorter than the window" in w for w in out["warnings"])
     with pytest.raises(DatasetError, match="longer than every recording"):
         import_data(sensor_project, folder, window=5000)
@@ -131,8 +135,9 @@ def test_split_is_by_recording_without_leakage(tmp_path: Path, sensor_project: P
 
 
 def test_single_recording_per_class_is_cut_into_parts(tmp_path: Path, sensor_project: Project) -> None:
-    path = make_sensor_single_csv(tmp_path / "one.csv", ("walk", "run"), recordings=1, length=1500,
-                                  recording_column=None)
+    path = make_sensor_single_csv(
+        tmp_path / "one.csv", ("walk", "run"), recordings=1, length=1500, recording_column=None
+    )
     out = import_data(sensor_project, path).to_json()
     assert out["window"] == 128
     assert out["recordings"] == {"run": 5, "walk": 5}
@@ -140,7 +145,7 @@ def test_single_recording_per_class_is_cut_into_parts(tmp_path: Path, sensor_pro
     assert any("only one recording; it was cut into 5 consecutive parts" in w for w in out["warnings"])
     recs = sensor_project.load_manifest()["recordings"]
     walk = sorted((r["rows"] for r in recs if r["label"] == "walk"))
-    for (a0, a1), (b0, _) in zip(walk, walk[1:]):
+    for (_, a1), (b0, _) in zip(walk, walk[1:]):
         assert b0 == a1 + 1  # contiguous, non-overlapping parts of the original rows
 
 
@@ -157,15 +162,18 @@ def test_single_csv_with_recording_column(sensor_project: Project, sensor_csv: P
 
 
 def test_single_csv_segments_without_recording_column(tmp_path: Path, sensor_project: Project) -> None:
-    path = make_sensor_single_csv(tmp_path / "seg.csv", ("idle", "shake"), recordings=3, length=150,
-                                  recording_column=None)
+    path = make_sensor_single_csv(
+        tmp_path / "seg.csv", ("idle", "shake"), recordings=3, length=150, recording_column=None
+    )
     out = import_data(sensor_project, path).to_json()
     assert out["recording_column"] is None
     # Classes alternate in the file, so each run of one label is its own segment.
     assert out["recordings"] == {"idle": 3, "shake": 3}
 
 
-def test_label_column_autodetected_case_insensitive_and_by_name(tmp_path: Path, sensor_project: Project) -> None:
+def test_label_column_autodetected_case_insensitive_and_by_name(
+    tmp_path: Path, sensor_project: Project
+) -> None:
     path = make_sensor_single_csv(tmp_path / "a.csv", label_column="Activity", recording_column=None)
     assert import_data(sensor_project, path).to_json()["label_column"] == "Activity"
     path = make_sensor_single_csv(tmp_path / "b.csv", label_column="what", recording_column="take")
@@ -212,7 +220,11 @@ def test_text_columns_are_ignored_not_channels(tmp_path: Path, sensor_project: P
 BAD_CASES = {
     "missing": ("time,ax,ay\n0,1,2\n1,,3\n2,1,2\n", 3, "missing value in column 'ax'"),
     "nan": ("time,ax,ay\n0,1,2\n1,2,3\n2,NaN,2\n", 4, "missing value ('NaN') in column 'ax'"),
-    "text": ("time,ax,ay\n0,1,2\n1,2,3\n2,3,4\n3,4,oops\n", 5, "text 'oops' in a numeric column in column 'ay'"),
+    "text": (
+        "time,ax,ay\n0,1,2\n1,2,3\n2,3,4\n3,4,oops\n",
+        5,
+        "text 'oops' in a numeric column in column 'ay'",
+    ),
     "ragged": ("time,ax,ay\n0,1,2\n1,2\n2,1,2\n", 3, "ragged row: 2 field(s) but the header has 3"),
     "ragged_long": ("time,ax,ay\n0,1,2\n1,2,3,4\n", 3, "ragged row: 4 field(s)"),
     "no_header": ("0,1,2\n1,2,3\n2,3,4\n", 1, "no header row"),
@@ -220,9 +232,13 @@ BAD_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_malformed_csv_in_folder_names_file_and_line(case: str, tmp_path: Path, sensor_project: Project) -> None:
+def test_malformed_csv_in_folder_names_file_and_line(
+    case: str, tmp_path: Path, sensor_project: Project
+) -> None:
     text, line, message = BAD_CASES[case]
-    folder = two_class_folder(tmp_path / "s", "broken.csv", text.replace("ax", "ax").replace("time,", "time_s,"))
+    folder = two_class_folder(
+        tmp_path / "s", "broken.csv", text.replace("ax", "ax").replace("time,", "time_s,")
+    )
     with pytest.raises(DatasetError) as err:
         import_data(sensor_project, folder, channels=["ax", "ay"])
     assert err.value.path and err.value.path.endswith("broken.csv")
@@ -302,7 +318,9 @@ def test_hidden_empty_and_header_only_files_are_skipped(tmp_path: Path, sensor_p
     assert out["recordings"] == {"a": 3, "b": 3}
 
 
-def test_failed_reimport_keeps_previous_data(tmp_path: Path, sensor_project: Project, sensor_folder: Path) -> None:
+def test_failed_reimport_keeps_previous_data(
+    tmp_path: Path, sensor_project: Project, sensor_folder: Path
+) -> None:
     import_data(sensor_project, sensor_folder)
     manifest = sensor_project.manifest_path.read_bytes()
     recordings = (sensor_project.data_dir / "recordings.npz").read_bytes()
@@ -314,7 +332,7 @@ def test_failed_reimport_keeps_previous_data(tmp_path: Path, sensor_project: Pro
     assert not [p for p in sensor_project.data_dir.iterdir() if p.name.endswith(".tmp")]
 
 
-# ---------------------------------------------------------------------------------------------- windows & reading
+# ------------------------------------------------------------------------------------ windows & reading
 def test_cut_windows_and_normalize() -> None:
     sig = np.arange(20, dtype=np.float64).reshape(10, 2)
     w = cut_windows(sig, 4, 3)
@@ -326,7 +344,9 @@ def test_cut_windows_and_normalize() -> None:
     assert n.dtype == np.float32 and n[0, 0].tolist() == [0.0, -0.25]
 
 
-def test_read_labelled_sensors_folder_and_csv(tmp_path: Path, sensor_project: Project, sensor_folder: Path) -> None:
+def test_read_labelled_sensors_folder_and_csv(
+    tmp_path: Path, sensor_project: Project, sensor_folder: Path
+) -> None:
     import_data(sensor_project, sensor_folder)
     fresh = make_sensor_folder(tmp_path / "fresh", ("shake", "idle"), recordings=2, length=200, seed=4)
     x, y, ids = read_labelled(sensor_project, fresh)
@@ -335,13 +355,16 @@ def test_read_labelled_sensors_folder_and_csv(tmp_path: Path, sensor_project: Pr
     wrong = make_sensor_folder(tmp_path / "wrong", ("idle", "jump"), recordings=1, length=200)
     with pytest.raises(DatasetError, match="'jump'"):
         read_labelled(sensor_project, wrong)
-    missing = make_sensor_folder(tmp_path / "fewer", ("idle", "shake"), recordings=1, length=200,
-                                 channels=("ax", "ay"))
+    missing = make_sensor_folder(
+        tmp_path / "fewer", ("idle", "shake"), recordings=1, length=200, channels=("ax", "ay")
+    )
     with pytest.raises(DatasetError, match="'az'"):
         read_labelled(sensor_project, missing)
 
 
-def test_separate_test_source_for_sensors(tmp_path: Path, sensor_project: Project, sensor_folder: Path) -> None:
+def test_separate_test_source_for_sensors(
+    tmp_path: Path, sensor_project: Project, sensor_folder: Path
+) -> None:
     test = make_sensor_folder(tmp_path / "t", ("idle", "shake"), recordings=2, length=200, seed=8)
     out = import_data(sensor_project, sensor_folder, test_source=test).to_json()
     assert out["splits"]["test"] == {"idle": 2, "shake": 2}

@@ -136,8 +136,13 @@ def test_info_summarizes_data_runs_and_variants(tmp_path: Path) -> None:
     assert info["data"]["split_counts"]["val"] == {"bad": 1, "ok": 1}
     assert info["data"]["n_warnings"] == 1 and "only 3 images" in info["data"]["warnings"][0]
     assert info["data"]["channels"] == 3
-    assert info["runs"][0] == {"id": run.name, "arch": "compact_cnn", "params": {"input_size": 32},
-                               "best_val_accuracy": 0.75, "epochs": 2}
+    assert info["runs"][0] == {
+        "id": run.name,
+        "arch": "compact_cnn",
+        "params": {"input_size": 32},
+        "best_val_accuracy": 0.75,
+        "epochs": 2,
+    }
     assert info["runs"][1]["arch"] is None and info["runs"][1]["best_val_accuracy"] is None
     assert info["active_run"] == run.name
     assert info["variants"] == ["int8"]

@@ -1,7 +1,8 @@
 """Data import: a folder of images or CSV recordings becomes a manifest with a frozen split.
 
 ``import_data`` is the only writer of ``P/data/``. It reads and checks everything first and writes only when
-the whole import succeeded, so a failed or cancelled import leaves the previous data (and every run) as it was.
+the whole import succeeded, so a failed or cancelled import leaves the previous data (and every run)
+as it was.
 
 Manifest format: see docs/ARCHITECTURE.md ("Data manifest").
 """
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from studio.core.errors import DatasetError, ProjectError
-from studio.core.fsutil import atomic_write_json
 from studio.core.reporter import Reporter, check_cancel
 
 from .common import ImportResult, check_fractions, summary_from_manifest
@@ -58,17 +58,30 @@ def import_data(
         from .image import import_images
 
         manifest = import_images(
-            project.path, source, test_source=test_source, val_split=val_split, test_split=test_split,
-            seed=seed, reporter=reporter,
+            project.path,
+            source,
+            test_source=test_source,
+            val_split=val_split,
+            test_split=test_split,
+            seed=seed,
+            reporter=reporter,
         )
         arrays = None
     else:
         from .sensor import import_sensors
 
         manifest, arrays = import_sensors(
-            source, test_source=test_source, val_split=val_split, test_split=test_split, seed=seed,
-            window=window, stride=stride, label_column=label_column, recording_column=recording_column,
-            channels=channels, reporter=reporter,
+            source,
+            test_source=test_source,
+            val_split=val_split,
+            test_split=test_split,
+            seed=seed,
+            window=window,
+            stride=stride,
+            label_column=label_column,
+            recording_column=recording_column,
+            channels=channels,
+            reporter=reporter,
         )
     if project.list_runs():
         manifest["warnings"].append(

@@ -62,13 +62,14 @@ def check_fractions(val_split: float, test_split: float) -> None:
             raise ConfigError(f"{name} must be between 0 and 1 (got {value})")
     if val_split + test_split >= 0.9:
         raise ConfigError(
-            f"validation ({val_split}) and test ({test_split}) splits together leave almost nothing to train on",
+            f"validation ({val_split}) and test ({test_split}) splits together leave almost nothing "
+            "to train on",
             hint="keep their sum below 0.9 (typical: 0.2 validation)",
         )
 
 
 def _class_rng(seed: int, label: str) -> np.random.Generator:
-    """A generator that depends on the seed and the class name only: adding a class never reshuffles another."""
+    """A generator depending on the seed and the class name only: adding a class never reshuffles another."""
     digest = hashlib.sha256(f"{seed}\0{label}".encode("utf-8")).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
@@ -121,7 +122,9 @@ def stratified_split(
     return out
 
 
-def count_by(labels: Iterable[str], classes: Sequence[str], weights: Iterable[int] | None = None) -> dict[str, int]:
+def count_by(
+    labels: Iterable[str], classes: Sequence[str], weights: Iterable[int] | None = None
+) -> dict[str, int]:
     counts = {c: 0 for c in classes}
     if weights is None:
         for label in labels:
@@ -138,7 +141,8 @@ def balance_warnings(counts: dict[str, int], unit: str, minimum: int = 5, ratio:
     for name, n in counts.items():
         if 0 < n < minimum:
             warnings.append(
-                f"Class '{name}' has only {n} {unit}{'s' if n != 1 else ''}; at least {minimum} are needed to "
+                f"Class '{name}' has only {n} {unit}{'s' if n != 1 else ''}; at least {minimum} are "
+                f"needed to "
                 f"learn it reliably (20 or more is better)."
             )
     nonzero = {k: v for k, v in counts.items() if v > 0}
@@ -179,7 +183,7 @@ class ImportResult:
 
 
 def summary_from_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The compact copy of the manifest kept in project.json (what the project page and `studio info` show)."""
+    """The compact copy of the manifest kept in project.json (shown by the project page and `studio info`)."""
     summary: dict[str, Any] = {
         "task": manifest.get("task"),
         "source": manifest.get("source"),

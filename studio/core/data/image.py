@@ -122,7 +122,9 @@ def load_image(path: str | Path, size: int, channels: int) -> np.ndarray:
                 img = img.resize((size, size), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except FileNotFoundError as exc:
-        raise DatasetError("image file not found", path=path, hint="was the data folder moved or renamed?") from exc
+        raise DatasetError(
+            "image file not found", path=path, hint="was the data folder moved or renamed?"
+        ) from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"cannot decode this image ({exc})", path=path) from exc
     except (IndexError, EOFError, struct.error, TypeError, ZeroDivisionError) as exc:
@@ -252,7 +254,8 @@ def scan_class_folders(root: Path, extensions: frozenset[str], kind: str) -> Fol
         raise DatasetError("the data folder does not exist", path=root)
     if not root.is_dir():
         raise DatasetError(
-            f"expected a folder of class sub-folders, got a file", path=root,
+            "expected a folder of class sub-folders, got a file",
+            path=root,
             hint="choose the folder that contains one sub-folder per class",
         )
     files: list[tuple[str, Path]] = []
@@ -297,7 +300,9 @@ def scan_class_folders(root: Path, extensions: frozenset[str], kind: str) -> Fol
     return FolderScan(root, files, class_dirs, skipped)
 
 
-def scan_images(root: Path, reporter: Reporter | None, progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+def scan_images(
+    root: Path, reporter: Reporter | None, progress: Callable[[float], None] | None = None
+) -> dict[str, Any]:
     """Scan and check an image folder. Returns usable samples, skipped files and per-folder facts."""
     scan = scan_class_folders(root, IMAGE_EXTENSIONS, "an image")
     checks = check_images([p for _, p in scan.files], reporter, progress)
@@ -464,9 +469,12 @@ def import_images(
     warnings_ += _duplicate_warnings(usable, test_usable)
     bad = len(skipped)
     if bad:
-        warnings_.append(f"{bad} file(s) were skipped (unreadable, hidden or not images); see the skipped list.")
+        warnings_.append(
+            f"{bad} file(s) were skipped (unreadable, hidden or not images); see the skipped list."
+        )
     split_counts = {
-        sp: count_by([s["label"] for s in samples if s["split"] == sp], found) for sp in ("train", "val", "test")
+        sp: count_by([s["label"] for s in samples if s["split"] == sp], found)
+        for sp in ("train", "val", "test")
     }
     everything = usable + test_usable
     channels = 1 if all(s["grey"] for s in everything) else 3

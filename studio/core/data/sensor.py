@@ -38,10 +38,35 @@ from .common import (
 
 CSV_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 LABEL_NAMES = ("label", "class", "target", "activity", "state")
-RECORDING_NAMES = ("recording", "recording_id", "recordingid", "session", "session_id", "sequence_id", "series_id")
+RECORDING_NAMES = (
+    "recording",
+    "recording_id",
+    "recordingid",
+    "session",
+    "session_id",
+    "sequence_id",
+    "series_id",
+)
 TIME_NAMES = frozenset(
-    {"time", "timestamp", "t", "time_s", "time_ms", "ms", "seconds", "sec", "secs", "s", "datetime", "date",
-     "timestamp_ms", "timestamp_s", "elapsed", "elapsed_s", "elapsed_ms"}
+    {
+        "time",
+        "timestamp",
+        "t",
+        "time_s",
+        "time_ms",
+        "ms",
+        "seconds",
+        "sec",
+        "secs",
+        "s",
+        "datetime",
+        "date",
+        "timestamp_ms",
+        "timestamp_s",
+        "elapsed",
+        "elapsed_s",
+        "elapsed_ms",
+    }
 )
 INDEX_NAMES = frozenset({"", "index", "unnamed: 0", "idx"})
 SECONDS_NAMES = frozenset({"time_s", "seconds", "sec", "secs", "s", "timestamp_s", "elapsed_s"})
@@ -147,7 +172,9 @@ def read_csv_table(path: Path, *, display: str | None = None) -> CsvTable:
         seen: set[str] = set()
         for h in header:
             if h and h.lower() in seen:
-                raise DatasetError(f"column name '{h}' appears twice in the header", path=shown, line=header_line)
+                raise DatasetError(
+                    f"column name '{h}' appears twice in the header", path=shown, line=header_line
+                )
             seen.add(h.lower())
         # The hot loop: keep it to a length check and two appends (200,000 rows parse in about a second).
         append_row, append_line = rows.append, lines.append
@@ -207,7 +234,7 @@ def column_is_numeric(values: list[str], delimiter: str) -> bool:
 
 
 def numeric_matrix(table: CsvTable, columns: Sequence[int], display: str) -> np.ndarray:
-    """The chosen columns as float32 ``[rows, len(columns)]``; any bad cell raises naming file, line, column."""
+    """The chosen columns as float32 ``[rows, len(columns)]``; a bad cell raises naming file, line, column."""
     out = np.empty((len(table.rows), len(columns)), dtype=np.float32)
     worst: tuple[int, str, str] | None = None
     for j, c in enumerate(columns):
@@ -267,7 +294,8 @@ def plan_columns(
             idx = table.find(label_column)
             if idx is None:
                 raise DatasetError(
-                    f"no column named '{label_column}'; the columns are {_columns_text(table)}", path=display,
+                    f"no column named '{label_column}'; the columns are {_columns_text(table)}",
+                    path=display,
                     line=table.header_line,
                 )
         else:
@@ -286,7 +314,8 @@ def plan_columns(
             if ridx is None:
                 raise DatasetError(
                     f"no column named '{recording_column}'; the columns are {_columns_text(table)}",
-                    path=display, line=table.header_line,
+                    path=display,
+                    line=table.header_line,
                 )
         else:
             ridx = next((table.find(n) for n in RECORDING_NAMES if table.find(n) is not None), None)
@@ -316,7 +345,8 @@ def plan_columns(
             if idx is None:
                 raise DatasetError(
                     f"no channel column named '{name}'; the columns are {_columns_text(table)}",
-                    path=display, line=table.header_line,
+                    path=display,
+                    line=table.header_line,
                 )
             if header[idx] in (label, recording):
                 raise DatasetError(f"'{name}' is the label/recording column, not a channel", path=display)
@@ -401,7 +431,11 @@ def parse_table_recordings(
     if not table.rows:
         raise DatasetError("the CSV has a header but no data rows", path=path)
     plan = plan_columns(
-        table, str(path), want_label=True, label_column=label_column, recording_column=recording_column,
+        table,
+        str(path),
+        want_label=True,
+        label_column=label_column,
+        recording_column=recording_column,
         channels=channels,
     )
     matrix = numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
@@ -415,8 +449,9 @@ def parse_table_recordings(
         by_id: dict[str, int] = {}
         for i, rid in enumerate(rec_values):
             if not rid:
-                raise DatasetError(f"missing recording id in column '{plan.recording}'", path=path,
-                                   line=table.lines[i])
+                raise DatasetError(
+                    f"missing recording id in column '{plan.recording}'", path=path, line=table.lines[i]
+                )
             if rid not in by_id:
                 by_id[rid] = len(groups)
                 groups.append((labels[i], rid, []))
@@ -424,7 +459,8 @@ def parse_table_recordings(
             if g[0] != labels[i]:
                 raise DatasetError(
                     f"recording '{rid}' has rows labelled '{g[0]}' and '{labels[i]}'",
-                    path=path, line=table.lines[i],
+                    path=path,
+                    line=table.lines[i],
                     hint="each recording must have one label; give the parts different recording ids",
                 )
             g[2].append(i)
@@ -442,9 +478,7 @@ def parse_table_recordings(
                 f"r{n:04d}", label, shown, (table.lines[idx[0]], table.lines[idx[-1]]), matrix[sel], origin
             )
         )
-    return ParsedSensors(
-        recordings, list(plan.channels), plan, "table", [], [], _sample_rate(table, plan)
-    )
+    return ParsedSensors(recordings, list(plan.channels), plan, "table", [], [], _sample_rate(table, plan))
 
 
 def parse_folder_recordings(
@@ -454,7 +488,7 @@ def parse_folder_recordings(
     reporter: Reporter | None,
     progress: Callable[[float], None] | None = None,
 ) -> ParsedSensors:
-    """Layout (a): class sub-folders, one CSV recording per file -> recordings (all with the same channels)."""
+    """Layout (a): class sub-folders, one CSV recording per file -> recordings (all with equal channels)."""
     from .image import scan_class_folders
 
     scan = scan_class_folders(root, CSV_EXTENSIONS, "a CSV")
@@ -475,8 +509,14 @@ def parse_folder_recordings(
             skipped.append({"path": rel, "reason": "no data rows (header only)"})
             continue
         if plan is None:
-            plan = plan_columns(table, str(path), want_label=False, label_column=None, recording_column=None,
-                                channels=channels)
+            plan = plan_columns(
+                table,
+                str(path),
+                want_label=False,
+                label_column=None,
+                recording_column=None,
+                channels=channels,
+            )
             ref_file = rel
             rate = _sample_rate(table, plan)
         missing = [c for c in plan.channels if c not in table.header]
@@ -484,7 +524,8 @@ def parse_folder_recordings(
             raise DatasetError(
                 f"missing channel column(s) {', '.join(repr(m) for m in missing)} (the first recording, "
                 f"'{ref_file}', has {', '.join(plan.channels)})",
-                path=path, line=table.header_line,
+                path=path,
+                line=table.header_line,
                 hint="all recordings need the same channel columns",
             )
         matrix = numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
@@ -495,8 +536,10 @@ def parse_folder_recordings(
             progress((k + 1) / total)
     if plan is None:
         raise DatasetError(
-            "found no CSV recordings in class sub-folders", path=root,
-            hint="put one CSV file per recording into a sub-folder per class, e.g. normal/r1.csv, fault/r2.csv",
+            "found no CSV recordings in class sub-folders",
+            path=root,
+            hint="put one CSV file per recording into a sub-folder per class, e.g. normal/r1.csv, "
+            "fault/r2.csv",
         )
     return ParsedSensors(recordings, list(plan.channels), plan, "folders", skipped, [], rate)
 
@@ -518,15 +561,19 @@ def parse_sensor_source(
             source, label_column=label_column, recording_column=recording_column, channels=channels
         )
     has_class_dirs = any(p.is_dir() and not hidden_reason(p.name) for p in source.iterdir())
-    csvs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in CSV_EXTENSIONS
-                  and not hidden_reason(p.name))
+    csvs = sorted(
+        p
+        for p in source.iterdir()
+        if p.is_file() and p.suffix.lower() in CSV_EXTENSIONS and not hidden_reason(p.name)
+    )
     if not has_class_dirs and len(csvs) == 1:
         return parse_table_recordings(
             csvs[0], label_column=label_column, recording_column=recording_column, channels=channels
         )
     if not has_class_dirs and len(csvs) > 1:
         raise DatasetError(
-            f"found {len(csvs)} CSV files but no class sub-folders", path=source,
+            f"found {len(csvs)} CSV files but no class sub-folders",
+            path=source,
             hint="put each class's recordings into a sub-folder named after the class, or give one CSV file "
             "with a label column",
         )
@@ -589,7 +636,7 @@ def choose_window(lengths: Sequence[int], labels: Sequence[str] | None = None) -
     elif ref >= POW2_FROM:
         window = 1 << (ref.bit_length() - 1)
     else:
-        # Very short recordings (e.g. spoken vowels, 7-29 frames): use them nearly whole rather than skip most.
+        # Very short recordings (e.g. spoken vowels, 7-29 frames): use them nearly whole, not skip most.
         window = max(MIN_WINDOW, ref)
     return window, max(1, window // 2)
 
@@ -601,8 +648,14 @@ def _chunk(rec: Recording, parts: int) -> list[Recording]:
     for k in range(parts):
         a, b = int(bounds[k]), int(bounds[k + 1])
         out.append(
-            Recording(f"{rec.id}-{k + 1}", rec.label, rec.source, (first + a, first + b - 1), rec.signal[a:b],
-                      rec.origin)
+            Recording(
+                f"{rec.id}-{k + 1}",
+                rec.label,
+                rec.source,
+                (first + a, first + b - 1),
+                rec.signal[a:b],
+                rec.origin,
+            )
         )
     return out
 
@@ -633,8 +686,10 @@ def finish_sensor_manifest(
         stride = stride or max(1, window // 2)
         if window > max(lengths):
             raise DatasetError(
-                f"the window ({window} rows) is longer than every recording (the longest has {max(lengths)} rows)",
-                path=source, hint=f"choose a window of at most {max(lengths)} rows",
+                f"the window ({window} rows) is longer than every recording "
+                f"(the longest has {max(lengths)} rows)",
+                path=source,
+                hint=f"choose a window of at most {max(lengths)} rows",
             )
     if stride < 1:
         raise DatasetError(f"the stride must be at least 1 row (got {stride})")
@@ -643,21 +698,25 @@ def finish_sensor_manifest(
     for r in recs:
         if r.length < window:
             short += 1
-            skipped.append({
-                "path": f"{r.source} (lines {r.rows[0]}-{r.rows[1]})",
-                "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
-            })
+            skipped.append(
+                {
+                    "path": f"{r.source} (lines {r.rows[0]}-{r.rows[1]})",
+                    "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
+                }
+            )
         else:
             usable.append(r)
     if short:
         warnings_.append(
-            f"{short} recording(s) shorter than the window ({window} rows) were skipped; see the skipped list."
+            f"{short} recording(s) shorter than the window ({window} rows) were skipped; "
+            "see the skipped list."
         )
     classes = sorted({r.label for r in usable})
     if len(classes) < 2:
         found = f"only 1 class with usable recordings: '{classes[0]}'" if classes else "no usable recordings"
         raise DatasetError(
-            f"found {found}; at least 2 classes are needed", path=source,
+            f"found {found}; at least 2 classes are needed",
+            path=source,
             hint="a class is a sub-folder of CSV files, or a value of the label column",
         )
     all_labels = sorted({r.label for r in recs})
@@ -673,9 +732,10 @@ def finish_sensor_manifest(
             if parts >= 2:
                 final += _chunk(mine[0], parts)
                 warnings_.append(
-                    f"Class '{lab}' has only one recording; it was cut into {parts} consecutive parts so some "
-                    "can be used for validation. Neighbouring parts are alike, so validation accuracy may look "
-                    "better than it will be on new recordings: record more sessions of this class if you can."
+                    f"Class '{lab}' has only one recording; it was cut into {parts} consecutive parts so "
+                    "some can be used for validation. Neighbouring parts are alike, so validation accuracy "
+                    "may look better than it will be on new recordings: record more sessions of this class "
+                    "if you can."
                 )
                 continue
             warnings_.append(
@@ -689,25 +749,37 @@ def finish_sensor_manifest(
     labels = [r.label for r in final]
     counts = count_by(labels, classes, wins)
     split_counts = {
-        sp: count_by([l for l, s in zip(labels, splits) if s == sp], classes,
-                     [w for w, s in zip(wins, splits) if s == sp])
+        sp: count_by(
+            [lab for lab, s in zip(labels, splits) if s == sp],
+            classes,
+            [w for w, s in zip(wins, splits) if s == sp],
+        )
         for sp in ("train", "val", "test")
     }
     rec_counts = count_by(labels, classes)
-    warnings_ += balance_warnings(counts, "recording" if stride >= window and max(lengths) == window else "window")
+    warnings_ += balance_warnings(
+        counts, "recording" if stride >= window and max(lengths) == window else "window"
+    )
     train = [r.signal for r, s in zip(final, splits) if s == "train"]
     stacked = np.concatenate(train, axis=0).astype(np.float64)
     mean = stacked.mean(axis=0)
     std = stacked.std(axis=0)
     for name, s in zip(parsed.channels, std):
         if s < 1e-8:
-            warnings_.append(f"Channel '{name}' is constant in the training recordings; it carries no information.")
+            warnings_.append(
+                f"Channel '{name}' is constant in the training recordings; it carries no information."
+            )
     std = np.where(std < 1e-8, 1.0, std)
     records = []
     for r, sp, w in zip(final, splits, wins):
         entry: dict[str, Any] = {
-            "id": r.id, "label": r.label, "split": sp, "source": r.source, "rows": [r.rows[0], r.rows[1]],
-            "length": r.length, "windows": w,
+            "id": r.id,
+            "label": r.label,
+            "split": sp,
+            "source": r.source,
+            "rows": [r.rows[0], r.rows[1]],
+            "length": r.length,
+            "windows": w,
         }
         if r.origin is not None:
             entry["recording"] = r.origin
@@ -766,8 +838,12 @@ def import_sensors(
     if reporter:
         reporter.status(f"Reading sensor recordings from {src}")
     parsed = parse_sensor_source(
-        src, label_column=label_column, recording_column=recording_column, channels=channels,
-        reporter=reporter, progress=prog(0.0, 0.7 if test_source else 0.9),
+        src,
+        label_column=label_column,
+        recording_column=recording_column,
+        channels=channels,
+        reporter=reporter,
+        progress=prog(0.0, 0.7 if test_source else 0.9),
     )
     manifest, arrays = finish_sensor_manifest(
         parsed, src, window=window, stride=stride, val_split=val_split, test_split=test_split, seed=seed
@@ -776,9 +852,12 @@ def import_sensors(
         check_cancel(reporter)
         tsrc = Path(test_source).expanduser().absolute()
         tparsed = parse_sensor_source(
-            tsrc, label_column=manifest["label_column"] if tsrc.is_file() or not _has_dirs(tsrc) else None,
+            tsrc,
+            label_column=manifest["label_column"] if tsrc.is_file() or not _has_dirs(tsrc) else None,
             recording_column=manifest["recording_column"] if tsrc.is_file() else None,
-            channels=manifest["channels"], reporter=reporter, progress=prog(0.7, 0.9),
+            channels=manifest["channels"],
+            reporter=reporter,
+            progress=prog(0.7, 0.9),
         )
         _add_test_recordings(manifest, arrays, tparsed, tsrc)
     return manifest, arrays
@@ -796,25 +875,35 @@ def _add_test_recordings(
     if unknown:
         raise DatasetError(
             f"the test data has class(es) not in the training data: {', '.join(repr(u) for u in unknown)}",
-            path=tsrc, hint=f"the classes are {', '.join(classes)}",
+            path=tsrc,
+            hint=f"the classes are {', '.join(classes)}",
         )
     window, stride = manifest["window"], manifest["stride"]
     added = 0
     for r in tparsed.recordings:
         w = n_windows(r.length, window, stride)
         if w == 0:
-            manifest["skipped"].append({
-                "path": f"[test] {r.source} (lines {r.rows[0]}-{r.rows[1]})",
-                "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
-            })
+            manifest["skipped"].append(
+                {
+                    "path": f"[test] {r.source} (lines {r.rows[0]}-{r.rows[1]})",
+                    "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
+                }
+            )
             continue
         rid = f"t{added + 1:04d}"
         added += 1
         arrays[rid] = np.ascontiguousarray(r.signal, dtype=np.float32)
-        manifest["recordings"].append({
-            "id": rid, "label": r.label, "split": "test", "source": f"[test] {r.source}",
-            "rows": [r.rows[0], r.rows[1]], "length": r.length, "windows": w,
-        })
+        manifest["recordings"].append(
+            {
+                "id": rid,
+                "label": r.label,
+                "split": "test",
+                "source": f"[test] {r.source}",
+                "rows": [r.rows[0], r.rows[1]],
+                "length": r.length,
+                "windows": w,
+            }
+        )
         manifest["split_counts"]["test"][r.label] += w
     if not added:
         raise DatasetError("the test data has no recording as long as the window", path=tsrc)
@@ -839,7 +928,7 @@ def write_recordings(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def load_recordings(project: Any) -> dict[str, np.ndarray]:
-    """The project's recordings, id -> float32 ``[length, channels]`` (loaded without pickle: safe to open)."""
+    """The project's recordings, id -> float32 ``[length, channels]`` (no pickle: safe to open)."""
     path = project.data_dir / RECORDINGS_FILE
     if not path.exists():
         raise ProjectError("the sensor recordings are missing", path=path, hint="import the data again")
@@ -847,12 +936,17 @@ def load_recordings(project: Any) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
     except (OSError, ValueError) as exc:
-        raise ProjectError(f"the sensor recordings are unreadable ({exc})", path=path,
-                           hint="import the data again") from exc
+        raise ProjectError(
+            f"the sensor recordings are unreadable ({exc})", path=path, hint="import the data again"
+        ) from exc
 
 
 def split_windows(
-    project: Any, split: str, manifest: dict[str, Any] | None = None, *, normalized: bool = True,
+    project: Any,
+    split: str,
+    manifest: dict[str, Any] | None = None,
+    *,
+    normalized: bool = True,
     recordings: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """All windows of one split: (float32 ``[n, window, channels]``, int labels ``[n]``, ids "rec@start")."""
@@ -891,7 +985,8 @@ def read_labelled_sensors(
     unknown = sorted({r.label for r in parsed.recordings} - set(classes))
     if unknown:
         raise DatasetError(
-            f"class(es) not in the project: {', '.join(repr(u) for u in unknown)}", path=src,
+            f"class(es) not in the project: {', '.join(repr(u) for u in unknown)}",
+            path=src,
             hint=f"the project's classes are {', '.join(classes)}",
         )
     window, stride = int(manifest["window"]), int(manifest["stride"])

@@ -16,8 +16,10 @@ import numpy as np
 _PALETTE = [(220, 40, 40), (40, 160, 60), (40, 80, 220), (230, 200, 40), (160, 60, 200), (40, 200, 200)]
 
 
-def synth_image(class_index: int, size: tuple[int, int], rng: np.random.Generator, grey: bool = False) -> np.ndarray:
-    """One image of class ``class_index``: a class colour with stripes whose direction depends on the class."""
+def synth_image(
+    class_index: int, size: tuple[int, int], rng: np.random.Generator, grey: bool = False
+) -> np.ndarray:
+    """One image of class ``class_index``: a class colour, stripes in a class-specific direction."""
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
     angle = class_index * math.pi / 3 + rng.normal(0, 0.1)
@@ -28,7 +30,9 @@ def synth_image(class_index: int, size: tuple[int, int], rng: np.random.Generato
     img += rng.normal(0, 12, img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
     if grey:
-        img = np.clip(40 + class_index * 60 + 60 * wave + rng.normal(0, 8, wave.shape), 0, 255).astype(np.uint8)
+        img = np.clip(40 + class_index * 60 + 60 * wave + rng.normal(0, 8, wave.shape), 0, 255).astype(
+            np.uint8
+        )
     return img
 
 
@@ -99,8 +103,10 @@ def make_sensor_folder(
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(n):
             sig = synth_signal(ci, length, len(channels), rng, rate_hz)
-            rows = [([round(k / rate_hz, 4)] if time_column else []) + [float(x) for x in sig[k]]
-                    for k in range(length)]
+            rows = [
+                ([round(k / rate_hz, 4)] if time_column else []) + [float(x) for x in sig[k]]
+                for k in range(length)
+            ]
             _write_rows(folder / f"rec_{i:02d}.csv", header, rows, delimiter)
     return root
 

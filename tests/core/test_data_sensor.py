@@ -352,6 +352,8 @@ def test_read_labelled_sensors_folder_and_csv(
     x, y, ids = read_labelled(sensor_project, fresh)
     assert x.shape == (4, 200, 3) and x.dtype == np.float32
     assert sorted(y.tolist()) == [0, 0, 1, 1] and len(ids) == 4
+    raw, y2, _ = read_labelled(sensor_project, fresh, normalized=False)
+    assert np.allclose(normalize(raw, sensor_project.load_manifest()), x) and (y2 == y).all()
     wrong = make_sensor_folder(tmp_path / "wrong", ("idle", "jump"), recordings=1, length=200)
     with pytest.raises(DatasetError, match="'jump'"):
         read_labelled(sensor_project, wrong)

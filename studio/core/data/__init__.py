@@ -182,11 +182,13 @@ def split_samples(project: Any, split: str, manifest: dict[str, Any] | None = No
     ]
 
 
-def read_labelled(project: Any, path: str | Path) -> Any:
+def read_labelled(project: Any, path: str | Path, *, normalized: bool = True) -> Any:
     """Read an external labelled folder / CSV with the project's classes (for ``evaluate --data``).
 
     Images: list of (absolute path, label index). Sensors: (windows float32 normalized with the project's
     statistics, labels int64, ids). A class the project does not know is a DatasetError naming it.
+    ``normalized=False`` returns raw sensor windows, for callers that normalize with a run's own statistics
+    (which differ from the manifest's if the data was re-imported after training).
     """
     manifest = project.load_manifest()
     if project.task == "image":
@@ -195,4 +197,4 @@ def read_labelled(project: Any, path: str | Path) -> Any:
         return read_labelled_images(Path(path), list(manifest["classes"]))
     from .sensor import read_labelled_sensors
 
-    return read_labelled_sensors(manifest, path)
+    return read_labelled_sensors(manifest, path, normalized=normalized)

@@ -970,7 +970,7 @@ def split_windows(
 
 
 def read_labelled_sensors(
-    manifest: dict[str, Any], path: str | Path
+    manifest: dict[str, Any], path: str | Path, *, normalized: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """An external labelled folder / CSV as normalized windows with the project's classes and channels."""
     src = Path(path).expanduser().absolute()
@@ -1001,5 +1001,7 @@ def read_labelled_sensors(
         ids += [f"{r.source}:{r.rows[0]}+{k * stride}" for k in range(len(w))]
     if not parts:
         raise DatasetError(f"no recording is as long as the project's window ({window} rows)", path=src)
-    x = normalize(np.concatenate(parts), manifest)
+    x = np.concatenate(parts)
+    if normalized:
+        x = normalize(x, manifest)
     return x, np.asarray(labels, dtype=np.int64), ids

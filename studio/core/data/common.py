@@ -36,7 +36,7 @@ def hidden_reason(name: str) -> str | None:
     if low in SYSTEM_FILES:
         return "system file (left by the operating system)"
     if name.startswith("."):
-        return "hidden file"
+        return "hidden file or folder (name starts with a dot)"
     if name.startswith("~$"):
         return "temporary file"
     return None

@@ -442,7 +442,9 @@ def _run_learning_rate(project: Any, run: Any) -> float | None:
     lr = getattr(cfg, "learning_rate", None) if cfg is not None else None
     if lr is None:
         try:
-            lr = read_json(project.runs_dir / run.run_id / "config.json").get("learning_rate")
+            lr = read_json(Path(getattr(run, "path", project.runs_dir / run.run_id)) / "config.json").get(
+                "learning_rate"
+            )
         except (OSError, ValueError, AttributeError):
             lr = None
     return float(lr) if lr else None
@@ -459,7 +461,7 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     reporter.status(f"Building variant '{name}'")
     reporter.progress(0.0, "loading the trained model")
     model, run = load_run_model(project, config.run_id)
-    spec = run.input_spec
+    spec = getattr(run, "spec", None) or getattr(run, "input_spec")
     classes = list(run.classes)
     arrays = _load_arrays(project, spec, classes, reporter)
     reporter.progress(0.05, "data loaded")

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Run an exported Small Model Studio model on a device: a Linux board, a Raspberry Pi, a PC.
+
+Needs only numpy, pillow and ai-edge-litert (or tflite-runtime): no TensorFlow, no Studio.
+
+    python run_model.py photo.jpg                 # one image: top-k classes and latency
+    python run_model.py images/                   # every image in a folder
+    python run_model.py recording.csv             # a sensor recording, classified window by window
+    python run_model.py --selftest                # prove this device reproduces the host's outputs
+
+The preprocessing below is a copy of the one used in training (``preprocess.json`` holds its parameters);
+``--selftest`` runs the bundled golden inputs (real validation samples, in their raw form) through it and the
+model, and compares with the outputs Studio recorded on the host. It exits with status 1 on any mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+MAX_PIXELS = 200_000_000
+
+
+# ---------------------------------------------------------------------------------------------- runtime
+def interpreter_class():
+    """LiteRT's interpreter, else tflite-runtime's (same API)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        sys.exit("error: install ai-edge-litert (pip install ai-edge-litert) or tflite-runtime")
+
+
+class Model:
+    """A .tflite model with its quantization handled: float in, probabilities out."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.interp = interpreter_class()(model_path=str(path), num_threads=threads)
+        self.interp.allocate_tensors()
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        dtype = np.dtype(self.inp["dtype"])
+        if dtype.kind == "f":
+            return x.astype(dtype)
+        scale, zero = self.inp["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """One preprocessed float32 sample -> (raw output, probabilities, milliseconds for invoke)."""
+        xq = self.quantize(np.asarray(x, dtype=np.float32)[None, ...])
+        self.interp.set_tensor(self.inp["index"], xq)
+        t0 = time.perf_counter()
+        self.interp.invoke()
+        ms = (time.perf_counter() - t0) * 1000.0
+        raw = self.interp.get_tensor(self.out["index"])[0].copy()
+        dtype = np.dtype(self.out["dtype"])
+        if dtype.kind == "f":
+            probs = raw.astype(np.float32)
+        else:
+            scale, zero = self.out["quantization"]
+            probs = ((raw.astype(np.float32) - zero) * scale).astype(np.float32)
+        return raw, probs, ms
+
+
+# ---------------------------------------------------------------------------------------------- images
+# A copy of studio.core.data.image.load_image: keep the two identical (Studio's tests compare them).
+def _pil():
+    from PIL import Image, ImageFile, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image, ImageFile, ImageOps
+
+
+def _to_8bit(img):
+    Image, _, _ = _pil()
+    mode = img.mode
+    if mode.startswith("I;16"):
+        arr = np.asarray(img, dtype=np.uint16)
+        return Image.fromarray((arr >> 8).astype(np.uint8), "L")
+    if mode == "I":
+        arr = np.asarray(img, dtype=np.int64)
+        if arr.size and arr.max() > 255:
+            arr = np.clip(arr, 0, 65535) >> 8
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        if finite.size and finite.max() <= 1.0:
+            arr = arr * 255.0
+        arr = np.nan_to_num(arr, nan=0.0, posinf=255.0, neginf=0.0)
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+    return img
+
+
+def _palette_is_grey(img) -> bool:
+    try:
+        pal = img.getpalette() or []
+    except Exception:  # noqa: BLE001
+        return False
+    triples = [pal[i : i + 3] for i in range(0, len(pal) - 2, 3)]
+    return bool(triples) and all(t[0] == t[1] == t[2] for t in triples)
+
+
+def _flatten(img):
+    Image, _, _ = _pil()
+    img = _to_8bit(img)
+    mode = img.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if mode == "1":
+        return img.convert("L")
+    if mode == "CMYK":
+        return img.convert("RGB")
+    if has_alpha:
+        grey = mode in ("L", "LA", "La") or (mode == "P" and _palette_is_grey(img))
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        out = Image.alpha_composite(white, rgba).convert("RGB")
+        return out.convert("L") if grey else out
+    if mode in ("L", "RGB"):
+        return img
+    return img.convert("RGB")
+
+
+def load_image(path, size: int, channels: int) -> np.ndarray:
+    """Decode to uint8 [size, size, channels]: EXIF orientation, 16-bit -> 8-bit, CMYK -> RGB, alpha on
+    white, grey or RGB, bilinear resize straight to size x size (squashed, not cropped)."""
+    Image, _, ImageOps = _pil()
+    with Image.open(path) as img:
+        img.load()
+        try:
+            img = ImageOps.exif_transpose(img)
+        except Exception:  # noqa: BLE001
+            pass
+        img = _flatten(img)
+        img = img.convert("L" if channels == 1 else "RGB")
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+    if channels == 1:
+        arr = arr[:, :, None]
+    return arr
+
+
+def preprocess_image(pixels: np.ndarray, spec: dict) -> np.ndarray:
+    """uint8 pixels -> model input: pixel * scale + offset (float32, as in training)."""
+    return (np.asarray(pixels, dtype=np.float32) * np.float32(spec["pixel_scale"])
+            + np.float32(spec["pixel_offset"])).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- sensors
+def normalize_window(window: np.ndarray, spec: dict) -> np.ndarray:
+    """Raw [window, channels] -> (x - mean) / std per channel, with the training statistics."""
+    mean = np.asarray(spec["mean"], dtype=np.float32)
+    std = np.asarray(spec["std"], dtype=np.float32)
+    std = np.where(std > 0, std, np.float32(1.0))
+    return ((np.asarray(window, dtype=np.float32) - mean) / std).astype(np.float32)
+
+
+def read_csv_channels(path: Path, spec: dict) -> np.ndarray:
+    """A recording CSV -> float32 [rows, channels] in the training channel order (columns found by name)."""
+    names = list(spec["channels"])
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        delimiter = max([",", ";", "\t"], key=sample.split("\n")[0].count)
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = [h.strip() for h in next(reader)]
+        lower = [h.lower() for h in header]
+        try:
+            cols = [lower.index(n.lower()) for n in names]
+        except ValueError:
+            sys.exit(f"error: {path}: needs the columns {', '.join(names)}; found {', '.join(header)}")
+        rows = []
+        for line_no, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            try:
+                rows.append([float(row[c]) for c in cols])
+            except (ValueError, IndexError):
+                sys.exit(f"error: {path}, line {line_no}: a channel value is missing or not a number")
+    return np.asarray(rows, dtype=np.float32).reshape(-1, len(names))
+
+
+def cut_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
+    if len(signal) < window:
+        return np.empty((0, window, signal.shape[1]), dtype=np.float32)
+    starts = range(0, len(signal) - window + 1, stride)
+    return np.stack([signal[s : s + window] for s in starts]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def load_spec() -> dict:
+    return json.loads((HERE / "preprocess.json").read_text(encoding="utf-8"))
+
+
+def top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(labels[i], float(probs[i])) for i in order]
+
+
+def classify(target: Path, spec: dict, model: Model, k: int, as_json: bool) -> int:
+    labels = spec["classes"]
+    results = []
+    if spec["task"] == "image":
+        img = spec["image"]
+        files = (sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+                 if target.is_dir() else [target])
+        if not files:
+            sys.exit(f"error: no images in {target}")
+        for f in files:
+            try:
+                x = preprocess_image(load_image(f, img["size"], img["channels"]), img)
+            except Exception as exc:  # noqa: BLE001 - report the file and go on with the rest
+                print(f"{f}: cannot decode ({exc})", file=sys.stderr)
+                continue
+            _, probs, ms = model.run(x)
+            results.append({"input": str(f), "top": top_k(probs, labels, k), "latency_ms": ms})
+    else:
+        sen = spec["sensor"]
+        signal = read_csv_channels(target, sen)
+        windows = cut_windows(signal, sen["window"], sen["stride"])
+        if not len(windows):
+            sys.exit(f"error: {target} has {len(signal)} rows, fewer than one window ({sen['window']})")
+        for i, w in enumerate(windows):
+            _, probs, ms = model.run(normalize_window(w, sen))
+            results.append({"input": f"{target}@{i * sen['stride']}", "top": top_k(probs, labels, k),
+                            "latency_ms": ms})
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            tops = "  ".join(f"{name} {p * 100:5.1f}%" for name, p in r["top"])
+            print(f"{r['input']}: {tops}  ({r['latency_ms']:.2f} ms)")
+        if spec["task"] == "sensor" and len(results) > 1:
+            votes = [r["top"][0][0] for r in results]
+            best = max(set(votes), key=votes.count)
+            print(f"majority over {len(votes)} windows: {best} ({votes.count(best)}/{len(votes)})")
+        lat = np.asarray([r["latency_ms"] for r in results])
+        if len(lat):
+            print(f"latency: mean {lat.mean():.2f} ms, p95 {np.percentile(lat, 95):.2f} ms per sample")
+    return 0
+
+
+def selftest(spec: dict, model: Model) -> int:
+    """Golden inputs -> this device's preprocessing and runtime -> compare with the host's recorded outputs."""
+    golden = json.loads((HERE / "golden" / "golden.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256((HERE / "model.tflite").read_bytes()).hexdigest()
+    if spec.get("model_sha256") and digest != spec["model_sha256"]:
+        print("warning: model.tflite is not the file Studio exported (checksum differs)")
+    tol = float(golden["tolerance"])
+    windows = None
+    if spec["task"] == "sensor":
+        with np.load(HERE / "golden" / golden["windows_file"], allow_pickle=False) as data:
+            windows = data["windows"]
+    failures = 0
+    for i, item in enumerate(golden["items"]):
+        if spec["task"] == "image":
+            img = spec["image"]
+            x = preprocess_image(load_image(HERE / "golden" / item["file"], img["size"], img["channels"]), img)
+            name = item["file"]
+        else:
+            x = normalize_window(windows[i], spec["sensor"])
+            name = f"window {i}"
+        raw, probs, _ = model.run(x)
+        expected = np.asarray(item["expected"], dtype=np.float64)
+        got = np.asarray(raw, dtype=np.float64).reshape(-1)
+        if got.shape != expected.shape:
+            print(f"FAIL {name}: output has {got.size} values, expected {expected.size}")
+            failures += 1
+            continue
+        diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
+        top_ok = int(np.argmax(got)) == int(item["expected_top1"]) or diff <= tol
+        ok = diff <= tol and top_ok
+        failures += 0 if ok else 1
+        label = spec["classes"][int(np.argmax(got))]
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: predicted {label}, max |diff| {diff:g} (tolerance {tol:g})")
+    n = len(golden["items"])
+    if failures:
+        print(f"SELFTEST FAILED: {failures} of {n} golden inputs differ from the host's outputs")
+        return 1
+    print(f"SELFTEST PASSED: {n} golden inputs match the host's outputs")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Classify images or sensor CSVs with the exported model.")
+    parser.add_argument("input", nargs="?", help="an image file, a folder of images, or a sensor CSV")
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--model", default=str(HERE / "model.tflite"))
+    parser.add_argument("--selftest", action="store_true", help="check the golden inputs and exit")
+    args = parser.parse_args(argv)
+    spec = load_spec()
+    model = Model(Path(args.model), threads=args.threads)
+    if args.selftest:
+        return selftest(spec, model)
+    if not args.input:
+        parser.error("give an input (image, folder or CSV), or --selftest")
+    target = Path(args.input)
+    if not target.exists():
+        sys.exit(f"error: {target} does not exist")
+    return classify(target, spec, model, max(1, args.top_k), args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""Export bundle: the model, its preprocessing spec, a self-testing harness, and for MCUs the C/C++ files.
+
+The bundle proves itself on the device: ``golden/`` holds real validation samples in their *raw* form (the
+original image files, or raw sensor windows) and the outputs the host's LiteRT produced for them, so
+``run_model.py --selftest`` exercises the harness's own decoding and scaling as well as the runtime. For
+microcontrollers ``main.cc`` does the same with one quantized golden input, an op resolver listing exactly the
+model's ops, and the arena measured with the real TFLite-Micro interpreter.
+
+The bundle is written to a temporary folder beside ``out`` and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio import __version__
+from studio.core.errors import ConfigError
+from studio.core.reporter import NullReporter, Reporter, check_cancel
+from studio.core.targets import TargetProfile, get_target
+
+GOLDEN_COUNT = 8
+MAX_GOLDEN_FILE_BYTES = 1024 * 1024
+TEMPLATE_FILES = ("run_model.py", "requirements.txt")
+MCU_TEMPLATE_FILES = ("tflm.mk", "CMakeLists.txt")
+INT_TOLERANCE = 2  # LSBs: optimized int8 kernels on other CPUs may round an output differently by 1
+FLOAT_TOLERANCE = 1e-3  # probabilities
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    variant: str
+    target: str
+    files: list[str] = field(default_factory=list)
+    arena_bytes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "variant": self.variant,
+            "target": self.target,
+            "files": list(self.files),
+            "arena_bytes": self.arena_bytes,
+        }
+
+
+@dataclass
+class Golden:
+    """Raw golden inputs: image files (name, bytes), or raw (un-normalized) sensor windows [n, window, ch]."""
+
+    labels: list[str]
+    files: list[tuple[str, bytes]] | None = None
+    windows: np.ndarray | None = None
+
+
+def template_dir() -> Path:
+    from studio.resources import resource_path
+
+    return resource_path("harness")
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+def preprocess_json(spec: dict[str, Any], classes: list[str], io: dict[str, Any], model_bytes: bytes) -> dict:
+    """preprocess.json: everything a device needs to turn raw input into this model's input."""
+    out: dict[str, Any] = {
+        "format": "small-model-studio/preprocess",
+        "version": 1,
+        "task": spec["kind"],
+        "classes": list(classes),
+        "input": io["input"],
+        "output": io["output"],
+        "quantization_note": (
+            "model input = clip(round(x / input.scale + input.zero_point)) when input.dtype is int8/uint8; "
+            "probabilities = (output - output.zero_point) * output.scale"
+        ),
+        "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
+    }
+    if spec["kind"] == "image":
+        ch = int(spec["channels"])
+        out["image"] = {
+            "size": int(spec["size"]),
+            "channels": ch,
+            "color_order": "RGB" if ch == 3 else "grey (L)",
+            "layout": "NHWC",
+            "pixel_scale": float(spec["scale"]),
+            "pixel_offset": float(spec["offset"]),
+            "formula": "x = pixel * pixel_scale + pixel_offset (pixel 0..255)",
+            "decode": (
+                "Pillow: EXIF orientation applied; 16-bit scaled to 8-bit; CMYK to RGB; palette/alpha composited on "
+                "white; converted to grey or RGB; bilinear resize straight to size x size (squashed, not cropped)"
+            ),
+        }
+    else:
+        std = [float(s) if float(s) > 0 else 1.0 for s in spec["std"]]
+        out["sensor"] = {
+            "window": int(spec["window"]),
+            "stride": int(spec["stride"]),
+            "channels": list(spec.get("channel_names") or []),
+            "channel_order": "as listed: the model's input is [window, channels] in this order",
+            "mean": [float(m) for m in spec["mean"]],
+            "std": std,
+            "formula": "x = (value - mean[channel]) / std[channel] per row of the window",
+        }
+    return out
+
+
+def _golden_expected(model_bytes: bytes, spec: dict[str, Any], golden: Golden, folder: Path) -> list[dict]:
+    """Host outputs for the golden inputs, preprocessed by Studio's own code (not the harness's copy)."""
+    from studio.core.measure import run_litert
+    from studio.core.pipeline import InputSpec, normalize_windows
+
+    ispec = InputSpec.from_json(spec)
+    if spec["kind"] == "image":
+        from studio.core.data.image import load_image
+
+        x = np.stack([load_image(folder / name, ispec.size, ispec.channels) for name, _ in golden.files or []])
+        x = ispec.preprocess(x)
+        names = [name for name, _ in golden.files or []]
+    else:
+        x = normalize_windows(golden.windows, ispec)
+        names = [None] * len(x)
+    run = run_litert(model_bytes, x)
+    items = []
+    for i, name in enumerate(names):
+        raw = np.asarray(run.raw[i]).reshape(-1)
+        item = {"label": golden.labels[i], "expected": raw.tolist(), "expected_top1": int(np.argmax(raw))}
+        if name is not None:
+            item["file"] = name
+        items.append(item)
+    return items
+
+
+def choose_golden_indices(y: np.ndarray, n: int = GOLDEN_COUNT) -> np.ndarray:
+    from studio.core.convert import representative_indices
+
+    return np.sort(representative_indices(np.asarray(y), n, seed=7))
+
+
+def write_bundle(
+    folder: Path,
+    *,
+    model_bytes: bytes,
+    variant: dict[str, Any],
+    spec: dict[str, Any],
+    classes: list[str],
+    target: TargetProfile,
+    golden: Golden,
+    project_name: str,
+    report_html: str | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[list[str], int | None]:
+    """Write every bundle file into ``folder`` (which exists and is empty). Returns (files, arena bytes)."""
+    from studio.core import measure
+    from studio.core import micro
+
+    reporter = reporter or NullReporter()
+    folder = Path(folder)
+    tdir = template_dir()
+    if not (tdir / "run_model.py").exists():
+        raise ConfigError("the harness templates are missing from this installation", path=tdir,
+                          hint="reinstall Small Model Studio")
+    files: list[str] = []
+
+    def put(name: str, data: bytes | str) -> None:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        files.append(name)
+
+    io = measure.io_details(model_bytes)
+    put("model.tflite", model_bytes)
+    put("labels.txt", "".join(c + "\n" for c in classes))
+    pre = preprocess_json(spec, classes, io, model_bytes)
+    put("preprocess.json", json.dumps(pre, indent=2))
+    for name in TEMPLATE_FILES:
+        put(name, (tdir / name).read_bytes())
+
+    # golden inputs, raw
+    reporter.status("Recording golden outputs for the self-test")
+    golden_dir = folder / "golden"
+    golden_dir.mkdir()
+    gold_json: dict[str, Any] = {
+        "tolerance": INT_TOLERANCE if io["output"]["dtype"] in ("int8", "uint8") else FLOAT_TOLERANCE,
+        "tolerance_note": "max |device - host| per raw output value",
+        "runtime": "ai-edge-litert on the host that exported this bundle",
+    }
+    if spec["kind"] == "image":
+        for name, data in golden.files or []:
+            put(f"golden/{name}", data)
+    else:
+        np.savez(golden_dir / "golden_windows.npz", windows=np.asarray(golden.windows, dtype=np.float32))
+        files.append("golden/golden_windows.npz")
+        gold_json["windows_file"] = "golden_windows.npz"
+    gold_json["items"] = _golden_expected(model_bytes, spec, golden, golden_dir)
+    put("golden/golden.json", json.dumps(gold_json, indent=1))
+    check_cancel(reporter)
+
+    arena_bytes = None
+    if target.mcu:
+        if variant.get("quantize") not in ("int8", "float32"):
+            raise ConfigError(
+                f"{target.title} runs TFLite-Micro, which cannot run a {variant.get('quantize')} model",
+                hint="export an int8 variant for microcontrollers",
+            )
+        reporter.status("Writing the TFLite-Micro files (C array, op resolver, golden data)")
+        arena = variant.get("arena") or {}
+        x0 = _first_golden_input(model_bytes, spec, golden, golden_dir, io)
+        if not arena.get("recommended_bytes"):
+            arena = micro.find_arena(model_bytes, x0).to_json()
+        if not arena.get("recommended_bytes"):
+            raise ConfigError(f"this model does not run in TFLite-Micro: {arena.get('error')}",
+                              hint="choose an int8 variant of a supported architecture")
+        arena_bytes = int(arena["recommended_bytes"])
+        expected = micro.run_tflm(model_bytes, x0, arena_bytes)[0]
+        for name, text in micro.model_data_files(model_bytes).items():
+            put(name, text)
+        out_dtype = np.dtype(io["output"]["dtype"])
+        tol = INT_TOLERANCE if out_dtype.kind in "iu" else FLOAT_TOLERANCE
+        for name, text in micro.golden_data_files(x0[0], np.asarray(expected, dtype=out_dtype), tol).items():
+            put(name, text)
+        ops = measure.op_names(model_bytes)
+        put("main.cc", micro.main_cc((tdir / "main.cc").read_text(encoding="utf-8"), ops, arena_bytes,
+                                     classes, io))
+        for name in MCU_TEMPLATE_FILES:
+            put(name, (tdir / name).read_bytes())
+        variant = dict(variant, arena=arena)
+
+    readme = _readme(tdir, project_name, variant, target, classes, spec, io, gold_json["tolerance"])
+    put("README.md", readme)
+    if report_html:
+        put("report.html", report_html)
+    bundle = {
+        "studio_version": __version__,
+        "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "project": project_name,
+        "variant": variant.get("name"),
+        "run_id": variant.get("run_id"),
+        "target": target.to_json(),
+        "quantize": variant.get("quantize"),
+        "accuracy": variant.get("accuracy"),
+        "bytes": len(model_bytes),
+        "gzip_bytes": measure.gzip_size(model_bytes),
+        "arena": (
+            {"bytes": arena_bytes, "min_bytes": (variant.get("arena") or {}).get("min_bytes"),
+             "how": micro.HEADROOM_TEXT}
+            if arena_bytes else None
+        ),
+        "ops": measure.op_names(model_bytes),
+        "files": sorted(files + ["bundle.json"]),
+    }
+    put("bundle.json", json.dumps(bundle, indent=2))
+    return sorted(files), arena_bytes
+
+
+def _first_golden_input(model_bytes: bytes, spec: dict[str, Any], golden: Golden, golden_dir: Path,
+                        io: dict[str, Any]) -> np.ndarray:
+    """The first golden sample as the model's input tensor ([1, ...], model dtype)."""
+    from studio.core.measure import quantize_input
+    from studio.core.pipeline import InputSpec, normalize_windows
+
+    ispec = InputSpec.from_json(spec)
+    if spec["kind"] == "image":
+        from studio.core.data.image import load_image
+
+        name = (golden.files or [])[0][0]
+        x = ispec.preprocess(load_image(golden_dir / name, ispec.size, ispec.channels)[None])
+    else:
+        x = normalize_windows(golden.windows[:1], ispec)
+    detail = {"dtype": np.dtype(io["input"]["dtype"]), "quantization": (io["input"]["scale"],
+                                                                         io["input"]["zero_point"])}
+    return quantize_input(x, detail)
+
+
+def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: TargetProfile, classes: list[str],
+            spec: dict[str, Any], io: dict[str, Any], tolerance: float) -> str:
+    text = (tdir / "README.md").read_text(encoding="utf-8")
+    if spec["kind"] == "image":
+        inp = (f"{spec['size']}x{spec['size']} {'RGB' if int(spec['channels']) == 3 else 'grey'} image, "
+               f"pixel * {spec['scale']:g} + {spec['offset']:g}, then {io['input']['dtype']}")
+        example = "photo.jpg    # or a folder of images"
+    else:
+        inp = (f"window of {spec['window']} rows x channels {', '.join(spec.get('channel_names') or [])}, "
+               f"normalized per channel, then {io['input']['dtype']}")
+        example = "recording.csv    # columns named as in preprocess.json"
+    mcu = ""
+    if target.mcu:
+        arena = (variant.get("arena") or {}).get("recommended_bytes")
+        mcu = (
+            "- `model_data.h/.cc` — the model as an aligned C array; `golden_data.h/.cc` — one golden input and "
+            "the expected output.\n"
+            f"- `main.cc` — TFLite-Micro harness: op resolver with exactly the model's ops, arena of {arena} bytes "
+            f"({(variant.get('arena') or {}).get('headroom', '')}); prints SELFTEST PASSED on the device.\n"
+            "- `tflm.mk` / `CMakeLists.txt` — build snippets for the tflite-micro Makefile, ESP-IDF or CMake.\n"
+        )
+    acc = variant.get("accuracy")
+    return (
+        text.replace("@PROJECT_NAME@", project_name)
+        .replace("@STUDIO_VERSION@", __version__)
+        .replace("@DATE@", _dt.date.today().isoformat())
+        .replace("@VARIANT@", str(variant.get("name")))
+        .replace("@TARGET@", target.title)
+        .replace("@CLASSES@", ", ".join(classes))
+        .replace("@BYTES@", str(variant.get("bytes")))
+        .replace("@GZIP_BYTES@", str(variant.get("gzip_bytes")))
+        .replace("@QUANTIZE@", str(variant.get("quantize")))
+        .replace("@ACCURACY@", "–" if acc is None else f"{acc * 100:.1f}%")
+        .replace("@INPUT@", inp)
+        .replace("@MCU_FILES@", mcu)
+        .replace("@EXAMPLE@", example)
+        .replace("@TOLERANCE@", f"{tolerance:g}")
+    )
+
+
+# ---------------------------------------------------------------------------------------------- project side
+def _golden_from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Golden:
+    from studio.core.pipeline import InputSpec, split_samples
+
+    ispec = InputSpec.from_json(spec)
+    manifest = project.load_manifest()
+    split = "val" if manifest.get("split_counts", {}).get("val") else "train"
+    if spec["kind"] == "image":
+        from studio.core.data.image import load_image
+
+        paths, y, _ = split_samples(project, manifest, split)
+        if not paths:
+            paths, y, _ = split_samples(project, manifest, "train")
+        idx = choose_golden_indices(y)
+        files, labels = [], []
+        for k, i in enumerate(idx):
+            src = Path(paths[i])
+            label = classes[int(y[i])]
+            stem = f"{k:02d}_{_safe(label)}"
+            data = src.read_bytes()
+            if len(data) <= MAX_GOLDEN_FILE_BYTES:
+                files.append((stem + src.suffix.lower(), data))
+            else:  # a huge photo: ship its decoded pixels at model size instead (decoding is then the identity)
+                from io import BytesIO
+
+                from PIL import Image
+
+                arr = load_image(src, ispec.size, ispec.channels)
+                buf = BytesIO()
+                Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(buf, format="PNG")
+                files.append((stem + ".png", buf.getvalue()))
+            labels.append(label)
+        return Golden(labels, files=files)
+    from studio.core.data.sensor import split_windows
+
+    x, y, _ = split_windows(project, split, manifest, normalized=False)
+    idx = choose_golden_indices(y)
+    return Golden([classes[int(y[i])] for i in idx], windows=np.asarray(x[idx], dtype=np.float32))
+
+
+def _safe(text: str) -> str:
+    from studio.core.project import Project
+
+    return Project.safe_name(text)
+
+
+def export(
+    project: Any,
+    out: str | Path,
+    variant: str | None = None,
+    target: str | None = None,
+    reporter: Reporter | None = None,
+) -> ExportResult:
+    """Write the bundle of ``variant`` (default: the active one) for ``target`` (default: the project's)."""
+    from studio.core.optimize import load_variant
+    from studio.core.report import build_report
+
+    reporter = reporter or NullReporter()
+    target_id = target or project.settings.get("target") or None
+    profile = get_target(target_id)
+    data, model_bytes = load_variant(project, variant)
+    out = Path(out).expanduser().absolute()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "bundle.json").exists())):
+        raise ConfigError("the output folder exists and is not an earlier Studio export", path=out,
+                          hint="choose a new or empty folder")
+    reporter.status(f"Exporting variant '{data['name']}' for {profile.title}")
+    reporter.progress(0.05, "collecting golden inputs")
+    spec = data["input_spec"]
+    classes = list(data["classes"])
+    golden = _golden_from_project(project, spec, classes)
+    check_cancel(reporter)
+    reporter.progress(0.3, "writing the bundle")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        report_html = build_report(project, data, profile.id)
+        files, arena = write_bundle(
+            tmp, model_bytes=model_bytes, variant=data, spec=spec, classes=classes, target=profile,
+            golden=golden, project_name=project.name, report_html=report_html, reporter=reporter,
+        )
+        check_cancel(reporter)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    project.settings["target"] = profile.id
+    project.save()
+    reporter.progress(1.0, "exported")
+    reporter.status(f"Wrote {len(files)} files to {out}")
+    return ExportResult(out, data["name"], profile.id, files, arena)
+
+
+__all__ = ["export", "ExportResult", "Golden", "write_bundle", "preprocess_json", "choose_golden_indices"]

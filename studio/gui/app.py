@@ -38,9 +38,11 @@ def load_style() -> str:
 
     path = resource_path("style.qss")
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    # url() in a style sheet is relative to the working directory: make icon paths absolute
+    return text.replace("@ICONS@", resource_path("icons").as_posix())
 
 
 def create_application(argv: list[str] | None = None):  # -> QApplication
@@ -79,6 +81,9 @@ class TensorFlowLoader:
         self.thread.start()
 
     def _run(self) -> None:
+        from studio.gui.workers import lower_thread_priority
+
+        lower_thread_priority()  # TensorFlow's thread pools may be created from here: keep them below the GUI
         try:
             from studio.core.tfenv import load_tf
 
@@ -123,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(state)
     window.show()
 
+    if os.environ.get("STUDIO_GUI_EXIT_WHEN_SHOWN"):
+        # For benchmarks and smoke tests: report that the window is up (and whether TensorFlow was needed
+        # for it), then quit once the event loop has run.
+        sys.stdout.write(f"STUDIO_WINDOW_SHOWN tensorflow={'tensorflow' in sys.modules}\n")
+        sys.stdout.flush()
+        QTimer.singleShot(0, app.quit)
+        return int(app.exec())
     loader = TensorFlowLoader(state)
     QTimer.singleShot(0, loader.start)  # after the first paint
     if args.sample:

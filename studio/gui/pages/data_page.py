@@ -166,7 +166,8 @@ class DataPage(Page):
         self.summary.setObjectName("dataSummary")
         self.summary.setWordWrap(True)
         results.addWidget(self.summary)
-        self.chart = BarChart(height=230)
+        self.chart = BarChart(height=200)
+        self.chart.setMaximumHeight(230)
         results.addWidget(self.chart)
         self.warnings_label = QLabel()
         self.warnings_label.setObjectName("warningText")
@@ -228,6 +229,9 @@ class DataPage(Page):
             self.recording_column_edit.setText(saved.get("recording_column") or "")
         self.show_manifest(manifest)
 
+    def _update_import_text(self, has_data: bool) -> None:
+        self.import_button.setText("Import again" if has_data else "Import")
+
     @Slot(int)
     def _update_split_label(self, value: int) -> None:
         self.split_label.setText(f"{value} % for validation, {100 - value} % for training")
@@ -284,6 +288,7 @@ class DataPage(Page):
         project = self.state.project
         n = sum(result["classes"].values())
         self.task.set_idle(f"Imported {n} examples in {len(result['classes'])} classes.")
+        self._update_import_text(True)
         if project is not None:
             window = result.get("window")
             if window:  # show the automatic choice the core made

@@ -35,6 +35,7 @@ from studio.gui.widgets.taskbar import TaskBar
 from studio.gui.workers import start_job
 
 MAX_GALLERY = 24
+GALLERY_COLUMNS = 7
 
 
 def per_class_rows(result: dict[str, Any]) -> list[tuple[str, float, float, float, int]]:
@@ -121,13 +122,15 @@ class EvaluatePage(Page):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setMinimumHeight(160)
+        self.table.setMinimumHeight(150)
+        self.table.setMaximumHeight(260)
         box.addWidget(self.table)
         help_text = QLabel("Precision: when the model says this class, how often it is right. "
                            "Recall: of the real examples of this class, how many it finds.")
         help_text.setObjectName("note")
         help_text.setWordWrap(True)
         box.addWidget(help_text)
+        box.addStretch(1)
         top.addLayout(box, 1)
         cm_box = QVBoxLayout()
         cm_box.addWidget(self.section("Confusion matrix"))
@@ -304,10 +307,12 @@ class EvaluatePage(Page):
             cell.setContentsMargins(0, 0, 0, 0)
             cell.setSpacing(2)
             cell.addWidget(thumb)
-            text = QLabel(f"{item['true']} → {item['predicted']}")
+            text = QLabel(f"{item['true']}\n→ {item['predicted']}")
             text.setObjectName("note")
+            text.setMaximumWidth(104)
             cell.addWidget(text)
-            self.gallery_layout.addWidget(box, k // 8, k % 8)
+            self.gallery_layout.addWidget(box, k // GALLERY_COLUMNS, k % GALLERY_COLUMNS)
+        self.gallery_layout.setColumnStretch(GALLERY_COLUMNS, 1)
 
     @Slot(object)
     def _enlarge(self, payload: tuple[str, np.ndarray]) -> None:

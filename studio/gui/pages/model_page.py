@@ -179,7 +179,8 @@ class ModelPage(Page):
         for target in TARGETS.values():
             self.target_combo.addItem(target.title, target.id)
         self.target_combo.currentIndexChanged.connect(self._target_changed)
-        row.addWidget(self.target_combo, 1)
+        self.target_combo.setMinimumWidth(380)
+        row.addWidget(self.target_combo)
         row.addSpacing(20)
         self.size_label = QLabel("Image size:")
         row.addWidget(self.size_label)
@@ -190,6 +191,7 @@ class ModelPage(Page):
         self.size_spin.setSuffix(" px")
         self.size_spin.valueChanged.connect(self.schedule_estimates)
         row.addWidget(self.size_spin)
+        row.addStretch(1)
         self.body.addLayout(row)
         self.input_note = self.note()
         self.body.addWidget(self.input_note)

@@ -123,6 +123,10 @@ class StartPage(Page):
         self.recent_list.setObjectName("recentList")
         self.recent_list.itemActivated.connect(self._open_recent_item)
         self.recent_list.setMinimumHeight(160)
+        self.recent_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.recent_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent_list.setWordWrap(False)
+        self.recent_list.setSpacing(3)
         opened.addWidget(QLabel("Recent projects"))
         opened.addWidget(self.recent_list, 1)
         row = QHBoxLayout()
@@ -147,11 +151,11 @@ class StartPage(Page):
     def reload(self) -> None:
         self.recent_list.clear()
         for path in self.state.recent_projects():
-            item = QListWidgetItem(f"{Path(path).name}    —    {path}")
+            missing = not (Path(path) / "project.json").exists()
+            item = QListWidgetItem(f"{Path(path).name}{'  (missing)' if missing else ''}\n{path}")
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path)
-            if not (Path(path) / "project.json").exists():
-                item.setText(f"{Path(path).name}    —    {path}  (missing)")
+            if missing:
                 item.setForeground(Qt.GlobalColor.gray)
             self.recent_list.addItem(item)
         if self.recent_list.count():

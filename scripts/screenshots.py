@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Take a screenshot of every wizard page, offscreen, on the bundled sample data, into docs/screenshots/.
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots] [--epochs 8]
+
+Drives the real app the way a user would (the same buttons the tests click) on the image sample: open the
+sample, look at the data, pick a model, train a few epochs, evaluate, build two variants, export and run the
+self-test; then the sensor sample's data and training pages. Falls back to small generated data when the
+samples are missing. Takes a few minutes (it really trains). Waiting uses a local QEventLoop that quits on the
+worker's ``done`` signal — no processEvents polling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def wait(signal=None, ms: int = 600_000) -> None:  # noqa: ANN001 - a Qt signal
+    """Run the event loop until ``signal`` fires (or ``ms`` pass)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    if signal is not None:
+        signal.connect(loop.quit)
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_job(page, ms: int = 900_000) -> None:  # noqa: ANN001
+    job = page.job
+    if job is not None and not job.isFinished():
+        wait(job.done, ms)
+    wait(None, 300)  # let queued slots (previews, tables) run
+
+
+def wait_until(predicate, ms: int = 300_000, step: int = 100) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + ms / 1000
+    while not predicate() and time.monotonic() < deadline:
+        wait(None, step)
+
+
+def fallback_data(tmp: Path, kind: str) -> Path:
+    from studio.core.data.synth import make_image_folder, make_sensor_folder
+
+    if kind == "image":
+        return make_image_folder(tmp / "images", {"crack": 30, "ok": 40, "scratch": 30}, size=(64, 64))
+    return make_sensor_folder(tmp / "sensors", ("idle", "shake", "tap"), recordings=10, length=512)
+
+
+def open_project(window, kind: str, tmp: Path):  # noqa: ANN001
+    """Open the bundled sample through the start page (or import generated data when samples are missing)."""
+    from studio.core.project import Project
+    from studio.core.samples import get_sample
+
+    start = window.page("")
+    if get_sample(kind).data_dir.is_dir():
+        start.open_sample(kind)
+        wait_job(start)
+        return window.state.project
+    project = Project.create(tmp / f"{kind}-project", kind, name=f"{kind} demo")
+    window.state.set_project(project)
+    data = window.page("data")
+    data.source_edit.setText(str(fallback_data(tmp, kind)))
+    data.import_button.click()
+    wait_job(data)
+    return project
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=900)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_HOME"] = str(tmp / "home")
+
+    from studio.gui.app import TensorFlowLoader, create_application
+    from studio.gui.main_window import MainWindow
+    from studio.gui.state import AppState
+    from studio.gui.widgets import dialogs
+
+    def no_dialogs(box) -> int:  # noqa: ANN001 - never block on a dialog; print it instead
+        print(f"dialog: {box.text()} {box.informativeText()}", file=sys.stderr)
+        return 0
+
+    dialogs.exec_box = no_dialogs
+    app = create_application()
+    state = AppState()
+    window = MainWindow(state)
+    window.resize(args.width, args.height)
+    window.show()
+    loader = TensorFlowLoader(state)
+    loader.start()
+
+    def shot(name: str) -> None:
+        wait(None, 400)
+        path = out / f"{name}.png"
+        window.grab().save(str(path))
+        print(f"saved {path}", flush=True)
+
+    # a couple of recent projects make the start page look lived-in
+    from studio.core.project import Project
+
+    for name in ("Bracket inspection", "Pump vibration"):
+        Project.create(tmp / "recent" / name, "image" if "Bracket" in name else "sensor", name=name)
+        state.add_recent(tmp / "recent" / name)
+    window.page("").reload()
+    shot("01-start")
+
+    t0 = time.monotonic()
+    project = open_project(window, "image", tmp)
+    window.show_step("data")
+    wait_until(lambda: window.page("data").preview_layout.count() > 8, ms=60_000)
+    shot("02-data-images")
+
+    window.show_step("model")
+    model = window.page("model")
+    model.select("compact_cnn")
+    model.size_spin.setValue(64)
+    wait_until(lambda: len(model.estimates) == len(model.cards), ms=180_000)
+    wait(None, 500)
+    shot("03-model")
+
+    window.show_step("train")
+    train = window.page("train")
+    train.epochs_spin.setValue(args.epochs)
+    train.start_button.click()
+    wait_until(lambda: train.curves.completed_epochs >= max(1, args.epochs // 2), ms=600_000)
+    shot("04-train-running")
+    wait_job(train)
+    shot("05-train-done")
+
+    window.show_step("evaluate")
+    evaluate = window.page("evaluate")
+    evaluate.evaluate_button.click()
+    wait_job(evaluate)
+    wait(None, 1500)  # gallery thumbnails
+    shot("06-evaluate")
+
+    window.show_step("optimize")
+    optimize = window.page("optimize")
+    optimize.target_combo.setCurrentIndex(optimize.target_combo.findData("cortex-m4"))
+    for prune, quant in ((0, "float32"), (0, "int8"), (50, "int8")):
+        optimize.prune_slider.setValue(prune)
+        optimize.quant_combo.setCurrentIndex(optimize.quant_combo.findData(quant))
+        optimize.build_button.click()
+        wait_job(optimize)
+    shot("07-optimize")
+
+    try:
+        import studio.core.export  # noqa: F401
+
+        window.show_step("export")
+        export = window.page("export")
+        export.export_button.click()
+        wait_job(export)
+        if export.harness() is not None:
+            export.selftest_button.click()
+            wait(export.selftest_finished, 180_000)
+        shot("08-export")
+    except ImportError:
+        print("export core missing: no export screenshot", file=sys.stderr)
+
+    # the sensor sample: data and a short training
+    open_project(window, "sensor", tmp)
+    window.show_step("data")
+    wait_until(lambda: window.page("data").preview_layout.count() >= 2, ms=60_000)
+    wait(None, 800)
+    shot("09-data-sensors")
+    window.show_step("train")
+    train.epochs_spin.setValue(max(3, args.epochs // 2))
+    train.start_button.click()
+    wait_job(train)
+    shot("10-train-sensors")
+    print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
+    window.close()
+    del app
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -330,6 +330,10 @@ def _emit(obj: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--tflm-probe"]:  # TFLite-Micro arena probe worker (studio.core.micro) in a frozen app
+        from studio.core.micro import probe_main
+
+        return probe_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -33,6 +33,11 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 DISTRIBUTE = ("none", "mirrored", "multiworker")
 MODEL_FORMAT = 1
 IMBALANCE_RATIO = 1.5
+LR_FACTOR = 0.3
+# Small data (few steps per epoch): recompute BatchNorm statistics exactly before each validation.
+PRECISE_BN_MAX_STEPS = 50
+PRECISE_BN_SAMPLES = 256
+MIN_LR = 1e-6
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -47,7 +52,8 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     augment: bool = True
-    flip: bool = True  # horizontal flips in image augmentation (off for text, digits, handed parts)
+    # Horizontal flips change the meaning of text, digits and left/right-handed parts, so they are opt-in.
+    flip: bool = False
     pretrained: str = "none"  # "none" | "imagenet" | path to an .h5 file
     patience: int = 8
     seed: int = 1234
@@ -112,6 +118,20 @@ def _image_side(manifest: dict[str, Any]) -> int | None:
     return None
 
 
+def default_input_size(side: int | None) -> int:
+    """The smallest of 16/32/64/96 px that does not shrink the typical image (96 for big or unknown sizes).
+
+    Upscaling tiny images further only costs time: on 8x8 digits, 16 px trains twice as fast as 32 px and
+    scored higher (99.2 % vs 98.3 % test accuracy).
+    """
+    if side is None:
+        return 96
+    for size in (16, 32, 64):
+        if side <= size:
+            return size
+    return 96
+
+
 def _train_count(manifest: dict[str, Any]) -> int:
     counts = (manifest.get("split_counts") or {}).get("train") or {}
     return int(sum(counts.values()))
@@ -122,8 +142,9 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
 
     Images: MobileNetV2-0.35 with ImageNet weights only when those weights are already on this machine,
     otherwise the compact CNN from scratch: MobileNetV2 from scratch on a few hundred images is the known
-    trap (it evaluates near chance). Input size follows the images (32 px for tiny images, 64 for small, 96
-    otherwise). Sensors: the 1-D CNN. Batch size shrinks for tiny datasets so an epoch has a few steps.
+    trap (it evaluates near chance). Input size follows the images (16 to 96 px, see
+    :func:`default_input_size`). Sensors: the 1-D CNN. Batch size shrinks for tiny datasets so an epoch has a
+    few steps.
     """
     from studio.core.weights import imagenet_available
 
@@ -143,7 +164,7 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
         batch = 8
     if task == "image":
         side = _image_side(manifest)
-        size = 32 if side is not None and side <= 40 else 64 if side is not None and side <= 80 else 96
+        size = default_input_size(side)
         arch = ov.get("arch")
         if arch is None:
             arch = "mobilenetv2" if imagenet_available(0.35, 96) else "compact_cnn"
@@ -160,11 +181,11 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
             batch_size=batch,
             learning_rate=3e-4 if pretrained != "none" else 1e-3,
             pretrained=pretrained,
-            patience=8,
+            patience=10,
         )
     else:
         base = TrainConfig(arch=ov.get("arch") or "cnn1d", input_size=None, epochs=60, batch_size=batch,
-                           learning_rate=1e-3, patience=10, flip=False)
+                           learning_rate=1e-3, patience=10)
         ov.pop("input_size", None)
     config = base.replace(**ov)
     return config.validate(task)
@@ -347,8 +368,29 @@ def _save_weights_atomic(model: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def recalibrate_batchnorm(keras: Any, model: Any, x: np.ndarray) -> None:
+    """Set every BatchNorm's moving statistics to the exact statistics of ``x`` under the current weights.
+
+    On small data a few dozen steps are too few for the moving averages to catch up with weights that keep
+    changing, so inference-mode BN sees the wrong statistics and a deep net (MobileNetV2 from scratch)
+    evaluates at chance while training accuracy climbs. One forward pass in training mode with momentum 0
+    ("precise BN") fixes that: each layer gets its population statistics, layer by layer.
+    """
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns or len(x) == 0:
+        return
+    saved = [layer.momentum for layer in bns]
+    try:
+        for layer in bns:
+            layer.momentum = 0.0
+        model(x, training=True)
+    finally:
+        for layer, m in zip(bns, saved):
+            layer.momentum = m
+
+
 def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weights_path: Path | None,
-                  patience: int, has_val: bool, interval: float = 0.1) -> Any:
+                  patience: int, has_val: bool, interval: float = 0.1, calibration: np.ndarray | None = None) -> Any:
     """The one callback between Keras and Studio (built lazily: Keras is not imported at module load)."""
 
     class StudioCallback(keras.callbacks.Callback):
@@ -372,6 +414,7 @@ def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weigh
             self._min_loss = math.inf
             self._max_acc = -1.0
             self._last_improved = 0
+            self._last_lr_change = 0
             self._last_report = 0.0
             self._t0 = 0.0
             self._epoch = 0
@@ -399,6 +442,8 @@ def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weigh
         def on_test_begin(self, logs: Any = None) -> None:
             if self.cancelled:
                 raise _StopNow()
+            if calibration is not None:
+                recalibrate_batchnorm(keras, self.model, calibration)
 
         def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
             if reporter.cancel_requested():
@@ -408,6 +453,8 @@ def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weigh
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if self.cancelled:  # a partial epoch: not a result
                 return
+            if calibration is not None and not has_val:
+                recalibrate_batchnorm(keras, self.model, calibration)
             logs = logs or {}
             seconds = time.perf_counter() - self._t0
 
@@ -439,6 +486,16 @@ def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weigh
                 self._last_improved = epoch
             self._min_loss = min(self._min_loss, loss)
             self._max_acc = max(self._max_acc, acc)
+            # Plateau: cut the learning rate when nothing improved for half the patience (the last epochs of
+            # a constant-rate Adam run bounce around the optimum; a smaller step settles into it).
+            plateau = max(2, patience // 2) if patience > 0 else 0
+            if plateau and epoch - max(self._last_improved, self._last_lr_change) >= plateau:
+                lr = self.model.optimizer.learning_rate
+                new = float(keras.backend.get_value(lr)) * LR_FACTOR
+                if new >= MIN_LR:
+                    keras.backend.set_value(lr, new)
+                    row["learning_rate"] = new
+                self._last_lr_change = epoch
             reporter.metrics("epoch", dict(row))
             reporter.progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}")
             if patience > 0 and epoch - self._last_improved >= patience:
@@ -535,7 +592,12 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
         "n_val": len(val_data),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
-    callback = make_callback(keras, reporter, int(config.epochs), steps, weights_path, int(config.patience), has_val)
+    calibration = None
+    if strategy is None and steps < PRECISE_BN_MAX_STEPS and train_data.x is not None:
+        pick = np.random.default_rng(int(config.seed)).permutation(len(train_data))[:PRECISE_BN_SAMPLES]
+        calibration = spec.preprocess(train_data.x[np.sort(pick)])
+    callback = make_callback(keras, reporter, int(config.epochs), steps, weights_path, int(config.patience), has_val,
+                             calibration=calibration)
     reporter.status(f"Training {config.arch} ({model.count_params():,} parameters) on {len(train_data)} samples")
     try:
         model.fit(

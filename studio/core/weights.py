@@ -2,7 +2,7 @@
 
 Lookup order: a local ``.h5`` path the user gave; the app's bundled ``resources/weights/``; Keras's own cache
 (``~/.keras/models``, or ``$KERAS_HOME/models``); and only then a download, and only after a 3-second socket
-check says the download host is reachable. Offline with nothing found raises :class:`WeightsUnavailableError`
+HEAD request says the download host answers. Offline with nothing found raises :class:`WeightsUnavailableError`
 within seconds, naming the file to put where.
 """
 
@@ -17,7 +17,6 @@ from studio.core.errors import WeightsUnavailableError
 from studio.resources import resource_path
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
-DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 ROWS = (96, 128, 160, 192, 224)
 CONNECT_TIMEOUT_S = 3.0
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -59,16 +58,21 @@ def imagenet_available(alpha: float, input_size: int = 96) -> bool:
     return find_local(alpha, input_size) is not None
 
 
-def is_online(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = CONNECT_TIMEOUT_S) -> bool:
-    """A bounded reachability check: one TCP connect with a short timeout (DNS included in the budget)."""
+def is_online(url: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> bool:
+    """A bounded reachability check: one HTTP HEAD of the weights URL (DNS, connect and reply within
+    ``timeout``). A bare TCP connect is not enough: proxies and captive networks accept any connection."""
     if os.environ.get("STUDIO_OFFLINE"):
         return False
+    import urllib.error
+    import urllib.request
+
+    url = url or BASE_URL + weights_filename(0.35, 96)
     previous = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(timeout)
-        with socket.create_connection(host, timeout=timeout):
-            return True
-    except OSError:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as reply:
+            return 200 <= int(reply.status) < 400
+    except (OSError, ValueError, urllib.error.URLError):
         return False
     finally:
         socket.setdefaulttimeout(previous)

@@ -1,0 +1,225 @@
+"""Training: config defaults and validation, run folder contents, cancel semantics, model rebuild."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from studio.core.data import import_data
+from studio.core.data.synth import make_image_folder, make_sensor_folder
+from studio.core.errors import Cancelled, ConfigError, ProjectError
+from studio.core.fsutil import read_json
+from studio.core.project import Project
+from studio.core.reporter import NullReporter, RecordingReporter
+from studio.core.train import (
+    TrainConfig,
+    class_weights_for,
+    default_config,
+    load_run_model,
+    train,
+)
+
+
+def _image_project(root: Path, per_class: int = 12, size: tuple[int, int] = (20, 16), grey: bool = False) -> Project:
+    data = make_image_folder(root / "images", {"a": per_class, "b": per_class, "c": per_class}, size=size, grey=grey)
+    project = Project.create(root / "proj", "image")
+    import_data(project, data, val_split=0.25, seed=1)
+    return project
+
+
+def _sensor_project(root: Path) -> Project:
+    data = make_sensor_folder(root / "sensors", ("idle", "shake"), recordings=6, length=160)
+    project = Project.create(root / "sproj", "sensor")
+    import_data(project, data, val_split=0.34, seed=1)
+    return project
+
+
+@pytest.fixture(scope="module")
+def trained_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, Any]:
+    """One tiny image project trained for 2 epochs, shared by the tests that only read its run."""
+    project = _image_project(tmp_path_factory.mktemp("trained"))
+    config = default_config(project, epochs=2, input_size=16, batch_size=8)
+    rep = RecordingReporter()
+    result = train(project, config, rep)
+    return project, result, rep
+
+
+# ---------------------------------------------------------------------------------------------- config
+def test_config_json_round_trip() -> None:
+    c = TrainConfig(arch="cnn1d", epochs=3, learning_rate=5e-4, distribute="mirrored")
+    assert TrainConfig.from_json(c.to_json()) == c
+    assert TrainConfig.from_json({**c.to_json(), "unknown_future_key": 1}) == c
+
+
+def test_defaults_for_images_avoid_mobilenet_from_scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    project = _image_project(tmp_path, per_class=6)
+    c = default_config(project)
+    assert c.arch == "compact_cnn" and c.pretrained == "none"
+    assert c.input_size == 16  # 20x16 images are tiny: no point upscaling
+    assert c.batch_size == 8  # 12 training images
+    assert c.patience > 0 and 30 <= c.epochs <= 60
+    assert default_config(project, input_size=48, epochs=2).input_size == 48
+
+
+def test_defaults_pick_pretrained_mobilenet_when_weights_are_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.core.weights import weights_filename
+
+    home = tmp_path / "keras"
+    (home / "models").mkdir(parents=True)
+    (home / "models" / weights_filename(0.35, 96)).write_bytes(b"x")  # presence is what defaults check
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    project = _image_project(tmp_path, per_class=6)
+    c = default_config(project)
+    assert (c.arch, c.pretrained, c.input_size) == ("mobilenetv2", "imagenet", 96)
+    assert c.learning_rate < 1e-3
+
+
+def test_config_validation_errors(tmp_path: Path) -> None:
+    project = _image_project(tmp_path, per_class=6)
+    with pytest.raises(ConfigError, match="sensor"):
+        default_config(project, arch="cnn1d")
+    with pytest.raises(ConfigError, match="unknown architecture"):
+        default_config(project, arch="vgg")
+    with pytest.raises(ConfigError, match="input sizes"):
+        default_config(project, input_size=8)
+    with pytest.raises(ConfigError, match="pretrained"):
+        default_config(project, arch="compact_cnn", pretrained="imagenet")
+    with pytest.raises(ConfigError, match="epochs"):
+        default_config(project, epochs=0)
+    with pytest.raises(ConfigError, match="unknown training setting"):
+        default_config(project, colour="blue")
+
+
+def test_defaults_for_sensors(tmp_path: Path) -> None:
+    project = _sensor_project(tmp_path)
+    c = default_config(project, input_size=64)  # an image-only setting is ignored for sensors
+    assert c.arch == "cnn1d" and c.input_size is None
+
+
+def test_training_before_import_is_a_project_error(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "empty", "image")
+    with pytest.raises(ProjectError, match="no data imported"):
+        default_config(project)
+
+
+def test_class_weights_only_on_imbalance() -> None:
+    assert class_weights_for(np.array([0, 0, 0, 1, 1]), 2) is None  # 1.5:1 is not imbalanced
+    w = class_weights_for(np.array([0] * 8 + [1] * 2), 2)
+    assert w == pytest.approx({0: 10 / (2 * 8), 1: 10 / (2 * 2)})
+    w = class_weights_for(np.array([0] * 8 + [2] * 2), 3)  # a class absent from train gets weight 1
+    assert w[1] == 1.0 and w[2] == pytest.approx(10 / 4)
+
+
+# ---------------------------------------------------------------------------------------------- training
+@pytest.mark.slow
+def test_train_writes_a_complete_run(trained_image: tuple) -> None:
+    project, result, rep = trained_image
+    run = project.runs_dir / result.run
+    assert {p.name for p in run.iterdir()} >= {"config.json", "model.json", "metrics.json", "weights.h5"}
+    assert Project.open(project.path).data["active_run"] == result.run
+    cfg = read_json(run / "config.json")
+    assert cfg["seed"] == 1234 and {"tensorflow", "tf_keras", "numpy", "python", "studio"} <= set(cfg["versions"])
+    metrics = read_json(run / "metrics.json")
+    assert metrics["stopped"] is False and len(metrics["epochs"]) == 2
+    out = result.to_json()
+    assert out["run"] == result.run and out["params"] > 0 and len(out["epochs"]) == 2
+    for row in out["epochs"]:
+        assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(row)
+    assert out["best_val_accuracy"] == out["epochs"][out["best_epoch"] - 1]["val_accuracy"]
+    kinds = [k for k, _ in rep.events]
+    assert kinds.count("epoch") == 2 and "batch" in kinds
+
+
+@pytest.mark.slow
+def test_model_json_round_trip_reproduces_predictions(trained_image: tuple) -> None:
+    project, result, _ = trained_image
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    model_a, info = load_run_model(project, result.run)
+    d = read_json(info.path / "model.json")
+    assert d["arch"] == "compact_cnn" and d["classes"] == ["a", "b", "c"]
+    assert d["input_spec"]["scale"] == pytest.approx(1 / 127.5) and d["input_spec"]["offset"] == -1.0
+    keras.backend.clear_session()
+    model_b, _ = load_run_model(project)  # the active run, rebuilt from scratch in a fresh session
+    x = np.random.default_rng(0).uniform(-1, 1, (4, *info.input_shape)).astype(np.float32)
+    np.testing.assert_allclose(model_a(x, training=False), model_b(x, training=False), atol=1e-6)
+    layers = {type(layer).__name__ for layer in model_b.layers}
+    assert "Lambda" not in layers and "Rescaling" not in layers
+
+
+class CancelAfter(NullReporter):
+    """Asks to cancel after ``n`` more training batches once the first epoch has ended."""
+
+    def __init__(self, n: int, after_epochs: int = 1) -> None:
+        super().__init__()
+        self.n = n
+        self.after_epochs = after_epochs
+        self.epochs_seen = 0
+        self.checks = 0
+
+    def metrics(self, kind: str, values: dict) -> None:
+        if kind == "epoch":
+            self.epochs_seen += 1
+
+    def cancel_requested(self) -> bool:
+        if self.epochs_seen >= self.after_epochs:
+            self.checks += 1
+        return self.epochs_seen >= self.after_epochs and self.checks > self.n
+
+
+@pytest.mark.slow
+def test_cancel_stops_within_one_batch_and_keeps_best_weights(tmp_path: Path) -> None:
+    project = _image_project(tmp_path)  # 27 training images, batch 3 -> 9 steps per epoch
+    config = default_config(project, epochs=5, input_size=16, batch_size=3, augment=False)
+    rep = CancelAfter(n=2)
+    result = train(project, config, rep)
+    metrics = read_json(project.runs_dir / result.run / "metrics.json")
+    assert result.stopped and metrics["stopped"] is True and metrics["stop_reason"] == "cancelled"
+    assert len(metrics["epochs"]) == 1  # the partial second epoch is not a result
+    steps = 9
+    assert steps + 2 <= metrics["batches"] <= steps + 2 + 1
+    assert (project.runs_dir / result.run / "weights.h5").exists()
+    assert result.run in project.list_runs()
+
+
+@pytest.mark.slow
+def test_cancel_before_first_epoch_leaves_nothing(tmp_path: Path) -> None:
+    project = _image_project(tmp_path, per_class=6)
+    config = default_config(project, epochs=3, input_size=16, batch_size=3)
+    with pytest.raises(Cancelled):
+        train(project, config, CancelAfter(n=1, after_epochs=0))
+    assert project.list_runs() == []
+    assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
+    assert Project.open(project.path).data.get("active_run") is None
+
+
+@pytest.mark.slow
+def test_mobilenet_from_scratch_beats_chance_on_small_data(tmp_path: Path) -> None:
+    """The known trap: MobileNetV2 from scratch on a small set evaluating at chance (BN never settles)."""
+    from studio.core.evaluate import evaluate
+
+    project = _image_project(tmp_path, per_class=16, size=(32, 32))
+    config = default_config(project, arch="mobilenetv2", input_size=32, epochs=10, patience=0, seed=3)
+    assert config.pretrained == "none"
+    train(project, config, NullReporter())
+    result = evaluate(project)
+    assert result.accuracy >= 0.6, result.to_json()  # chance is 1/3; without precise BN it was exactly 1/3
+    assert sum(1 for col in zip(*result.confusion_matrix) if sum(col) > 0) >= 2  # not one class for everything
+
+
+@pytest.mark.slow
+def test_sensor_training_learns(tmp_path: Path) -> None:
+    from studio.core.evaluate import evaluate
+
+    project = _sensor_project(tmp_path)
+    config = default_config(project, epochs=15, batch_size=4, patience=0)
+    result = train(project, config, NullReporter())
+    assert result.arch == "cnn1d"
+    assert evaluate(project, split="train").accuracy >= 0.9

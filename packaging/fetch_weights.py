@@ -22,13 +22,14 @@ import hashlib
 import os
 import socket
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studio.core.weights import BASE_URL, DOWNLOAD_HOST, ROWS, is_online, weights_filename  # noqa: E402
+from studio.core.weights import BASE_URL, ROWS, weights_filename  # noqa: E402  (the names the app looks for)
 
 try:
     from studio.core.models import REGISTRY
@@ -39,6 +40,16 @@ except (ImportError, KeyError):  # keep the build working if the registry change
 
 TIMEOUT_S = 60.0
 MIN_BYTES = 500_000  # anything smaller is an error page, not weights
+
+
+def is_online(url: str, timeout: float = 3.0) -> bool:
+    """One bounded TCP connect to the download host (DNS included): never hang a build on a dead network."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _valid_h5(path: Path) -> bool:
@@ -75,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [weights_filename(w, r) for w in args.widths for r in args.rows]
     missing = [n for n in wanted if not _valid_h5(out / n)]
     print(f"fetch_weights: {len(wanted) - len(missing)}/{len(wanted)} already in {out}")
-    if missing and not is_online(DOWNLOAD_HOST):
-        print(f"fetch_weights: {DOWNLOAD_HOST[0]} is unreachable (offline?); {len(missing)} file(s) not bundled.")
+    if missing and not is_online(BASE_URL):
+        host = urllib.parse.urlsplit(BASE_URL).hostname
+        print(f"fetch_weights: {host} is unreachable (offline?); {len(missing)} file(s) not bundled.")
         print("fetch_weights: the app still works: it downloads weights on demand or trains from scratch.")
         return 1 if args.strict else 0
     failed = []

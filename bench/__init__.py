@@ -1,0 +1,1 @@
+"""Benchmarks for Small Model Studio. Never part of the pass/fail test run: `python -m bench`."""

@@ -1,0 +1,232 @@
+"""Training throughput: Studio's ``train()`` against a plain tf_keras ``model.fit`` doing the same work.
+
+Both sides get the same project data, the same model (``studio.core.models.build_model``), the same tf.data
+pipeline (``studio.core.pipeline.dataset_from_split`` with the same augmentation), batch size, optimizer, loss
+and validation data. The only difference is what Studio adds around ``fit``: its callback (cancel check,
+throttled metrics, best-weight copy and ``weights.h5`` on improving epochs, plateau/early stopping logic),
+run folder and reporter.
+
+Throughput is measured identically on both sides as the wall time between consecutive epoch ends (so it
+includes validation and every callback's cost, and the first epoch, which pays for graph tracing, is
+excluded): samples/s = training samples / median interval. Each measurement is a fresh process; Studio and
+plain Keras alternate (S K K S S K ...) so a change in the machine's load hits both, and the ratio is taken
+between the medians over processes.
+
+Also runnable by hand (and by ``bench/gpu.sh``)::
+
+    python -m bench.train_throughput --mode studio|keras [--distribute mirrored] [--arch ...] [--size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Row, child_main, median, run_child
+
+MODULE = "bench.train_throughput"
+
+# The compact CNN at 32 px is what Studio picks for small images (digits-like); a cheap model makes the
+# per-batch cost of Studio's machinery as visible as it can be.
+FULL = {"classes": 4, "per_class": 300, "image": 32, "arch": "compact_cnn", "size": 32, "batch": 32,
+        "epochs": 5, "pairs": 3}
+QUICK = {"classes": 4, "per_class": 100, "image": 32, "arch": "compact_cnn", "size": 32, "batch": 32,
+         "epochs": 3, "pairs": 1}
+
+
+def make_project(workdir: Path, classes: int, per_class: int, image: int, seed: int = 0) -> Path:
+    """A balanced image project (no class weights on either side) from generated PNGs."""
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_image_folder
+    from studio.core.project import Project
+
+    data = make_image_folder(workdir / "images", {f"c{i}": per_class for i in range(classes)},
+                             size=(image, image), seed=seed)
+    project = Project.create(workdir / "project", "image", "throughput")
+    import_data(project, data, val_split=0.2, seed=1234)
+    return project.path
+
+
+# ---------------------------------------------------------------------------------------------- child side
+class _EpochClock:
+    """Reporter that notes when each epoch's metrics arrive (and nothing else: cheap, like NullReporter)."""
+
+    def __init__(self) -> None:
+        self.epoch_ends: list[float] = []
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        pass
+
+    def status(self, message: str) -> None:
+        pass
+
+    def metrics(self, kind: str, values: dict[str, Any]) -> None:
+        if kind == "epoch":
+            self.epoch_ends.append(time.perf_counter())
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
+def _summary(ends: list[float], n_train: int, fit_seconds: float) -> dict[str, Any]:
+    intervals = [b - a for a, b in zip(ends, ends[1:])]
+    return {
+        "n_train": n_train,
+        "intervals": intervals,
+        "samples_per_s": n_train / median(intervals) if intervals else None,
+        "fit_seconds": fit_seconds,
+    }
+
+
+def child(p: dict[str, Any]) -> dict[str, Any]:
+    """One measurement in this fresh process: p["mode"] is "studio" or "keras"."""
+    from studio.core.project import Project
+    from studio.core.train import TrainConfig
+
+    project = Project.open(p["project"])
+    config = TrainConfig(arch=p["arch"], input_size=int(p["size"]), epochs=int(p["epochs"]),
+                         batch_size=int(p["batch"]), learning_rate=1e-3, augment=True, flip=False,
+                         pretrained="none", patience=0, seed=1234, distribute=p.get("distribute", "none"),
+                         width=p.get("width"))
+    if p["mode"] == "studio":
+        from studio.core.train import train
+
+        clock = _EpochClock()
+        t = time.perf_counter()
+        train(project, config, clock)
+        out = _summary(clock.epoch_ends, _n_train(project), time.perf_counter() - t)
+    else:
+        out = _plain_keras(project, config)
+    out["mode"] = p["mode"]
+    from studio.core.tfenv import load_tf
+
+    tf, _ = load_tf()
+    out["gpus"] = len(tf.config.list_physical_devices("GPU"))
+    return out
+
+
+def _n_train(project: Any) -> int:
+    counts = project.load_manifest()["split_counts"]["train"]
+    return int(sum(counts.values()))
+
+
+def _plain_keras(project: Any, config: Any) -> dict[str, Any]:
+    """What an ML engineer would write by hand, on Studio's own data pipeline and model."""
+    from studio.core import models
+    from studio.core.pipeline import Augmentation, dataset_from_split, load_split, spec_for_project
+    from studio.core.tfenv import load_tf
+
+    tf, keras = load_tf()
+    manifest = project.load_manifest()
+    strategy = None
+    if config.distribute == "mirrored":
+        from studio.core.train import make_strategy
+
+        strategy = make_strategy("mirrored")
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    batch = config.batch_size * replicas
+    keras.utils.set_random_seed(config.seed)
+    spec = spec_for_project(project, manifest, config.input_size)
+    train_data = load_split(project, "train", spec, manifest, allow_streaming=True)
+    val_data = load_split(project, "val", spec, manifest, allow_streaming=True)
+    aug = Augmentation(flip=config.flip) if config.augment else Augmentation.none()
+    train_ds = dataset_from_split(train_data, spec, batch, augment=aug, shuffle=True, seed=config.seed)
+    val_ds = dataset_from_split(val_data, spec, batch)
+    params = models.resolve_params(config.arch, **config.model_params())
+
+    def build() -> Any:
+        model = models.build_model(config.arch, spec.shape, len(manifest["classes"]), **params)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+        return model
+
+    if strategy is not None:
+        with strategy.scope():
+            model = build()
+    else:
+        model = build()
+    ends: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            ends.append(time.perf_counter())
+
+    t = time.perf_counter()
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[Clock()], verbose=0)
+    return _summary(ends, len(train_data), time.perf_counter() - t)
+
+
+# ---------------------------------------------------------------------------------------------- parent side
+def run(quick: bool = False, log: Any = print) -> list[Row]:
+    cfg = QUICK if quick else FULL
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    try:
+        project = make_project(work, cfg["classes"], cfg["per_class"], cfg["image"])
+        payload = {"project": str(project), "arch": cfg["arch"], "size": cfg["size"], "batch": cfg["batch"],
+                   "epochs": cfg["epochs"]}
+        results: dict[str, list[dict[str, Any]]] = {"studio": [], "keras": []}
+        for i in range(cfg["pairs"]):
+            order = ("studio", "keras") if i % 2 == 0 else ("keras", "studio")
+            for mode in order:
+                r = run_child(MODULE, dict(payload, mode=mode)).data
+                results[mode].append(r)
+                log(f"    {mode:<6} {r['samples_per_s']:.1f} samples/s  (epoch intervals "
+                    f"{', '.join(f'{s:.2f}' for s in r['intervals'])} s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    studio = median([r["samples_per_s"] for r in results["studio"]])
+    keras = median([r["samples_per_s"] for r in results["keras"]])
+    n = results["studio"][0]["n_train"]
+    desc = (f"{cfg['arch']} {cfg['size']}px, batch {cfg['batch']}, {n} train images, augment on, "
+            f"{cfg['epochs']} epochs (first excluded), {cfg['pairs']} process pair(s) alternating")
+    return [Row("training", "throughput: Studio train() vs plain model.fit", studio, "samples/s",
+                baseline=keras, baseline_name="plain tf_keras fit", check=("ratio", ">=", 0.95), issue=True, note=desc,
+                extra={"runs": results})]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        return child_main(argv, child)
+    ap = argparse.ArgumentParser(description="one training-throughput measurement (fresh project each time)")
+    ap.add_argument("--mode", choices=("studio", "keras"), default="studio")
+    ap.add_argument("--distribute", default="none", choices=("none", "mirrored"))
+    ap.add_argument("--arch", default="compact_cnn")
+    ap.add_argument("--width", type=float, default=None)
+    ap.add_argument("--size", type=int, default=64, help="model input side in pixels")
+    ap.add_argument("--image", type=int, default=None, help="generated image side (default: --size)")
+    ap.add_argument("--per-class", type=int, default=400)
+    ap.add_argument("--classes", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=32, help="per-replica batch size")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--workdir", default=None,
+                    help="keep the generated images and project here and reuse them on the next call "
+                         "(default: a temporary folder, removed afterwards)")
+    args = ap.parse_args(argv)
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    try:
+        project = work / "project"
+        if not (project / "project.json").exists():
+            work.mkdir(parents=True, exist_ok=True)
+            project = make_project(work, args.classes, args.per_class, args.image or args.size)
+        payload = {"project": str(project), "arch": args.arch, "size": args.size, "batch": args.batch,
+                   "epochs": args.epochs, "mode": args.mode, "distribute": args.distribute, "width": args.width}
+        r = run_child(MODULE, payload, timeout=7200)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    out = dict(r.data, wall_s=round(r.wall, 2), maxrss_mb=round(r.maxrss_mb, 1), arch=args.arch, size=args.size,
+               batch=args.batch, distribute=args.distribute)
+    out.pop("intervals", None)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -146,6 +146,8 @@ def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     }
     if args.no_augment:
         overrides["augment"] = False
+    if getattr(args, "flip", False):
+        overrides["flip"] = True
     config = default_config(project, **{k: v for k, v in overrides.items() if v is not None})
     rep.status(f"Training {config.arch} for up to {config.epochs} epochs (batch {config.batch_size})")
     result = train(project, config, rep)
@@ -277,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     p.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
+    p.add_argument("--flip", action="store_true", help="also mirror images left-right when augmenting")
     p.add_argument("--pretrained", help="none, imagenet, or a path to a weights .h5 file")
     p.add_argument("--seed", type=int)
     p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], help="tf.distribute strategy")

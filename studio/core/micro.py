@@ -103,6 +103,9 @@ class _Prober:
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        if not getattr(sys, "frozen", False):  # a source checkout that is not pip-installed must import too
+            root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return subprocess.Popen(
             self.cmd,
             stdin=subprocess.PIPE,

@@ -482,7 +482,7 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
         "prune": float(config.prune),
         "qat": bool(config.qat),
         "io_dtype": config.io_dtype if config.quantize == "int8" else "float32",
-        "finetune_epochs": config.epochs if (config.prune > 0 or config.qat or config.finetune_epochs) else 0,
+        "finetune_epochs": config.epochs,
         "config": config.to_json(),
         "params": params,
         **built.sparsity,

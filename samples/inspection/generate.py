@@ -159,8 +159,8 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
                 off = bend * (1 - 4 * t * t)
                 pts.append((mx + math.cos(ang) * t * length - math.sin(ang) * off,
                             my + math.sin(ang) * t * length + math.cos(ang) * off))
-            width = int(rng.integers(3, 6))
-            strength = int(rng.uniform(160, 240))
+            width = int(rng.integers(4, 8))
+            strength = int(rng.uniform(170, 245))
             (bd if rng.random() < 0.75 else dd).line(pts, fill=strength, width=width, joint="curve")
     elif label == "crack":
         # Start at a hole rim or at the plate edge, run inwards, maybe branch once.
@@ -181,8 +181,8 @@ def _part_layer(rng: np.random.Generator, label: str, side: int) -> Image.Image:
             heading += rng.uniform(-0.6, 0.6)
         length = ph * rng.uniform(0.45, 0.85)
         pts = _jagged_path(rng, start, heading, length, int(rng.integers(6, 11)), wiggle=0.7)
-        width = int(rng.integers(3, 6))
-        dd.line(pts, fill=int(rng.uniform(190, 245)), width=width, joint="curve")
+        width = int(rng.integers(4, 8))
+        dd.line(pts, fill=int(rng.uniform(200, 250)), width=width, joint="curve")
         if rng.random() < 0.5:
             k = int(rng.integers(2, len(pts) - 1))
             branch = _jagged_path(rng, pts[k], heading + rng.choice([-1, 1]) * rng.uniform(0.5, 1.1),

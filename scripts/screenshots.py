@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window.show_step("model")
     model = window.page("model")
+    model.target_combo.setCurrentIndex(model.target_combo.findData("cortex-m4"))  # a device that says no
     model.select("compact_cnn")
     model.size_spin.setValue(64)
     wait_until(lambda: len(model.estimates) == len(model.cards), ms=180_000)
@@ -179,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     window.show_step("data")
     wait_until(lambda: window.page("data").preview_layout.count() >= 2, ms=60_000)
     wait(None, 800)
+    from PySide6.QtWidgets import QScrollArea
+
+    bar = window.page("data").findChild(QScrollArea).verticalScrollBar()
+    bar.setValue(bar.maximum())  # show the signal plots
     shot("09-data-sensors")
     window.show_step("train")
     train.epochs_spin.setValue(max(3, args.epochs // 2))
@@ -187,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     shot("10-train-sensors")
     print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
     window.close()
-    del app
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: with TensorFlow, pyqtgraph and Qt loaded it can crash in C extensions' finalizers.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
         nxt = index + 1
         can_next = nxt < len(PAGE_CLASSES) and self.state.is_reachable(PAGE_CLASSES[nxt][0])
         self.next_button.setEnabled(can_next)
+        self.next_button.setVisible(nxt < len(PAGE_CLASSES))
         if nxt < len(PAGE_CLASSES):
             self.next_button.setText(f"Next: {PAGE_TITLES[PAGE_CLASSES[nxt][0]]}")
         else:

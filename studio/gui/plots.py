@@ -5,12 +5,13 @@ Colours follow the style sheet: calm blue for training, warm orange for validati
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QTransform
+from PySide6.QtGui import QColor, QFont
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#3d4d58")
 
@@ -81,7 +82,8 @@ class BarChart(pg.PlotWidget):
 class CurvePlot(pg.PlotWidget):
     """Named curves created once; :meth:`set` replaces a curve's data."""
 
-    def __init__(self, title: str, left: str, bottom: str = "epoch", height: int = 240) -> None:
+    def __init__(self, title: str, left: str, bottom: str = "epoch", height: int = 240,
+                 legend_offset: tuple[int, int] = (-10, 10)) -> None:
         super().__init__()
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
@@ -89,8 +91,9 @@ class CurvePlot(pg.PlotWidget):
         self.setTitle(title, color="#24313a", size="10pt")
         self.setLabel("left", left)
         self.setLabel("bottom", bottom)
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.addLegend(offset=(-10, 10))
+        self.addLegend(offset=legend_offset)  # negative y: bottom corner (accuracy rises towards the top)
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def add_curve(self, name: str, colour: str, width: float = 2.0, dashed: bool = False,
@@ -167,21 +170,29 @@ def _blue_lut() -> np.ndarray:
 
 
 class ScatterPlot(pg.PlotWidget):
-    """Size vs accuracy of the variants, with the target's flash limit as a vertical line."""
+    """Size vs accuracy of the variants on a log size axis, with the target's flash limit as a vertical line.
+
+    A log axis keeps a 20 KB variant, a 90 KB one and a 1 MB flash limit readable on one plot.
+    """
 
     def __init__(self, height: int = 280) -> None:
         super().__init__()
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
         self.hideButtons()
-        self.setLabel("bottom", "model file size (KB)")
+        self.setLogMode(x=True, y=False)
+        self.setLabel("bottom", "model file size (KB, log scale)")
         self.setLabel("left", "accuracy (%)")
+        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("#ffffff", width=1.2))
-        self.addItem(self.scatter)
-        self.limit = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(RED, width=1.5, style=Qt.PenStyle.DashLine),
-                                     label="", labelOpts={"position": 0.9, "color": RED, "anchors": [(1, 0), (1, 0)]})
-        self.addItem(self.limit)
+        self.fits_points = self.plot([], [], pen=None, symbol="o", symbolSize=13, symbolBrush=GREEN,
+                                     symbolPen=pg.mkPen("#ffffff", width=1.2), name="fits the device")
+        self.nofit_points = self.plot([], [], pen=None, symbol="o", symbolSize=13, symbolBrush=RED,
+                                      symbolPen=pg.mkPen("#ffffff", width=1.2), name="does not fit")
+        self.limit = pg.InfiniteLine(angle=90, movable=False,
+                                     pen=pg.mkPen(RED, width=1.5, style=Qt.PenStyle.DashLine),
+                                     label="", labelOpts={"position": 0.92, "color": RED, "anchors": [(1, 0), (1, 0)]})
+        self.addItem(self.limit, ignoreBounds=True)
         self.limit.setVisible(False)
         self._labels: list[pg.TextItem] = []
 
@@ -191,30 +202,28 @@ class ScatterPlot(pg.PlotWidget):
         for t in self._labels:
             self.removeItem(t)
         self._labels = []
-        spots = []
-        for name, size, acc, fits in points:
-            spots.append({"pos": (size, acc), "brush": pg.mkBrush(GREEN if fits else RED), "data": name})
-            label = pg.TextItem(name, color="#3d4d58", anchor=(0, 1.2))
-            label.setPos(size, acc)
+        fits = [(x, y) for _n, x, y, ok in points if ok and x > 0]
+        nofit = [(x, y) for _n, x, y, ok in points if not ok and x > 0]
+        self.fits_points.setData([p[0] for p in fits], [p[1] for p in fits])
+        self.nofit_points.setData([p[0] for p in nofit], [p[1] for p in nofit])
+        for name, size, acc, _ok in points:
+            if size <= 0:
+                continue
+            label = pg.TextItem(name, color="#3d4d58", anchor=(0, 1.1))
+            label.setPos(math.log10(size), acc)  # items added by hand live in log coordinates
             self.addItem(label)
             self._labels.append(label)
-        self.scatter.setData(spots)
-        xs = [p[1] for p in points]
+        xs = [p[1] for p in points if p[1] > 0]
         ys = [p[2] for p in points]
-        show_limit = limit_kb is not None and (not xs or limit_kb < 5 * max(xs))
-        self.limit.setVisible(bool(show_limit))
-        if show_limit:
-            self.limit.setValue(limit_kb)
+        self.limit.setVisible(limit_kb is not None)
+        if limit_kb is not None:
+            self.limit.setValue(math.log10(limit_kb))
             self.limit.label.setFormat(limit_label)
             xs = xs + [limit_kb]
         if xs:
-            self.setXRange(0, max(xs) * 1.25, padding=0)
+            self.setXRange(math.log10(min(xs)) - 0.3, math.log10(max(xs)) + 0.3, padding=0)
         if ys:
             self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
-
-
-def set_transform_identity(item: pg.ImageItem) -> None:
-    item.setTransform(QTransform())
 
 
 __all__ = ["BarChart", "CurvePlot", "HeatMap", "ScatterPlot", "plot_widget", "QColor"]

@@ -227,3 +227,25 @@ def test_error_dialog_words() -> None:
     exc.traceback_text = "Traceback...\nValueError: boom"  # type: ignore[attr-defined]
     headline, text, details = error_parts(exc)
     assert headline == "Something went wrong" and details.startswith("Traceback")
+
+
+def test_python_m_studio_opens_the_window(tmp_path: Path) -> None:
+    """``python -m studio`` with no command opens the main window (and has not needed TensorFlow for it)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STUDIO_HOME=str(tmp_path), STUDIO_GUI_EXIT_WHEN_SHOWN="1")
+    out = subprocess.run([sys.executable, "-m", "studio"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "STUDIO_WINDOW_SHOWN tensorflow=False" in out.stdout
+
+
+def test_open_sensor_sample_from_start_page(window, qtbot, dialog_log) -> None:
+    start = window.page("")
+    start.sample_sensor_button.click()
+    wait_job(qtbot, start, timeout=120_000)
+    qtbot.waitUntil(lambda: window.state.project is not None, timeout=10_000)
+    project = window.state.project
+    assert project.task == "sensor" and project.has_data()
+    assert len(project.load_manifest()["classes"]) == 4
+    # the data is imported already: the wizard moves on to choosing (or training) the model
+    assert window.stack.currentWidget().step in ("model", "train")
+    assert window.state.is_done("data")
+    assert dialog_log.errors() == []

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from conftest import wait_job  # type: ignore[import-not-found]
 
@@ -85,7 +85,7 @@ def train_one_epoch(window, qtbot) -> dict:
     return train.last_result
 
 
-def evaluate(window, qtbot) -> None:
+def evaluate(window, qtbot, other_folder: Path | None = None) -> None:
     window.next_button.click()
     page = window.page("evaluate")
     page.evaluate_button.click()
@@ -94,6 +94,24 @@ def evaluate(window, qtbot) -> None:
     assert page.table.rowCount() == 2
     assert "% right" in page.accuracy_label.text()
     assert window.state.is_done("evaluate")
+    if other_folder is not None:
+        page.folder_edit.setText(str(other_folder))
+        page.folder_button.click()
+        wait_job(qtbot, page, timeout=120_000)
+        result = page.last_result
+        assert result is not None and result["n"] == 20  # every image of the folder
+        assert str(other_folder) in page.accuracy_note.text()
+        if result["misclassified"]:
+            from PySide6.QtWidgets import QDialog
+
+            from studio.gui.widgets.gallery import Thumbnail
+
+            qtbot.waitUntil(lambda: bool(page.gallery.findChildren(Thumbnail)), timeout=30_000)
+            thumb = page.gallery.findChildren(Thumbnail)[0]
+            qtbot.mouseClick(thumb, Qt.MouseButton.LeftButton)
+            viewers = [d for d in page.findChildren(QDialog) if d.objectName() == "imageViewer"]
+            assert viewers and viewers[-1].isVisible()
+            viewers[-1].close()
 
 
 def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
@@ -125,7 +143,7 @@ def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_ima
     import_data(window, qtbot, Project.create(tmp_path / "img", "image"), tiny_images)
     choose_model(window, qtbot, "compact_cnn", size=16)
     train_one_epoch(window, qtbot)
-    evaluate(window, qtbot)
+    evaluate(window, qtbot, other_folder=tiny_images)
     optimize_and_export(window, qtbot, tmp_path)
     assert dialog_log.errors() == []
 

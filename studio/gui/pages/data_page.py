@@ -117,6 +117,7 @@ class DataPage(Page):
         self.split_label = QLabel()
         self.split_slider.valueChanged.connect(self._update_split_label)
         split_row.addWidget(self.split_slider)
+        split_row.addSpacing(12)
         split_row.addWidget(self.split_label)
         split_row.addStretch(1)
         form.addRow("Kept aside to check the model:", split_row)
@@ -227,6 +228,7 @@ class DataPage(Page):
             self.stride_spin.setValue(int(saved.get("stride") or 0))
             self.label_column_edit.setText(saved.get("label_column") or "")
             self.recording_column_edit.setText(saved.get("recording_column") or "")
+        self._update_import_text(manifest is not None)
         self.show_manifest(manifest)
 
     def _update_import_text(self, has_data: bool) -> None:

@@ -286,7 +286,12 @@ class ExportPage(Page):
     @Slot()
     def _selftest_output(self) -> None:
         if self.process is not None:
-            self.output.appendPlainText(bytes(self.process.readAllStandardOutput()).decode(errors="replace").rstrip())
+            text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
+            cursor = self.output.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(text)
+            self.output.setTextCursor(cursor)
+            self.output.ensureCursorVisible()
 
     @Slot(int, QProcess.ExitStatus)
     def _selftest_finished(self, code: int, status: QProcess.ExitStatus) -> None:

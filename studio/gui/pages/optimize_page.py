@@ -40,7 +40,7 @@ QUANTIZATIONS = (
     ("float16", "float16 — half the size, same accuracy"),
     ("float32", "None (float32) — the trained model as it is"),
 )
-COLUMNS = ("Variant", "File size", "Zipped", "Zeros", "Accuracy", "Agrees with trained", "Time / sample", "Fits device")
+COLUMNS = ("Variant", "File size", "Zipped", "Zeros", "Accuracy", "Agreement", "Time / sample", "Fits the device")
 
 
 def _fits_value(variant: dict[str, Any], target_id: str | None = None) -> bool | None:
@@ -74,7 +74,7 @@ def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
         pct(v.get("accuracy")),
         pct(v.get("agreement")),
         "—" if latency is None else f"{float(latency):.2f} ms",
-        "—" if fits is None else ("yes" if fits else "no"),
+        "—" if fits is None else ("yes" if fits else f"no: {fit_reason(v, target_id) or 'too big'}"),
     ]
 
 
@@ -100,6 +100,7 @@ class OptimizePage(Page):
         self.prune_label = QLabel()
         self.prune_slider.valueChanged.connect(self._prune_changed)
         row.addWidget(self.prune_slider)
+        row.addSpacing(12)
         row.addWidget(self.prune_label)
         row.addStretch(1)
         form.addRow("Pruning:", row)
@@ -138,12 +139,12 @@ class OptimizePage(Page):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("variantsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setMinimumHeight(150)
+        self.table.setMinimumHeight(90)
         self.body.addWidget(self.table)
         self.scatter = ScatterPlot(height=280)
         self.body.addWidget(self.scatter)
@@ -235,9 +236,11 @@ class OptimizePage(Page):
                     item.setToolTip(fit_reason(v, target_id))
                 if j:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                if j == len(COLUMNS) - 1 and text in ("yes", "no"):
+                if j == len(COLUMNS) - 1 and text != "—":
                     item.setForeground(Qt.GlobalColor.darkGreen if text == "yes" else Qt.GlobalColor.darkRed)
                 self.table.setItem(i, j, item)
+        rows_height = sum(self.table.rowHeight(i) for i in range(self.table.rowCount()))
+        self.table.setFixedHeight(min(320, self.table.horizontalHeader().height() + rows_height + 6))
         target = self.target_combo.target()
         points = [
             (str(v.get("name")), float(v.get("bytes") or 0) / 1024, 100 * float(v.get("accuracy") or 0.0),
@@ -250,7 +253,7 @@ class OptimizePage(Page):
             from studio.core.targets import MCU_CODE_RESERVE
 
             limit -= MCU_CODE_RESERVE
-        self.scatter.set_points(points, limit / 1024, f"{target.id} flash limit")
+        self.scatter.set_points(points, limit / 1024, f"{target.id} flash for the model")
 
     @Slot()
     def build_variant(self) -> None:

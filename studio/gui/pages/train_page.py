@@ -160,7 +160,7 @@ class TrainPage(Page):
 
         plots = QHBoxLayout()
         self.loss_plot = CurvePlot("Loss (lower is better)", "loss")
-        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%")
+        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%", legend_offset=(-10, -40))
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
         self.body.addLayout(plots)
@@ -199,6 +199,9 @@ class TrainPage(Page):
             self.lr_spin.setValue(float(pick("learning_rate", 0.001)))
             self.patience_spin.setValue(int(pick("patience", 5)))
             self.augment_check.setChecked(bool(pick("augment", True)))
+            self.augment_check.setText(
+                "Vary the examples while training (flips, shifts, rotation, brightness)" if project.task == "image"
+                else "Vary the examples while training (noise, scaling, time shift)")
             arch = pick("arch", "")
             self.pretrained_check.setVisible(arch == "mobilenetv2")
             self.pretrained_check.setChecked(str(pick("pretrained", "none")) == "imagenet")
@@ -249,10 +252,18 @@ class TrainPage(Page):
             metrics = {}
         epochs = metrics.get("epochs", []) if isinstance(metrics, dict) else metrics
         self.curves.load_history(list(epochs or []))
-        best = metrics.get("best_val_accuracy") if isinstance(metrics, dict) else None
-        text = f"Last training: {run_dir.name}"
+        metrics = metrics if isinstance(metrics, dict) else {}
+        best = metrics.get("best_val_accuracy")
+        text = f"Last training ({run_dir.name}): {len(epochs or [])} epochs"
+        reason = metrics.get("stop_reason")
+        if reason == "cancelled":
+            text += ", stopped by you"
+        elif reason == "early_stopping":
+            text += ", stopped early when validation stopped improving"
         if best is not None:
-            text += f" — best validation accuracy {100 * float(best):.1f} %"
+            text += f". Best validation accuracy <b>{100 * float(best):.1f} %</b>"
+            if metrics.get("best_epoch"):
+                text += f" (epoch {metrics['best_epoch']}, the model that was kept)"
         self.result_label.setText(text + ".")
 
     @Slot()

@@ -38,10 +38,13 @@ from studio.core.errors import ConfigError, ProjectError
 from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
-# Defaults chosen on sklearn digits (see the closing notes of issue 3): 4 fine-tuning epochs recover a
-# 50 %-pruned compact CNN to within a point of the original; 200 calibration samples keep int8 within a
-# point of float.
+# Defaults measured on sklearn digits (compact CNN, 32 px; see the notes of issue 3): fine-tuning at half the
+# training learning rate recovers pruned models far better than a tenth (50 %: test 97.8 % vs 96.7 %, float
+# 98.3 %); sparsities above 50 % need about twice the epochs (80 %: 96.7 % after 8 epochs, 93.9 % after 4);
+# 200 balanced calibration samples keep int8 within a point of float.
 DEFAULT_FINETUNE_EPOCHS = 4
+DEFAULT_FINETUNE_EPOCHS_HIGH_SPARSITY = 8
+FINETUNE_LR_FACTOR = 0.5
 DEFAULT_REPRESENTATIVE = 200
 PRUNE_END_FRACTION = 0.7
 
@@ -53,12 +56,12 @@ class OptimizeConfig:
     prune: float = 0.0  # target sparsity of the prunable kernels, 0..0.9
     quantize: str = "int8"  # float32 | float16 | dynamic | int8
     qat: bool = False  # quantization-aware training (int8 only)
-    finetune_epochs: int | None = None  # None: DEFAULT_FINETUNE_EPOCHS when pruning or QAT, else 0
+    finetune_epochs: int | None = None  # None: 4 when pruning (8 above 50 %) or QAT, else 0
     run_id: str | None = None  # None: the active run
     name: str | None = None  # None: derived from the settings ("p50-int8")
     io_dtype: str = "int8"  # int8 models' input/output type: int8 (TFLite-Micro) or uint8
     representative_samples: int = DEFAULT_REPRESENTATIVE
-    learning_rate: float | None = None  # fine-tuning LR; None: a tenth of the run's LR (or 1e-4)
+    learning_rate: float | None = None  # fine-tuning LR; None: half the run's LR (5e-4 if unknown)
     batch_size: int = 32
     seed: int = 1234
     measure_arena: bool = True
@@ -96,6 +99,8 @@ class OptimizeConfig:
             n = int(self.finetune_epochs)
         else:
             n = DEFAULT_FINETUNE_EPOCHS if (self.prune > 0 or self.qat) else 0
+            if self.prune > 0.5:
+                n = DEFAULT_FINETUNE_EPOCHS_HIGH_SPARSITY
         if (self.prune > 0 or self.qat) and n < 1:
             n = 1  # pruning and QAT need at least one pass to take effect
         return n
@@ -238,7 +243,7 @@ def build_variant(
     notes: list[str] = []
     history: dict[str, list[float]] = {}
     probs = _outputs_probabilities(model)
-    lr = config.learning_rate or ((base_learning_rate or 1e-3) * 0.1)
+    lr = config.learning_rate or ((base_learning_rate or 1e-3) * FINETUNE_LR_FACTOR)
     epochs = config.epochs
     n_train = len(arrays.x_train)
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))

@@ -137,6 +137,7 @@ def test_config_validation_and_names() -> None:
     assert OptimizeConfig(prune=0.5, qat=True).default_name() == "p50-qat-int8"
     assert OptimizeConfig(quantize="float32").epochs == 0
     assert OptimizeConfig(prune=0.5, finetune_epochs=0).epochs == 1
+    assert OptimizeConfig(prune=0.5).epochs == 4 and OptimizeConfig(prune=0.8).epochs == 8
 
 
 def test_variant_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

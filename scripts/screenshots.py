@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window.show_step("optimize")
     optimize = window.page("optimize")
-    optimize.target_combo.setCurrentIndex(optimize.target_combo.findData("cortex-m4"))
+    optimize.target_combo.setCurrentIndex(optimize.target_combo.findData("esp32-s3"))
     for prune, quant in ((0, "float32"), (0, "int8"), (50, "int8")):
         optimize.prune_slider.setValue(prune)
         optimize.quant_combo.setCurrentIndex(optimize.quant_combo.findData(quant))
@@ -182,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     wait(None, 800)
     from PySide6.QtWidgets import QScrollArea
 
-    bar = window.page("data").findChild(QScrollArea).verticalScrollBar()
-    bar.setValue(bar.maximum())  # show the signal plots
+    from PySide6.QtCore import QPoint
+
+    data_page = window.page("data")
+    scroll = data_page.findChild(QScrollArea)
+    top = data_page.preview_title.mapTo(scroll.widget(), QPoint(0, 0)).y()
+    scroll.verticalScrollBar().setValue(top - 260)  # the chart's lower part and the signal plots
     shot("09-data-sensors")
     window.show_step("train")
     train.epochs_spin.setValue(max(3, args.epochs // 2))

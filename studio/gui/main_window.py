@@ -7,7 +7,7 @@ shared state (project, steps done, TensorFlow readiness) lives in :class:`~studi
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -169,12 +169,12 @@ class MainWindow(QMainWindow):
             return
         page = self.page_at(index)
         self.stack.setCurrentIndex(index)
+        page.entered()  # first: a page may adapt its subtitle to the project
         self.page_title.setText(page.title)
         self.page_subtitle.setText(page.subtitle)
         self.steps.blockSignals(True)
         self.steps.setCurrentRow(index)
         self.steps.blockSignals(False)
-        page.entered()
         self._refresh_steps()
 
     def show_step(self, step: str) -> None:

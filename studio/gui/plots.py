@@ -169,6 +169,19 @@ def _blue_lut() -> np.ndarray:
     return (lo + (hi - lo) * t).astype(np.uint8)
 
 
+def size_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Readable ticks for a log10(KB) axis: 1, 2, 5, 10, 20, 50... KB, then MB."""
+    ticks = []
+    for exponent in range(int(math.floor(lo)) - 1, int(math.ceil(hi)) + 1):
+        for mantissa in (1, 2, 5):
+            kb = mantissa * 10.0**exponent
+            x = math.log10(kb)
+            if lo <= x <= hi and kb >= 0.1:
+                label = f"{kb / 1024:g} MB" if kb >= 1024 else f"{kb:g} KB"
+                ticks.append((x, label))
+    return ticks
+
+
 class ScatterPlot(pg.PlotWidget):
     """Size vs accuracy of the variants on a log size axis, with the target's flash limit as a vertical line.
 
@@ -221,7 +234,9 @@ class ScatterPlot(pg.PlotWidget):
             self.limit.label.setFormat(limit_label)
             xs = xs + [limit_kb]
         if xs:
-            self.setXRange(math.log10(min(xs)) - 0.3, math.log10(max(xs)) + 0.3, padding=0)
+            lo, hi = math.log10(min(xs)) - 0.3, math.log10(max(xs)) + 0.3
+            self.setXRange(lo, hi, padding=0)
+            self.getAxis("bottom").setTicks([size_ticks(lo, hi)])
         if ys:
             self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
 

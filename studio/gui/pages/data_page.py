@@ -7,7 +7,6 @@ are saved in ``project.settings["data"]``. A failed import changes nothing: the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -205,6 +204,10 @@ class DataPage(Page):
         if project is None:
             return
         sensor = project.task == "sensor"
+        self.subtitle = (
+            "Show Studio your recordings: one sub-folder per class with one CSV per recording, or one CSV "
+            "with a class column." if sensor else type(self).subtitle
+        )
         self.csv_button.setVisible(sensor)
         for (_text, widget), label in zip(self.sensor_rows, self.sensor_labels):
             widget.setVisible(sensor)
@@ -388,7 +391,8 @@ class DataPage(Page):
         channels = result.get("channels") or []
         for i, cls in enumerate(result["classes"]):
             plot = plot_widget(title=str(cls), bottom="row", height=170)
-            plot.addLegend(offset=(-5, 5)) if i == 0 else None
+            plot.setMaximumHeight(200)
+            plot.addLegend(offset=(-5, 5), colCount=max(1, len(channels)))
             for caption, window in items.get(cls, [])[:1]:
                 for c in range(window.shape[1]):
                     name = channels[c] if c < len(channels) else f"ch{c}"

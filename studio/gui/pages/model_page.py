@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -63,8 +63,9 @@ def fit_verdict(est: dict[str, Any], target: Any) -> tuple[bool, str]:
         ok_flash = flash <= target.flash_bytes
         ok_ram = ram <= target.ram_bytes
         if ok_flash and ok_ram:
-            return True, (f"Fits as int8: about {human_bytes(flash)} of {human_bytes(target.flash_bytes)} flash "
-                          f"and {human_bytes(ram)} of {human_bytes(target.ram_bytes)} RAM (with runtime).")
+            return True, (f"Likely fits as int8: about {human_bytes(flash)} of {human_bytes(target.flash_bytes)} "
+                          f"flash, at least {human_bytes(ram)} of {human_bytes(target.ram_bytes)} RAM (with the "
+                          "runtime). The Optimize step measures the real figure.")
         parts = []
         if not ok_flash:
             parts.append(f"needs about {human_bytes(flash)} flash, the device has {human_bytes(target.flash_bytes)}")

@@ -170,16 +170,10 @@ def _blue_lut() -> np.ndarray:
 
 
 def size_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Readable ticks for a log10(KB) axis: 1, 2, 5, 10, 20, 50... KB, then MB."""
-    ticks = []
-    for exponent in range(int(math.floor(lo)) - 1, int(math.ceil(hi)) + 1):
-        for mantissa in (1, 2, 5):
-            kb = mantissa * 10.0**exponent
-            x = math.log10(kb)
-            if lo <= x <= hi and kb >= 0.1:
-                label = f"{kb / 1024:g} MB" if kb >= 1024 else f"{kb:g} KB"
-                ticks.append((x, label))
-    return ticks
+    """Readable ticks for a log10(KB) axis: 1, 2, 5, 10, 20, 50... KB, then 1, 2, 5... MB (1 MB = 1024 KB)."""
+    candidates = [(m * 10.0**e, f"{m * 10**e:g} KB") for e in range(-1, 3) for m in (1, 2, 5)]
+    candidates += [(m * 10.0**e * 1024, f"{m * 10**e:g} MB") for e in range(0, 4) for m in (1, 2, 5)]
+    return [(math.log10(kb), label) for kb, label in candidates if lo <= math.log10(kb) <= hi]
 
 
 class ScatterPlot(pg.PlotWidget):

@@ -239,7 +239,7 @@ class StartPage(Page):
             from studio.core.samples import open_sample
 
             reporter.status(f"Preparing the {kind} sample…")
-            project = open_sample(kind)
+            project = open_sample(kind, reporter=reporter)
             return project.path
 
         self.sample_image_button.setEnabled(False)

@@ -162,6 +162,8 @@ def evaluate_split(
     if len(run.latencies_ms):
         out["latency_ms"] = round(float(run.latencies_ms.mean()), 4)
         out["latency_p95_ms"] = round(float(np.percentile(run.latencies_ms, 95)), 4)
+        # the median shows the typical sample when a busy host makes a few invokes very slow (mean > p95)
+        out["latency_median_ms"] = round(float(np.median(run.latencies_ms)), 4)
     return out, run
 
 

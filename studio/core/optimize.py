@@ -375,6 +375,7 @@ def measure_variant(
     out["agreement"] = val.get("agreement")
     out["latency_ms"] = val.get("latency_ms")
     out["latency_p95_ms"] = val.get("latency_p95_ms")
+    out["latency_median_ms"] = val.get("latency_median_ms")
     out["latency_note"] = "host CPU, LiteRT, 1 thread, batch 1, mean/p95 per sample"
     out["test_accuracy"] = out["test"]["accuracy"] if "test" in out else None
     out["bytes"] = len(model_bytes)
@@ -577,7 +578,7 @@ def load_variant(project: Any, name: str | None = None) -> tuple[dict[str, Any],
 SUMMARY_KEYS = (
     "name", "path", "quantize", "prune", "qat", "io_dtype", "bytes", "gzip_bytes", "sparsity", "sparsity_all",
     "accuracy", "keras_accuracy", "accuracy_drop", "test_accuracy", "agreement", "latency_ms", "latency_p95_ms",
-    "params", "macs", "arena", "run_id", "arch", "created", "finetune_epochs",
+    "latency_median_ms", "params", "macs", "arena", "run_id", "arch", "created", "finetune_epochs",
 )
 
 

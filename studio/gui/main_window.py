@@ -261,4 +261,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping…")
         # Join every worker (training stops within a batch) so no thread outlives the window.
         registry().cancel_all()
+        for page in self.pages:
+            page.shutdown()
         event.accept()

@@ -249,3 +249,30 @@ def test_open_sensor_sample_from_start_page(window, qtbot, dialog_log) -> None:
     assert window.stack.currentWidget().step in ("model", "train")
     assert window.state.is_done("data")
     assert dialog_log.errors() == []
+
+
+def test_fit_verdict_and_variant_rows_in_plain_words() -> None:
+    from studio.core.targets import TARGETS
+    from studio.gui.pages.model_page import fit_verdict, human_bytes
+    from studio.gui.pages.optimize_page import variant_row
+
+    m4 = TARGETS["cortex-m4"]  # 1 MB flash, 256 KB RAM; 160 KB of flash and 64 KB of RAM kept for the rest
+    small = {"params": 1000, "macs": 10, "float32_bytes": 40_000, "int8_bytes": 12_000, "activation_bytes": 20_000}
+    ok, text = fit_verdict(small, m4)
+    assert ok and "flash" in text
+    big_flash = dict(small, int8_bytes=900 * 1024)
+    ok, text = fit_verdict(big_flash, m4)
+    assert not ok and "flash" in text and "RAM" not in text
+    big_ram = dict(small, activation_bytes=300 * 1024)
+    ok, text = fit_verdict(big_ram, m4)
+    assert not ok and "RAM" in text
+    ok, text = fit_verdict(dict(small, float32_bytes=300 * 1024**2), TARGETS["android"])  # 200 MB budget
+    assert not ok
+    assert human_bytes(1536) == "1.5 KB" and human_bytes(3 * 1024**2) == "3.0 MB"
+
+    variant = {"name": "p50-int8", "bytes": 41_000, "gzip_bytes": 22_000, "sparsity": 0.5, "accuracy": 0.875,
+               "agreement": 0.99, "latency_ms": 0.72, "fits": {"cortex-m4": False},
+               "fit_detail": {"cortex-m4": {"reason": "needs 284 KB RAM, has 256 KB"}}}
+    row = variant_row(variant, "cortex-m4")
+    assert row == ["p50-int8", "40 KB", "21 KB", "50 %", "87.5 %", "99.0 %", "0.72 ms",
+                   "no: needs 284 KB RAM, has 256 KB"]

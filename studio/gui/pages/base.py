@@ -44,6 +44,9 @@ class Page(QWidget):
         """Called each time the page becomes visible."""
         self.reload()
 
+    def shutdown(self) -> None:
+        """The window is closing: stop anything the page runs outside the job registry (e.g. a QProcess)."""
+
     def is_busy(self) -> bool:
         return self.job is not None and self.job.isRunning()
 

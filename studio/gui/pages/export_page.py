@@ -261,6 +261,11 @@ class ExportPage(Page):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.bundle)))
 
     # ------------------------------------------------------------------------------------------ self-test
+    def shutdown(self) -> None:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.kill()
+            self.process.waitForFinished(3000)
+
     @Slot()
     def run_selftest(self) -> None:
         script = self.harness()

@@ -14,6 +14,7 @@ from studio.core.errors import Cancelled, ConfigError, ProjectError
 from studio.core.fsutil import read_json
 from studio.core.project import Project
 from studio.core.reporter import NullReporter, RecordingReporter
+import studio.core.train as train_mod
 from studio.core.train import (
     TrainConfig,
     class_weights_for,
@@ -61,7 +62,8 @@ def test_defaults_for_images_avoid_mobilenet_from_scratch(tmp_path: Path, monkey
     assert c.arch == "compact_cnn" and c.pretrained == "none"
     assert c.input_size == 16  # 20x16 images are tiny: no point upscaling
     assert c.batch_size == 8  # 12 training images
-    assert c.patience > 0 and 30 <= c.epochs <= 60
+    # 12 images in batches of 8 give 2 steps per epoch: the run is sized by optimizer steps, within bounds.
+    assert c.patience > 0 and c.epochs == train_mod.MAX_EPOCHS
     assert default_config(project, input_size=48, epochs=2).input_size == 48
 
 
@@ -265,3 +267,14 @@ def test_augmentation_is_seeded_and_keeps_shapes() -> None:
     assert out.shape == ramp.shape
     assert out.min() >= 0 and out.max() <= 19  # shifted with edge clamping, never wrapped around
     assert np.all(np.diff(out, axis=1) >= 0)
+
+
+def test_default_run_length_follows_optimizer_steps(tmp_path: Path) -> None:
+    """Few images -> more epochs (each epoch is only a few steps); more images -> fewer, within bounds."""
+    small = default_config(_image_project(tmp_path / "s", per_class=6))
+    big_project = _image_project(tmp_path / "b", per_class=150)
+    big = default_config(big_project)
+    n_train = sum(sum(c.values()) for k, c in big_project.load_manifest()["split_counts"].items() if k == "train")
+    steps = -(-n_train // big.batch_size)
+    assert big.batch_size == 16 and steps * big.epochs >= train_mod.STEP_BUDGET
+    assert train_mod.MIN_EPOCHS <= big.epochs < small.epochs <= train_mod.MAX_EPOCHS

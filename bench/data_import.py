@@ -51,7 +51,7 @@ def studio_import(root: Path, work: Path, i: int) -> int:
 def run(quick: bool = False, log: Any = print) -> list[Row]:
     n = 2000 if quick else 10000
     runs = 1 if quick else 3
-    work = Path(tempfile.mkdtemp(prefix="studio-bench-data-"))
+    work = Path(tempfile.mkdtemp(prefix="smsbench-data-"))
     try:
         t = time.perf_counter()
         root = generate(work / "images", n)

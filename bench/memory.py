@@ -20,7 +20,7 @@ MODULE = "bench.train_throughput"
 
 
 def run(quick: bool = False, log: Any = print) -> list[Row]:
-    work = Path(tempfile.mkdtemp(prefix="studio-bench-mem-"))
+    work = Path(tempfile.mkdtemp(prefix="smsbench-mem-"))
     # 4 classes x 40 images: 128 train (4 steps of 32) + 32 val; two epochs, so validation, a best-weights
     # copy and weights.h5 all happen at least once.
     try:

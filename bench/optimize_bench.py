@@ -117,7 +117,7 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(quick: bool = False, log: Any = print) -> list[Row]:
-    work = Path(tempfile.mkdtemp(prefix="studio-bench-opt-"))
+    work = Path(tempfile.mkdtemp(prefix="smsbench-opt-"))
     try:
         payload = {"work": str(work), "epochs": 3 if quick else 12, "latency_runs": 150 if quick else 600,
                    "source": str(SAMPLE) if SAMPLE.is_dir() else None, "size": 64 if SAMPLE.is_dir() else None}

@@ -222,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", dest="write", action="store_true", default=None,
                     help="write docs/benchmarks.md and bench/results.json (default, except with --quick)")
     ap.add_argument("--no-write", dest="write", action="store_false", help="print only")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite docs/benchmarks.md from bench/results.json (after editing notes)")
     args = ap.parse_args(argv)
     write = (not args.quick) if args.write is None else args.write
+    if args.render:
+        REPORT_MD.write_text(render_markdown(load_results(RESULTS_JSON)))
+        print(f"Wrote {REPORT_MD}")
+        return 0
     chosen = [s.strip() for item in args.only for s in item.split(",") if s.strip()] or list(SECTIONS)
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
@@ -244,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     results["previous"] = dict(previous.get("previous") or {})
     for key in chosen:
         old = (previous.get("sections") or {}).get(key) or {}
+        if old.get("quick") and not args.quick:
+            continue  # smoke numbers are not a baseline for real ones
         for d in old.get("rows", []):
             results["previous"][f"{d['section']}/{d['name']}"] = {"value": d["value"], "date": old.get("date")}
     start = time.perf_counter()

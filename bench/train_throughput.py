@@ -173,7 +173,7 @@ def _plain_keras(project: Any, config: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- parent side
 def run(quick: bool = False, log: Any = print) -> list[Row]:
     cfg = QUICK if quick else FULL
-    work = Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    work = Path(tempfile.mkdtemp(prefix="smsbench-train-"))
     try:
         project = make_project(work, cfg["classes"], cfg["per_class"], cfg["image"])
         payload = {"project": str(project), "arch": cfg["arch"], "size": cfg["size"], "batch": cfg["batch"],
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the generated images and project here and reuse them on the next call "
                          "(default: a temporary folder, removed afterwards)")
     args = ap.parse_args(argv)
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="smsbench-train-"))
     try:
         project = work / "project"
         if not (project / "project.json").exists():

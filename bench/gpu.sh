@@ -3,7 +3,7 @@
 # `--distribute mirrored` (tf.distribute.MirroredStrategy over all local GPUs, batch per replica) and a plain
 # tf_keras model.fit on the GPU as the reference. Prints each as JSON and a summary table.
 #
-#   bench/gpu.sh                               # MobileNetV2-0.35, 96 px, 2,000 generated images, 5 epochs
+#   bench/gpu.sh                               # MobileNetV2 (registry default width 0.35), 96 px, 2,000 generated images, 5 epochs
 #   bench/gpu.sh --arch compact_cnn --size 64  # any option of `python -m bench.train_throughput`
 #   PYTHON=/path/to/venv/bin/python bench/gpu.sh
 #
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python}"
-ARGS=(--arch mobilenetv2 --width 0.35 --size 96 --per-class 500 --batch 32 --epochs 5 "$@")
+ARGS=(--arch mobilenetv2 --size 96 --per-class 500 --batch 32 --epochs 5 "$@")
 WORK="$(mktemp -d -t studio-gpu-bench-XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" STUDIO_QUIET=1

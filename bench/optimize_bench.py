@@ -119,7 +119,7 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
 def run(quick: bool = False, log: Any = print) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="smsbench-opt-"))
     try:
-        payload = {"work": str(work), "epochs": 3 if quick else 12, "latency_runs": 150 if quick else 600,
+        payload = {"work": str(work), "epochs": 3 if quick else 40, "latency_runs": 150 if quick else 600,
                    "source": str(SAMPLE) if SAMPLE.is_dir() else None, "size": 64 if SAMPLE.is_dir() else None}
         r = run_child(MODULE, payload, timeout=1500).data
     finally:

@@ -57,6 +57,9 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
     app.setWindowIcon(icon("app"))
     app.setStyle("Fusion")
     app.setStyleSheet(load_style())
+    from studio.gui import gc_guard
+
+    gc_guard.install(app)  # cyclic GC only in the GUI thread: Qt objects must not die in a worker
     return app
 
 

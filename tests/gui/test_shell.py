@@ -276,3 +276,27 @@ def test_fit_verdict_and_variant_rows_in_plain_words() -> None:
     row = variant_row(variant, "cortex-m4")
     assert row == ["p50-int8", "40 KB", "21 KB", "50 %", "87.5 %", "99.0 %", "0.72 ms",
                    "no: needs 284 KB RAM, has 256 KB"]
+
+
+def test_cyclic_gc_runs_only_in_the_gui_thread(window: Any) -> None:
+    """Automatic collection is off (it could run in a worker and delete Qt objects there); a GUI timer collects."""
+    import gc
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    from studio.gui.gc_guard import GuiThreadGarbageCollector
+
+    assert not gc.isenabled()
+    guard = QApplication.instance().findChild(GuiThreadGarbageCollector)
+    assert guard is not None and guard.timer.isActive()
+    collected_in: list[str] = []
+    gc.callbacks.append(lambda phase, info: collected_in.append(threading.current_thread().name))
+    try:
+        for _ in range(guard.threshold[0] * 2):
+            a: list = []
+            a.append(a)  # garbage cycles push the generation-0 count over its threshold
+        guard.check()
+    finally:
+        gc.callbacks.pop()
+    assert collected_in and set(collected_in) == {threading.main_thread().name}

@@ -237,13 +237,16 @@ class ModelPage(Page):
         image = project.task == "image"
         self.size_label.setVisible(image)
         self.size_spin.setVisible(image)
-        arch = saved.get("arch") or (self.cards[0].spec.id if self.cards else None)
+        defaults = self._core_defaults(project)
+        arch = saved.get("arch") or (defaults.arch if defaults else None)
+        arch = arch or (self.cards[0].spec.id if self.cards else None)
         for card in self.cards:
             if card.spec.id == arch and saved.get("width") is not None:
                 idx = card.width_combo.findData(saved["width"])
                 if idx >= 0:
                     card.width_combo.setCurrentIndex(idx)
-        self.size_spin.setValue(int(saved.get("input_size") or self._default_size(arch)))
+        default_size = defaults.input_size if defaults and defaults.arch == arch else None
+        self.size_spin.setValue(int(saved.get("input_size") or default_size or self._default_size(arch)))
         try:
             manifest = project.load_manifest()
         except Exception:  # noqa: BLE001 - the page is unreachable without data anyway
@@ -262,6 +265,17 @@ class ModelPage(Page):
             self.state.save_settings("train", {"arch": arch})
             self.state.refresh_steps()
         self.schedule_estimates()
+
+    @staticmethod
+    def _core_defaults(project):  # -> TrainConfig | None
+        """The core's defaults for this data (the same the CLI uses): e.g. no MobileNetV2 from scratch."""
+        from studio.core.errors import StudioError
+        from studio.core.train import default_config
+
+        try:
+            return default_config(project)
+        except StudioError:
+            return None
 
     def _default_size(self, arch: str | None) -> int:
         return 96 if arch == "mobilenetv2" else 64

@@ -91,6 +91,11 @@ class TensorFlowLoader:
             from studio.core.tfenv import load_tf
 
             load_tf()
+            # TensorFlow leaves ~1 M long-lived objects: take them out of future collections here, before the
+            # GUI-thread collector would scan them all (a ~50 ms stall) in its first full collection.
+            from studio.gui.gc_guard import GuiThreadGarbageCollector
+
+            GuiThreadGarbageCollector.freeze_current_objects()
         except BaseException as exc:  # noqa: BLE001 - reported in the status bar
             self.bridge.loaded.emit(False, f"{type(exc).__name__}: {exc}")
         else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 
 from studio import __version__
 from studio.core.errors import ConfigError
+from studio.core.fsutil import replace_dir
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
 
@@ -402,13 +402,7 @@ def export(
             golden=golden, project_name=project.name, report_html=report_html, reporter=reporter,
         )
         check_cancel(reporter)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -35,7 +34,7 @@ import numpy as np
 
 from studio.core.convert import QUANTIZATIONS, convert_model, representative_indices
 from studio.core.errors import ConfigError, ProjectError
-from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json
+from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json, replace_dir
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 # Defaults measured on sklearn digits (compact CNN, 32 px; see the notes of issue 3): fine-tuning at half the
@@ -534,13 +533,7 @@ def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[
     try:
         atomic_write_bytes(tmp / "model.tflite", model_bytes)
         atomic_write_json(tmp / "variant.json", data)
-        old = None
-        if final.exists():
-            old = variants_dir / f".{name}.old-{os.getpid()}-{int(time.time() * 1000)}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -30,13 +30,14 @@ from studio.core.reporter import NullReporter, Reporter
 STEPS = ("tensorflow", "data", "train", "prune-int8", "litert", "tflite-micro", "export", "harness")
 
 
-def run_harness(bundle: Path, args: list[str], timeout: float = 300) -> tuple[int, str]:
-    """Run ``bundle/run_model.py args``: a child Python from source, in-process (runpy) when frozen."""
+def run_harness_in_process(bundle: Path, args: list[str]) -> tuple[int, str]:
+    """Run ``bundle/run_model.py args`` in this interpreter (runpy); returns (exit code, output).
+
+    For frozen apps, whose ``sys.executable`` is the app rather than a Python. The harness finds its files from
+    its own ``__file__``, so the working directory is left alone (changing it from a worker thread would move
+    every other thread too).
+    """
     script = bundle / "run_model.py"
-    if not getattr(sys, "frozen", False):
-        proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=str(bundle))
-        return proc.returncode, proc.stdout + proc.stderr
     buf = io.StringIO()
     old_argv = sys.argv
     sys.argv = [str(script), *args]
@@ -50,6 +51,15 @@ def run_harness(bundle: Path, args: list[str], timeout: float = 300) -> tuple[in
     finally:
         sys.argv = old_argv
     return code, buf.getvalue()
+
+
+def run_harness(bundle: Path, args: list[str], timeout: float = 300) -> tuple[int, str]:
+    """Run ``bundle/run_model.py args``: a child Python from source, in-process (runpy) when frozen."""
+    if getattr(sys, "frozen", False):
+        return run_harness_in_process(bundle, args)
+    proc = subprocess.run([sys.executable, str(bundle / "run_model.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(bundle))
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def run_selftest(reporter: Reporter | None = None, keep: str | Path | None = None) -> dict[str, Any]:

@@ -7,10 +7,6 @@ runs in-process in a worker instead.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import runpy
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,21 +37,9 @@ SELFTEST_TIMEOUT_MS = 120_000
 
 def run_selftest_in_process(script: Path) -> tuple[int, str]:
     """Run ``script --selftest`` in this interpreter (frozen app); returns (exit code, output)."""
-    buffer = io.StringIO()
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    code = 0
-    try:
-        sys.argv = [str(script), "--selftest"]
-        os.chdir(script.parent)
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            try:
-                runpy.run_path(str(script), run_name="__main__")
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old_argv
-        os.chdir(old_cwd)
-    return code, buffer.getvalue()
+    from studio.core.selftest import run_harness_in_process
+
+    return run_harness_in_process(script.parent, ["--selftest"])
 
 
 class ExportPage(Page):

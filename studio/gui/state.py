@@ -143,10 +143,6 @@ class AppState(QObject):
     # ----------------------------------------------------------------------------- TensorFlow
     @Slot(bool, str)
     def set_tf_ready_from_loader(self, ready: bool, error: str) -> None:
-        if ready:
-            from studio.gui.gc_guard import GuiThreadGarbageCollector
-
-            GuiThreadGarbageCollector.freeze_current_objects()
         self.tf_error = error
         self.set_tf_ready(ready)
 

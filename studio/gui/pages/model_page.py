@@ -104,6 +104,16 @@ class ArchCard(QFrame):
         summary.setObjectName("note")
         summary.setWordWrap(True)
         layout.addWidget(summary)
+        if "imagenet" in spec.pretrained:
+            from studio.core.weights import imagenet_available
+
+            if not imagenet_available(float(spec.defaults.get("width", 0.35)), 96):
+                # The known trap: from scratch on a few hundred images this network learns slowly.
+                warn = QLabel("No ImageNet weights on this computer: it would train from scratch, which needs "
+                              "many more images. The Compact CNN is the better choice here.")
+                warn.setObjectName("cardWarning")
+                warn.setWordWrap(True)
+                layout.addWidget(warn)
         row = QHBoxLayout()
         self.width_combo = QComboBox()
         widths = spec.allowed.get("width") or ()

@@ -29,21 +29,13 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runs as `python bench/baseline_compare.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import write_digits  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- datasets
-def write_digits(out: Path) -> Path:
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    for i, (img, label) in enumerate(zip(d.images, d.target)):
-        folder = out / str(label)
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.clip(img * 255.0 / 16.0, 0, 255).astype(np.uint8), "L").save(folder / f"{i:04d}.png")
-    return out
-
-
 def _aeon_wheel(cache: Path) -> Path:
     wheels = sorted(cache.glob("aeon-*.whl"))
     if not wheels:

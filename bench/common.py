@@ -291,3 +291,17 @@ def save_results(results: dict[str, Any], path: Path = RESULTS_JSON) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
+
+
+def write_digits(out: Path) -> Path:
+    """scikit-learn's 1,797 8x8 digits as grey PNGs in class folders: a small real public dataset, offline."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for i, (img, label) in enumerate(zip(d.images, d.target)):
+        folder = out / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(img * 255.0 / 16.0, 0, 255).astype(np.uint8), "L").save(folder / f"{i:04d}.png")
+    return out

@@ -15,7 +15,6 @@ one fresh process trains the default compact CNN with Studio's ``train()``, then
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,22 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import ROOT, Row, child_main, run_child
+from bench.common import ROOT, Row, child_main, run_child, write_digits
 
 MODULE = "bench.optimize_bench"
 SAMPLE = ROOT / "samples" / "inspection" / "data"
-
-
-def write_digits(out: Path) -> Path:
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    for i, (img, label) in enumerate(zip(d.images, d.target)):
-        folder = out / str(label)
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.clip(img * 255.0 / 16.0, 0, 255).astype(np.uint8), "L").save(folder / f"{i:04d}.png")
-    return out
 
 
 def _latency_ms(model_bytes: bytes, x: np.ndarray, n: int) -> list[float]:

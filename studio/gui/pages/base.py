@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.gui.state import AppState
 from studio.gui.workers import Job
@@ -51,6 +53,20 @@ class Page(QWidget):
         return self.job is not None and self.job.isRunning()
 
     # Helpers ---------------------------------------------------------------------------------------
+    def add_action_row(self, text: str, slot: Callable[[], Any]) -> tuple[QPushButton, Any]:
+        """The page's primary button with its progress / cancel bar beside it; returns (button, TaskBar)."""
+        from studio.gui.widgets.taskbar import TaskBar
+
+        row = QHBoxLayout()
+        button = QPushButton(text)
+        button.setObjectName("primaryButton")
+        button.clicked.connect(slot)
+        row.addWidget(button)
+        task = TaskBar()
+        row.addWidget(task, 1)
+        self.body.addLayout(row)
+        return button, task
+
     @staticmethod
     def section(text: str) -> QLabel:
         label = QLabel(text)

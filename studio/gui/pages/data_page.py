@@ -33,7 +33,6 @@ from studio.gui.pages.base import Page
 from studio.gui.plots import PALETTE, BarChart, plot_widget
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
-from studio.gui.widgets.taskbar import TaskBar
 from studio.gui.workers import start_job
 
 THUMBS_PER_CLASS = 6
@@ -147,14 +146,7 @@ class DataPage(Page):
             form.addRow(label, widget)
         self.body.addLayout(form)
 
-        row = QHBoxLayout()
-        self.import_button = QPushButton("Import")
-        self.import_button.setObjectName("primaryButton")
-        self.import_button.clicked.connect(self.start_import)
-        row.addWidget(self.import_button)
-        self.task = TaskBar()
-        row.addWidget(self.task, 1)
-        self.body.addLayout(row)
+        self.import_button, self.task = self.add_action_row("Import", self.start_import)
 
         # --- results
         self.results = QWidget()

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
-from studio.gui.widgets.taskbar import TaskBar
 from studio.gui.workers import start_job
 
 SELFTEST_TIMEOUT_MS = 120_000
@@ -70,14 +69,7 @@ class ExportPage(Page):
         row.addWidget(browse)
         form.addRow("Folder:", row)
         self.body.addLayout(form)
-        row = QHBoxLayout()
-        self.export_button = QPushButton("Export")
-        self.export_button.setObjectName("primaryButton")
-        self.export_button.clicked.connect(self.export)
-        row.addWidget(self.export_button)
-        self.task = TaskBar()
-        row.addWidget(self.task, 1)
-        self.body.addLayout(row)
+        self.export_button, self.task = self.add_action_row("Export", self.export)
 
         self.body.addWidget(self.section("Files written"))
         self.files = QListWidget()
@@ -161,8 +153,7 @@ class ExportPage(Page):
     def _target_changed(self) -> None:
         if self._loading or self.state.project is None:
             return
-        self.state.project.settings["target"] = self.target_combo.currentData()
-        self.state.project.save()
+        self.state.save_settings("target", self.target_combo.currentData())
         self._update_out()
 
     @Slot()

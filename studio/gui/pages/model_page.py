@@ -318,8 +318,7 @@ class ModelPage(Page):
     def _target_changed(self) -> None:
         if self._loading or self.state.project is None:
             return
-        self.state.project.settings["target"] = self.target_combo.currentData()
-        self.state.project.save()
+        self.state.save_settings("target", self.target_combo.currentData())
         self._show_estimates()
 
     def current_target(self) -> Any:

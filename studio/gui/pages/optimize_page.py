@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSlider,
     QSpinBox,
     QTableWidget,
@@ -31,7 +30,6 @@ from studio.gui.pages.model_page import human_bytes
 from studio.gui.plots import ScatterPlot
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
-from studio.gui.widgets.taskbar import TaskBar
 from studio.gui.workers import start_job
 
 QUANTIZATIONS = (
@@ -126,14 +124,7 @@ class OptimizePage(Page):
         self.body.addLayout(form)
         self.hint = self.note()
         self.body.addWidget(self.hint)
-        row = QHBoxLayout()
-        self.build_button = QPushButton("Build variant")
-        self.build_button.setObjectName("primaryButton")
-        self.build_button.clicked.connect(self.build_variant)
-        row.addWidget(self.build_button)
-        self.task = TaskBar()
-        row.addWidget(self.task, 1)
-        self.body.addLayout(row)
+        self.build_button, self.task = self.add_action_row("Build variant", self.build_variant)
 
         self.body.addWidget(self.section("Variants"))
         self.table = QTableWidget(0, len(COLUMNS))
@@ -210,8 +201,7 @@ class OptimizePage(Page):
     def _target_changed(self) -> None:
         if self._loading or self.state.project is None:
             return
-        self.state.project.settings["target"] = self.target_combo.currentData()
-        self.state.project.save()
+        self.state.save_settings("target", self.target_combo.currentData())
         self._update_hint()
         self.refresh_variants()
 

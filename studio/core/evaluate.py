@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.project import SPLITS
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 MAX_MISCLASSIFIED = 1000
@@ -153,7 +154,7 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
         split_name, source = None, str(data_path)
     else:
         split_name = split or default_split(manifest)
-        if split_name not in ("train", "val", "test"):
+        if split_name not in SPLITS:
             raise ConfigError(f"unknown split {split_name!r}", hint="use train, val or test")
         data = load_split(project, split_name, spec, manifest, reporter, (0.0, 0.1))
         raw, y, ids = data.x, data.y, data.ids

@@ -24,7 +24,7 @@ import numpy as np
 
 from studio import __version__
 from studio.core.errors import ConfigError
-from studio.core.fsutil import replace_dir
+from studio.core.fsutil import replace_dir, safe_name
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
 
@@ -339,7 +339,7 @@ def _golden_from_project(project: Any, spec: dict[str, Any], classes: list[str])
         for k, i in enumerate(idx):
             src = Path(paths[i])
             label = classes[int(y[i])]
-            stem = f"{k:02d}_{_safe(label)}"
+            stem = f"{k:02d}_{safe_name(label)}"
             data = src.read_bytes()
             if len(data) <= MAX_GOLDEN_FILE_BYTES:
                 files.append((stem + src.suffix.lower(), data))
@@ -359,12 +359,6 @@ def _golden_from_project(project: Any, spec: dict[str, Any], classes: list[str])
     x, y, _ = split_windows(project, split, manifest, normalized=False)
     idx = choose_golden_indices(y)
     return Golden([classes[int(y[i])] for i in idx], windows=np.asarray(x[idx], dtype=np.float32))
-
-
-def _safe(text: str) -> str:
-    from studio.core.project import Project
-
-    return Project.safe_name(text)
 
 
 def export(

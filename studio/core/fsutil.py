@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+
+# Names Windows refuses for a file or folder, whatever the extension.
+_RESERVED = frozenset({"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)})
+MAX_NAME = 100
+
+
+def safe_name(text: str) -> str:
+    """A file-system-safe, visible folder or file name derived from ``text`` (never "", "." or "..").
+
+    Runs of anything but letters, digits, ``.``, ``_`` and ``-`` become one ``-``; leading and trailing dots and
+    dashes go (a leading dot would hide the folder, a trailing one Windows drops); Windows device names get a
+    ``-`` appended; the result is at most ``MAX_NAME`` characters; nothing left gives ``"item"``.
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")[:MAX_NAME].strip("-.")
+    if not name:
+        return "item"
+    if name.split(".")[0].lower() in _RESERVED:
+        name += "-"
+    return name
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

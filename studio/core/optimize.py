@@ -34,7 +34,7 @@ import numpy as np
 
 from studio.core.convert import QUANTIZATIONS, convert_model, representative_indices
 from studio.core.errors import ConfigError, ProjectError
-from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json, replace_dir
+from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json, replace_dir, safe_name
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 # Defaults measured on sklearn digits (compact CNN, 32 px; see the notes of issue 3): fine-tuning at half the
@@ -462,7 +462,7 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     reporter = reporter or NullReporter()
     config = config.validated()
     started = time.monotonic()
-    name = _safe_name(config.name or config.default_name())
+    name = safe_name(config.name or config.default_name())
     reporter.status(f"Building variant '{name}'")
     reporter.progress(0.0, "loading the trained model")
     model, run = load_run_model(project, config.run_id)
@@ -516,12 +516,6 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
         f"accuracy {data['accuracy'] * 100:.1f}% through LiteRT (Keras {data['keras_accuracy'] * 100:.1f}%)"
     )
     return VariantInfo(name, final, data)
-
-
-def _safe_name(text: str) -> str:
-    from studio.core.project import Project
-
-    return Project.safe_name(text)
 
 
 def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[str, Any]) -> Path:

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.project import SPLITS, modality_of
 from studio.core.reporter import Reporter, check_cancel
 
 # Decoded uint8 images above this size stream from disk instead of being held in RAM.
 MAX_PREDECODE_BYTES = int(os.environ.get("STUDIO_MAX_PREDECODE_MB", "1536")) * 1024 * 1024
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def spec_for_project(project: Any, manifest: dict[str, Any] | None = None, input
                      rgb: bool = False) -> InputSpec:
     """The input spec for training on this project. ``rgb`` forces 3 channels (ImageNet weights need them)."""
     manifest = manifest or project.load_manifest()
-    if manifest.get("task", project.task) == "image":
+    if modality_of(manifest.get("task", project.task)) == "image":
         if not input_size:
             raise ConfigError("an image input size is needed")
         source = int(manifest.get("channels", 3))

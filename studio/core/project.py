@@ -17,17 +17,29 @@ A project folder received from someone else is safe to open: it holds JSON, NumP
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from pathlib import Path
 from typing import Any
 
 from studio import __version__
 from studio.core.errors import ProjectError
-from studio.core.fsutil import atomic_write_json, read_json
+from studio.core.fsutil import atomic_write_json, read_json, safe_name
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
 TASKS = ("image", "sensor")
+# What the data is, whatever the task does with it: every image-vs-sensor decision asks for this.
+MODALITIES = ("image", "sensor")
+SPLITS = ("train", "val", "test")
+
+
+def modality_of(task: str | None) -> str:
+    """The data modality of a task: "image" for "image" and "image-anomaly", "sensor" likewise."""
+    return str(task or "").split("-")[0]
+
+
+def is_anomaly_task(task: str | None) -> bool:
+    """Whether ``task`` learns what is normal (``"<modality>-anomaly"``) rather than named classes."""
+    return str(task or "").endswith("-anomaly")
 
 # Forward migrations: MIGRATIONS[n] turns a schema-n dict into schema n+1. Applied in order on open.
 MIGRATIONS: dict[int, Any] = {}
@@ -130,6 +142,15 @@ class Project:
         return str(self.data["task"])
 
     @property
+    def modality(self) -> str:
+        """"image" or "sensor": what the data is (see :func:`modality_of`)."""
+        return modality_of(self.task)
+
+    @property
+    def is_anomaly(self) -> bool:
+        return is_anomaly_task(self.task)
+
+    @property
     def settings(self) -> dict[str, Any]:
         return self.data.setdefault("settings", {})
 
@@ -214,7 +235,5 @@ class Project:
             return []
         return sorted(p.name for p in self.variants_dir.iterdir() if (p / "variant.json").exists())
 
-    @staticmethod
-    def safe_name(text: str) -> str:
-        """A file-system-safe name derived from ``text``."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "item"
+    # The one implementation is studio.core.fsutil.safe_name; kept here because pages and stages call it so.
+    safe_name = staticmethod(safe_name)

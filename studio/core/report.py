@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from studio.core.fsutil import read_json
+from studio.core.project import modality_of
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:70em;color:#222}
@@ -150,7 +151,7 @@ def dataset_summary(manifest: dict[str, Any]) -> str:
                     + "".join(f"<td>{splits[s].get(c, 0)}</td>" for s in splits) + "</tr>")
     rows.append("</table>")
     extra = []
-    if manifest.get("task") == "sensor":
+    if modality_of(manifest.get("task")) == "sensor":
         extra.append(f"Channels: {_e(', '.join(manifest.get('channels', [])))}; window {manifest.get('window')} "
                      f"rows, stride {manifest.get('stride')}; split by recording.")
     if manifest.get("skipped"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import DatasetError, ProjectError, StudioError
-from studio.core.project import PROJECT_FILE, Project
+from studio.core.project import PROJECT_FILE, Project, modality_of
 from studio.core.reporter import Reporter
 from studio.resources import samples_root, user_data_dir
 
@@ -116,7 +116,7 @@ def _is_valid(project: Project, sample: SampleInfo) -> bool:
             return False
     except OSError:
         return False
-    if sample.task == "image":
+    if modality_of(sample.task) == "image":
         from studio.core.data import sample_path
 
         items = manifest.get("samples") or []

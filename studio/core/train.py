@@ -27,6 +27,7 @@ from studio import __version__
 from studio.core import models
 from studio.core.errors import Cancelled, ConfigError, ProjectError, StudioError
 from studio.core.fsutil import atomic_write_json, read_json
+from studio.core.project import modality_of
 from studio.core.pipeline import Augmentation, InputSpec, dataset_from_split, load_split, spec_for_project
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
@@ -90,11 +91,13 @@ class TrainConfig:
             params["bn_momentum"] = 0.99
         return {k: v for k, v in params.items() if v is not None}
 
-    def validate(self, task: str) -> "TrainConfig":
-        """Raise ConfigError for anything out of range or not fitting ``task``; returns self."""
-        spec = models.get_spec(self.arch, task)
+    def validate(self, modality: str) -> "TrainConfig":
+        """Raise ConfigError for anything out of range or not fitting ``modality`` ("image" | "sensor", or a
+        task, whose modality is used); returns self."""
+        modality = modality_of(modality)
+        spec = models.get_spec(self.arch, modality)
         models.resolve_params(self.arch, **self.model_params())
-        if task == "image":
+        if modality == "image":
             if self.input_size is None:
                 raise ConfigError("an input size is needed for image models")
             lo, hi = spec.input_sizes or (16, 256)
@@ -159,7 +162,7 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
     from studio.core.weights import imagenet_available
 
     manifest = project.load_manifest()
-    task = project.task
+    modality = project.modality
     names = {f.name for f in fields(TrainConfig)}
     unknown = sorted(k for k in overrides if k not in names)
     if unknown:
@@ -176,7 +179,7 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
     # images at 60 epochs of batch 32 is only ~700 steps, and the compact CNN was still underfitting there).
     steps_per_epoch = max(1, math.ceil(n_train / batch))
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(STEP_BUDGET / steps_per_epoch)))
-    if task == "image":
+    if modality == "image":
         side = _image_side(manifest)
         size = default_input_size(side)
         arch = ov.get("arch")
@@ -202,7 +205,7 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
                            learning_rate=1e-3, patience=10)
         ov.pop("input_size", None)
     config = base.replace(**ov)
-    return config.validate(task)
+    return config.validate(modality)
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -560,7 +563,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     reporter = reporter or NullReporter()
     t_start = time.perf_counter()
     manifest = project.load_manifest()
-    config.validate(project.task)
+    config.validate(project.modality)
     classes = list(manifest["classes"])
     tf, keras = load_tf()
     strategy = make_strategy(config.distribute)  # first: MultiWorkerMirroredStrategy must precede other ops

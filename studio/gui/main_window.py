@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Small Model Studio")
             self.show_page(0)
             return
-        kind = "images" if project.task == "image" else "sensor recordings"
+        kind = "images" if project.modality == "image" else "sensor recordings"
         self.project_label.setText(f"<b>{project.name}</b><br><span>{kind}</span>")
         self.project_label.setToolTip(str(project.path))
         self.setWindowTitle(f"{project.name} — Small Model Studio")

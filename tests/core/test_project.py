@@ -13,7 +13,8 @@ from studio.core import fsutil
 from studio.core.data import import_data
 from studio.core.errors import ProjectError
 from studio.core.info import project_info
-from studio.core.project import SCHEMA_VERSION, Project
+from studio.core.fsutil import safe_name
+from studio.core.project import SCHEMA_VERSION, Project, is_anomaly_task, modality_of
 
 
 def test_create_and_open_round_trip(tmp_path: Path) -> None:
@@ -162,3 +163,34 @@ def test_cli_info_for_a_sensor_project(tmp_path: Path, capsys: pytest.CaptureFix
     assert out["data"]["n_recordings"] == 6
     assert main(["info", str(tmp_path / "nothing")]) == 2
     assert "no project here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "task, modality, anomaly",
+    [("image", "image", False), ("sensor", "sensor", False), ("image-anomaly", "image", True),
+     ("sensor-anomaly", "sensor", True)],
+)
+def test_modality_and_anomaly_follow_the_task(tmp_path: Path, task: str, modality: str, anomaly: bool) -> None:
+    assert modality_of(task) == modality and is_anomaly_task(task) is anomaly
+    project = Project(tmp_path, {"task": task})  # the anomaly tasks are not creatable yet; the derivation is
+    assert project.modality == modality and project.is_anomaly is anomaly
+    assert Project.create(tmp_path / "p", "sensor").modality == "sensor"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("int8 esp32", "int8-esp32"), ("v1.0_final", "v1.0_final"), ("..", "item"), (".", "item"), ("", "item"),
+     ("  / \\ ", "item"), (".hidden", "hidden"), ("name.", "name"), ("con", "con-"), ("NUL.txt", "NUL.txt-"),
+     ("Ünïcode ok?", "n-code-ok"), ("a" * 300, "a" * 100)],
+)
+def test_safe_name_is_always_a_usable_visible_name(text: str, expected: str) -> None:
+    assert safe_name(text) == expected
+    assert Project.safe_name(text) == expected
+
+
+def test_safe_name_never_escapes_or_hides(tmp_path: Path) -> None:
+    for k, text in enumerate(("../../etc", "a/../b", "...", "-.-", "x" * 1000, "\x00\n\t", "C:\\temp\\x")):
+        name = safe_name(text)
+        assert name not in ("", ".", "..") and not name.startswith(".") and "/" not in name and "\\" not in name
+        (tmp_path / str(k) / name).mkdir(parents=True)  # a real folder can be made with it, inside its parent
+        assert [p.name for p in (tmp_path / str(k)).iterdir()] == [name]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from studio.core.errors import DatasetError, ProjectError
+from studio.core.project import modality_of
 from studio.core.reporter import Reporter, check_cancel
 
 from .common import ImportResult, check_fractions, summary_from_manifest
@@ -49,7 +50,7 @@ def import_data(
     in the project changes.
     """
     check_fractions(val_split, test_split)
-    if project.task == "image":
+    if project.modality == "image":
         if any(v is not None for v in (window, stride, label_column, recording_column, channels)):
             raise DatasetError(
                 "window, stride, label/recording column and channels apply to sensor projects only",
@@ -124,7 +125,7 @@ def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None
 
 def result_from_manifest(manifest: dict[str, Any]) -> ImportResult:
     extra: dict[str, Any] = {"channels": manifest.get("channels"), "source": manifest.get("source")}
-    if manifest.get("task") == "sensor":
+    if modality_of(manifest.get("task")) == "sensor":
         extra.update(
             window=manifest["window"],
             stride=manifest["stride"],
@@ -171,7 +172,7 @@ def sample_path(project: Any, manifest: dict[str, Any], sample: dict[str, Any]) 
 def split_samples(project: Any, split: str, manifest: dict[str, Any] | None = None) -> list[tuple[Path, int]]:
     """(path, label index) of every image sample in ``split`` ("train", "val", "test"), in manifest order."""
     manifest = manifest or project.load_manifest()
-    if manifest.get("task") != "image":
+    if modality_of(manifest.get("task")) != "image":
         raise ProjectError("split_samples is for image projects; use sensor.split_windows for sensors")
     roots = [resolve_root(project, manifest, i) for i in range(len(manifest["roots"]))]
     index = {c: i for i, c in enumerate(manifest["classes"])}
@@ -191,7 +192,7 @@ def read_labelled(project: Any, path: str | Path, *, normalized: bool = True) ->
     (which differ from the manifest's if the data was re-imported after training).
     """
     manifest = project.load_manifest()
-    if project.task == "image":
+    if project.modality == "image":
         from .image import read_labelled_images
 
         return read_labelled_images(Path(path), list(manifest["classes"]))

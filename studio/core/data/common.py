@@ -16,12 +16,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from studio.core.errors import ConfigError
+from studio.core.project import modality_of
 
 # Names that operating systems and archivers leave behind; never data, never worth a warning of their own.
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r", ".ds_store"})
 SYSTEM_DIRS = frozenset({"__macosx", "$recycle.bin", "system volume information", ".git", "__pycache__"})
 
-SPLITS = ("train", "val", "test")
 
 
 def now_iso() -> str:
@@ -200,7 +200,7 @@ def summary_from_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
         "imported": manifest.get("imported"),
         "channels": manifest.get("channels"),
     }
-    if manifest.get("task") == "sensor":
+    if modality_of(manifest.get("task")) == "sensor":
         summary["window"] = manifest.get("window")
         summary["stride"] = manifest.get("stride")
         summary["n_recordings"] = len(manifest.get("recordings", []))

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.core.errors import DatasetError
+from studio.core.project import SPLITS
 from studio.core.reporter import Reporter, check_cancel
 
 from .common import hidden_reason, posix_rel
@@ -474,7 +475,7 @@ def import_images(
         )
     split_counts = {
         sp: count_by([s["label"] for s in samples if s["split"] == sp], found)
-        for sp in ("train", "val", "test")
+        for sp in SPLITS
     }
     everything = usable + test_usable
     channels = 1 if all(s["grey"] for s in everything) else 3

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from studio.core.errors import DatasetError, ProjectError
+from studio.core.project import SPLITS
 from studio.core.reporter import Reporter, check_cancel
 
 from .common import (
@@ -754,7 +755,7 @@ def finish_sensor_manifest(
             classes,
             [w for w, s in zip(wins, splits) if s == sp],
         )
-        for sp in ("train", "val", "test")
+        for sp in SPLITS
     }
     rec_counts = count_by(labels, classes)
     warnings_ += balance_warnings(

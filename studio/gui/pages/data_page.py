@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.project import SPLITS, modality_of
 from studio.gui.pages.base import Page
 from studio.gui.plots import PALETTE, BarChart, plot_widget
 from studio.gui.widgets import dialogs
@@ -42,7 +43,7 @@ THUMB_SIZE = 96
 def load_previews(project: Any, manifest: dict[str, Any]) -> dict[str, list[tuple[str, np.ndarray]]]:
     """A few samples per class for display: (caption, uint8 image) or (caption, float32 window). Worker thread."""
     out: dict[str, list[tuple[str, np.ndarray]]] = {c: [] for c in manifest["classes"]}
-    if manifest.get("task") == "image":
+    if modality_of(manifest.get("task")) == "image":
         from studio.core.data import sample_path
         from studio.core.data.image import load_image
         from studio.core.errors import StudioError
@@ -195,7 +196,7 @@ class DataPage(Page):
         project = self.state.project
         if project is None:
             return
-        sensor = project.task == "sensor"
+        sensor = project.modality == "sensor"
         self.subtitle = (
             "Show Studio your recordings: one sub-folder per class with one CSV per recording, or one CSV "
             "with a class column." if sensor else type(self).subtitle
@@ -250,7 +251,7 @@ class DataPage(Page):
     def import_options(self) -> dict[str, Any]:
         project = self.state.project
         options: dict[str, Any] = {"val_split": self.split_slider.value() / 100.0}
-        if project is not None and project.task == "sensor":
+        if project is not None and project.modality == "sensor":
             options["window"] = self.window_spin.value() or None
             options["stride"] = self.stride_spin.value() or None
             options["label_column"] = self.label_column_edit.text().strip() or None
@@ -318,7 +319,7 @@ class DataPage(Page):
             return
         self._shown_manifest_time = stamp
         classes = list(manifest["classes"])
-        sensor = manifest.get("task") == "sensor"
+        sensor = modality_of(manifest.get("task")) == "sensor"
         unit = "window" if sensor else "image"
         total = sum(manifest["counts"].values())
         lines = [f"<b>{len(classes)} classes, {total} {unit}s</b> from {manifest.get('source')}"]
@@ -332,7 +333,7 @@ class DataPage(Page):
         self.summary.setText("<br>".join(x for x in lines if x))
         splits = manifest.get("split_counts", {})
         self.chart.set_counts(
-            classes, {s: [int((splits.get(s) or {}).get(c, 0)) for c in classes] for s in ("train", "val", "test")}
+            classes, {s: [int((splits.get(s) or {}).get(c, 0)) for c in classes] for s in SPLITS}
         )
         warnings = manifest.get("warnings", [])
         self.warnings_label.setVisible(bool(warnings))
@@ -369,7 +370,7 @@ class DataPage(Page):
     def _show_previews(self, result: dict[str, Any]) -> None:
         self._clear_preview()
         items = result["items"]
-        if result["task"] == "image":
+        if modality_of(result["task"]) == "image":
             for row, cls in enumerate(result["classes"]):
                 name = QLabel(f"<b>{cls}</b>")
                 name.setMinimumWidth(90)

@@ -223,28 +223,28 @@ class ModelPage(Page):
         self.estimates: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------------------------------ state
-    def _build_cards(self, task: str) -> None:
+    def _build_cards(self, modality: str) -> None:
         from studio.core.models import REGISTRY
 
         for card in self.cards:
             card.deleteLater()
-        self.cards = [ArchCard(spec, self) for spec in REGISTRY.values() if spec.task == task]
+        self.cards = [ArchCard(spec, self) for spec in REGISTRY.values() if spec.task == modality]
         for i, card in enumerate(self.cards):
             self.cards_box.addWidget(card, i // 2, i % 2)
-        self._task = task
+        self._task = modality
 
     def reload(self) -> None:
         project = self.state.project
         if project is None:
             return
         self._loading = True
-        if self._task != project.task:
-            self._build_cards(project.task)
+        if self._task != project.modality:
+            self._build_cards(project.modality)
         saved = self.state.page_settings("train")
         target = project.settings.get("target") or "linux"
         index = self.target_combo.findData(target)
         self.target_combo.setCurrentIndex(max(index, 0))
-        image = project.task == "image"
+        image = project.modality == "image"
         self.size_label.setVisible(image)
         self.size_spin.setVisible(image)
         defaults = self._core_defaults(project)
@@ -308,7 +308,7 @@ class ModelPage(Page):
     def select(self, arch: str) -> None:
         card = next(c for c in self.cards if c.spec.id == arch)
         values: dict[str, Any] = {"arch": arch, "width": card.width}
-        if self.state.project is not None and self.state.project.task == "image":
+        if self.state.project is not None and self.state.project.modality == "image":
             values["input_size"] = self.size_spin.value()
         self.state.save_settings("train", values)
         self._show_selection(arch)
@@ -336,7 +336,7 @@ class ModelPage(Page):
             card = next((c for c in self.cards if c.spec.id == arch), None)
             if card is not None:
                 values: dict[str, Any] = {"width": card.width}
-                if self.state.project.task == "image":
+                if self.state.project.modality == "image":
                     values["input_size"] = self.size_spin.value()
                 self.state.save_settings("train", values)
         for card in self.cards:
@@ -351,7 +351,7 @@ class ModelPage(Page):
         out = []
         for card in self.cards:
             spec = card.spec
-            if project.task == "image":
+            if project.modality == "image":
                 lo, hi = spec.input_sizes or (16, 224)
                 size = min(max(self.size_spin.value(), lo), hi)
                 shape: tuple[int, ...] = (size, size, int(manifest.get("channels") or 3))

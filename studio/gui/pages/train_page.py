@@ -200,7 +200,7 @@ class TrainPage(Page):
             self.patience_spin.setValue(int(pick("patience", 5)))
             self.augment_check.setChecked(bool(pick("augment", True)))
             self.augment_check.setText(
-                "Vary the examples while training (flips, shifts, rotation, brightness)" if project.task == "image"
+                "Vary the examples while training (flips, shifts, rotation, brightness)" if project.modality == "image"
                 else "Vary the examples while training (noise, scaling, time shift)")
             arch = pick("arch", "")
             self.pretrained_check.setVisible(arch == "mobilenetv2")
@@ -215,7 +215,7 @@ class TrainPage(Page):
         keys = ("arch", "input_size", "width", "epochs", "batch_size", "learning_rate", "patience", "augment",
                 "pretrained")
         out = {k: saved[k] for k in keys if saved.get(k) is not None}
-        if self.state.project is not None and self.state.project.task != "image":
+        if self.state.project is not None and self.state.project.modality != "image":
             out.pop("input_size", None)
         return out
 

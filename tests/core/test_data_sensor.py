@@ -11,14 +11,9 @@ import pytest
 
 from datagen import make_sensor_folder, make_sensor_single_csv
 from studio.core.data import import_data, read_labelled
-from studio.core.data.sensor import (
-    choose_window,
-    cut_windows,
-    load_recordings,
-    normalize,
-    read_csv_table,
-    split_windows,
-)
+from studio.core.data.sensor.csvfile import read_csv_table
+from studio.core.data.sensor.recordings import load_recordings
+from studio.core.data.sensor.windows import choose_window, cut_windows, normalize, split_windows
 from studio.core.errors import DatasetError, ProjectError
 from studio.core.project import Project
 

@@ -69,7 +69,7 @@ def import_data(
         )
         arrays = None
     else:
-        from .sensor import import_sensors
+        from .sensor.manifest import import_sensors
 
         manifest, arrays = import_sensors(
             source,
@@ -106,7 +106,7 @@ def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None
     data_dir = project.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     if arrays is not None:
-        from .sensor import RECORDINGS_FILE, write_recordings
+        from .sensor.recordings import RECORDINGS_FILE, write_recordings
 
         tmp = write_recordings(data_dir / RECORDINGS_FILE, arrays)
         try:
@@ -196,6 +196,6 @@ def read_labelled(project: Any, path: str | Path, *, normalized: bool = True) ->
         from .image import read_labelled_images
 
         return read_labelled_images(Path(path), list(manifest["classes"]))
-    from .sensor import read_labelled_sensors
+    from .sensor.windows import read_labelled_sensors
 
     return read_labelled_sensors(manifest, path, normalized=normalized)

@@ -1,0 +1,33 @@
+"""Sensor data: CSV recordings in two layouts, windows, and per-channel normalization.
+
+One module per topic:
+
+- :mod:`.csvfile` — read a CSV into a :class:`~.csvfile.CsvTable` (delimiter, encoding, ragged rows), numbers
+  out of its columns; every problem names the file and the line.
+- :mod:`.columns` — which columns are the label, recording id, time and channels
+  (:func:`~.columns.plan_columns`).
+- :mod:`.recordings` — the two layouts into :class:`~.recordings.Recording` objects; ``recordings.npz``.
+- :mod:`.windows` — window length, cutting, normalization, a split's windows, external labelled data.
+- :mod:`.manifest` — the import: window choice, skips, split by recording, statistics, manifest.
+
+The names below are the package's public API (documented in docs/ARCHITECTURE.md); anything else is imported
+from its module.
+"""
+
+from __future__ import annotations
+
+from .manifest import import_sensors
+from .recordings import RECORDINGS_FILE, load_recordings
+from .windows import choose_window, cut_windows, n_windows, normalize, read_labelled_sensors, split_windows
+
+__all__ = [
+    "RECORDINGS_FILE",
+    "choose_window",
+    "cut_windows",
+    "import_sensors",
+    "load_recordings",
+    "n_windows",
+    "normalize",
+    "read_labelled_sensors",
+    "split_windows",
+]

@@ -1,0 +1,324 @@
+"""Sensor import: from parsed recordings to the manifest (window, short-recording skips, the split by
+recording, normalization statistics) and the recordings to store. Nothing is written here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from studio.core.errors import DatasetError
+from studio.core.project import SPLITS
+from studio.core.reporter import Reporter, check_cancel
+
+from ..common import balance_warnings, count_by, now_iso, stratified_split
+from .recordings import ParsedSensors, Recording, has_class_dirs, parse_sensor_source
+from .windows import choose_window, n_windows
+
+SINGLE_RECORDING_CHUNKS = 5
+
+
+def _chunk(rec: Recording, parts: int) -> list[Recording]:
+    bounds = np.linspace(0, rec.length, parts + 1).astype(int)
+    out = []
+    first = rec.rows[0]
+    for k in range(parts):
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        out.append(
+            Recording(
+                f"{rec.id}-{k + 1}",
+                rec.label,
+                rec.source,
+                (first + a, first + b - 1),
+                rec.signal[a:b],
+                rec.origin,
+            )
+        )
+    return out
+
+
+def finish_sensor_manifest(
+    parsed: ParsedSensors,
+    source: Path,
+    *,
+    window: int | None,
+    stride: int | None,
+    val_split: float,
+    test_split: float,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Window choice, short-recording skips, the split by recording and the normalization statistics."""
+    recs = parsed.recordings
+    skipped = list(parsed.skipped)
+    warnings_ = list(parsed.warnings)
+    if not recs:
+        raise DatasetError("no recordings found", path=source)
+    lengths = [r.length for r in recs]
+    window, stride = _window_and_stride(recs, window, stride, source)
+    usable = _drop_short(recs, window, skipped, warnings_)
+    classes = _usable_classes(recs, usable, source, warnings_)
+    final = _split_lone_recordings(usable, classes, window, val_split, test_split, warnings_)
+    final.sort(key=lambda r: (int(re.sub(r"\D", "", r.id.split("-")[0]) or 0), r.id))
+    splits = stratified_split([r.label for r in final], [r.id for r in final], val_split, test_split, seed)
+    wins = [n_windows(r.length, window, stride) for r in final]
+    labels = [r.label for r in final]
+    counts = count_by(labels, classes, wins)
+    split_counts = {
+        sp: count_by(
+            [lab for lab, s in zip(labels, splits) if s == sp],
+            classes,
+            [w for w, s in zip(wins, splits) if s == sp],
+        )
+        for sp in SPLITS
+    }
+    warnings_ += balance_warnings(
+        counts, "recording" if stride >= window and max(lengths) == window else "window"
+    )
+    mean, std = _normalization(final, splits, parsed.channels, warnings_)
+    plan = parsed.plan
+    manifest = {
+        "task": "sensor",
+        "source": str(source),
+        "test_source": None,
+        "classes": classes,
+        "counts": counts,
+        "split_counts": split_counts,
+        "recording_counts": count_by(labels, classes),
+        "skipped": skipped,
+        "warnings": warnings_,
+        "seed": int(seed),
+        "val_split": float(val_split),
+        "test_split": float(test_split),
+        "imported": now_iso(),
+        "layout": parsed.layout,
+        "label_column": plan.label,
+        "recording_column": plan.recording,
+        "time_column": plan.time,
+        "ignored_columns": [{"column": c, "reason": why} for c, why in plan.ignored],
+        "channels": list(parsed.channels),
+        "window": int(window),
+        "stride": int(stride),
+        "sample_rate_hz": parsed.sample_rate_hz,
+        "normalization": {"mean": [float(x) for x in mean], "std": [float(x) for x in std]},
+        "recordings": _recording_entries(final, splits, wins),
+    }
+    arrays = {r.id: np.ascontiguousarray(r.signal, dtype=np.float32) for r in final}
+    return manifest, arrays
+
+
+def _window_and_stride(
+    recs: list[Recording], window: int | None, stride: int | None, source: Path
+) -> tuple[int, int]:
+    """The chosen (or checked) window and stride for these recordings."""
+    lengths = [r.length for r in recs]
+    if window is None:
+        window, auto_stride = choose_window(lengths, [r.label for r in recs])
+        stride = stride or auto_stride
+    else:
+        if window < 2:
+            raise DatasetError(f"the window must be at least 2 rows (got {window})")
+        stride = stride or max(1, window // 2)
+        if window > max(lengths):
+            raise DatasetError(
+                f"the window ({window} rows) is longer than every recording "
+                f"(the longest has {max(lengths)} rows)",
+                path=source,
+                hint=f"choose a window of at most {max(lengths)} rows",
+            )
+    if stride < 1:
+        raise DatasetError(f"the stride must be at least 1 row (got {stride})")
+    return window, stride
+
+
+def _drop_short(recs: list[Recording], window: int, skipped: list[dict[str, str]], warnings_: list[str]
+                ) -> list[Recording]:
+    """The recordings at least one window long; the others are listed in ``skipped`` (and warned about)."""
+    usable: list[Recording] = []
+    short = 0
+    for r in recs:
+        if r.length < window:
+            short += 1
+            skipped.append(
+                {
+                    "path": f"{r.source} (lines {r.rows[0]}-{r.rows[1]})",
+                    "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
+                }
+            )
+        else:
+            usable.append(r)
+    if short:
+        warnings_.append(
+            f"{short} recording(s) shorter than the window ({window} rows) were skipped; "
+            "see the skipped list."
+        )
+    return usable
+
+
+def _usable_classes(recs: list[Recording], usable: list[Recording], source: Path, warnings_: list[str]
+                    ) -> list[str]:
+    """The classes with a usable recording (at least two are needed); a class left without one is named."""
+    classes = sorted({r.label for r in usable})
+    if len(classes) < 2:
+        found = f"only 1 class with usable recordings: '{classes[0]}'" if classes else "no usable recordings"
+        raise DatasetError(
+            f"found {found}; at least 2 classes are needed",
+            path=source,
+            hint="a class is a sub-folder of CSV files, or a value of the label column",
+        )
+    for lab in sorted({r.label for r in recs}):
+        if lab not in classes:
+            warnings_.append(f"Class '{lab}' has no recording as long as the window, so it is not used.")
+    return classes
+
+
+def _split_lone_recordings(usable: list[Recording], classes: list[str], window: int, val_split: float,
+                           test_split: float, warnings_: list[str]) -> list[Recording]:
+    """A class with a single long recording is cut into contiguous parts so it can be validated at all."""
+    final: list[Recording] = []
+    for lab in classes:
+        mine = [r for r in usable if r.label == lab]
+        if len(mine) == 1 and (val_split > 0 or test_split > 0):
+            parts = min(SINGLE_RECORDING_CHUNKS, mine[0].length // window)
+            if parts >= 2:
+                final += _chunk(mine[0], parts)
+                warnings_.append(
+                    f"Class '{lab}' has only one recording; it was cut into {parts} consecutive parts so "
+                    "some can be used for validation. Neighbouring parts are alike, so validation accuracy "
+                    "may look better than it will be on new recordings: record more sessions of this class "
+                    "if you can."
+                )
+                continue
+            warnings_.append(
+                f"Class '{lab}' has only one recording, too short to split; it is used for training only and "
+                "is not validated."
+            )
+        final += mine
+    return final
+
+
+def _normalization(final: list[Recording], splits: list[str], channels: Sequence[str], warnings_: list[str]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over the training recordings (a constant channel gets std 1 and a warning)."""
+    train = [r.signal for r, s in zip(final, splits) if s == "train"]
+    stacked = np.concatenate(train, axis=0).astype(np.float64)
+    mean = stacked.mean(axis=0)
+    std = stacked.std(axis=0)
+    for name, s in zip(channels, std):
+        if s < 1e-8:
+            warnings_.append(
+                f"Channel '{name}' is constant in the training recordings; it carries no information."
+            )
+    return mean, np.where(std < 1e-8, 1.0, std)
+
+
+def _recording_entries(final: list[Recording], splits: list[str], wins: list[int]) -> list[dict[str, Any]]:
+    records = []
+    for r, sp, w in zip(final, splits, wins):
+        entry: dict[str, Any] = {
+            "id": r.id,
+            "label": r.label,
+            "split": sp,
+            "source": r.source,
+            "rows": [r.rows[0], r.rows[1]],
+            "length": r.length,
+            "windows": w,
+        }
+        if r.origin is not None:
+            entry["recording"] = r.origin
+        records.append(entry)
+    return records
+
+
+def import_sensors(
+    source: str | Path,
+    *,
+    test_source: str | Path | None,
+    val_split: float,
+    test_split: float,
+    seed: int,
+    window: int | None,
+    stride: int | None,
+    label_column: str | None,
+    recording_column: str | None,
+    channels: Sequence[str] | None,
+    reporter: Reporter | None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Parse, window, split and normalize; return (manifest, recordings). Nothing is written here."""
+    src = Path(source).expanduser().absolute()
+
+    def prog(lo: float, hi: float) -> Callable[[float], None]:
+        return lambda f: reporter.progress(lo + (hi - lo) * f, "reading recordings") if reporter else None
+
+    if reporter:
+        reporter.status(f"Reading sensor recordings from {src}")
+    parsed = parse_sensor_source(
+        src,
+        label_column=label_column,
+        recording_column=recording_column,
+        channels=channels,
+        reporter=reporter,
+        progress=prog(0.0, 0.7 if test_source else 0.9),
+    )
+    manifest, arrays = finish_sensor_manifest(
+        parsed, src, window=window, stride=stride, val_split=val_split, test_split=test_split, seed=seed
+    )
+    if test_source:
+        check_cancel(reporter)
+        tsrc = Path(test_source).expanduser().absolute()
+        tparsed = parse_sensor_source(
+            tsrc,
+            label_column=manifest["label_column"] if tsrc.is_file() or not has_class_dirs(tsrc) else None,
+            recording_column=manifest["recording_column"] if tsrc.is_file() else None,
+            channels=manifest["channels"],
+            reporter=reporter,
+            progress=prog(0.7, 0.9),
+        )
+        _add_test_recordings(manifest, arrays, tparsed, tsrc)
+    return manifest, arrays
+
+
+
+def _add_test_recordings(
+    manifest: dict[str, Any], arrays: dict[str, np.ndarray], tparsed: ParsedSensors, tsrc: Path
+) -> None:
+    classes = manifest["classes"]
+    unknown = sorted({r.label for r in tparsed.recordings} - set(classes))
+    if unknown:
+        raise DatasetError(
+            f"the test data has class(es) not in the training data: {', '.join(repr(u) for u in unknown)}",
+            path=tsrc,
+            hint=f"the classes are {', '.join(classes)}",
+        )
+    window, stride = manifest["window"], manifest["stride"]
+    added = 0
+    for r in tparsed.recordings:
+        w = n_windows(r.length, window, stride)
+        if w == 0:
+            manifest["skipped"].append(
+                {
+                    "path": f"[test] {r.source} (lines {r.rows[0]}-{r.rows[1]})",
+                    "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
+                }
+            )
+            continue
+        rid = f"t{added + 1:04d}"
+        added += 1
+        arrays[rid] = np.ascontiguousarray(r.signal, dtype=np.float32)
+        manifest["recordings"].append(
+            {
+                "id": rid,
+                "label": r.label,
+                "split": "test",
+                "source": f"[test] {r.source}",
+                "rows": [r.rows[0], r.rows[1]],
+                "length": r.length,
+                "windows": w,
+            }
+        )
+        manifest["split_counts"]["test"][r.label] += w
+    if not added:
+        raise DatasetError("the test data has no recording as long as the window", path=tsrc)
+    manifest["test_source"] = str(tsrc)
+    manifest["skipped"] += [{"path": f"[test] {s['path']}", "reason": s["reason"]} for s in tparsed.skipped]

@@ -141,7 +141,7 @@ def test_config_validation_and_names() -> None:
 
 
 def test_variant_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.core import optimize as opt
+    from studio.core.optimize import store as opt_store
     from studio.core.project import Project
 
     project = Project.create(tmp_path / "p", "image")
@@ -150,7 +150,7 @@ def test_variant_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(opt, "atomic_write_json", boom)
+    monkeypatch.setattr(opt_store, "atomic_write_json", boom)
     with pytest.raises(OSError):
         write_variant(project.variants_dir, "int8", b"new", {"name": "int8"})
     assert (project.variants_dir / "int8" / "model.tflite").read_bytes() == b"old"

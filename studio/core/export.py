@@ -24,14 +24,12 @@ import numpy as np
 
 from studio import __version__
 from studio.core.errors import ConfigError
-from studio.core.fsutil import replace_dir, safe_name
+from studio.core.fsutil import replace_dir
+from studio.core.golden import Golden, choose_golden_indices
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
 
-GOLDEN_COUNT = 8
-MAX_GOLDEN_FILE_BYTES = 1024 * 1024
 TEMPLATE_FILES = ("run_model.py", "requirements.txt")
-MCU_TEMPLATE_FILES = ("tflm.mk", "CMakeLists.txt")
 INT_TOLERANCE = 2  # LSBs: optimized int8 kernels on other CPUs may round an output differently by 1
 FLOAT_TOLERANCE = 1e-3  # probabilities
 
@@ -52,15 +50,6 @@ class ExportResult:
             "files": list(self.files),
             "arena_bytes": self.arena_bytes,
         }
-
-
-@dataclass
-class Golden:
-    """Raw golden inputs: image files (name, bytes), or raw (un-normalized) sensor windows [n, window, ch]."""
-
-    labels: list[str]
-    files: list[tuple[str, bytes]] | None = None
-    windows: np.ndarray | None = None
 
 
 def template_dir() -> Path:
@@ -114,38 +103,6 @@ def preprocess_json(spec: dict[str, Any], classes: list[str], io: dict[str, Any]
     return out
 
 
-def _golden_expected(model_bytes: bytes, spec: dict[str, Any], golden: Golden, folder: Path) -> list[dict]:
-    """Host outputs for the golden inputs, preprocessed by Studio's own code (not the harness's copy)."""
-    from studio.core.measure import run_litert
-    from studio.core.pipeline import InputSpec, normalize_windows
-
-    ispec = InputSpec.from_json(spec)
-    if spec["kind"] == "image":
-        from studio.core.data.image import load_image
-
-        x = np.stack([load_image(folder / name, ispec.size, ispec.channels) for name, _ in golden.files or []])
-        x = ispec.preprocess(x)
-        names = [name for name, _ in golden.files or []]
-    else:
-        x = normalize_windows(golden.windows, ispec)
-        names = [None] * len(x)
-    run = run_litert(model_bytes, x)
-    items = []
-    for i, name in enumerate(names):
-        raw = np.asarray(run.raw[i]).reshape(-1)
-        item = {"label": golden.labels[i], "expected": raw.tolist(), "expected_top1": int(np.argmax(raw))}
-        if name is not None:
-            item["file"] = name
-        items.append(item)
-    return items
-
-
-def choose_golden_indices(y: np.ndarray, n: int = GOLDEN_COUNT) -> np.ndarray:
-    from studio.core.convert import representative_indices
-
-    return np.sort(representative_indices(np.asarray(y), n, seed=7))
-
-
 def write_bundle(
     folder: Path,
     *,
@@ -160,8 +117,8 @@ def write_bundle(
     reporter: Reporter | None = None,
 ) -> tuple[list[str], int | None]:
     """Write every bundle file into ``folder`` (which exists and is empty). Returns (files, arena bytes)."""
-    from studio.core import measure
-    from studio.core import micro
+    from studio.core import golden as golden_mod
+    from studio.core import mcu_bundle, measure, micro
 
     reporter = reporter or NullReporter()
     folder = Path(folder)
@@ -201,7 +158,7 @@ def write_bundle(
         np.savez(golden_dir / "golden_windows.npz", windows=np.asarray(golden.windows, dtype=np.float32))
         files.append("golden/golden_windows.npz")
         gold_json["windows_file"] = "golden_windows.npz"
-    gold_json["items"] = _golden_expected(model_bytes, spec, golden, golden_dir)
+    gold_json["items"] = golden_mod.expected_items(model_bytes, spec, golden, golden_dir)
     put("golden/golden.json", json.dumps(gold_json, indent=1))
     check_cancel(reporter)
 
@@ -214,7 +171,7 @@ def write_bundle(
             )
         reporter.status("Writing the TFLite-Micro files (C array, op resolver, golden data)")
         arena = variant.get("arena") or {}
-        x0 = _first_golden_input(model_bytes, spec, golden, golden_dir, io)
+        x0 = _first_golden_input(spec, golden, golden_dir, io)
         if not arena.get("recommended_bytes"):
             arena = micro.find_arena(model_bytes, x0).to_json()
         if not arena.get("recommended_bytes"):
@@ -222,17 +179,12 @@ def write_bundle(
                               hint="choose an int8 variant of a supported architecture")
         arena_bytes = int(arena["recommended_bytes"])
         expected = micro.run_tflm(model_bytes, x0, arena_bytes)[0]
-        for name, text in micro.model_data_files(model_bytes).items():
-            put(name, text)
         out_dtype = np.dtype(io["output"]["dtype"])
-        tol = INT_TOLERANCE if out_dtype.kind in "iu" else FLOAT_TOLERANCE
-        for name, text in micro.golden_data_files(x0[0], np.asarray(expected, dtype=out_dtype), tol).items():
-            put(name, text)
-        ops = measure.op_names(model_bytes)
-        put("main.cc", micro.main_cc((tdir / "main.cc").read_text(encoding="utf-8"), ops, arena_bytes,
-                                     classes, io))
-        for name in MCU_TEMPLATE_FILES:
-            put(name, (tdir / name).read_bytes())
+        mcu_bundle.write_mcu_files(
+            put, tdir=tdir, model_bytes=model_bytes, ops=measure.op_names(model_bytes), io=io, classes=classes,
+            arena_bytes=arena_bytes, golden_input=x0[0], golden_expected=np.asarray(expected, dtype=out_dtype),
+            tolerance=INT_TOLERANCE if out_dtype.kind in "iu" else FLOAT_TOLERANCE,
+        )
         variant = dict(variant, arena=arena)
 
     readme = _readme(tdir, project_name, variant, target, classes, spec, io, gold_json["tolerance"])
@@ -262,23 +214,16 @@ def write_bundle(
     return sorted(files), arena_bytes
 
 
-def _first_golden_input(model_bytes: bytes, spec: dict[str, Any], golden: Golden, golden_dir: Path,
-                        io: dict[str, Any]) -> np.ndarray:
+def _first_golden_input(spec: dict[str, Any], golden: Golden, golden_dir: Path, io: dict[str, Any]) -> np.ndarray:
     """The first golden sample as the model's input tensor ([1, ...], model dtype)."""
+    from studio.core.golden import model_inputs
     from studio.core.measure import quantize_input
-    from studio.core.pipeline import InputSpec, normalize_windows
 
-    ispec = InputSpec.from_json(spec)
-    if spec["kind"] == "image":
-        from studio.core.data.image import load_image
-
-        name = (golden.files or [])[0][0]
-        x = ispec.preprocess(load_image(golden_dir / name, ispec.size, ispec.channels)[None])
-    else:
-        x = normalize_windows(golden.windows[:1], ispec)
+    first = Golden(golden.labels[:1], files=(golden.files or [])[:1] or None,
+                   windows=None if golden.windows is None else golden.windows[:1])
     detail = {"dtype": np.dtype(io["input"]["dtype"]), "quantization": (io["input"]["scale"],
                                                                          io["input"]["zero_point"])}
-    return quantize_input(x, detail)
+    return quantize_input(model_inputs(spec, first, golden_dir), detail)
 
 
 def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: TargetProfile, classes: list[str],
@@ -322,45 +267,6 @@ def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: Targ
 
 
 # ---------------------------------------------------------------------------------------------- project side
-def _golden_from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Golden:
-    from studio.core.pipeline import InputSpec, split_samples
-
-    ispec = InputSpec.from_json(spec)
-    manifest = project.load_manifest()
-    split = "val" if manifest.get("split_counts", {}).get("val") else "train"
-    if spec["kind"] == "image":
-        from studio.core.data.image import load_image
-
-        paths, y, _ = split_samples(project, manifest, split)
-        if not paths:
-            paths, y, _ = split_samples(project, manifest, "train")
-        idx = choose_golden_indices(y)
-        files, labels = [], []
-        for k, i in enumerate(idx):
-            src = Path(paths[i])
-            label = classes[int(y[i])]
-            stem = f"{k:02d}_{safe_name(label)}"
-            data = src.read_bytes()
-            if len(data) <= MAX_GOLDEN_FILE_BYTES:
-                files.append((stem + src.suffix.lower(), data))
-            else:  # a huge photo: ship its decoded pixels at model size instead (decoding is then the identity)
-                from io import BytesIO
-
-                from PIL import Image
-
-                arr = load_image(src, ispec.size, ispec.channels)
-                buf = BytesIO()
-                Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(buf, format="PNG")
-                files.append((stem + ".png", buf.getvalue()))
-            labels.append(label)
-        return Golden(labels, files=files)
-    from studio.core.data.sensor import split_windows
-
-    x, y, _ = split_windows(project, split, manifest, normalized=False)
-    idx = choose_golden_indices(y)
-    return Golden([classes[int(y[i])] for i in idx], windows=np.asarray(x[idx], dtype=np.float32))
-
-
 def export(
     project: Any,
     out: str | Path,
@@ -369,6 +275,7 @@ def export(
     reporter: Reporter | None = None,
 ) -> ExportResult:
     """Write the bundle of ``variant`` (default: the active one) for ``target`` (default: the project's)."""
+    from studio.core import golden as golden_mod
     from studio.core.optimize import load_variant
     from studio.core.report import build_report
 
@@ -384,7 +291,7 @@ def export(
     reporter.progress(0.05, "collecting golden inputs")
     spec = data["input_spec"]
     classes = list(data["classes"])
-    golden = _golden_from_project(project, spec, classes)
+    golden = golden_mod.from_project(project, spec, classes)
     check_cancel(reporter)
     reporter.progress(0.3, "writing the bundle")
     out.parent.mkdir(parents=True, exist_ok=True)

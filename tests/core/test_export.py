@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core import micro
+from studio.core import mcu_bundle
 from studio.core.data.image import load_image as studio_load_image
 from studio.core.export import preprocess_json
 from studio.core.report import confusion_html, render_report, svg_curves
@@ -125,13 +125,13 @@ def test_preprocess_json_image_fields() -> None:
 
 # ---------------------------------------------------------------------------------------------- C code
 def test_resolver_method_names() -> None:
-    assert micro.resolver_method("CONV_2D") == "AddConv2D"
-    assert micro.resolver_method("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
-    assert micro.resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
-    assert micro.resolver_method("MAX_POOL_2D") == "AddMaxPool2D"
-    assert micro.resolver_method("RELU6") == "AddRelu6"
-    assert micro.resolver_method("EXPAND_DIMS") == "AddExpandDims"
-    assert micro.resolver_method("MEAN") == "AddMean"
+    assert mcu_bundle.resolver_method("CONV_2D") == "AddConv2D"
+    assert mcu_bundle.resolver_method("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
+    assert mcu_bundle.resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
+    assert mcu_bundle.resolver_method("MAX_POOL_2D") == "AddMaxPool2D"
+    assert mcu_bundle.resolver_method("RELU6") == "AddRelu6"
+    assert mcu_bundle.resolver_method("EXPAND_DIMS") == "AddExpandDims"
+    assert mcu_bundle.resolver_method("MEAN") == "AddMean"
 
 
 STUB_HEADERS = {
@@ -178,16 +178,16 @@ template <unsigned N> class MicroMutableOpResolver : public MicroOpResolver {
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 def test_generated_cpp_compiles_against_stub_headers(tmp_path: Path) -> None:
     ops = ["QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX", "DEQUANTIZE"]
-    methods = "\n".join(f"  TfLiteStatus {micro.resolver_method(o)}() {{ return kTfLiteOk; }}" for o in ops)
+    methods = "\n".join(f"  TfLiteStatus {mcu_bundle.resolver_method(o)}() {{ return kTfLiteOk; }}" for o in ops)
     for rel, text in STUB_HEADERS.items():
         path = tmp_path / "stubs" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text % methods if "%s" in text else text)
     model = bytes(range(256)) * 3 + b"\x01"
-    files = micro.model_data_files(model)
-    files.update(micro.golden_data_files(np.arange(-8, 8, dtype=np.int8), np.array([-128, 5, 127], np.int8), 2))
+    files = mcu_bundle.model_data_files(model)
+    files.update(mcu_bundle.golden_data_files(np.arange(-8, 8, dtype=np.int8), np.array([-128, 5, 127], np.int8), 2))
     template = resource_path("harness", "main.cc").read_text()
-    files["main.cc"] = micro.main_cc(template, ops, 12345, ["ok", 'cr"ack', "x"], _io("int8"))
+    files["main.cc"] = mcu_bundle.main_cc(template, ops, 12345, ["ok", 'cr"ack', "x"], _io("int8"))
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert "alignas(16)" in files["model_data.cc"]

@@ -70,3 +70,12 @@ class Cancelled(StudioError):
 
     def __init__(self, message: str = "cancelled by the user") -> None:
         super().__init__(message)
+
+
+class ProjectBusyError(ProjectError):
+    """Another process is writing the project (see :mod:`studio.core.lock`); ``holder`` says who, when known."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None,
+                 holder: dict | None = None) -> None:
+        super().__init__(message, path=path, hint=hint)
+        self.holder = holder

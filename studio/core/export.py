@@ -307,8 +307,7 @@ def export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    project.settings["target"] = profile.id
-    project.save()
+    project.update(settings={"target": profile.id})
     reporter.progress(1.0, "exported")
     reporter.status(f"Wrote {len(files)} files to {out}")
     return ExportResult(out, data["name"], profile.id, files, arena)

@@ -16,11 +16,13 @@ A project folder received from someone else is safe to open: it holds JSON, NumP
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 from pathlib import Path
 from typing import Any
 
 from studio import __version__
+from studio.core import lock
 from studio.core.errors import ProjectError
 from studio.core.fsutil import atomic_write_json, read_json, safe_name
 
@@ -41,12 +43,40 @@ def is_anomaly_task(task: str | None) -> bool:
     """Whether ``task`` learns what is normal (``"<modality>-anomaly"``) rather than named classes."""
     return str(task or "").endswith("-anomaly")
 
+# Top-level keys of project.json whose value is merged key by key by Project.update (others are replaced).
+MERGED_KEYS = ("settings", "wizard")
+UPDATE_TIMEOUT_S = 10.0
+
 # Forward migrations: MIGRATIONS[n] turns a schema-n dict into schema n+1. Applied in order on open.
 MIGRATIONS: dict[int, Any] = {}
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def merge_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``changes`` applied: a copy; the one merge rule of :meth:`Project.update`.
+
+    Keys in :data:`MERGED_KEYS` are merged one level down: ``settings`` by section, and within a section whose
+    new value is a dict, key by key (a non-dict value such as ``"target": "linux"`` replaces the section);
+    ``wizard`` step by step. Every other top-level key is replaced.
+    """
+    out = copy.deepcopy(data)
+    for key, value in changes.items():
+        if key in MERGED_KEYS and isinstance(value, dict):
+            target = out.get(key)
+            if not isinstance(target, dict):
+                target = out[key] = {}
+            for sub, sub_value in value.items():
+                old = target.get(sub)
+                if key == "settings" and isinstance(sub_value, dict) and isinstance(old, dict):
+                    old.update(copy.deepcopy(sub_value))
+                else:
+                    target[sub] = copy.deepcopy(sub_value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 class Project:
@@ -129,8 +159,37 @@ class Project:
         return cls(path, data)
 
     def save(self) -> None:
+        """Write the whole in-memory state. Only for a project just created: every later change goes through
+        :meth:`update`, which writes only the keys it changes (so two writers never revert each other)."""
         self.data["modified"] = _now()
-        atomic_write_json(self.path / PROJECT_FILE, self.data)
+        with lock.write_guard(self.path):
+            atomic_write_json(self.path / PROJECT_FILE, self.data)
+
+    def update(self, changes: dict[str, Any] | None = None, *, timeout: float = UPDATE_TIMEOUT_S,
+               **fields: Any) -> "Project":
+        """Change only the given keys of project.json and adopt what is on disk.
+
+        Under the project lock (:mod:`studio.core.lock`; re-entrant for the process holding it, e.g. a job),
+        project.json is read again, ``changes`` (and keyword ``fields``) are merged in by :func:`merge_changes`
+        and the file is written atomically. ``settings={"train": {"epochs": 5}}`` changes one key of one
+        section and leaves every other setting as the file has it; ``active_run="run-1"`` replaces one key.
+        Raises :class:`~studio.core.errors.ProjectBusyError` if another process holds the lock for longer
+        than ``timeout`` seconds.
+        """
+        all_changes = {**(changes or {}), **fields}
+        with lock.project_lock(self.path, "saving the project", timeout=timeout), lock.write_guard(self.path):
+            file = self.path / PROJECT_FILE
+            current = type(self).open(self.path).data if file.exists() else dict(self.data)
+            merged = merge_changes(current, all_changes)
+            merged["modified"] = _now()
+            atomic_write_json(file, merged)
+        self.data = merged
+        return self
+
+    def reload(self) -> "Project":
+        """Re-read project.json (after another process, e.g. the worker, changed it)."""
+        self.data = type(self).open(self.path).data
+        return self
 
     # ----------------------------------------------------------------- simple properties
     @property

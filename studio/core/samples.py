@@ -133,12 +133,9 @@ def _import(project: Project, sample: SampleInfo, reporter: Reporter | None) -> 
     from studio.core.data import import_data
 
     import_data(project, sample.data_dir, val_split=VAL_SPLIT, seed=SEED, reporter=reporter, **sample.import_options)
-    # Reload: import_data saved its summary into project.json through its own Project object, maybe.
-    fresh = Project.open(project.path)
-    project.data = fresh.data
-    if sample.train:
-        project.settings.setdefault("train", dict(sample.train))
-    project.save()
+    project.reload()
+    if sample.train and "train" not in project.settings:
+        project.update(settings={"train": dict(sample.train)})
 
 
 def open_sample(kind: str, dest_dir: str | Path | None = None, *, reporter: Reporter | None = None) -> Project:

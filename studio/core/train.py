@@ -563,6 +563,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     reporter = reporter or NullReporter()
     t_start = time.perf_counter()
     manifest = project.load_manifest()
+    settings_before = dict(project.settings.get("train") or {})
     config.validate(project.modality)
     classes = list(manifest["classes"])
     tf, keras = load_tf()
@@ -686,9 +687,10 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     atomic_write_json(run_path / "model.json", model_json(config.arch, params, spec, classes, project.task))
     n_params = int(model.count_params())
     if chief:
-        project.data["active_run"] = run_id
-        project.settings["train"] = config.to_json()
-        project.save()
+        # Only the settings this run changed: a choice made elsewhere meanwhile (the Model page, another
+        # command) is kept, and the next training starts from what this one used.
+        used = {k: v for k, v in config.to_json().items() if settings_before.get(k) != v}
+        project.update(active_run=run_id, settings={"train": used})
     else:
         shutil.rmtree(run_path, ignore_errors=True)
     reporter.progress(1.0, "training finished" if not stopped else "training stopped")

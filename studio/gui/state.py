@@ -67,11 +67,7 @@ class AppState(QObject):
         """Remember a page's choices in the project (``project.settings[section]``) and save it now."""
         if self.project is None:
             return
-        if isinstance(values, dict) and isinstance(self.project.settings.get(section), dict):
-            self.project.settings[section].update(values)
-        else:
-            self.project.settings[section] = values
-        self.project.save()
+        self.project.update(settings={section: values})  # only this section's keys: merged, never replaced
 
     def page_settings(self, section: str) -> dict[str, Any]:
         if self.project is None:
@@ -84,9 +80,7 @@ class AppState(QObject):
         """Record that a step was completed (only for steps whose result is not a file we can look at)."""
         if self.project is None:
             return
-        wizard = self.project.data.setdefault("wizard", {})
-        wizard[step] = bool(done)
-        self.project.save()
+        self.project.update(wizard={step: bool(done)})
         self.steps_changed.emit()
 
     def refresh_steps(self) -> None:

@@ -278,3 +278,27 @@ def test_default_run_length_follows_optimizer_steps(tmp_path: Path) -> None:
     steps = -(-n_train // big.batch_size)
     assert big.batch_size == 16 and steps * big.epochs >= train_mod.STEP_BUDGET
     assert train_mod.MIN_EPOCHS <= big.epochs < small.epochs <= train_mod.MAX_EPOCHS
+
+
+class ChangesSettingsMidRun(NullReporter):
+    """Another writer (the GUI's Model page, another command) changes settings while the run trains."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def metrics(self, kind: str, values: dict) -> None:
+        if kind == "epoch" and values.get("epoch") == 1:
+            Project.open(self.path).update(settings={"target": "cortex-m4", "optimize": {"prune": 0.3},
+                                                     "train": {"note": "kept"}})
+
+
+@pytest.mark.slow
+def test_final_save_keeps_settings_changed_during_the_run(tmp_path: Path) -> None:
+    project = _image_project(tmp_path, per_class=6)
+    config = default_config(project, epochs=1, input_size=16, batch_size=8, augment=False)
+    result = train(project, config, ChangesSettingsMidRun(project.path))
+    fresh = Project.open(project.path)
+    assert fresh.data["active_run"] == result.run
+    assert fresh.settings["target"] == "cortex-m4" and fresh.settings["optimize"] == {"prune": 0.3}
+    assert fresh.settings["train"]["note"] == "kept" and fresh.settings["train"]["epochs"] == 1

@@ -119,8 +119,7 @@ def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None
         if stale.exists():
             stale.unlink()
     project.save_manifest(manifest)
-    project.data["data"] = summary_from_manifest(manifest)
-    project.save()
+    project.update(data=summary_from_manifest(manifest))
 
 
 def result_from_manifest(manifest: dict[str, Any]) -> ImportResult:

@@ -122,9 +122,8 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     check_cancel(reporter)
     final = write_variant(project.variants_dir, name, built.model_bytes, data)
     data["path"] = str(final / "model.tflite")
-    project.data["active_variant"] = name
-    project.settings["optimize"] = {k: v for k, v in asdict(config).items() if k not in ("run_id", "name")}
-    project.save()
+    project.update(active_variant=name,
+                   settings={"optimize": {k: v for k, v in asdict(config).items() if k not in ("run_id", "name")}})
     reporter.progress(1.0, "variant saved")
     reporter.status(
         f"Variant '{name}': {data['bytes'] / 1024:.1f} KB ({data['gzip_bytes'] / 1024:.1f} KB gzip), "

@@ -96,5 +96,4 @@ def delete_variant(project: Any, name: str) -> None:
         raise ProjectError(f"no variant named {name!r}", path=project.variants_dir)
     shutil.rmtree(folder)
     if project.data.get("active_variant") == name:
-        project.data["active_variant"] = None
-        project.save()
+        project.update(active_variant=None)

@@ -122,7 +122,7 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
              reporter: Reporter | None = None) -> EvalResult:
     """Evaluate a run (the active one by default) on a split or on an external labelled folder / CSV."""
     from studio.core.pipeline import decode_images, load_split
-    from studio.core.train import load_run_model
+    from studio.core.runs import load_run_model
 
     reporter = reporter or NullReporter()
     manifest = project.load_manifest()

@@ -14,7 +14,7 @@ from studio.core.errors import Cancelled, ConfigError, ProjectError
 from studio.core.fsutil import read_json
 from studio.core.project import Project
 from studio.core.reporter import NullReporter, RecordingReporter
-import studio.core.train as train_mod
+import studio.core.train_config as train_mod
 from studio.core.train import (
     TrainConfig,
     class_weights_for,

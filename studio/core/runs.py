@@ -1,0 +1,121 @@
+"""Run folders: what ``runs/<id>/model.json`` says, rebuilding a run's model, and writing its weights.
+
+A run folder holds ``config.json`` (settings, seed, package versions), ``model.json`` (registry id, params,
+input spec, classes), ``metrics.json`` and ``weights.h5`` (best weights, ``save_weights`` only). Models are
+rebuilt from the registry id and parameters; no code, pickle or full-model file is ever loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio import __version__
+from studio.core import models
+from studio.core.errors import ProjectError, StudioError
+from studio.core.fsutil import read_json
+from studio.core.pipeline import InputSpec
+
+MODEL_FORMAT = 1
+
+
+@dataclass
+class RunInfo:
+    """What ``model.json`` says about a run: enough to rebuild the model and feed it."""
+
+    run_id: str
+    path: Path
+    arch: str
+    params: dict[str, Any]
+    input_shape: tuple[int, ...]
+    classes: list[str]
+    spec: InputSpec
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "weights.h5"
+
+
+def model_json(arch: str, params: dict[str, Any], spec: InputSpec, classes: list[str], task: str) -> dict[str, Any]:
+    return {
+        "format": MODEL_FORMAT,
+        "task": task,
+        "arch": arch,
+        "params": params,
+        "input_shape": list(spec.shape),
+        "n_classes": len(classes),
+        "classes": list(classes),
+        "input_spec": spec.to_json(),
+        "output": "softmax probabilities, one per class in 'classes' order",
+    }
+
+
+def read_run_info(project: Any, run_id: str | None = None) -> RunInfo:
+    """Parse ``model.json`` of a run (the active one by default), checking it names a known architecture."""
+    path = project.run_dir(run_id)
+    file = path / "model.json"
+    try:
+        d = read_json(file)
+        arch = str(d["arch"])
+        info = RunInfo(
+            run_id=path.name,
+            path=path,
+            arch=arch,
+            params=dict(d.get("params") or {}),
+            input_shape=tuple(int(v) for v in d["input_shape"]),
+            classes=[str(c) for c in d["classes"]],
+            spec=InputSpec.from_json(d["input_spec"]),
+            extra={k: v for k, v in d.items() if k not in ("arch", "params", "input_shape", "classes", "input_spec")},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"model.json is unreadable or incomplete ({exc})", path=file) from exc
+    if arch not in models.REGISTRY:
+        raise ProjectError(f"model.json names an unknown architecture {arch!r}", path=file,
+                           hint="this run was made by a different Studio version")
+    return info
+
+
+def load_run_model(project: Any, run_id: str | None = None) -> tuple[Any, RunInfo]:
+    """Rebuild a run's model from the registry and load its best weights (no code or pickle is loaded)."""
+    info = read_run_info(project, run_id)
+    try:
+        model = models.build_model(info.arch, info.input_shape, info.n_classes, **info.params)
+    except StudioError as exc:
+        raise ProjectError(f"cannot rebuild the model of {info.run_id}: {exc.message}", path=info.path) from exc
+    try:
+        model.load_weights(str(info.weights_path))
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"the weights do not fit the model ({exc})", path=info.weights_path) from exc
+    return model, info
+
+
+def save_weights_atomic(model: Any, path: Path) -> None:
+    """``model.save_weights`` to a temporary HDF5 file renamed over ``path`` (Keras writes the file itself, by
+    name, so this cannot go through :func:`studio.core.fsutil.atomic_write_bytes`)."""
+    tmp = path.with_name(f".{path.stem}.tmp.h5")
+    model.save_weights(str(tmp))
+    os.replace(tmp, path)
+
+
+def package_versions() -> dict[str, str]:
+    from studio.core.tfenv import load_tf
+
+    tf, keras = load_tf()
+    return {
+        "studio": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tf_keras": getattr(keras, "__version__", "?"),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }

@@ -110,9 +110,9 @@ def features(project_path: Path, split: str) -> tuple[np.ndarray, np.ndarray, np
     manifest = project.load_manifest()
     if project.task == "image":
         from studio.core.data.image import load_image
-        from studio.core.pipeline import split_samples
+        from studio.core.data import split_samples
 
-        paths, y, _ = split_samples(project, manifest, split)
+        paths, y, _ = split_samples(project, split, manifest)
         side = int(min(manifest["image_size"]["median"]))
         ch = int(manifest["channels"])
         x = np.stack([load_image(p, side, ch) for p in paths]).astype(np.float32) / 255.0

@@ -1,7 +1,7 @@
 """Evaluation: accuracy, per-class precision/recall/F1, confusion matrix and the misclassified samples.
 
-The maths is one pure numpy function, :func:`classification_metrics`, so tests can check it by hand and the
-optimize step can reuse it for each variant's predictions. :func:`evaluate` feeds it a run's predictions on
+The maths is :func:`studio.core.metrics.classification_metrics` (pure numpy, shared with the optimize step's
+measurements of each variant). :func:`evaluate` feeds it a run's predictions on
 a split of the project, or on any labelled folder / CSV with the project's classes.
 """
 
@@ -13,53 +13,12 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.metrics import classification_metrics
 from studio.core.project import SPLITS
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 MAX_MISCLASSIFIED = 1000
 PREDICT_BATCH = 64
-
-
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """Accuracy, confusion matrix (rows = true class, columns = predicted) and per-class P/R/F1/support.
-
-    A class never predicted has precision 0 (not NaN); a class absent from ``y_true`` has recall 0 and
-    support 0. Macro averages are over classes with support > 0.
-    """
-    k = len(labels)
-    y_true = np.asarray(y_true, dtype=np.int64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
-    if y_true.shape != y_pred.shape:
-        raise ValueError("y_true and y_pred differ in length")
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    n = int(len(y_true))
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1).astype(np.float64)
-    predicted = cm.sum(axis=0).astype(np.float64)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
-    present = support > 0
-    per_class = {
-        labels[i]: {
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-        }
-        for i in range(k)
-    }
-    return {
-        "accuracy": float(tp.sum() / n) if n else 0.0,
-        "n": n,
-        "labels": list(labels),
-        "confusion_matrix": cm.tolist(),
-        "per_class": per_class,
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-    }
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Small file-system helpers: atomic JSON writes so a crash or cancel never leaves a half-written file."""
+"""Small file-system helpers: the one atomic writer (a crash or cancel never leaves a half-written file),
+folder swaps, JSON reading, and safe names."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -9,7 +11,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 
 # Names Windows refuses for a file or folder, whatever the extension.
@@ -32,23 +34,40 @@ def safe_name(text: str) -> str:
     return name
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that open the file by name (Keras ``save_weights``,
+    ``np.savez``): when the block ends without error the file is flushed to disk and renamed over ``path``
+    in one step; otherwise it is removed. The temporary name keeps ``path``'s suffix (Keras picks the format
+    from it) and starts with a dot. This is the one atomic writer; :func:`atomic_write_bytes`,
+    :func:`atomic_open` and :func:`atomic_write_json` are built on it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        yield tmp
+        with open(tmp, "r+b") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into; it replaces ``path`` only when the block succeeds."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        yield fh
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
+    with atomic_open(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:

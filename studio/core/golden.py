@@ -40,7 +40,8 @@ def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarr
     """The goldens as float32 model inputs, preprocessed by Studio's own code (not the harness's copy).
 
     ``folder`` holds the golden image files (the bundle's ``golden/``)."""
-    from studio.core.pipeline import InputSpec, normalize_windows
+    from studio.core.data.sensor import normalize_windows
+    from studio.core.pipeline import InputSpec
 
     ispec = InputSpec.from_json(spec)
     if spec["kind"] == "image":
@@ -48,7 +49,7 @@ def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarr
 
         return ispec.preprocess(
             np.stack([load_image(Path(folder) / name, ispec.size, ispec.channels) for name, _ in golden.files or []]))
-    return normalize_windows(golden.windows, ispec)
+    return normalize_windows(golden.windows, ispec.mean, ispec.std)
 
 
 def expected_items(model_bytes: bytes, spec: dict[str, Any], golden: Golden, folder: Path) -> list[dict]:
@@ -69,15 +70,16 @@ def expected_items(model_bytes: bytes, spec: dict[str, Any], golden: Golden, fol
 
 def from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Golden:
     """Golden samples from the project's validation split (train when there is none)."""
-    from studio.core.pipeline import InputSpec, split_samples
+    from studio.core.data import split_samples
+    from studio.core.pipeline import InputSpec
 
     ispec = InputSpec.from_json(spec)
     manifest = project.load_manifest()
     split = "val" if manifest.get("split_counts", {}).get("val") else "train"
     if spec["kind"] == "image":
-        paths, y, _ = split_samples(project, manifest, split)
+        paths, y, _ = split_samples(project, split, manifest)
         if not paths:
-            paths, y, _ = split_samples(project, manifest, "train")
+            paths, y, _ = split_samples(project, "train", manifest)
         idx = choose_golden_indices(y)
         files, labels = [], []
         for k, i in enumerate(idx):

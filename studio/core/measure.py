@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from studio.core.metrics import classification_metrics
+
 
 def litert_interpreter(model_bytes: bytes, num_threads: int = 1, delegates: bool = True) -> Any:
     """An allocated ai-edge-litert interpreter.
@@ -109,35 +111,6 @@ def run_litert(
             raise Cancelled()
     raw_arr = np.stack(raw) if raw else np.zeros((0,) + tuple(out["shape"][1:]), dtype=out["dtype"])
     return RunOutput(dequantize_output(raw_arr, out), raw_arr, np.asarray(lat, dtype=np.float64))
-
-
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Accuracy, confusion matrix (rows = true, cols = predicted) and per-class precision / recall / F1."""
-    n = len(classes)
-    cm = np.zeros((n, n), dtype=np.int64)
-    for t, p in zip(np.asarray(y_true, int), np.asarray(y_pred, int)):
-        cm[t, p] += 1
-    per_class = {}
-    for i, name in enumerate(classes):
-        tp = int(cm[i, i])
-        support = int(cm[i].sum())
-        predicted = int(cm[:, i].sum())
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
-            "support": support,
-        }
-    total = int(cm.sum())
-    return {
-        "n": total,
-        "accuracy": float(np.trace(cm) / total) if total else None,
-        "confusion_matrix": cm.tolist(),
-        "per_class": per_class,
-    }
 
 
 def evaluate_split(

@@ -144,21 +144,6 @@ def decode_images(paths: list[str], spec: InputSpec, reporter: Reporter | None =
     return out
 
 
-def split_samples(project: Any, manifest: dict[str, Any], split: str) -> tuple[list[str], np.ndarray, list[str]]:
-    """(absolute paths, label indices, ids) of the image samples in ``split``."""
-    from studio.core.data import sample_path
-
-    index = {c: i for i, c in enumerate(manifest["classes"])}
-    paths, labels, ids = [], [], []
-    for s in manifest["samples"]:
-        if s["split"] != split:
-            continue
-        paths.append(str(sample_path(project, manifest, s)))
-        labels.append(index[s["label"]])
-        ids.append(s["path"] if s.get("root", 0) == 0 else f"[test] {s['path']}")
-    return paths, np.asarray(labels, dtype=np.int64), ids
-
-
 def load_split(project: Any, split: str, spec: InputSpec, manifest: dict[str, Any] | None = None,
                reporter: Reporter | None = None, progress: tuple[float, float] = (0.0, 1.0),
                allow_streaming: bool = False, recordings: dict[str, np.ndarray] | None = None) -> SplitData:
@@ -167,27 +152,21 @@ def load_split(project: Any, split: str, spec: InputSpec, manifest: dict[str, An
         raise ConfigError(f"unknown split {split!r}", hint="use train, val or test")
     manifest = manifest or project.load_manifest()
     if spec.kind == "image":
-        paths, y, ids = split_samples(project, manifest, split)
+        from studio.core.data import split_samples
+
+        paths, y, ids = split_samples(project, split, manifest)
         need = len(paths) * spec.size * spec.size * spec.channels
         if allow_streaming and need > MAX_PREDECODE_BYTES:
             return SplitData(None, y, ids, paths=paths)
         x = decode_images(paths, spec, reporter, progress, f"decoding {split} images")
         return SplitData(x, y, ids, paths=paths)
-    from studio.core.data.sensor import split_windows
+    from studio.core.data.sensor import normalize_windows, split_windows
 
     x, y, ids = split_windows(project, split, manifest, normalized=False, recordings=recordings)
-    x = normalize_windows(x, spec)
+    x = normalize_windows(x, spec.mean, spec.std)
     if reporter is not None:
         reporter.progress(progress[1], f"cut {split} windows")
     return SplitData(x, y, ids)
-
-
-def normalize_windows(x: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """(x - mean) / std per channel, with the statistics stored in the spec (those of the training data)."""
-    mean = np.asarray(spec.mean, dtype=np.float32)
-    std = np.asarray(spec.std, dtype=np.float32)
-    std = np.where(std > 0, std, np.float32(1.0))
-    return ((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32)
 
 
 def load_split_arrays(project: Any, split: str, spec: InputSpec,

@@ -7,7 +7,6 @@ rebuilt from the registry id and parameters; no code, pickle or full-model file 
 
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from studio import __version__
 from studio.core import models
 from studio.core.errors import ProjectError, StudioError
-from studio.core.fsutil import read_json
+from studio.core.fsutil import atomic_path, read_json
 from studio.core.pipeline import InputSpec
 
 MODEL_FORMAT = 1
@@ -99,12 +98,23 @@ def load_run_model(project: Any, run_id: str | None = None) -> tuple[Any, RunInf
     return model, info
 
 
+def read_run_config(run_path: str | Path) -> dict[str, Any]:
+    """The training settings of a run (``config.json``'s ``"config"``: the TrainConfig fields), {} if unreadable.
+
+    ``config.json`` also holds the seed, package versions and data sizes at its top level; the settings are one
+    level down (reading ``learning_rate`` at the top level found nothing and fine-tuning fell back to 5e-4).
+    """
+    try:
+        cfg = read_json(Path(run_path) / "config.json").get("config")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return dict(cfg) if isinstance(cfg, dict) else {}
+
+
 def save_weights_atomic(model: Any, path: Path) -> None:
-    """``model.save_weights`` to a temporary HDF5 file renamed over ``path`` (Keras writes the file itself, by
-    name, so this cannot go through :func:`studio.core.fsutil.atomic_write_bytes`)."""
-    tmp = path.with_name(f".{path.stem}.tmp.h5")
-    model.save_weights(str(tmp))
-    os.replace(tmp, path)
+    """``model.save_weights`` to a temporary ``.h5`` file beside ``path``, renamed over it when complete."""
+    with atomic_path(path) as tmp:
+        model.save_weights(str(tmp))
 
 
 def package_versions() -> dict[str, str]:

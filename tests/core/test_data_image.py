@@ -66,10 +66,12 @@ def test_split_is_seeded_and_frozen_on_reopen(tmp_path: Path) -> None:
     assert [s["split"] for s in s1] != [s["split"] for s in p3.load_manifest()["samples"]]
     # Re-opening reads the stored split; nothing is reshuffled.
     assert Project.open(p1.path).load_manifest()["samples"] == s1
-    val = split_samples(Project.open(p1.path), "val")
-    assert len(val) == 4 + 3
-    assert {lab for _, lab in val} == {0, 1}
-    assert not {p for p, _ in val} & {p for p, _ in split_samples(p1, "train")}
+    paths, labels, ids = split_samples(Project.open(p1.path), "val")
+    assert len(paths) == len(ids) == 4 + 3 and labels.dtype == np.int64
+    assert set(labels.tolist()) == {0, 1} and all(Path(p).is_file() for p in paths)
+    assert not set(paths) & set(split_samples(p1, "train")[0])
+    with pytest.raises(ConfigError, match="unknown split"):
+        split_samples(p1, p1.load_manifest(), "val")  # the old, swapped argument order fails loudly
 
 
 def test_test_split_fraction(tmp_path: Path, image_project: Project) -> None:

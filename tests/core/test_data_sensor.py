@@ -13,7 +13,7 @@ from datagen import make_sensor_folder, make_sensor_single_csv
 from studio.core.data import import_data, read_labelled
 from studio.core.data.sensor.csvfile import read_csv_table
 from studio.core.data.sensor.recordings import load_recordings
-from studio.core.data.sensor.windows import choose_window, cut_windows, normalize, split_windows
+from studio.core.data.sensor.windows import choose_window, cut_windows, normalize_windows, split_windows
 from studio.core.errors import DatasetError, ProjectError
 from studio.core.project import Project
 
@@ -324,7 +324,7 @@ def test_failed_reimport_keeps_previous_data(
         import_data(sensor_project, bad)
     assert sensor_project.manifest_path.read_bytes() == manifest
     assert (sensor_project.data_dir / "recordings.npz").read_bytes() == recordings
-    assert not [p for p in sensor_project.data_dir.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in sensor_project.data_dir.iterdir() if ".tmp" in p.name]
 
 
 # ------------------------------------------------------------------------------------ windows & reading
@@ -334,9 +334,10 @@ def test_cut_windows_and_normalize() -> None:
     assert w.shape == (3, 4, 2) and w.dtype == np.float32
     assert w[1, 0].tolist() == [6.0, 7.0] and w[2, -1].tolist() == [18.0, 19.0]
     assert cut_windows(sig, 11, 1).shape == (0, 11, 2)
-    manifest = {"normalization": {"mean": [1.0, 2.0], "std": [2.0, 4.0]}}
-    n = normalize(np.ones((1, 2, 2)), manifest)
+    n = normalize_windows(np.ones((1, 2, 2)), [1.0, 2.0], [2.0, 4.0])
     assert n.dtype == np.float32 and n[0, 0].tolist() == [0.0, -0.25]
+    zero = normalize_windows(np.full((1, 2, 2), 5.0), [5.0, 1.0], [0.0, 2.0])  # a zero std counts as 1
+    assert zero[0, 0].tolist() == [0.0, 2.0] and np.isfinite(zero).all()
 
 
 def test_read_labelled_sensors_folder_and_csv(
@@ -348,7 +349,8 @@ def test_read_labelled_sensors_folder_and_csv(
     assert x.shape == (4, 200, 3) and x.dtype == np.float32
     assert sorted(y.tolist()) == [0, 0, 1, 1] and len(ids) == 4
     raw, y2, _ = read_labelled(sensor_project, fresh, normalized=False)
-    assert np.allclose(normalize(raw, sensor_project.load_manifest()), x) and (y2 == y).all()
+    norm = sensor_project.load_manifest()["normalization"]
+    assert np.allclose(normalize_windows(raw, norm["mean"], norm["std"]), x) and (y2 == y).all()
     wrong = make_sensor_folder(tmp_path / "wrong", ("idle", "jump"), recordings=1, length=200)
     with pytest.raises(DatasetError, match="'jump'"):
         read_labelled(sensor_project, wrong)

@@ -194,3 +194,20 @@ def test_safe_name_never_escapes_or_hides(tmp_path: Path) -> None:
         assert name not in ("", ".", "..") and not name.startswith(".") and "/" not in name and "\\" not in name
         (tmp_path / str(k) / name).mkdir(parents=True)  # a real folder can be made with it, inside its parent
         assert [p.name for p in (tmp_path / str(k)).iterdir()] == [name]
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "weights.h5"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with fsutil.atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.name.startswith(".") and tmp.suffix == ".h5"
+            tmp.write_bytes(b"half")
+            raise RuntimeError("writer failed")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["weights.h5"]
+    with fsutil.atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")  # a writer that opens the file by name (Keras, np.savez)
+    assert target.read_bytes() == b"new" and os.listdir(tmp_path) == ["weights.h5"]
+    with fsutil.atomic_open(tmp_path / "sub" / "x.bin") as fh:
+        fh.write(b"abc")
+    assert (tmp_path / "sub" / "x.bin").read_bytes() == b"abc" and len(os.listdir(tmp_path / "sub")) == 1

@@ -156,6 +156,19 @@ def test_model_json_round_trip_reproduces_predictions(trained_image: tuple) -> N
     assert "Lambda" not in layers and "Rescaling" not in layers
 
 
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_runs_learning_rate(trained_image: tuple) -> None:
+    """optimize reads the run's learning rate from config.json's "config" (it read the top level: always 5e-4)."""
+    from studio.core.optimize.stage import _run_learning_rate
+    from studio.core.runs import read_run_config, read_run_info
+
+    project, result, _ = trained_image
+    assert result.config.learning_rate == 2e-3  # compact CNN default: not the 1e-3 that gave 5e-4
+    assert read_run_config(result.path) == result.config.to_json()
+    assert _run_learning_rate(project, read_run_info(project, result.run)) == pytest.approx(2e-3)
+    assert read_run_config(project.path / "no-such-run") == {}
+
+
 class CancelAfter(NullReporter):
     """Asks to cancel after ``n`` more training batches once the first epoch has ended."""
 

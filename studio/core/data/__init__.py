@@ -9,12 +9,13 @@ Manifest format: see docs/ARCHITECTURE.md ("Data manifest").
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from studio.core.errors import DatasetError, ProjectError
-from studio.core.project import modality_of
+import numpy as np
+
+from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.project import SPLITS, modality_of
 from studio.core.reporter import Reporter, check_cancel
 
 from .common import ImportResult, check_fractions, summary_from_manifest
@@ -99,21 +100,16 @@ def import_data(
 def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None:
     """Write recordings, manifest and project summary, each atomically, in an order that never mixes data.
 
-    The recordings are written to a temporary file first; only after that succeeded are the recordings and
-    then the manifest renamed into place. A crash between the two renames leaves new recordings with the old
-    manifest; every recording id the old manifest names is then missing or different, which loading detects.
+    The recordings are written to a temporary file and renamed into place first, then the manifest. A crash
+    between the two renames leaves new recordings with the old manifest; every recording id the old manifest
+    names is then missing or different, which loading detects.
     """
     data_dir = project.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     if arrays is not None:
         from .sensor.recordings import RECORDINGS_FILE, write_recordings
 
-        tmp = write_recordings(data_dir / RECORDINGS_FILE, arrays)
-        try:
-            os.replace(tmp, data_dir / RECORDINGS_FILE)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_recordings(data_dir / RECORDINGS_FILE, arrays)
     else:
         stale = data_dir / "recordings.npz"
         if stale.exists():
@@ -168,18 +164,30 @@ def sample_path(project: Any, manifest: dict[str, Any], sample: dict[str, Any]) 
     return resolve_root(project, manifest, int(sample["root"])) / sample["path"]
 
 
-def split_samples(project: Any, split: str, manifest: dict[str, Any] | None = None) -> list[tuple[Path, int]]:
-    """(path, label index) of every image sample in ``split`` ("train", "val", "test"), in manifest order."""
+def split_samples(
+    project: Any, split: str, manifest: dict[str, Any] | None = None
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """(absolute paths, label indices int64, ids) of the image samples in ``split``, in manifest order.
+
+    The image counterpart of ``sensor.split_windows(project, split, manifest)`` (same argument order, same
+    ``(x, labels, ids)`` shape). Ids are the paths relative to their root, ``[test] ...`` for a separate test
+    folder.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}", hint="use train, val or test")
     manifest = manifest or project.load_manifest()
     if modality_of(manifest.get("task")) != "image":
         raise ProjectError("split_samples is for image projects; use sensor.split_windows for sensors")
     roots = [resolve_root(project, manifest, i) for i in range(len(manifest["roots"]))]
     index = {c: i for i, c in enumerate(manifest["classes"])}
-    return [
-        (roots[int(s["root"])] / s["path"], index[s["label"]])
-        for s in manifest["samples"]
-        if s["split"] == split
-    ]
+    paths, labels, ids = [], [], []
+    for s in manifest["samples"]:
+        if s["split"] != split:
+            continue
+        paths.append(str(roots[int(s["root"])] / s["path"]))
+        labels.append(index[s["label"]])
+        ids.append(s["path"] if s.get("root", 0) == 0 else f"[test] {s['path']}")
+    return paths, np.asarray(labels, dtype=np.int64), ids
 
 
 def read_labelled(project: Any, path: str | Path, *, normalized: bool = True) -> Any:

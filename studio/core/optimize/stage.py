@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from studio.core.errors import ProjectError
-from studio.core.fsutil import read_json, safe_name
+from studio.core.fsutil import safe_name
 from studio.core.optimize.build import build_variant
 from studio.core.optimize.config import Arrays, OptimizeConfig, VariantInfo
 from studio.core.optimize.measuring import measure_variant
@@ -61,12 +60,9 @@ def _run_learning_rate(project: Any, run: Any) -> float | None:
     cfg = getattr(run, "config", None)
     lr = getattr(cfg, "learning_rate", None) if cfg is not None else None
     if lr is None:
-        try:
-            lr = read_json(Path(getattr(run, "path", project.runs_dir / run.run_id)) / "config.json").get(
-                "learning_rate"
-            )
-        except (OSError, ValueError, AttributeError):
-            lr = None
+        from studio.core.runs import read_run_config
+
+        lr = read_run_config(getattr(run, "path", project.runs_dir / run.run_id)).get("learning_rate")
     return float(lr) if lr else None
 
 

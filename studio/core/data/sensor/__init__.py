@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from .manifest import import_sensors
 from .recordings import RECORDINGS_FILE, load_recordings
-from .windows import choose_window, cut_windows, n_windows, normalize, read_labelled_sensors, split_windows
+from .windows import (
+    choose_window,
+    cut_windows,
+    n_windows,
+    normalize_windows,
+    read_labelled_sensors,
+    split_windows,
+)
 
 __all__ = [
     "RECORDINGS_FILE",
@@ -27,7 +34,7 @@ __all__ = [
     "import_sensors",
     "load_recordings",
     "n_windows",
-    "normalize",
+    "normalize_windows",
     "read_labelled_sensors",
     "split_windows",
 ]

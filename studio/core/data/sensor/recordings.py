@@ -10,8 +10,6 @@ loaded with ``allow_pickle=False``).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -19,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from studio.core.errors import DatasetError, ProjectError
+from studio.core.fsutil import atomic_open
 from studio.core.reporter import Reporter, check_cancel
 
 from ..common import hidden_reason, posix_rel
@@ -227,19 +226,10 @@ def has_class_dirs(path: Path) -> bool:
     return path.is_dir() and any(p.is_dir() and not hidden_reason(p.name) for p in path.iterdir())
 
 
-def write_recordings(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write the recordings to a temporary file beside ``path``; the caller renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
+def write_recordings(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the recordings to ``path`` atomically (a temporary file beside it, renamed into place)."""
+    with atomic_open(path) as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def load_recordings(project: Any) -> dict[str, np.ndarray]:

@@ -37,12 +37,14 @@ def cut_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(0, 2, 1), dtype=np.float32)
 
 
-def normalize(windows: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
-    """(x - mean) / std per channel with the project's statistics (computed on training recordings)."""
-    norm = manifest["normalization"]
-    mean = np.asarray(norm["mean"], dtype=np.float32)
-    std = np.asarray(norm["std"], dtype=np.float32)
-    return ((np.asarray(windows, dtype=np.float32) - mean) / std).astype(np.float32)
+def normalize_windows(windows: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """``(x - mean) / std`` per channel as float32: the one sensor normalizer (training, evaluation, golden
+    inputs). The statistics are those of the training recordings (the manifest's ``normalization``, copied
+    into each run's input spec); a zero std counts as 1, so a constant channel becomes 0, never NaN."""
+    mean_ = np.asarray(mean, dtype=np.float32)
+    std_ = np.asarray(std, dtype=np.float32)
+    std_ = np.where(std_ > 0, std_, np.float32(1.0))
+    return ((np.asarray(windows, dtype=np.float32) - mean_) / std_).astype(np.float32)
 
 
 def choose_window(lengths: Sequence[int], labels: Sequence[str] | None = None) -> tuple[int, int]:
@@ -99,7 +101,7 @@ def split_windows(
     chans = len(manifest["channels"])
     x = np.concatenate(parts) if parts else np.empty((0, window, chans), dtype=np.float32)
     if normalized:
-        x = normalize(x, manifest)
+        x = normalize_windows(x, manifest["normalization"]["mean"], manifest["normalization"]["std"])
     return x, np.asarray(labels, dtype=np.int64), ids
 
 
@@ -137,5 +139,5 @@ def read_labelled_sensors(
         raise DatasetError(f"no recording is as long as the project's window ({window} rows)", path=src)
     x = np.concatenate(parts)
     if normalized:
-        x = normalize(x, manifest)
+        x = normalize_windows(x, manifest["normalization"]["mean"], manifest["normalization"]["std"])
     return x, np.asarray(labels, dtype=np.int64), ids

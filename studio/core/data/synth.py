@@ -150,3 +150,77 @@ def make_sensor_single_csv(
             rows.append(row)
     _write_rows(path, header, rows, delimiter)
     return path
+
+
+# ---------------------------------------------------------------------------------------------- marks
+MARK_SIDE = 7  # pixels of the class-deciding mark in :func:`mark_image`
+
+
+def _mark_pattern(kind: int) -> np.ndarray:
+    """A ``MARK_SIDE`` square boolean pattern: 0 = hollow square (ring), 1 = plus (cross)."""
+    s = MARK_SIDE
+    pat = np.zeros((s, s), dtype=bool)
+    if kind == 0:
+        pat[[0, -1], :] = True
+        pat[:, [0, -1]] = True
+    else:
+        pat[s // 2 - 1 : s // 2 + 2, :] = True
+        pat[:, s // 2 - 1 : s // 2 + 2] = True
+    return pat
+
+
+def mark_image(mark: int | None, size: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, list[int] | None]:
+    """A grey textured part with two or three dark distractor blobs and, unless ``mark`` is None, one small
+    dark mark (0 ring, 1 cross) at a random place: the mark alone decides the class.
+
+    Returns the RGB uint8 image and the mark's box ``[x0, y0, x1, y1]`` (pixels, x1/y1 exclusive) or None.
+    """
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    gx, gy = rng.uniform(-0.6, 0.6, 2)
+    img = 150 + 40 * (gx * (xx / w - 0.5) + gy * (yy / h - 0.5)) + rng.normal(0, 8, (h, w))
+    for _ in range(int(rng.integers(2, 4))):  # distractors: filled dark ellipses, bigger than the mark
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        rx, ry = rng.uniform(3, 6, 2)
+        img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = rng.uniform(40, 80)
+    box = None
+    if mark is not None:
+        s = MARK_SIDE
+        x0 = int(rng.integers(1, w - s - 1))
+        y0 = int(rng.integers(1, h - s - 1))
+        region = img[y0 : y0 + s, x0 : x0 + s]
+        region[:] = np.where(_mark_pattern(mark), rng.uniform(20, 50), rng.uniform(170, 200))
+        box = [x0, y0, x0 + s, y0 + s]
+    grey = np.clip(img, 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2), box
+
+
+def make_mark_folder(
+    root: str | Path,
+    per_class: int = 40,
+    size: tuple[int, int] = (64, 48),
+    *,
+    seed: int = 0,
+    classes: Sequence[str] = ("cross", "ok", "ring"),
+) -> tuple[Path, dict[str, list[int]]]:
+    """Write ``root/<class>/<class>_<i>.png`` (ok: no mark; ring / cross: the mark that decides the class).
+
+    Returns the folder and ``{relative path: mark box}`` for every image that has a mark, so a test can check
+    that a why-map points at the mark and not at the distractors.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    kinds = {"ring": 0, "cross": 1}
+    rng = np.random.default_rng(seed)
+    boxes: dict[str, list[int]] = {}
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            arr, box = mark_image(kinds.get(name), size, rng)
+            rel = f"{name}/{name}_{i:03d}.png"
+            Image.fromarray(arr, "RGB").save(root / rel)
+            if box is not None:
+                boxes[rel] = box
+    return root, boxes

@@ -228,6 +228,23 @@ def cmd_gui(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any] | None
     raise SystemExit(gui_main(argv))
 
 
+def cmd_explain(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.explain import ExplainRequest, explain
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    request = ExplainRequest(method=args.method, run_id=args.run, variant=args.variant, target=args.target,
+                             use_cache=not args.no_cache)
+    out = explain(project, args.file, request, reporter=rep)
+    if args.out:
+        from studio.core.overlay import save_overlay
+
+        out["overlay"] = str(save_overlay(out, args.out))
+    if not args.json:
+        rep.status(out["legend"] + (f" Picture: {out['overlay']}" if args.out else ""))
+    return out
+
+
 def cmd_selftest(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     from studio.core.selftest import run_selftest
 
@@ -289,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a labelled folder (or CSV) with the same classes")
     p.add_argument("--split", choices=["val", "test", "train"], default=None)
     p.add_argument("--run", help="run id (default: the active run)")
+
+    p = add("explain", cmd_explain, "show why the model answers what it does for one file (a why-map)")
+    p.add_argument("project")
+    p.add_argument("file", help="an image, or a sensor CSV holding one recording")
+    p.add_argument("--out", help="also write the why-map picture (PNG) here")
+    p.add_argument("--method", choices=["occlusion", "gradcam"], default="occlusion",
+                   help="occlusion (default; works on variants too) or gradcam (trained model only)")
+    p.add_argument("--variant", help="explain a variant through LiteRT ('active' = the active variant)")
+    p.add_argument("--run", help="run id (default: the active run)")
+    p.add_argument("--class", dest="target", help="explain this class instead of the predicted one")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if a cached why-map exists")
 
     p = add("info", cmd_info, "summarize a project")
     p.add_argument("project")

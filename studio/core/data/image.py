@@ -117,11 +117,7 @@ def load_image(path: str | Path, size: int, channels: int) -> np.ndarray:
                 img = ImageOps.exif_transpose(img)
             except Exception:  # noqa: BLE001 - a broken EXIF block should not lose the image
                 pass
-            img = _flatten(img)
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (size, size):
-                img = img.resize((size, size), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
+            arr = fit_image(_flatten(img), size, channels)
     except FileNotFoundError as exc:
         raise DatasetError(
             "image file not found", path=path, hint="was the data folder moved or renamed?"
@@ -130,9 +126,33 @@ def load_image(path: str | Path, size: int, channels: int) -> np.ndarray:
         raise DatasetError(f"cannot decode this image ({exc})", path=path) from exc
     except (IndexError, EOFError, struct.error, TypeError, ZeroDivisionError) as exc:
         raise DatasetError(f"cannot decode this image ({type(exc).__name__}: {exc})", path=path) from exc
-    if channels == 1:
-        arr = arr[:, :, None]
     return arr
+
+
+def fit_image(img: Any, size: int, channels: int) -> np.ndarray:
+    """The last steps of :func:`load_image` on a decoded Pillow image (also used for camera frames): grey or
+    RGB, squashed to ``size`` x ``size`` with Pillow's bilinear filter, uint8 ``[size, size, channels]``."""
+    Image, _, _ = _pil()
+    img = img.convert("L" if channels == 1 else "RGB")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
+    return arr[:, :, None] if channels == 1 else arr
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file as :func:`load_image` sees it (after EXIF rotation), read from the
+    header only. Raises DatasetError naming the file when it cannot be read."""
+    Image, _, _ = _pil()
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except FileNotFoundError as exc:
+        raise DatasetError("image file not found", path=path) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"cannot read this image ({exc})", path=path) from exc
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 # ---------------------------------------------------------------------------------------------- checking

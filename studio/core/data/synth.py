@@ -179,15 +179,16 @@ def mark_image(mark: int | None, size: tuple[int, int], rng: np.random.Generator
     yy, xx = np.mgrid[0:h, 0:w]
     gx, gy = rng.uniform(-0.6, 0.6, 2)
     img = 150 + 40 * (gx * (xx / w - 0.5) + gy * (yy / h - 0.5)) + rng.normal(0, 8, (h, w))
+    s = MARK_SIDE
+    x0 = int(rng.integers(2, w - s - 2))
+    y0 = int(rng.integers(2, h - s - 2))
+    keep_clear = (xx >= x0 - 3) & (xx < x0 + s + 3) & (yy >= y0 - 3) & (yy < y0 + s + 3)
     for _ in range(int(rng.integers(2, 4))):  # distractors: filled dark ellipses, bigger than the mark
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         rx, ry = rng.uniform(3, 6, 2)
-        img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = rng.uniform(40, 80)
+        img[(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1) & ~keep_clear] = rng.uniform(40, 80)
     box = None
     if mark is not None:
-        s = MARK_SIDE
-        x0 = int(rng.integers(1, w - s - 1))
-        y0 = int(rng.integers(1, h - s - 1))
         region = img[y0 : y0 + s, x0 : x0 + s]
         region[:] = np.where(_mark_pattern(mark), rng.uniform(20, 50), rng.uniform(170, 200))
         box = [x0, y0, x0 + s, y0 + s]
@@ -224,3 +225,38 @@ def make_mark_folder(
             if box is not None:
                 boxes[rel] = box
     return root, boxes
+
+
+def make_burst_folder(
+    root: str | Path,
+    per_class: int = 20,
+    length: int = 96,
+    *,
+    seed: int = 0,
+    channels: Sequence[str] = ("ax", "ay", "az"),
+    burst: int = 12,
+) -> tuple[Path, dict[str, tuple[int, int, int]]]:
+    """Sensor recordings ``root/<class>/rec_<i>.csv`` of noise where the class is decided by a short burst
+    (``burst`` rows of a fast oscillation) at a random time in one channel: "knock" in the first channel, "rub"
+    in the second; the other channels carry slow distractor waves.
+
+    Returns the folder and ``{relative path: (first row, last row + 1, channel index)}`` of every burst.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    spans: dict[str, tuple[int, int, int]] = {}
+    t = np.arange(length)
+    for ci, name in enumerate(("knock", "rub")):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            sig = rng.normal(0, 0.3, (length, len(channels)))
+            for c in range(len(channels)):
+                sig[:, c] += 0.8 * np.sin(2 * math.pi * t / rng.uniform(30, 60) + rng.uniform(0, 6.3))
+            start = int(rng.integers(4, length - burst - 4))
+            sig[start : start + burst, ci] += 2.5 * np.sin(np.arange(burst) * 2.2)
+            rel = f"{name}/rec_{i:02d}.csv"
+            rows = [[round(k / 50.0, 4)] + [float(v) for v in sig[k]] for k in range(length)]
+            _write_rows(root / rel, ["time_s"] + list(channels), rows)
+            spans[rel] = (start, start + burst, ci)
+    return root, spans

@@ -1,0 +1,220 @@
+"""One input, one model, one answer: what why-maps, Try-it and the mislabel finder share.
+
+* **Inputs.** :func:`load_input` turns a file (an image, or a sensor CSV holding one recording) or a camera
+  frame (:func:`frame_input`) into model input exactly as training saw it: images through the one decoder
+  (:func:`studio.core.data.image.load_image` / ``fit_image``), recordings cut into the run's windows and
+  normalized with the run's statistics.
+* **Backends.** A :class:`Backend` is a ``predict(x) -> probabilities`` function with the input spec and class
+  names it needs. :func:`keras_backend` is the trained run (TensorFlow); :func:`litert_backend` is an
+  optimized or exported ``.tflite`` variant run by LiteRT, which is what a device answers. The LiteRT backend
+  never imports TensorFlow, so the GUI may run it in a thread of its own process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from studio.core.errors import DatasetError, ProjectError
+from studio.core.pipeline import InputSpec, normalize_windows
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"})
+CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+@dataclass
+class ModelInput:
+    """One file or frame as the model sees it.
+
+    ``x`` is float32 model input ``[n, ...]``: one image (n = 1) or every window of a recording. ``pixels`` is
+    the uint8 image at model size; ``signal`` the raw recording ``[rows, channels]``; ``starts`` the first row
+    of each window. ``size`` is the original (width, height) of an image.
+    """
+
+    kind: str  # "image" | "sensor"
+    x: np.ndarray
+    source: str = ""
+    pixels: np.ndarray | None = None
+    size: tuple[int, int] | None = None
+    signal: np.ndarray | None = None
+    starts: list[int] = field(default_factory=list)
+    channels: tuple[str, ...] = ()
+
+
+def image_input(path: str | Path, spec: InputSpec) -> ModelInput:
+    from studio.core.data.image import image_size, load_image
+
+    pixels = load_image(path, spec.size, spec.channels)
+    return ModelInput("image", spec.preprocess(pixels[None]), str(path), pixels=pixels, size=image_size(path))
+
+
+def frame_input(frame: np.ndarray, spec: InputSpec, source: str = "camera") -> ModelInput:
+    """A camera frame (uint8 ``[h, w]``, ``[h, w, 3]`` or ``[h, w, 4]``) prepared like a training image."""
+    from PIL import Image
+
+    from studio.core.data.image import fit_image
+
+    a = np.ascontiguousarray(frame)
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    pixels = fit_image(Image.fromarray(a.astype(np.uint8)), spec.size, spec.channels)
+    return ModelInput("image", spec.preprocess(pixels[None]), source, pixels=pixels,
+                      size=(int(a.shape[1]), int(a.shape[0])))
+
+
+def read_signal(path: str | Path, channels: tuple[str, ...]) -> np.ndarray:
+    """One recording from a CSV file with (at least) the project's channel columns, float32 ``[rows, c]``."""
+    from studio.core.data.sensor.columns import plan_columns
+    from studio.core.data.sensor.csvfile import numeric_matrix, read_csv_table
+
+    path = Path(path)
+    table = read_csv_table(path, display=str(path))
+    if not table.rows:
+        raise DatasetError("the CSV has a header but no data rows", path=path)
+    plan = plan_columns(table, str(path), want_label=False, label_column=None, recording_column=None,
+                        channels=list(channels))
+    return numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
+
+
+def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> ModelInput:
+    """Every window of ``signal`` (stride: the run's), normalized with the run's statistics."""
+    from studio.core.data.sensor import cut_windows
+
+    signal = np.asarray(signal, dtype=np.float32)
+    stride = int(spec.stride) or int(spec.window)
+    windows = cut_windows(signal, int(spec.window), stride)
+    if not len(windows):
+        raise DatasetError(
+            f"the recording has {len(signal)} rows, fewer than the model's window ({spec.window} rows)",
+            path=source or None, hint="record for longer, or train with a shorter window",
+        )
+    return ModelInput("sensor", normalize_windows(windows, spec), source, signal=signal,
+                      starts=[k * stride for k in range(len(windows))], channels=tuple(spec.channel_names))
+
+
+def load_input(path: str | Path, spec: InputSpec) -> ModelInput:
+    """A file as model input: an image for image models, a one-recording CSV for sensor models."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError("no such file", path=path, hint="choose an existing image or CSV file")
+    suffix = path.suffix.lower()
+    if spec.kind == "image":
+        if suffix not in IMAGE_SUFFIXES:
+            raise DatasetError(f"this model reads images, not '{suffix or 'no extension'}' files", path=path,
+                               hint="choose a png, jpg, bmp, gif or tiff file")
+        return image_input(path, spec)
+    if suffix not in CSV_SUFFIXES:
+        raise DatasetError(f"this model reads sensor CSV files, not '{suffix or 'no extension'}'", path=path,
+                           hint="choose a CSV file with the columns " + ", ".join(spec.channel_names))
+    return signal_input(read_signal(path, tuple(spec.channel_names)), spec, str(path))
+
+
+# ---------------------------------------------------------------------------------------------- backends
+@dataclass
+class Backend:
+    """A model ready to answer: ``predict(float32 input [n, ...]) -> probabilities [n, classes]``."""
+
+    kind: str  # "keras" | "litert"
+    name: str  # run id or variant name
+    spec: InputSpec
+    classes: list[str]
+    predict: Callable[[np.ndarray], np.ndarray]
+    ident: str  # changes whenever the model's weights change (cache key)
+    model: Any = None  # the tf_keras model (keras backends only: Grad-CAM needs it)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        what = "trained model (float, TensorFlow)" if self.kind == "keras" else (
+            f"{self.info.get('quantize', '?')} variant through LiteRT")
+        return {"kind": self.kind, "name": self.name, "what": what, **self.info}
+
+
+def _mtime_ident(*paths: Path) -> str:
+    parts = []
+    for p in paths:
+        try:
+            st = p.stat()
+            parts.append(f"{p.name}:{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            parts.append(f"{p.name}:missing")
+    return "|".join(parts)
+
+
+def keras_backend(project: Any, run_id: str | None = None) -> Backend:
+    """The run's tf_keras model (the active run by default) with a compiled inference function."""
+    from studio.core.tfenv import load_tf
+    from studio.core.train import load_run_model
+
+    tf, _ = load_tf()
+    model, info = load_run_model(project, run_id)
+    compiled = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = [compiled(tf.convert_to_tensor(np.asarray(x[i : i + 256], dtype=np.float32))).numpy()
+               for i in range(0, len(x), 256)]
+        return np.concatenate(out) if out else np.zeros((0, info.n_classes), np.float32)
+
+    return Backend("keras", info.run_id, info.spec, list(info.classes), predict,
+                   f"run:{info.run_id}:{_mtime_ident(info.weights_path)}", model=model, info={"run": info.run_id})
+
+
+def litert_predictor(model_bytes: bytes, num_threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict`` over a .tflite model: batch 1 per invoke (as on a device), int8 I/O quantized with the
+    tensors' own scale and zero point. One interpreter per predictor: not for use from two threads at once."""
+    from studio.core.measure import dequantize_output, litert_interpreter, quantize_input
+
+    interp = litert_interpreter(model_bytes, num_threads=num_threads)
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    if int(inp["shape"][0]) != 1:
+        interp.resize_tensor_input(inp["index"], [1] + [int(s) for s in inp["shape"][1:]])
+        interp.allocate_tensors()
+    k = int(out["shape"][-1])
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
+        res = np.empty((len(xq), k), np.float32)
+        for i in range(len(xq)):
+            interp.set_tensor(inp["index"], xq[i : i + 1])
+            interp.invoke()
+            res[i] = dequantize_output(interp.get_tensor(out["index"])[0], out)
+        return res
+
+    return predict
+
+
+def litert_backend(project: Any, variant: str | None = None, num_threads: int = 1) -> Backend:
+    """A variant (the active one by default) through LiteRT, exactly as an exported bundle runs it."""
+    from studio.core.optimize import load_variant
+
+    data, model_bytes = load_variant(project, variant)
+    spec_json = data.get("input_spec")
+    classes = data.get("classes")
+    if not spec_json or not classes:
+        raise ProjectError(f"variant {data['name']!r} does not say its input spec or classes",
+                           path=data.get("path"), hint="build it again with 'studio optimize'")
+    info = {"variant": data["name"], "quantize": data.get("quantize"), "run": data.get("run_id"),
+            "bytes": data.get("bytes")}
+    return Backend("litert", str(data["name"]), InputSpec.from_json(spec_json), [str(c) for c in classes],
+                   litert_predictor(model_bytes, num_threads), f"variant:{data['name']}:{data.get('created')}:"
+                   f"{_mtime_ident(Path(data['path']))}", info=info)
+
+
+def backend_for(project: Any, run_id: str | None = None, variant: str | None = None) -> Backend:
+    """The LiteRT variant when ``variant`` is given ("active" = the active one), else the Keras run."""
+    if variant is not None:
+        return litert_backend(project, None if variant == "active" else variant)
+    return keras_backend(project, run_id)
+
+
+def predict_input(backend: Backend, inp: ModelInput) -> np.ndarray:
+    """Class probabilities of the whole input: the image's, or the mean over a recording's windows (the
+    recording-level answer)."""
+    probs = backend.predict(inp.x)
+    return probs.mean(axis=0) if len(probs) > 1 else probs[0]

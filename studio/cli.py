@@ -245,6 +245,26 @@ def cmd_explain(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     return out
 
 
+def cmd_try(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+    from studio.core.tryit import TryRequest, try_files
+
+    project = Project.open(args.project)
+    request = TryRequest(paths=tuple(args.paths), variant=None if args.float_only else args.variant,
+                         compare_float=not args.no_float, why=not args.no_why)
+    out = try_files(project, request, rep)
+    if not args.json:
+        for item in out["items"]:
+            if "error" in item:
+                rep.status(f"{item['path']}: {item['error']}")
+                continue
+            line = f"{item['path']}: {item['label']} ({item['confidence'] * 100:.0f} %)"
+            if item.get("differs"):
+                line += f"; float model: {item['float']['label']} ({item['float']['confidence'] * 100:.0f} %)"
+            rep.status(line)
+    return out
+
+
 def cmd_selftest(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     from studio.core.selftest import run_selftest
 
@@ -317,6 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="run id (default: the active run)")
     p.add_argument("--class", dest="target", help="explain this class instead of the predicted one")
     p.add_argument("--no-cache", action="store_true", help="recompute even if a cached why-map exists")
+
+    p = add("try", cmd_try, "answer new files with the variant a device runs (LiteRT), beside the float model")
+    p.add_argument("project")
+    p.add_argument("paths", nargs="+", help="images, sensor CSV files, or folders of them")
+    p.add_argument("--variant", default="active", help="variant name (default: the active variant)")
+    p.add_argument("--float-only", action="store_true", help="use the trained float model, no variant")
+    p.add_argument("--no-float", action="store_true", help="do not add the float model's answer")
+    p.add_argument("--no-why", action="store_true", help="skip the why-maps (faster)")
 
     p = add("info", cmd_info, "summarize a project")
     p.add_argument("project")

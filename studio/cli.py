@@ -265,6 +265,31 @@ def cmd_try(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     return out
 
 
+def cmd_suspects(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+    from studio.core.suspects import find_suspects
+
+    project = Project.open(args.project)
+    out = find_suspects(project, args.run, rep, top=args.top, use_cache=not args.no_cache)
+    if not args.json:
+        rep.status(f"{out['n_flagged']} of {out['n_ranked']} examples are possibly mislabelled")
+        for s in out["suspects"][:20]:
+            rep.status(f"  {s['score']:.2f}  {s['name']}: labelled {s['label']}, looks like {s['suggested']}")
+    return out
+
+
+def cmd_curate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.data.curation import curate
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    label = getattr(args, "label", None)
+    out = curate(project, args.samples, args.command, label)
+    if not args.json:
+        rep.status(f"{len(out['changed'])} changed, {out['unchanged']} already so")
+    return out
+
+
 def cmd_selftest(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     from studio.core.selftest import run_selftest
 
@@ -345,6 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--float-only", action="store_true", help="use the trained float model, no variant")
     p.add_argument("--no-float", action="store_true", help="do not add the float model's answer")
     p.add_argument("--no-why", action="store_true", help="skip the why-maps (faster)")
+
+    p = add("suspects", cmd_suspects, "list training / validation examples that are possibly mislabelled")
+    p.add_argument("project")
+    p.add_argument("--run", help="run id (default: the active run)")
+    p.add_argument("--top", type=int, default=200, help="at most this many suspects (default 200)")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if the list is cached")
+
+    p = add("relabel", cmd_curate, "give samples another label (recorded in the manifest; 'restore' undoes it)")
+    p.add_argument("project")
+    p.add_argument("label", help="the new class")
+    p.add_argument("samples", nargs="+", help="sample paths or names as 'studio suspects' lists them")
+    p = add("exclude", cmd_curate, "leave samples out of training and evaluation ('restore' undoes it)")
+    p.add_argument("project")
+    p.add_argument("samples", nargs="+", help="sample paths or names as 'studio suspects' lists them")
+    p = add("restore", cmd_curate, "undo relabel / exclude: back to the imported label")
+    p.add_argument("project")
+    p.add_argument("samples", nargs="+", help="sample paths or names as 'studio suspects' lists them")
 
     p = add("info", cmd_info, "summarize a project")
     p.add_argument("project")

@@ -182,7 +182,7 @@ def split_samples(
     index = {c: i for i, c in enumerate(manifest["classes"])}
     paths, labels, ids = [], [], []
     for s in manifest["samples"]:
-        if s["split"] != split:
+        if s["split"] != split or s.get("excluded"):  # excluded by the user (curation.py)
             continue
         paths.append(str(roots[int(s["root"])] / s["path"]))
         labels.append(index[s["label"]])

@@ -92,7 +92,7 @@ def split_windows(
     index = {c: i for i, c in enumerate(manifest["classes"])}
     parts, labels, ids = [], [], []
     for rec in manifest["recordings"]:
-        if rec["split"] != split:
+        if rec["split"] != split or rec.get("excluded"):  # excluded by the user (data/curation.py)
             continue
         w = cut_windows(recordings[rec["id"]], window, stride)
         parts.append(w)

@@ -44,3 +44,19 @@ def image_project(tmp_path: Path) -> Project:
 @pytest.fixture
 def sensor_project(tmp_path: Path) -> Project:
     return Project.create(tmp_path / "proj-sensor", "sensor")
+
+
+@pytest.fixture(scope="session")
+def mark_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, list[int]]]:
+    """Cross / ring / ok parts at 64x48 px (the mark alone decides the class: its box is known), a compact CNN
+    trained at 32 px. Shared by the why-map and Try-it tests (one training per session)."""
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_mark_folder
+    from studio.core.train import default_config, train
+
+    base = tmp_path_factory.mktemp("marks")
+    root, boxes = make_mark_folder(base / "data", per_class=50, seed=1)
+    project = Project.create(base / "proj", "image")
+    import_data(project, root, val_split=0.2, test_split=0.3, seed=3)
+    train(project, default_config(project, input_size=32, epochs=18, patience=0))
+    return project, boxes

@@ -49,19 +49,6 @@ def test_explain_request_rejects_gradcam_on_a_variant() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- trained models
-@pytest.fixture(scope="module")
-def mark_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, list[int]]]:
-    """Cross / ring / ok parts at 64x48 px (the mark alone decides), a compact CNN trained at 32 px."""
-    from studio.core.train import default_config, train
-
-    base = tmp_path_factory.mktemp("marks")
-    root, boxes = make_mark_folder(base / "data", per_class=50, seed=1)
-    project = Project.create(base / "proj", "image")
-    import_data(project, root, val_split=0.2, test_split=0.3, seed=3)
-    train(project, default_config(project, input_size=32, epochs=18, patience=0))
-    return project, boxes
-
-
 @pytest.mark.slow
 def test_why_map_peak_falls_on_the_mark(mark_project: tuple[Project, dict[str, list[int]]]) -> None:
     from studio.core.explain import explain_many

@@ -1,0 +1,81 @@
+"""Try it: the LiteRT variant answers files and fake camera frames, beside the float model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.core.data import sample_path
+from studio.core.errors import DatasetError
+from studio.core.project import Project
+from studio.core.tryit import FakeFrameSource, LiveClassifier, TryRequest, differs, list_inputs, try_files
+
+
+def test_fake_source_list_inputs_and_differs(tmp_path) -> None:
+    src = FakeFrameSource([np.zeros((4, 4, 3), np.uint8)] * 2)
+    assert src.read() is not None and src.read() is not None and src.read() is None
+    looping = FakeFrameSource([np.zeros((4, 4, 3), np.uint8)], loop=True)
+    assert all(looping.read() is not None for _ in range(5))
+    looping.close()
+    assert looping.read() is None
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"")
+    (tmp_path / "a" / "notes.md").write_text("no")
+    assert [p.name for p in list_inputs([tmp_path], "image")] == ["x.png"]
+    with pytest.raises(DatasetError):
+        list_inputs([tmp_path / "a"], "sensor")
+    assert differs(np.array([0.6, 0.4]), np.array([0.4, 0.6]))
+    assert not differs(np.array([0.6, 0.4]), np.array([0.62, 0.38]))
+
+
+@pytest.fixture(scope="module")
+def int8_project(mark_project: tuple[Project, dict]) -> tuple[Project, dict]:
+    from studio.core.optimize import OptimizeConfig, optimize
+
+    project, boxes = mark_project
+    optimize(project, OptimizeConfig.for_int8(measure_arena=False, name="int8"))
+    return project, boxes
+
+
+@pytest.mark.slow
+def test_try_files_answers_with_the_litert_variant_beside_the_float_model(int8_project: tuple[Project, dict]) -> None:
+    from studio.core.measure import run_litert
+    from studio.core.optimize import load_variant
+    from studio.core.pipeline import InputSpec
+    from studio.core.data.image import load_image
+
+    project, boxes = int8_project
+    m = project.load_manifest()
+    files = [str(sample_path(project, m, s)) for s in m["samples"] if s["split"] == "test"][:4]
+    out = try_files(project, TryRequest(paths=tuple(files)))
+    assert out["model"]["kind"] == "litert" and out["model"]["quantize"] == "int8"
+    assert out["float_model"]["kind"] == "keras"
+    data, model_bytes = load_variant(project, "int8")
+    spec = InputSpec.from_json(data["input_spec"])
+    x = spec.preprocess(np.stack([load_image(f, spec.size, spec.channels) for f in files]))
+    device = run_litert(model_bytes, x).probs
+    for item, probs in zip(out["items"], device):
+        assert item["label"] == data["classes"][int(np.argmax(probs))]  # exactly what LiteRT answers
+        assert item["confidence"] == pytest.approx(float(probs.max()), abs=1e-4)
+        assert isinstance(item["differs"], bool) and item["float"]["label"] in data["classes"]
+        heat = np.asarray(item["why"]["heatmap"])
+        assert heat.shape == (32, 32) and 0 <= heat.min() and heat.max() <= 1
+    assert out["n_differ"] == sum(i["differs"] for i in out["items"])
+
+
+@pytest.mark.slow
+def test_live_classifier_answers_fake_camera_frames_fast(int8_project: tuple[Project, dict]) -> None:
+    from studio.core.inference import litert_backend
+
+    project, _ = int8_project
+    m = project.load_manifest()
+    files = [sample_path(project, m, s) for s in m["samples"] if s["split"] == "test"][:5]
+    live = LiveClassifier(litert_backend(project), FakeFrameSource(files, loop=True, size=(640, 480)))
+    seen = []
+    assert live.run(seen.append, max_frames=60) == 60
+    assert [r.index for r in seen] == list(range(60)) and seen[-1].frame.shape == (480, 640, 3)
+    assert seen[-1].label in m["classes"] and seen[-1].fps >= 10, f"{seen[-1].fps} frames/s"
+    why = live.explain(seen[0].frame)
+    assert why["image_size"] == [640, 480] and 0 <= why["peak"][0] < 640 and 0 <= why["peak"][1] < 480
+    stop = iter([False, False, True])
+    assert live.run(lambda r: None, should_stop=lambda: next(stop)) == 2

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.core.errors import DatasetError, ProjectError
-from studio.core.pipeline import InputSpec, normalize_windows
+from studio.core.pipeline import InputSpec
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
@@ -84,7 +84,7 @@ def read_signal(path: str | Path, channels: tuple[str, ...]) -> np.ndarray:
 
 def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> ModelInput:
     """Every window of ``signal`` (stride: the run's), normalized with the run's statistics."""
-    from studio.core.data.sensor import cut_windows
+    from studio.core.data.sensor import cut_windows, normalize_windows
 
     signal = np.asarray(signal, dtype=np.float32)
     stride = int(spec.stride) or int(spec.window)
@@ -94,7 +94,7 @@ def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> Model
             f"the recording has {len(signal)} rows, fewer than the model's window ({spec.window} rows)",
             path=source or None, hint="record for longer, or train with a shorter window",
         )
-    return ModelInput("sensor", normalize_windows(windows, spec), source, signal=signal,
+    return ModelInput("sensor", normalize_windows(windows, spec.mean, spec.std), source, signal=signal,
                       starts=[k * stride for k in range(len(windows))], channels=tuple(spec.channel_names))
 
 

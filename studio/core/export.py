@@ -24,6 +24,7 @@ import numpy as np
 
 from studio import __version__
 from studio.core.errors import ConfigError
+from studio.core.formats import FORMATS
 from studio.core.fsutil import replace_dir
 from studio.core.golden import Golden, choose_golden_indices
 from studio.core.reporter import NullReporter, Reporter, check_cancel
@@ -192,6 +193,7 @@ def write_bundle(
     if report_html:
         put("report.html", report_html)
     bundle = {
+        "schema_version": FORMATS["bundle"].current,  # read back with formats.read_versioned("bundle", ...)
         "studio_version": __version__,
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "project": project_name,

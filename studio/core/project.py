@@ -24,9 +24,10 @@ from typing import Any
 from studio import __version__
 from studio.core import lock
 from studio.core.errors import ProjectError
+from studio.core.formats import FORMATS, read_versioned, stamp, upgrade
 from studio.core.fsutil import atomic_write_json, read_json, safe_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = FORMATS["project"].current
 PROJECT_FILE = "project.json"
 TASKS = ("image", "sensor")
 # What the data is, whatever the task does with it: every image-vs-sensor decision asks for this.
@@ -47,8 +48,6 @@ def is_anomaly_task(task: str | None) -> bool:
 MERGED_KEYS = ("settings", "wizard")
 UPDATE_TIMEOUT_S = 10.0
 
-# Forward migrations: MIGRATIONS[n] turns a schema-n dict into schema n+1. Applied in order on open.
-MIGRATIONS: dict[int, Any] = {}
 
 
 def _now() -> str:
@@ -142,18 +141,7 @@ class Project:
             ) from exc
         if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
             raise ProjectError("project.json has no schema_version: not a Studio project", path=file)
-        version = data["schema_version"]
-        if version > SCHEMA_VERSION:
-            raise ProjectError(
-                f"this project was saved by a newer Studio (schema {version}, this Studio reads up to "
-                f"{SCHEMA_VERSION})",
-                path=file,
-                hint="update Small Model Studio to open it",
-            )
-        while version < SCHEMA_VERSION:
-            data = MIGRATIONS[version](data)
-            version += 1
-            data["schema_version"] = version
+        data = upgrade("project", data, file)  # newer: "made by a newer Studio: update"; older: migrated
         if data.get("task") not in TASKS:
             raise ProjectError(f"project.json names an unknown task {data.get('task')!r}", path=file)
         return cls(path, data)
@@ -243,14 +231,14 @@ class Project:
                 "no data imported yet", path=self.path, hint="import a data folder first ('studio import')"
             )
         try:
-            return read_json(self.manifest_path)
+            return read_versioned("manifest", self.manifest_path)
         except (OSError, ValueError) as exc:
             raise ProjectError(
                 f"the data manifest is corrupt ({exc})", path=self.manifest_path, hint="import the data again"
             ) from exc
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_json(self.manifest_path, manifest)
+        atomic_write_json(self.manifest_path, stamp("manifest", dict(manifest)))
 
     # ----------------------------------------------------------------- runs and variants
     def list_runs(self) -> list[str]:

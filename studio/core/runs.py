@@ -17,10 +17,11 @@ import numpy as np
 from studio import __version__
 from studio.core import models
 from studio.core.errors import ProjectError, StudioError
+from studio.core.formats import FORMATS, read_versioned
 from studio.core.fsutil import atomic_path, read_json
 from studio.core.pipeline import InputSpec
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = FORMATS["model"].current  # model.json's "format", checked on load (studio.core.formats)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def read_run_info(project: Any, run_id: str | None = None) -> RunInfo:
     path = project.run_dir(run_id)
     file = path / "model.json"
     try:
-        d = read_json(file)
+        d = read_versioned("model", file)
         arch = str(d["arch"])
         info = RunInfo(
             run_id=path.name,

@@ -58,7 +58,10 @@ def test_bundle_files_and_stated_arena_runs_in_tflite_micro(image_bundle) -> Non
         assert (out / name).exists(), name
         assert name in result.files
     assert (out / "labels.txt").read_text().split() == ["bar", "disc", "ring"]
-    bundle = json.loads((out / "bundle.json").read_text())
+    from studio.core.formats import read_versioned
+
+    bundle = read_versioned("bundle", out / "bundle.json")
+    assert bundle["schema_version"] == 1
     arena = bundle["arena"]["bytes"]
     assert arena == result.arena_bytes == variant["arena"]["recommended_bytes"]
     main_cc = (out / "main.cc").read_text()

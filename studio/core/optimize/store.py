@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import ProjectError
-from studio.core.fsutil import atomic_write_bytes, atomic_write_json, read_json, replace_dir
+from studio.core.formats import read_versioned, stamp
+from studio.core.fsutil import atomic_write_bytes, atomic_write_json, replace_dir
 
 
 def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[str, Any]) -> Path:
@@ -20,7 +21,7 @@ def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=variants_dir))
     try:
         atomic_write_bytes(tmp / "model.tflite", model_bytes)
-        atomic_write_json(tmp / "variant.json", data)
+        atomic_write_json(tmp / "variant.json", stamp("variant", dict(data)))
         replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -46,7 +47,7 @@ def load_variant(project: Any, name: str | None = None) -> tuple[dict[str, Any],
                            hint="existing variants: " + ", ".join(names))
     folder = project.variants_dir / name
     try:
-        data = read_json(folder / "variant.json")
+        data = read_versioned("variant", folder / "variant.json")
         model_bytes = (folder / "model.tflite").read_bytes()
     except (OSError, ValueError) as exc:
         raise ProjectError(f"variant {name!r} is damaged ({exc})", path=folder,
@@ -76,8 +77,8 @@ def list_variants(project: Any, target: str | None = None, full: bool = False) -
     for name in project.list_variants():
         folder = project.variants_dir / name
         try:
-            data = read_json(folder / "variant.json")
-        except (OSError, ValueError):
+            data = read_versioned("variant", folder / "variant.json")
+        except (OSError, ValueError, ProjectError):  # damaged, or made by a newer Studio: not listed
             continue
         data["name"] = name
         data["path"] = str(folder / "model.tflite")

@@ -88,9 +88,9 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
         out["bytes"][q] = len(built.model_bytes)
         variants[q] = built.model_bytes
     t = time.perf_counter()
-    pruned = build_variant(model, arrays, OptimizeConfig(prune=0.5, quantize="float32", measure_arena=False))
+    pruned = build_variant(model, arrays, OptimizeConfig(prune=0.5, prune_kind="weights", quantize="float32", measure_arena=False))
     out["prune_s"] = time.perf_counter() - t
-    out["prune_epochs"] = OptimizeConfig(prune=0.5).epochs
+    out["prune_epochs"] = OptimizeConfig(prune=0.5, prune_kind="weights").epochs
     out["prune_sparsity"] = pruned.sparsity.get("sparsity")
     keras_probs = {"val": np.asarray(model.predict(x_held, batch_size=64, verbose=0))}
     for q in ("float32", "int8"):

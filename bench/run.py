@@ -5,7 +5,7 @@
     python -m bench --only training      # one section (repeatable, or comma-separated); other sections keep
                                          # their last results in the report, with their own date
 
-Sections: startup, training, responsiveness, optimization, memory, data. Every number is a ratio against a
+Sections: startup, training, responsiveness, optimization, shrink, memory, data. Every number is a ratio against a
 baseline measured side by side in the same run (interleaved repeats, medians), so a busy machine slows both
 sides alike; the load average before and after each section is recorded because these 2 cores are shared.
 """
@@ -22,12 +22,13 @@ from typing import Any, Callable
 from bench.common import (REPORT_MD, RESULTS_JSON, Row, fmt_num, load_results, machine_info, now_iso, print_rows,
                           save_results, versions)
 
-SECTIONS = ("startup", "training", "responsiveness", "optimization", "memory", "data")
+SECTIONS = ("startup", "training", "responsiveness", "optimization", "shrink", "memory", "data")
 TITLES = {
     "startup": "Start-up",
     "training": "Training throughput",
     "responsiveness": "GUI responsiveness while training",
     "optimization": "Optimization",
+    "shrink": "Shrinking: channel pruning, distillation, search",
     "memory": "Memory",
     "data": "Data import",
 }
@@ -86,6 +87,12 @@ def section_optimization(quick: bool) -> list[Row]:
     return optimize_bench.run(quick, _log)
 
 
+def section_shrink(quick: bool) -> list[Row]:
+    from bench import shrink_bench
+
+    return shrink_bench.run(quick, _log)
+
+
 def section_memory(quick: bool) -> list[Row]:
     from bench import memory
 
@@ -103,6 +110,7 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "training": section_training,
     "responsiveness": section_responsiveness,
     "optimization": section_optimization,
+    "shrink": section_shrink,
     "memory": section_memory,
     "data": section_data,
 }
@@ -208,6 +216,13 @@ def render_markdown(results: dict[str, Any]) -> str:
         "then `studio.core.optimize.build_variant` converts it (wall time per quantization) and prunes 50 % with "
         "its fine-tune; `measure_variant` runs float32 and int8 through LiteRT on val + test; latency is the "
         "median of batch-1 LiteRT invokes (1 thread, default XNNPACK delegate), interleaved.",
+        "- **Shrinking** (`bench/shrink_bench.py`, issue 13): per dataset (inspection sample, sklearn digits) one "
+        "process trains the default compact CNN, then `optimize()` builds unpruned int8, 50 % channel-pruned int8 "
+        "and 50 % weight-pruned int8 (sizes, arena, MACs, LiteRT accuracy; latency as interleaved medians); "
+        "distillation is measured with and without the teacher at the same budget (same max epochs, patience, "
+        "learning rate and seeds) on channel-pruned fine-tunes and a width-0.5 student from scratch; `search()` "
+        "runs for a Cortex-M4 within its budget and its best frontier point <= 30 KB is compared with an RBF SVM "
+        "and a random forest fit on the same split (the best of four fits).",
         "- **Memory**: `ru_maxrss` of the training process itself (`os.wait4`), Studio `train()` against plain "
         "`fit` of the same MobileNetV2-0.35 at 96x96, batch 32, on 128 generated images.",
         "- **Data**: `studio.core.data.import_data` on 10,000 generated 32x32 PNGs (which decodes and hashes "

@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         "seed": args.seed,
         "distribute": args.distribute,
         "patience": args.patience,
+        "teacher": args.teacher,
     }
     if args.no_augment:
         overrides["augment"] = False
@@ -186,6 +187,11 @@ def cmd_optimize(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     project = Project.open(args.project)
     config = OptimizeConfig(
         prune=args.prune,
+        prune_kind=args.prune_kind or OptimizeConfig.prune_kind,
+        channel_rank=args.channel_rank,
+        distill=args.distill,
+        distill_alpha=args.distill_alpha,
+        distill_temperature=args.distill_temperature,
         quantize=args.quantize,
         qat=args.qat,
         finetune_epochs=args.finetune_epochs,
@@ -193,6 +199,39 @@ def cmd_optimize(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         name=args.name,
     )
     return optimize(project, config, rep).to_json()
+
+
+def cmd_search(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.optimize.search import search
+    from studio.core.optimize.search_space import SearchConfig
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+
+    def floats(text: str | None) -> tuple[float, ...] | None:
+        return tuple(float(v) for v in text.split(",")) if text else None
+
+    config = SearchConfig(
+        target=args.target,
+        budget_min=args.budget_min,
+        max_bytes=int(args.max_kb * 1024) if args.max_kb else None,
+        quantize=tuple(q.strip() for q in args.quantize.split(",")),
+        archs=tuple(a.strip() for a in args.archs.split(",")) if args.archs else None,
+        widths=floats(args.widths),
+        input_sizes=tuple(int(v) for v in floats(args.input_sizes) or ()) or None,
+        channel_fractions=floats(args.channels) or SearchConfig.channel_fractions,
+        distill=args.distill,
+        keep=not args.no_keep,
+        max_candidates=args.max_candidates,
+        epochs=args.epochs,
+    )
+    out = search(project, config, rep).to_json()
+    if not args.json:
+        for p in out["frontier"]:
+            s = p["settings"]
+            rep.status(f"{p['name'] or '-'}: {p['bytes'] / 1024:.1f} KB, arena {(p['arena_bytes'] or 0) / 1024:.1f} KB, "
+                       f"accuracy {p['accuracy'] * 100:.1f}%{' fits' if p['fits'] else ''} ({s.get('arch')})")
+    return out
 
 
 def cmd_variants(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
@@ -345,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", help="none, imagenet, or a path to a weights .h5 file")
     p.add_argument("--seed", type=int)
     p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], help="tf.distribute strategy")
+    p.add_argument("--teacher", metavar="RUN",
+                   help="a finished run to learn from as well as the labels (distillation), e.g. for a smaller width")
 
     p = add("evaluate", cmd_evaluate, "evaluate the trained model")
     p.add_argument("project")
@@ -398,12 +439,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("optimize", cmd_optimize, "build an optimized (pruned / quantized) variant of the trained model")
     p.add_argument("project")
-    p.add_argument("--prune", type=float, default=0.0, help="target sparsity 0..0.9")
+    p.add_argument("--prune", type=float, default=0.0,
+                   help="0..0.9: fraction of channels removed (--prune-kind channels) or of weights zeroed (weights)")
+    p.add_argument("--prune-kind", choices=["channels", "weights"], default=None,
+                   help="channels: remove whole filters, a smaller file, arena and latency; weights: zero weights, "
+                        "only the zipped file shrinks (default: %s)" % "channels")
+    p.add_argument("--channel-rank", choices=["l1", "bn"], default="l1",
+                   help="channels: rank filters by kernel L1 norm or batch-norm scale")
+    p.add_argument("--distill", dest="distill", action="store_true", default=None,
+                   help="fine-tune against the trained model's outputs (default: on for channel pruning)")
+    p.add_argument("--no-distill", dest="distill", action="store_false", help="fine-tune on labels only")
+    p.add_argument("--distill-alpha", type=float, help="weight of the label loss, 0..1")
+    p.add_argument("--distill-temperature", type=float, help="softening temperature, 1 or more")
     p.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default="int8")
     p.add_argument("--qat", action="store_true", help="quantization-aware training")
     p.add_argument("--finetune-epochs", type=int, default=None)
     p.add_argument("--run", help="run id (default: the active run)")
     p.add_argument("--name", help="variant name (default: derived from the settings)")
+
+    p = add("search", cmd_search, "search the most accurate models that fit a device, within a time budget")
+    p.add_argument("project")
+    p.add_argument("--target", required=True, help="device profile id (see 'studio targets')")
+    p.add_argument("--budget-min", type=float, default=10.0, help="time budget in minutes (default 10)")
+    p.add_argument("--max-kb", type=float, help="largest model file worth trying, in KB (default: the flash)")
+    p.add_argument("--quantize", default="int8", help="comma-separated quantizations to measure (default int8)")
+    p.add_argument("--archs", help="comma-separated architecture ids (default: every one for the data)")
+    p.add_argument("--widths", help="comma-separated widths (default: each architecture's)")
+    p.add_argument("--input-sizes", help="comma-separated image sides (default: the run's and smaller)")
+    p.add_argument("--channels", help="comma-separated channel-pruning fractions (default 0.25,0.5,0.75)")
+    p.add_argument("--max-candidates", type=int, default=16)
+    p.add_argument("--epochs", type=int, help="epochs of a fully trained candidate (default: Studio's)")
+    p.add_argument("--distill", dest="distill", action="store_true", default=None,
+                   help="candidates learn from the trained run (default)")
+    p.add_argument("--no-distill", dest="distill", action="store_false")
+    p.add_argument("--no-keep", action="store_true", help="do not keep the frontier points as variants")
 
     p = add("variants", cmd_variants, "list optimized variants with their measurements")
     p.add_argument("project")

@@ -140,6 +140,16 @@ def evaluate_split(
     return out, run
 
 
+C_ARRAY_OVERHEAD = 15 + 3 + 4  # alignas(16) padding, worst case; padding to the length; unsigned int length
+
+
+def flash_bytes(model_bytes: int) -> int:
+    """Flash a microcontroller spends on the model: the flatbuffer as the bundle's 16-byte aligned ``const``
+    array plus its ``unsigned int`` length, with worst-case alignment padding (see ``micro.model_data_files``).
+    TFLite-Micro reads the model in place, so nothing else is copied; runtime code is budgeted separately."""
+    return int(model_bytes) + C_ARRAY_OVERHEAD
+
+
 def gzip_size(data: bytes) -> int:
     """Compressed size as a download or an OTA update would see it (gzip -9, no timestamp)."""
     return len(gzip.compress(data, compresslevel=9, mtime=0))

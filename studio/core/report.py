@@ -89,29 +89,49 @@ def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
     return "".join(rows)
 
 
+def _ratio(v: dict[str, Any], key: str) -> str:
+    r = (v.get("vs_int8") or {}).get(key)
+    return "" if r is None else f"<br><small>{r:.2f}×</small>"
+
+
+def _kind(v: dict[str, Any]) -> str:
+    if v.get("search"):
+        return "searched" + (f", {_pct(v.get('prune'))} channels" if v.get("prune") else "")
+    if not v.get("prune"):
+        return "–"
+    return f"{_pct(v.get('prune'))} {'channels' if v.get('prune_kind') == 'channels' else 'weights'}"
+
+
 def variants_table(variants: list[dict[str, Any]], chosen: str | None, target: str | None) -> str:
-    head = ("<table><tr><th class='l'>variant</th><th>quantization</th><th>pruning</th><th>size</th>"
-            "<th>gzip</th><th>sparsity</th><th>accuracy (LiteRT)</th><th>Keras</th><th>agreement</th>"
-            "<th>latency mean / p95</th><th>TFLM arena</th>"
+    """Every variant's measured sizes side by side; pruned and searched ones also as a ratio (×) of the
+    unpruned int8 model of the same run, measured with them."""
+    head = ("<table><tr><th class='l'>variant</th><th>quantization</th><th>pruning</th><th>file</th>"
+            "<th>flash (C array)</th><th>gzip</th><th>TFLM arena</th><th>MACs</th><th>sparsity</th>"
+            "<th>accuracy (LiteRT)</th><th>Keras</th><th>agreement</th><th>latency median / p95</th>"
             + (f"<th>fits {_e(target)}</th>" if target else "") + "</tr>")
     rows = [head]
     for v in variants:
-        arena = (v.get("arena") or {}).get("recommended_bytes")
+        arena = (v.get("arena") or {}).get("min_bytes")
         fits = ""
         if target:
             ok = (v.get("fits") or {}).get(target)
             why = ((v.get("fit_detail") or {}).get(target) or {}).get("reason", "")
             fits = f"<td title='{_e(why)}'>{'yes' if ok else 'no'}</td>"
         cls = " class='chosen'" if v.get("name") == chosen else ""
-        lat, p95 = v.get("latency_ms"), v.get("latency_p95_ms") or 0.0
+        lat, p95 = v.get("latency_median_ms") or v.get("latency_ms"), v.get("latency_p95_ms") or 0.0
         lat_text = "–" if lat is None else f"{lat:.3f} / {p95:.3f} ms"
+        acc_pts = (v.get("vs_int8") or {}).get("accuracy_points")
+        macs = v.get("macs")
         rows.append(
             f"<tr{cls}><td class='l'>{_e(v.get('name'))}</td><td>{_e(v.get('quantize'))}"
-            f"{' + QAT' if v.get('qat') else ''}</td><td>{_pct(v.get('prune'))}</td><td>{_kb(v.get('bytes'))}</td>"
-            f"<td>{_kb(v.get('gzip_bytes'))}</td><td>{_pct(v.get('sparsity'))}</td><td>{_pct(v.get('accuracy'))}</td>"
+            f"{' + QAT' if v.get('qat') else ''}</td><td>{_e(_kind(v))}</td>"
+            f"<td>{_kb(v.get('bytes'))}{_ratio(v, 'bytes')}</td><td>{_kb(v.get('flash_bytes'))}</td>"
+            f"<td>{_kb(v.get('gzip_bytes'))}{_ratio(v, 'gzip_bytes')}</td><td>{_kb(arena)}{_ratio(v, 'arena_bytes')}</td>"
+            f"<td>{'–' if macs is None else f'{macs / 1e6:.2f} M'}{_ratio(v, 'macs')}</td>"
+            f"<td>{_pct(v.get('sparsity'))}</td><td>{_pct(v.get('accuracy'))}"
+            f"{'' if acc_pts is None else f'<br><small>{acc_pts:+.1f} pts</small>'}</td>"
             f"<td>{_pct(v.get('keras_accuracy'))}</td><td>{_pct(v.get('agreement'))}</td>"
-            f"<td>{lat_text}</td>"
-            f"<td>{_kb(arena)}</td>{fits}</tr>"
+            f"<td>{lat_text}{_ratio(v, 'latency_median_ms')}</td>{fits}</tr>"
         )
     rows.append("</table>")
     return "".join(rows)
@@ -206,8 +226,11 @@ def render_report(
         parts.append("</table>")
     parts += ["<h2>Variants</h2>", variants_table(variants, variant.get("name"), target),
               "<p class='note'>Accuracy and latency are measured on the .tflite file with the LiteRT interpreter "
-              "(host CPU, one thread, batch 1). Pruning shows in the gzip size, not in the raw file size or in "
-              "latency. The TFLite-Micro arena is the smallest that allocated and invoked, plus headroom.</p>"]
+              "(host CPU, one thread, batch 1). Weight pruning shows in the gzip size only; channel pruning makes "
+              "the model narrower, so the file, the arena, the MACs and the latency shrink. × is the ratio to "
+              "the unpruned int8 model of the same run, measured with the variant. Flash is the file as the "
+              "microcontroller bundle's C array. The TFLite-Micro arena is the smallest that allocated and "
+              "invoked (the bundle adds headroom).</p>"]
     notes = list(variant.get("notes") or []) + list(extra_notes or [])
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")

@@ -70,3 +70,24 @@ def check_cancel(reporter: Reporter | None) -> None:
     """Raise :class:`Cancelled` if the user asked to stop."""
     if reporter is not None and reporter.cancel_requested():
         raise Cancelled()
+
+
+class ScaledReporter:
+    """Forwards to ``inner`` with progress mapped into ``[lo, hi]`` and metrics tagged with a ``stage``: one
+    step of a longer job (a fine-tune inside an optimization, a candidate inside a search)."""
+
+    def __init__(self, inner: Reporter, lo: float, hi: float, stage: str | None = None) -> None:
+        self.inner, self.lo, self.hi, self.stage = inner, float(lo), float(hi), stage
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        f = min(max(float(fraction), 0.0), 1.0)
+        self.inner.progress(self.lo + (self.hi - self.lo) * f, message)
+
+    def status(self, message: str) -> None:
+        self.inner.status(message)
+
+    def metrics(self, kind: str, values: dict[str, Any]) -> None:
+        self.inner.metrics(kind, {**values, "stage": self.stage} if self.stage else values)
+
+    def cancel_requested(self) -> bool:
+        return self.inner.cancel_requested()

@@ -120,7 +120,7 @@ def run_selftest(reporter: Reporter | None = None, keep: str | Path | None = Non
         from studio.core.optimize import OptimizeConfig, optimize
 
         project = state["project"]
-        info = optimize(project, OptimizeConfig(prune=0.5, quantize="int8", finetune_epochs=1), NullReporter())
+        info = optimize(project, OptimizeConfig(prune=0.5, prune_kind="weights", quantize="int8", finetune_epochs=1), NullReporter())
         v = info.to_json()
         state["variant"] = v
         state["variant_path"] = info.path

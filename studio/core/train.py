@@ -259,6 +259,20 @@ def _finish(project: Any, model: Any, callback: Any, config: TrainConfig, params
                        stopped=stopped, stop_reason=reason, seconds=seconds, config=config)
 
 
+def _with_teacher(project: Any, model: Any, config: TrainConfig, reporter: Reporter) -> Any:
+    """``model``, or with ``config.teacher`` a distiller that trains it against that run's outputs too (its
+    weights, saved and restored by the callback, are the student's)."""
+    if not config.teacher:
+        return model
+    from studio.core.optimize.distill import make_distiller, resize_for_teacher
+
+    teacher, info = load_run_model(project, config.teacher)
+    reporter.status(f"Learning from run {info.run_id} ({info.arch}) as teacher, and from the labels")
+    distiller = make_distiller(model, teacher, teacher_input=resize_for_teacher(teacher, model.input_shape[1:]))
+    distiller.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+    return distiller
+
+
 # ---------------------------------------------------------------------------------------------- train
 def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     """Train ``config`` on the project's train split, validate on val, and write a finished run.
@@ -289,6 +303,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     if cw:
         reporter.status("Classes are imbalanced: using class weights")
     model, params = _build_model(keras, config, spec, len(classes), strategy, reporter)
+    fit_model = _with_teacher(project, model, config, reporter)  # before the run folder: a bad teacher leaves none
 
     run = _open_run(project, strategy)
     _write_config(run[1], config, classes, replicas, global_batch, cw, len(train_data), len(val_data))
@@ -296,7 +311,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     callback = make_callback(keras, reporter, int(config.epochs), steps, run[1] / "weights.h5",
                              int(config.patience), has_val, calibration=calibration)
     reporter.status(f"Training {config.arch} ({model.count_params():,} parameters) on {len(train_data)} samples")
-    _fit(model, train_ds, val_ds, config, cw, callback, run[1])
+    _fit(fit_model, train_ds, val_ds, config, cw, callback, run[1])
     result = _finish(project, model, callback, config, params, spec, classes, run, has_val, t_start,
                      settings_before)
     reporter.progress(1.0, "training finished" if not result.stopped else "training stopped")

@@ -117,7 +117,8 @@ def recalibrate_batchnorm(keras: Any, model: Any, x: Any, forward: Any = None) -
     ``forward`` is an optional compiled ``x -> model(x, training=True)`` (see :func:`batchnorm_forward`); it
     must have been traced while the momenta were 0, which the first call here guarantees.
     """
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # submodules, not layers: a distiller (studio.core.optimize.distill) wraps the student model it trains
+    bns = [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization)]
     if not bns or len(x) == 0:
         return
     saved = [layer.momentum for layer in bns]

@@ -37,6 +37,9 @@ class TrainConfig:
     distribute: str = "none"
     class_weights: bool = True
     dropout: float | None = None
+    # A finished run to learn from as well as the labels (knowledge distillation, studio.core.optimize.distill):
+    # e.g. a smaller width or input size trained against the big run.
+    teacher: str | None = None
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return replace(self, **changes)
@@ -82,6 +85,8 @@ class TrainConfig:
             raise ConfigError(f"patience must be 0 (off) or more, got {self.patience}")
         if self.distribute not in DISTRIBUTE:
             raise ConfigError(f"unknown distribution {self.distribute!r}", hint=f"use one of {', '.join(DISTRIBUTE)}")
+        if self.teacher and self.distribute != "none":
+            raise ConfigError("a teacher run cannot be used with distributed training", hint="use --distribute none")
         if self.pretrained != "none" and "imagenet" not in spec.pretrained:
             raise ConfigError(
                 f"{spec.title} has no pretrained weights", hint="use --pretrained none, or --arch mobilenetv2"

@@ -58,7 +58,7 @@ def trained():
 def test_pruning_reaches_target_sparsity_on_stripped_model(trained) -> None:
     model, arrays = trained
     before = [w.copy() for w in model.get_weights()]
-    built = build_variant(model, arrays, OptimizeConfig(prune=0.6, quantize="float32", finetune_epochs=2))
+    built = build_variant(model, arrays, OptimizeConfig(prune=0.6, prune_kind="weights", quantize="float32", finetune_epochs=2))
     # the stripped model has no pruning wrappers left and measures 60 % +- 2 points on its prunable kernels
     assert not any("PruneLowMagnitude" in type(layer).__name__ for layer in built.keras_model.layers)
     assert abs(built.sparsity["sparsity"] - 0.6) <= 0.02, built.sparsity
@@ -134,10 +134,12 @@ def test_config_validation_and_names() -> None:
         OptimizeConfig(prune=0.95).validated()
     with pytest.raises(ConfigError):
         OptimizeConfig(quantize="int4").validated()
-    assert OptimizeConfig(prune=0.5, qat=True).default_name() == "p50-qat-int8"
+    assert OptimizeConfig(prune=0.5, prune_kind="weights", qat=True).default_name() == "p50-qat-int8"
+    assert OptimizeConfig(prune=0.5, qat=True).default_name() == "c50-qat-int8"  # channels: the default kind
     assert OptimizeConfig(quantize="float32").epochs == 0
     assert OptimizeConfig(prune=0.5, finetune_epochs=0).epochs == 1
-    assert OptimizeConfig(prune=0.5).epochs == 4 and OptimizeConfig(prune=0.8).epochs == 8
+    w = {"prune_kind": "weights"}
+    assert OptimizeConfig(prune=0.5, **w).epochs == 4 and OptimizeConfig(prune=0.8, **w).epochs == 8
 
 
 def test_variant_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ def image_bundle(tmp_path_factory: pytest.TempPathFactory):
     project = Project.create(root / "project", "image")
     import_data(project, src, val_split=0.3, seed=1)
     train(project, default_config(project, arch="compact_cnn", input_size=16, width=0.5, epochs=2), NullReporter())
-    variant = optimize(project, OptimizeConfig(prune=0.5, quantize="int8", finetune_epochs=1), NullReporter())
+    variant = optimize(project, OptimizeConfig(prune=0.5, prune_kind="weights", quantize="int8", finetune_epochs=1), NullReporter())
     result = export(project, root / "out", target="cortex-m7")
     return project, variant.to_json(), result, src
 

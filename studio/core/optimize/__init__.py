@@ -14,6 +14,9 @@ Modules, by topic:
 - :mod:`.config` — :class:`OptimizeConfig` (the recipe) and the plain objects passed around;
 - :mod:`.finetune` — fine-tuning on in-memory arrays with progress and cancel;
 - :mod:`.magnitude` — tfmot magnitude pruning and quantization-aware training;
+- :mod:`.channels`, :mod:`.rebuild` — channel (structured) pruning: which channels go together, the plan,
+  the narrower model and its surviving weights;
+- :mod:`.distill` — knowledge distillation from the trained model;
 - :mod:`.build` — :func:`build_variant`: fine-tune a fresh clone and convert it, no project needed;
 - :mod:`.measuring` — :func:`measure_variant` through LiteRT and TFLite-Micro;
 - :mod:`.store` — variant folders: write whole or not at all, list with fits verdicts, load, delete;
@@ -31,10 +34,17 @@ from studio.core.optimize.finetune import fresh_clone
 from studio.core.optimize.magnitude import pruning_schedule
 from studio.core.optimize.measuring import measure_variant
 from studio.core.optimize.stage import optimize
-from studio.core.optimize.store import SUMMARY_KEYS, delete_variant, list_variants, load_variant, write_variant
+from studio.core.optimize.store import (
+    SUMMARY_KEYS,
+    delete_variant,
+    list_variants,
+    load_variant,
+    load_variant_model,
+    write_variant,
+)
 
 __all__ = [
     "OptimizeConfig", "VariantInfo", "Arrays", "BuiltVariant", "build_variant", "measure_variant", "optimize",
     "list_variants", "load_variant", "write_variant", "delete_variant", "fresh_clone", "pruning_schedule",
-    "SUMMARY_KEYS",
+    "SUMMARY_KEYS", "load_variant_model",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from studio.core.convert import convert_model, representative_indices
-from studio.core.optimize.config import FINETUNE_LR_FACTOR, Arrays, BuiltVariant, OptimizeConfig
+from studio.core.optimize.config import CHANNEL_PATIENCE, FINETUNE_LR_FACTOR, Arrays, BuiltVariant, OptimizeConfig
 from studio.core.optimize.finetune import FineTuner, compile_for_finetune, fresh_clone, outputs_probabilities
 from studio.core.optimize.magnitude import magnitude_prune, quantization_aware
+from studio.core.optimize.rebuild import prune_channels
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 QUANT_LABELS = {"float32": "float32", "float16": "float16", "dynamic": "dynamic-range", "int8": "full int8"}
@@ -33,20 +34,74 @@ def build_variant(
     lr = config.learning_rate or ((base_learning_rate or 1e-3) * FINETUNE_LR_FACTOR)
     epochs = config.epochs
     keras.utils.set_random_seed(config.seed)
-    work = fresh_clone(model)
+    plan = None
+    if config.channels:
+        reporter.status(f"Removing {config.prune:.0%} of the channels (ranked by {config.channel_rank})")
+        work, plan = prune_channels(model, config.prune, config.channel_rank)
+        notes.append(channel_note(plan, model, work))
+    else:
+        work = fresh_clone(model)
     stages = (1 if config.prune > 0 else 0) + (1 if config.qat else 0)
-    tuner = FineTuner(keras, arrays, config.batch_size, reporter, progress, stages)
-    if config.prune > 0:
+    tuner = FineTuner(keras, arrays, config.batch_size, reporter, progress, stages,
+                      teacher=model if config.distills else None, distill=config.distill_config())
+    if config.distills:
+        d = config.distill_config()
+        notes.append(f"fine-tuned against the trained model's outputs (distillation, alpha {d.alpha:g}, "
+                     f"temperature {d.temperature:g})")
+    if config.prune > 0 and not config.channels:
         work = magnitude_prune(keras, work, config.prune, epochs, lr, probs, tuner, notes)
     if config.qat:
-        work = quantization_aware(keras, work, config.prune > 0, epochs, lr, probs, tuner, notes)
-    elif config.prune == 0 and epochs > 0:
+        work = quantization_aware(keras, work, config.prune > 0 and not config.channels, epochs, lr, probs,
+                                  tuner, notes)
+    elif config.channels and epochs > 0 and arrays.training is not None:
+        history = _fit_channels(work, model, arrays, config, epochs, lr, reporter, progress)
+        tuner.cursor = progress[0] + (progress[1] - progress[0]) * 0.8
+        tuner.history.update(history)
+        best = int(history["Channel-pruning fine-tune:best_epoch"][0])
+        notes.append(f"fine-tuned up to {epochs} epoch(s) with the run's augmentation; epoch {best} kept "
+                     f"(lowest validation loss), lr {lr:g}")
+    elif (config.channels or config.prune == 0) and epochs > 0:
         compile_for_finetune(keras, work, lr, probs)
-        tuner.fit(work, "Fine-tune", [], epochs)
+        tuner.fit(work, "Channel-pruning fine-tune" if config.channels else "Fine-tune", [], epochs)
+        if config.channels:
+            notes.append(f"{epochs} fine-tune epoch(s), lr {lr:g}")
     sparsity = keras_sparsity(work)
     check_cancel(reporter)
     model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, progress[1]), notes)
-    return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history)
+    return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history, plan)
+
+
+def _fit_channels(work: Any, model: Any, arrays: Arrays, config: OptimizeConfig, epochs: int, lr: float,
+                  reporter: Reporter, progress: tuple[float, float]) -> dict[str, list[float]]:
+    """Fine-tune a channel-pruned model like a training run (see :mod:`.student`); its history by key."""
+    from studio.core.optimize.student import fit_student
+    from studio.core.reporter import ScaledReporter
+
+    lo, hi = progress
+    sub = ScaledReporter(reporter, lo, lo + (hi - lo) * 0.8, stage="Channel-pruning fine-tune")
+    reporter.status(f"Channel-pruning fine-tune: up to {epochs} epoch(s) on {len(arrays.x_train)} training samples"
+                    + (" with the trained model as teacher" if config.distills else ""))
+    result = fit_student(work, arrays.training, epochs, lr, sub, CHANNEL_PATIENCE,
+                         teacher=model if config.distills else None, distill=config.distill_config(),
+                         batch_size=arrays.training.config.batch_size, seed=config.seed)
+    check_cancel(reporter)
+    rows = result["epochs"]
+    out = {f"Channel-pruning fine-tune:{k}": [r[k] for r in rows if r.get(k) is not None]
+           for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    out["Channel-pruning fine-tune:best_epoch"] = [float(result["best_epoch"])]
+    return out
+
+
+def channel_note(plan: dict[str, Any], model: Any, narrow: Any) -> str:
+    """One sentence on what channel pruning removed (and what it had to leave whole)."""
+    summary = plan.get("summary") or {}
+    text = (f"removed {plan['fraction']:.0%} of the channels of {summary.get('narrowed_layers', 0)} layer(s) "
+            f"(ranked by {'batch-norm scale' if plan['rank'] == 'bn' else 'filter L1 norm'}): "
+            f"{model.count_params():,} -> {narrow.count_params():,} parameters")
+    whole = [r for r in summary.get("whole_reasons", []) if r != "model output"]
+    if whole:
+        text += f"; {summary.get('whole_layers')} layer(s) kept whole ({'; '.join(whole[:3])})"
+    return text
 
 
 def convert_variant(work: Any, arrays: Arrays, config: OptimizeConfig, reporter: Reporter,

@@ -20,13 +20,23 @@ DEFAULT_FINETUNE_EPOCHS_HIGH_SPARSITY = 8
 FINETUNE_LR_FACTOR = 0.5
 DEFAULT_REPRESENTATIVE = 200
 PRUNE_END_FRACTION = 0.7
+PRUNE_KINDS = ("channels", "weights")
+# Channel pruning removes whole filters at once, so it fine-tunes longer than magnitude pruning's gradual
+# schedule (measured on the inspection sample and digits; see docs/benchmarks.md).
+DEFAULT_CHANNEL_FINETUNE_EPOCHS = 40
+CHANNEL_PATIENCE = 10
 
 
 @dataclass(frozen=True)
 class OptimizeConfig:
     """One variant's recipe: one field per choice on the Optimize page."""
 
-    prune: float = 0.0  # target sparsity of the prunable kernels, 0..0.9
+    prune: float = 0.0  # weights: target sparsity of the prunable kernels; channels: fraction of filters removed
+    prune_kind: str = "channels"  # "channels": remove whole filters (smaller file, arena, MACs); "weights": zeros
+    channel_rank: str = "l1"  # channels: rank filters by kernel L1 norm ("l1") or batch-norm scale ("bn")
+    distill: bool | None = None  # fine-tune against the trained model's outputs; None: the measured default
+    distill_alpha: float | None = None  # weight of the label loss (None: distill.DEFAULT_ALPHA)
+    distill_temperature: float | None = None  # softening temperature (None: distill.DEFAULT_TEMPERATURE)
     quantize: str = "int8"  # float32 | float16 | dynamic | int8
     qat: bool = False  # quantization-aware training (int8 only)
     finetune_epochs: int | None = None  # None: 4 when pruning (8 above 50 %) or QAT, else 0
@@ -64,12 +74,45 @@ class OptimizeConfig:
             raise ConfigError("fine-tune epochs cannot be negative")
         if self.io_dtype not in ("int8", "uint8"):
             raise ConfigError(f"unknown input/output type {self.io_dtype!r}", hint="use int8 or uint8")
+        if self.prune_kind not in PRUNE_KINDS:
+            raise ConfigError(f"unknown pruning kind {self.prune_kind!r}", hint="use channels or weights")
+        if self.channel_rank not in ("l1", "bn"):
+            raise ConfigError(f"unknown channel ranking {self.channel_rank!r}", hint="use l1 or bn")
+        if self.distill and not self.finetunes:
+            raise ConfigError("distillation needs fine-tuning", hint="prune, use QAT, or set --finetune-epochs")
+        self.distill_config().validated()
         return self
+
+    @property
+    def channels(self) -> bool:
+        """True when this variant removes whole channels."""
+        return self.prune > 0 and self.prune_kind == "channels"
+
+    @property
+    def finetunes(self) -> bool:
+        return self.prune > 0 or self.qat or bool(self.finetune_epochs)
+
+    @property
+    def distills(self) -> bool:
+        """Whether fine-tuning learns from the trained model too (the measured default: channel pruning)."""
+        if self.distill is not None:
+            return bool(self.distill) and self.finetunes
+        return self.channels
+
+    def distill_config(self) -> Any:
+        from studio.core.optimize.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, DistillConfig
+
+        return DistillConfig(
+            alpha=DEFAULT_ALPHA if self.distill_alpha is None else float(self.distill_alpha),
+            temperature=DEFAULT_TEMPERATURE if self.distill_temperature is None else float(self.distill_temperature),
+        )
 
     @property
     def epochs(self) -> int:
         if self.finetune_epochs is not None:
             n = int(self.finetune_epochs)
+        elif self.channels:
+            n = DEFAULT_CHANNEL_FINETUNE_EPOCHS
         else:
             n = DEFAULT_FINETUNE_EPOCHS if (self.prune > 0 or self.qat) else 0
             if self.prune > 0.5:
@@ -80,8 +123,12 @@ class OptimizeConfig:
 
     def default_name(self) -> str:
         parts = []
-        if self.prune > 0:
+        if self.channels:
+            parts.append(f"c{int(round(self.prune * 100))}")
+        elif self.prune > 0:
             parts.append(f"p{int(round(self.prune * 100))}")
+        if self.distills != self.channels:  # say so when distillation differs from its default
+            parts.append("kd" if self.distills else "nokd")
         if self.qat:
             parts.append("qat")
         parts.append(self.quantize)
@@ -92,6 +139,7 @@ class OptimizeConfig:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["finetune_epochs_used"] = self.epochs
+        d["distill_used"] = self.distills
         return d
 
 
@@ -118,6 +166,7 @@ class Arrays:
     y_val: np.ndarray
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    training: Any = None  # student.TrainingData: raw splits + the run's choices, for pipeline fine-tuning
 
 
 @dataclass
@@ -127,3 +176,4 @@ class BuiltVariant:
     sparsity: dict[str, Any]
     notes: list[str]
     history: dict[str, list[float]]
+    channel_plan: dict[str, Any] | None = None  # channel pruning: the plan that rebuilds the narrow model

@@ -67,8 +67,10 @@ class FineTuner:
     """
 
     def __init__(self, keras: Any, arrays: Arrays, batch_size: int, reporter: Reporter,
-                 progress: tuple[float, float], stages: int) -> None:
+                 progress: tuple[float, float], stages: int, teacher: Any = None, distill: Any = None) -> None:
         self.keras = keras
+        self.teacher = teacher  # a trained model: each fit() then distils from it (see .distill)
+        self.distill = distill
         self.arrays = arrays
         self.batch_size = int(batch_size)
         self.reporter = reporter
@@ -85,8 +87,15 @@ class FineTuner:
         a, reporter = self.arrays, self.reporter
         total = self.steps_per_epoch * n_epochs
         cb = _ReporterCallback.make(self.keras, reporter, self.cursor, self.cursor + self.span, total, label)
-        reporter.status(f"{label}: {n_epochs} epoch(s) on {len(a.x_train)} training samples")
-        h = model.fit(
+        reporter.status(f"{label}: {n_epochs} epoch(s) on {len(a.x_train)} training samples"
+                        + (" with the trained model as teacher" if self.teacher is not None else ""))
+        fit_model = model
+        if self.teacher is not None:
+            from studio.core.optimize.distill import make_distiller
+
+            fit_model = make_distiller(model, self.teacher, self.distill)
+            fit_model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+        h = fit_model.fit(
             a.x_train,
             a.y_train,
             batch_size=self.batch_size,

@@ -13,14 +13,26 @@ from studio.core.formats import read_versioned, stamp
 from studio.core.fsutil import atomic_write_bytes, atomic_write_json, replace_dir
 
 
-def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[str, Any]) -> Path:
-    """Write ``variants/<name>/`` all at once: a hidden temp folder renamed into place (replacing an old one)."""
+def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[str, Any],
+                  keras_model: Any = None, weights_from: Path | None = None) -> Path:
+    """Write ``variants/<name>/`` all at once: a hidden temp folder renamed into place (replacing an old one).
+
+    ``keras_model`` (a channel-pruned or searched model) also stores its fine-tuned weights as ``weights.h5``,
+    so :func:`load_variant_model` can rebuild it from the registry, the channel plan and these weights;
+    ``weights_from`` copies such a file instead.
+    """
     variants_dir = Path(variants_dir)
     variants_dir.mkdir(parents=True, exist_ok=True)
     final = variants_dir / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=variants_dir))
     try:
         atomic_write_bytes(tmp / "model.tflite", model_bytes)
+        if keras_model is not None:
+            keras_model.save_weights(str(tmp / "weights.h5"))
+            data = {**data, "weights": "weights.h5"}
+        elif weights_from is not None and Path(weights_from).exists():
+            shutil.copyfile(weights_from, tmp / "weights.h5")
+            data = {**data, "weights": "weights.h5"}
         atomic_write_json(tmp / "variant.json", stamp("variant", dict(data)))
         replace_dir(tmp, final)
     except BaseException:
@@ -61,7 +73,33 @@ SUMMARY_KEYS = (
     "name", "path", "quantize", "prune", "qat", "io_dtype", "bytes", "gzip_bytes", "sparsity", "sparsity_all",
     "accuracy", "keras_accuracy", "accuracy_drop", "test_accuracy", "agreement", "latency_ms", "latency_p95_ms",
     "latency_median_ms", "params", "macs", "arena", "run_id", "arch", "created", "finetune_epochs",
+    "prune_kind", "distill", "flash_bytes", "arch_params", "input_shape", "reference", "vs_int8", "search",
 )
+
+
+def compare_with_reference(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Ratios of a variant's sizes, arena, MACs and latency to its unpruned int8 reference, and the accuracy
+    difference in points: what pruning (or a smaller searched model) bought and what it cost."""
+    ref = data.get("reference")
+    if not ref:
+        return None
+
+    def ratio(mine: Any, theirs: Any) -> float | None:
+        return round(float(mine) / float(theirs), 3) if mine is not None and theirs else None
+
+    arena = (data.get("arena") or {}).get("min_bytes")
+    out = {
+        "bytes": ratio(data.get("bytes"), ref.get("bytes")),
+        "flash_bytes": ratio(data.get("flash_bytes"), ref.get("flash_bytes")),
+        "gzip_bytes": ratio(data.get("gzip_bytes"), ref.get("gzip_bytes")),
+        "arena_bytes": ratio(arena, ref.get("arena_bytes")),
+        "macs": ratio(data.get("macs"), ref.get("macs")),
+        "latency_median_ms": ratio(data.get("latency_median_ms"), ref.get("latency_median_ms")),
+    }
+    for key in ("accuracy", "test_accuracy"):
+        mine, theirs = data.get(key), ref.get(key)
+        out[f"{key}_points"] = round((mine - theirs) * 100, 2) if mine is not None and theirs is not None else None
+    return out
 
 
 def list_variants(project: Any, target: str | None = None, full: bool = False) -> list[dict[str, Any]]:
@@ -82,6 +120,8 @@ def list_variants(project: Any, target: str | None = None, full: bool = False) -
             continue
         data["name"] = name
         data["path"] = str(folder / "model.tflite")
+        data["vs_int8"] = compare_with_reference(data)
+        data["input_shape"] = (data.get("input_spec") or {}).get("input_shape")
         row = dict(data) if full else {k: data.get(k) for k in SUMMARY_KEYS}
         detail = {t.id: check_fit(data, t) for t in targets}
         row["fits"] = {tid: d["ok"] for tid, d in detail.items()}
@@ -98,3 +138,22 @@ def delete_variant(project: Any, name: str) -> None:
     shutil.rmtree(folder)
     if project.data.get("active_variant") == name:
         project.update(active_variant=None)
+
+
+def load_variant_model(project: Any, name: str) -> Any:
+    """Rebuild a variant's Keras model from JSON alone: the registry builds ``arch`` with ``arch_params`` for
+    the variant's input shape, the channel plan (if any) narrows it, and ``weights.h5`` fills it."""
+    from studio.core.models import build_model
+    from studio.core.optimize.rebuild import apply_plan
+
+    data, _ = load_variant(project, name)
+    folder = project.variants_dir / name
+    if not data.get("weights") or not (folder / data["weights"]).exists():
+        raise ProjectError(f"variant {name!r} keeps no Keras weights (only its .tflite)", path=folder,
+                           hint="channel-pruned and searched variants keep them; rebuild this one from its run")
+    shape = tuple(int(v) for v in data["input_spec"]["input_shape"])
+    model = build_model(data["arch"], shape, len(data["classes"]), **(data.get("arch_params") or {}))
+    if data.get("channel_plan"):
+        model = apply_plan(model, data["channel_plan"])
+    model.load_weights(str(folder / data["weights"]))
+    return model

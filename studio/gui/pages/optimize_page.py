@@ -255,7 +255,8 @@ class OptimizePage(Page):
         try:
             from studio.core.optimize import OptimizeConfig
 
-            config = OptimizeConfig(prune=values["prune"], quantize=values["quantize"], qat=values["qat"],
+            config = OptimizeConfig(prune=values["prune"], prune_kind=values.get("prune_kind", "weights"),
+                                    quantize=values["quantize"], qat=values["qat"],
                                     finetune_epochs=values["finetune_epochs"],
                                     io_dtype=self.target_combo.target().io_dtype).validated()
         except Exception as exc:  # noqa: BLE001

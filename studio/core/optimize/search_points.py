@@ -1,0 +1,338 @@
+"""The search's working state: data per input size, the teacher, training candidates, and measured points.
+
+Every point is measured exactly like a variant (``build.convert_variant`` + ``measuring.measure_variant``:
+LiteRT on val and test, latency, sizes, MACs, TFLite-Micro arena) and judged with ``targets.check_fit``; the
+frontier points become variants through ``store.write_variant`` with their Keras weights.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from typing import Any
+
+from studio.core.errors import Cancelled, ConfigError
+from studio.core.fsutil import atomic_write_json, safe_name
+from studio.core.optimize.config import DEFAULT_CHANNEL_FINETUNE_EPOCHS, FINETUNE_LR_FACTOR, Arrays, OptimizeConfig
+from studio.core.optimize.search_space import Candidate, SearchConfig, pareto_front
+from studio.core.optimize.student import TrainingData, fit_student, run_train_config
+
+# Measured default (docs/benchmarks.md, "Distillation"): candidates learn from the trained run.
+DISTILL_DEFAULT = True
+SEARCH_FORMAT = 1
+PUBLIC_KEYS = ("id", "kind", "name", "bytes", "flash_bytes", "gzip_bytes", "arena_bytes", "macs", "params",
+               "latency_ms", "latency_median_ms", "accuracy", "test_accuracy", "keras_accuracy", "fits",
+               "fit_reason", "on_frontier", "settings", "rung", "seconds")
+
+
+class _Until:
+    """A reporter that also asks to stop at ``t`` (monotonic seconds)."""
+
+    def __init__(self, clock: Any, t: float) -> None:
+        self.clock, self.t = clock, t
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.clock, name)
+
+    def cancel_requested(self) -> bool:
+        return self.clock.user_cancelled or time.monotonic() >= self.t
+
+
+class Points:
+    def __init__(self, project: Any, config: SearchConfig, clock: Any) -> None:
+        from studio.core.targets import MCU_CODE_RESERVE, MCU_RAM_RESERVE, get_target
+
+        self.project, self.config, self.clock = project, config, clock
+        self.target = get_target(config.target)
+        self.manifest = project.load_manifest()
+        self.modality = project.modality
+        self.classes = list(self.manifest["classes"])
+        self.n_classes = len(self.classes)
+        mcu = self.target.mcu
+        self.max_bytes = int(config.max_bytes or (self.target.flash_bytes - (MCU_CODE_RESERVE if mcu else 0)))
+        self.max_ram = int(self.target.ram_bytes - (MCU_RAM_RESERVE if mcu else 0))
+        self.distill = DISTILL_DEFAULT if config.distill is None else bool(config.distill)
+        self.points: list[dict[str, Any]] = []
+        self._data: dict[Any, tuple[Any, Any, Arrays]] = {}
+        self._configs: dict[str, Any] = {}
+        self._measure_s: list[float] = []
+        self.notes: list[str] = []
+        self.baseline: dict[str, Any] | None = None
+        self.teacher, self.run = self._load_run()
+        self.run_config = run_train_config(project, self.run) if self.run is not None else None
+        self.run_side = int(self.run.spec.size) if self.run is not None and self.modality == "image" else None
+        if self.run_side is None and self.modality == "image":
+            from studio.core.train_config import default_config
+
+            self.run_side = int(default_config(project).input_size or 96)
+
+    def _load_run(self) -> tuple[Any, Any]:
+        from studio.core.errors import ProjectError
+        from studio.core.runs import load_run_model
+
+        try:
+            return load_run_model(self.project)
+        except ProjectError:
+            self.notes.append("no trained run: candidates train without a teacher, no channel-pruning points")
+            return None, None
+
+    # ------------------------------------------------------------------ data
+    def input_shape(self, side: int | None) -> tuple[int, ...]:
+        return tuple(self.spec(side).shape)
+
+    def spec(self, side: int | None) -> Any:
+        from studio.core.pipeline import spec_for_project
+
+        if self.modality != "image":
+            return self.run.spec if self.run is not None else spec_for_project(self.project, self.manifest)
+        return spec_for_project(self.project, self.manifest, int(side or self.run_side))
+
+    def data(self, side: int | None) -> tuple[Any, dict[str, Any], Arrays]:
+        """(spec, raw splits, model-input arrays) at image side ``side`` (decoded once per side)."""
+        key = side if self.modality == "image" else None
+        if key not in self._data:
+            from studio.core.pipeline import load_split
+
+            spec = self.spec(side)
+            raw = {s: load_split(self.project, s, spec, manifest=self.manifest) for s in ("train", "val", "test")}
+            x = {s: spec.preprocess(d.x) for s, d in raw.items() if d.x is not None and len(d)}
+            if "train" not in x or "val" not in x:
+                raise ConfigError("the search needs training and validation data", path=self.project.manifest_path,
+                                  hint="import the data again with --val-split 0.2")
+            arrays = Arrays(self.classes, x["train"], raw["train"].y, x["val"], raw["val"].y,
+                            x.get("test"), raw["test"].y if "test" in x else None)
+            self._data[key] = (spec, raw, arrays)
+        return self._data[key]
+
+    def train_config(self, c: Candidate) -> Any:
+        from studio.core.train_config import default_config
+
+        if c.key not in self._configs:
+            self._configs[c.key] = default_config(self.project, arch=c.arch, input_size=c.size, width=c.width,
+                                                  pretrained="none")
+        return self._configs[c.key]
+
+    def full_epochs(self, c: Candidate) -> int:
+        return int(self.config.epochs or self.train_config(c).epochs)
+
+    def _teacher_for(self, spec: Any) -> Any:
+        if not self.distill or self.teacher is None:
+            return None
+        if self.teacher.input_shape[-1] != spec.shape[-1]:
+            return None  # an RGB (pretrained) teacher cannot see a grey student's input
+        return self.teacher
+
+    # ------------------------------------------------------------------ training
+    def train(self, c: Candidate, epochs: int, until: float) -> None:
+        """Train ``c`` ``epochs`` more epochs (building it first), stopping at ``until``."""
+        from studio.core.models import build_model
+        from studio.core.tfenv import load_tf
+
+        if epochs <= 0:
+            return
+        spec, raw, _ = self.data(c.size)
+        cfg = self.train_config(c)
+        if c.model is None:
+            load_tf()[1].utils.set_random_seed(self.config.seed)
+            c.model = build_model(c.arch, spec.shape, self.n_classes, width=c.width)
+        c.status = "training"
+        self.clock.status(f"Training {c.key}: {epochs} epoch(s) (done {c.epochs_done})")
+        t0 = time.monotonic()
+        result = fit_student(c.model, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
+                             cfg.learning_rate, _Until(self.clock, until), cfg.patience,
+                             teacher=self._teacher_for(spec), seed=self.config.seed)
+        c.seconds += time.monotonic() - t0
+        rows = result["epochs"]
+        c.epochs_done += len(rows)
+        c.history += rows
+        best = rows[result["best_epoch"] - 1]
+        c.val_loss, c.val_accuracy = best.get("val_loss"), best.get("val_accuracy")
+        if self.clock.user_cancelled:
+            raise Cancelled()
+
+    def channel_point(self, c: Candidate | None, model: Any, side: int | None, cfg: Any, fraction: float) -> None:
+        """Channel-prune ``model`` (the run's when ``c`` is None, else candidate ``c``'s) by ``fraction``,
+        fine-tune it against ``model`` and measure it."""
+        label = "the run" if c is None else c.key
+        from studio.core.optimize.rebuild import prune_channels
+
+        spec, raw, _ = self.data(side)
+        narrow, plan = prune_channels(model, fraction)
+        reserve = self.measure_reserve(1)
+        until = time.monotonic() + max(1.0, self.clock.left() - reserve)
+        epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(cfg.epochs))
+        self.clock.status(f"Channel pruning {label} by {fraction:.0%}: fine-tuning up to {epochs} epoch(s)")
+        try:
+            result = fit_student(narrow, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
+                                 float(cfg.learning_rate) * FINETUNE_LR_FACTOR, _Until(self.clock, until),
+                                 min(10, int(cfg.patience)), teacher=model if self.distill else None,
+                                 seed=self.config.seed)
+        except Cancelled:
+            return  # the budget ended before one epoch: no point
+        if self.clock.user_cancelled:
+            raise Cancelled()
+        source = self.source_of(c)
+        settings = {**source["settings"], "channels": fraction, "epochs": len(result["epochs"])}
+        self.measure(narrow, side, settings, "channels", None, {**source, "plan": plan})
+
+    def source_of(self, c: Candidate | None) -> dict[str, Any]:
+        """Registry id, parameters and settings of the run (``c`` None) or of candidate ``c``."""
+        from studio.core.models import resolve_params
+
+        if c is None:
+            return {"arch": self.run.arch, "params": dict(self.run.params), "settings": {
+                "arch": self.run.arch, "width": self.run.params.get("width"), "input_size": self.run_side,
+                "source": "run"}}
+        return {"arch": c.arch, "params": resolve_params(c.arch, width=c.width),
+                "settings": {"arch": c.arch, "width": c.width, "input_size": c.size, "source": c.key}}
+
+    # ------------------------------------------------------------------ measuring
+    def measure_reserve(self, n: int) -> float:
+        per = (sum(self._measure_s) / len(self._measure_s)) if self._measure_s else 20.0
+        return per * max(0, n) * len(self.config.quantize)
+
+    def measure_baseline(self) -> None:
+        """The run's own unpruned int8 model: the point every other one is compared with."""
+        if self.teacher is None:
+            return
+        source = {**self.source_of(None), "plan": None}
+        settings = {**source["settings"], "channels": 0.0}
+        for p in self.measure(self.teacher, self.run_side, settings, "run", None, source, quantize=("int8",)):
+            self.baseline = self.public(p)
+
+    def measure_candidate(self, c: Candidate, rung: int) -> None:
+        if c.model is None:
+            return
+        settings = {**c.settings(), "channels": 0.0, "status": c.status}
+        self.measure(c.model, c.size, settings, "searched", rung, {**self.source_of(c), "plan": None})
+
+    def measure(self, model: Any, side: int | None, settings: dict[str, Any], kind: str, rung: int | None,
+                source: dict[str, Any], quantize: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        from studio.core.measure import flash_bytes
+        from studio.core.optimize.build import convert_variant
+        from studio.core.optimize.measuring import measure_variant
+        from studio.core.reporter import NullReporter
+        from studio.core.targets import check_fit
+
+        spec, _, arrays = self.data(side)
+        out = []
+        for q in quantize or self.config.quantize:
+            t0 = time.monotonic()
+            cfg = OptimizeConfig(quantize=q, io_dtype=self.target.io_dtype, seed=self.config.seed)
+            quiet = NullReporter()
+            model_bytes = convert_variant(model, arrays, cfg, quiet, (0.0, 1.0), [])
+            m = measure_variant(model_bytes, model, arrays, q, quiet, measure_arena=q in ("int8", "float32"))
+            m.update(quantize=q, flash_bytes=flash_bytes(len(model_bytes)), params=int(model.count_params()))
+            fit = check_fit(m, self.target)
+            point = {"id": len(self.points), "kind": kind, "name": None, **{k: m.get(k) for k in (
+                "bytes", "flash_bytes", "gzip_bytes", "macs", "params", "latency_ms", "latency_median_ms",
+                "accuracy", "test_accuracy", "keras_accuracy")},
+                "arena_bytes": (m.get("arena") or {}).get("min_bytes"), "fits": bool(fit["ok"]),
+                "fit_reason": fit["reason"], "settings": {**settings, "quantize": q,
+                                                         "distill": self.distill and self.teacher is not None},
+                "rung": rung, "seconds": round(self.clock.elapsed(), 1), "on_frontier": False}
+            self.points.append(point)
+            self._store_point(point, model_bytes, model, spec, m, source)
+            self._measure_s.append(time.monotonic() - t0)
+            self._report(point)
+            out.append(point)
+        return out
+
+    def _report(self, point: dict[str, Any]) -> None:
+        front = pareto_front(self.points)
+        ids = {p["id"] for p in front}
+        for p in self.points:
+            p["on_frontier"] = p["id"] in ids
+        self.clock.metrics("search_point", self.public(point))
+        self.clock.metrics("search_frontier", {"frontier": [self.public(p) for p in front],
+                                               "points": len(self.points)})
+        self.clock.status(f"point {point['id']}: {point['bytes'] / 1024:.1f} KB, accuracy "
+                          f"{(point['accuracy'] or 0) * 100:.1f}% ({point['settings'].get('arch')}"
+                          f"{', fits' if point['fits'] else ''})")
+        self.clock.progress(0.0, f"{len(self.points)} point(s)")
+
+    def public(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {k: p.get(k) for k in PUBLIC_KEYS}
+
+    def public_points(self) -> list[dict[str, Any]]:
+        return [self.public(p) for p in self.points]
+
+    # ------------------------------------------------------------------ results
+    def _store_point(self, p: dict[str, Any], model_bytes: bytes, model: Any, spec: Any, m: dict[str, Any],
+                     source: dict[str, Any]) -> None:
+        """``P/search/points/<id>/``: the .tflite, the Keras weights and the variant.json it would become, so
+        any point can be kept as a variant later (:func:`keep_point`), also after the search ended."""
+        from studio.core.optimize.stage import REFERENCE_KEYS, _spec_json
+        from studio.core.optimize.store import write_variant
+
+        s = p["settings"]
+        data = {
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "run_id": self.run.run_id if self.run is not None else None, "arch": source["arch"],
+            "arch_params": source["params"], "input_spec": _spec_json(spec), "classes": self.classes,
+            "quantize": s["quantize"], "prune": float(s.get("channels") or 0.0),
+            "prune_kind": "channels" if s.get("channels") else None, "qat": False,
+            "distill": {"teacher": "run"} if s.get("distill") else None,
+            "io_dtype": self.target.io_dtype if s["quantize"] == "int8" else "float32",
+            "finetune_epochs": s.get("epochs"), "channel_plan": source.get("plan"),
+            "search": {"target": self.target.id, "kind": p["kind"], "settings": s, "rung": p["rung"], "point": p["id"]},
+            **m, "notes": [f"found by 'studio search' for {self.target.title}"], "seconds": p["seconds"],
+            "reference": {**{key: self.baseline.get(key) for key in REFERENCE_KEYS + ("arena_bytes",)},
+                          "source": "the run's int8 model, measured in the same search"}
+            if self.baseline and p["kind"] != "run" else None,
+        }
+        write_variant(points_dir(self.project), str(p["id"]), model_bytes, data, keras_model=model)
+
+    def finish(self, keep: bool) -> list[dict[str, Any]]:
+        """The frontier (as public dicts), kept as variants when ``keep``; search.json records the search."""
+        front = pareto_front(self.points)
+        if keep:
+            for p in front:
+                p["name"] = keep_point(self.project, p["id"])
+        frontier = [self.public(p) for p in front]
+        atomic_write_json(search_dir(self.project) / "search.json", {
+            "format": SEARCH_FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": self.config.to_json(), "baseline": self.baseline, "frontier": frontier,
+            "points": self.public_points(), "notes": self.notes})
+        return frontier
+
+
+def search_dir(project: Any) -> Any:
+    return project.path / "search"
+
+
+def points_dir(project: Any) -> Any:
+    return search_dir(project) / "points"
+
+
+def clear_search(project: Any) -> None:
+    """Forget the previous search's points (a new search starts)."""
+    import shutil
+
+    shutil.rmtree(search_dir(project), ignore_errors=True)
+
+
+def point_name(settings: dict[str, Any]) -> str:
+    s = settings
+    side = f"-{s['input_size']}px" if s.get("input_size") else ""
+    cut = f"-c{int(round(s['channels'] * 100))}" if s.get("channels") else ""
+    return safe_name(f"search-{s['arch']}-w{s.get('width')}{side}{cut}-{s['quantize']}")
+
+
+def keep_point(project: Any, point_id: int, name: str | None = None) -> str:
+    """Make point ``point_id`` of the last search a variant (``studio variants`` lists it); returns its name."""
+    from studio.core.errors import ProjectError
+    from studio.core.formats import read_versioned
+    from studio.core.optimize.store import write_variant
+
+    folder = points_dir(project) / str(int(point_id))
+    try:
+        data = read_versioned("variant", folder / "variant.json")
+        model_bytes = (folder / "model.tflite").read_bytes()
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"the last search has no point {point_id}", path=points_dir(project),
+                           hint="run 'studio search' again") from exc
+    name = safe_name(name or point_name(data["search"]["settings"]))
+    data["name"] = name
+    write_variant(project.variants_dir, name, model_bytes, data, weights_from=folder / "weights.h5")
+    return name

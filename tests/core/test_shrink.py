@@ -1,0 +1,194 @@
+"""Channel pruning, distillation and the fit-my-device search on a tiny trained project, plus their plain-Python
+parts (names, sizes, Pareto fronts, budgets) without TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from studio.core.errors import ConfigError
+from studio.core.optimize import OptimizeConfig
+from studio.core.optimize.search_space import (
+    Candidate,
+    SearchConfig,
+    image_sides,
+    pareto_front,
+    pareto_keep,
+    thin_out,
+)
+from studio.core.reporter import NullReporter, RecordingReporter
+
+
+# ---------------------------------------------------------------------------------------------- plain Python
+def test_names_epochs_and_distillation_defaults() -> None:
+    c50 = OptimizeConfig(prune=0.5, prune_kind="channels")
+    assert c50.default_name() == "c50-int8" and c50.distills and c50.epochs == 40
+    assert OptimizeConfig(prune=0.5, prune_kind="channels", distill=False).default_name() == "c50-nokd-int8"
+    w50 = OptimizeConfig(prune=0.5, prune_kind="weights")
+    assert w50.default_name() == "p50-int8" and not w50.distills and w50.epochs == 4
+    assert OptimizeConfig(prune=0.5, prune_kind="weights", distill=True).default_name() == "p50-kd-int8"
+    for bad in (dict(prune_kind="filters"), dict(channel_rank="random"), dict(distill=True),
+                dict(prune=0.5, distill_alpha=1.5), dict(prune=0.5, distill_temperature=0.5)):
+        with pytest.raises(ConfigError):
+            OptimizeConfig(**bad).validated()
+
+
+def test_flash_bytes_and_comparison_with_the_unpruned_int8_model() -> None:
+    from studio.core.measure import flash_bytes
+    from studio.core.optimize.store import compare_with_reference
+
+    assert flash_bytes(1000) == 1022  # 15 bytes of alignment, 3 of padding, the 4-byte length
+    ref = {"bytes": 100_000, "flash_bytes": 100_022, "gzip_bytes": 80_000, "arena_bytes": 40_000, "macs": 4_000_000,
+           "latency_median_ms": 0.4, "accuracy": 0.9, "test_accuracy": 0.88}
+    v = {"bytes": 50_000, "flash_bytes": 50_022, "gzip_bytes": 30_000, "arena": {"min_bytes": 20_000},
+         "macs": 1_000_000, "latency_median_ms": 0.2, "accuracy": 0.89, "test_accuracy": 0.9, "reference": ref}
+    vs = compare_with_reference(v)
+    assert vs["bytes"] == 0.5 and vs["arena_bytes"] == 0.5 and vs["macs"] == 0.25
+    assert vs["accuracy_points"] == -1.0 and vs["test_accuracy_points"] == 2.0
+    assert compare_with_reference({"bytes": 1}) is None
+
+
+def test_pareto_front_and_two_objective_halving() -> None:
+    pts = [{"id": 0, "bytes": 100, "accuracy": 0.9}, {"id": 1, "bytes": 50, "accuracy": 0.85},
+           {"id": 2, "bytes": 60, "accuracy": 0.80}, {"id": 3, "bytes": 200, "accuracy": 0.9},
+           {"id": 4, "bytes": 30, "accuracy": None}]
+    assert [p["id"] for p in pareto_front(pts)] == [1, 0]
+    cands = [Candidate("a", w, 16, est_bytes=b, est_macs=b) for w, b in ((0.5, 10), (1.0, 20), (1.5, 30), (2.0, 40))]
+    for c, loss in zip(cands, (0.9, 0.5, 0.6, 0.2)):
+        c.val_loss = loss
+    kept, dropped = pareto_keep(cands, 2)
+    # the smallest survives although three others are more accurate: it is not dominated
+    assert {c.width for c in kept} == {0.5, 2.0} and len(dropped) == 2
+    assert image_sides(96) == [96, 64, 48, 32] and image_sides(16) == [16]
+    assert [c.est_bytes for c in thin_out(cands, 3)] == [10, 30, 40]
+    with pytest.raises(ConfigError):
+        SearchConfig(target="nowhere").validated()
+    with pytest.raises(ConfigError):
+        SearchConfig(target="cortex-m4", quantize=("int4",)).validated()
+
+
+# ---------------------------------------------------------------------------------------------- a trained project
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_image_folder
+    from studio.core.project import Project
+    from studio.core.train import default_config, train
+
+    root = tmp_path_factory.mktemp("shrink")
+    src = make_image_folder(root / "images", {"disc": 16, "ring": 16, "bar": 16}, size=(20, 16), seed=2)
+    project = Project.create(root / "project", "image")
+    import_data(project, src, val_split=0.25, test_split=0.2, seed=1)
+    train(project, default_config(project, arch="compact_cnn", input_size=16, width=1.0, epochs=6), NullReporter())
+    return project
+
+
+@pytest.mark.slow
+def test_channel_pruned_variant_is_smaller_everywhere_and_rebuilds_from_json(trained) -> None:
+    from studio.core.optimize import list_variants, load_variant_model, optimize
+    from studio.core.measure import run_litert
+
+    project = trained
+    info = optimize(project, OptimizeConfig(prune=0.5, prune_kind="channels", finetune_epochs=1), NullReporter())
+    v = info.to_json()
+    ref = v["reference"]
+    assert v["prune_kind"] == "channels" and v["distill"]["alpha"] > 0
+    # a genuinely narrower model: file, flash, arena, MACs all below the unpruned int8 model of the same run
+    assert v["bytes"] < 0.6 * ref["bytes"] and v["flash_bytes"] == v["bytes"] + 22
+    assert v["arena"]["min_bytes"] < ref["arena_bytes"] and v["macs"] < 0.5 * ref["macs"]
+    assert v["params"] < 0.4 * v["trained_params"]
+    row = {r["name"]: r for r in list_variants(project)}[info.name]
+    assert row["vs_int8"]["bytes"] < 0.6 and row["vs_int8"]["arena_bytes"] < 1.0 and row["reference"]
+    # JSON + weights rebuild the Keras model that was converted: it agrees with the .tflite
+    stored = json.loads((info.path / "variant.json").read_text())
+    assert stored["channel_plan"]["layers"] and stored["weights"] == "weights.h5"
+    model = load_variant_model(project, info.name)
+    from studio.core.pipeline import InputSpec, load_split_arrays
+
+    x, _, _ = load_split_arrays(project, "val", InputSpec.from_json(stored["input_spec"]))
+    keras_pred = model.predict(x, verbose=0).argmax(1)
+    lite_pred = run_litert((info.path / "model.tflite").read_bytes(), x).probs.argmax(1)
+    assert np.mean(keras_pred == lite_pred) >= 0.9
+    assert model.count_params() == v["params"]
+
+
+@pytest.mark.slow
+def test_distiller_trains_only_the_student(trained) -> None:
+    from studio.core.models import build_model
+    from studio.core.optimize.distill import DistillConfig, make_distiller
+    from studio.core.runs import load_run_model
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    teacher, info = load_run_model(trained)
+    before = [w.copy() for w in teacher.get_weights()]
+    student = build_model("compact_cnn", info.spec.shape, 3, width=0.5)
+    d = make_distiller(student, teacher, DistillConfig(alpha=0.2, temperature=3.0))
+    d.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(),
+              metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32,) + tuple(info.spec.shape)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    h = d.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    assert h.history["distill_loss"][-1] < h.history["distill_loss"][0]
+    assert len(d.get_weights()) == len(student.get_weights())
+    for a, b in zip(before, teacher.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError):
+        DistillConfig(alpha=2.0).validated()
+    # 'studio train --teacher RUN': a smaller width learns from the run; a missing teacher leaves no run behind
+    from studio.core.errors import ProjectError
+    from studio.core.train import default_config, train
+
+    runs = trained.list_runs()
+    result = train(trained, default_config(trained, arch="compact_cnn", input_size=16, width=0.5, epochs=1,
+                                           teacher=info.run_id), NullReporter())
+    assert result.epochs and len(trained.list_runs()) == len(runs) + 1
+    assert json.loads((result.path / "config.json").read_text())["config"]["teacher"] == info.run_id
+    with pytest.raises(ProjectError):
+        train(trained, default_config(trained, arch="compact_cnn", input_size=16, epochs=1, teacher="run-nope"),
+              NullReporter())
+    assert len(trained.list_runs()) == len(runs) + 1
+
+
+@pytest.mark.slow
+def test_search_measures_points_keeps_the_frontier_and_stops_on_cancel(trained) -> None:
+    from studio.core.optimize import list_variants
+    from studio.core.optimize.search import search
+
+    project = trained
+    rep = RecordingReporter()
+    cfg = SearchConfig(target="cortex-m4", budget_min=0.75, archs=("compact_cnn",), widths=(0.5, 1.0),
+                       input_sizes=(16,), channel_fractions=(0.5,), epochs=1)
+    t0 = time.monotonic()
+    out = search(project, cfg, rep).to_json()
+    assert time.monotonic() - t0 < 45 + 45  # the budget, plus measuring the last points
+    kinds = {p["kind"] for p in out["points"]}
+    assert {"run", "searched"} <= kinds and out["baseline"]["bytes"] > 0
+    for p in out["points"]:
+        assert p["bytes"] > 0 and p["arena_bytes"] > 0 and p["accuracy"] is not None and p["macs"] > 0
+    assert out["frontier"] and all(p["name"] and p["on_frontier"] for p in out["frontier"])
+    assert all(set(p) >= {"name", "bytes", "arena_bytes", "accuracy", "fits", "settings"} for p in out["frontier"])
+    listed = {r["name"] for r in list_variants(project)}
+    assert {p["name"] for p in out["frontier"]} <= listed
+    live = [v for k, v in rep.events if k == "search_point"]
+    assert len(live) == len(out["points"]) and any(k == "search_frontier" for k, _ in rep.events)
+    assert json.loads((project.path / "search" / "search.json").read_text())["format"] == 1
+
+    class StopAfterFirstPoint(RecordingReporter):
+        def cancel_requested(self) -> bool:
+            return any(k == "search_point" for k, _ in self.events)
+
+    stopped = search(project, SearchConfig(**{**cfg.to_json(), "keep": False}), StopAfterFirstPoint()).to_json()
+    assert stopped["stopped"] and stopped["stop_reason"] == "cancelled"
+    assert len(stopped["points"]) == 1 and stopped["frontier"][0]["id"] == 0 and stopped["frontier"][0]["name"] is None
+    # one click later: the point becomes a variant, rebuildable from its JSON and weights
+    from studio.core.optimize import load_variant_model
+    from studio.core.optimize.search import keep_point
+
+    name = keep_point(project, 0, name="kept-run")
+    assert name in {r["name"] for r in list_variants(project)}
+    assert load_variant_model(project, name).count_params() == stopped["frontier"][0]["params"]

@@ -20,6 +20,7 @@ from studio.core.errors import Cancelled, StudioError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # like a shell's exit status after Ctrl-C
 
 
 class UsageError(StudioError):
@@ -87,7 +88,49 @@ class CliReporter:
         self._write("  ".join(parts))
 
     def cancel_requested(self) -> bool:
-        return False
+        return self.cancelled
+
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Interrupts:
+    """SIGINT / SIGTERM during a command behave like the GUI's Stop button.
+
+    The first signal asks the running step to stop at its next safe point (training keeps its best weights,
+    an import / optimize / export leaves the project as it was); a second one interrupts at once. Handlers
+    are installed only in the main thread and restored afterwards.
+    """
+
+    def __init__(self, rep: CliReporter) -> None:
+        self.rep = rep
+        self.signal: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.rep.cancelled:
+            raise KeyboardInterrupt
+        self.signal = signum
+        self.rep.cancel()
+        sys.stderr.write("\nstopping at the next safe point (press Ctrl-C again to stop at once)\n")
+        sys.stderr.flush()
+
+    def __enter__(self) -> "Interrupts":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -518,15 +561,24 @@ def main(argv: list[str] | None = None) -> int:
         return gui_main([])
     rep = CliReporter(quiet=bool(os.environ.get("STUDIO_QUIET")))
     try:
-        result = args.func(args, rep)
+        with Interrupts(rep), command_lock(args):
+            result = args.func(args, rep)
     except Cancelled as exc:
-        sys.stderr.write(f"cancelled: {exc}\n")
-        return EXIT_FAILED
+        sys.stderr.write(f"stopped: {exc}; the project is as it was before this command\n")
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+        sys.stderr.write("interrupted; the project is as it was before this command (or holds what it "
+                         "finished)\n")
+        return EXIT_INTERRUPTED
     except StudioError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except OSError as exc:
+        sys.stderr.write(f"error: {os_error_text(exc)}\n")
+        return EXIT_USAGE
+    except MemoryError:
+        sys.stderr.write("error: out of memory — close other programs, or use smaller images / a smaller "
+                         "batch size\n")
         return EXIT_USAGE
     if result is None:
         return EXIT_OK
@@ -534,9 +586,54 @@ def main(argv: list[str] | None = None) -> int:
         _emit(result)
     elif args.command in ("info", "archs", "variants", "targets", "import", "export") or args.selftest:
         _emit(result)
+    if isinstance(result, dict) and result.get("stopped") and rep.cancelled:
+        sys.stderr.write(f"stopped: {result.get('stop_note') or 'kept the work finished so far'}\n")
+        return EXIT_INTERRUPTED
     if isinstance(result, dict) and result.get("ok") is False:
         return EXIT_FAILED
     return EXIT_OK
+
+
+# Commands that write a project hold its lock from start to end (one writer per project across processes;
+# the GUI's worker does the same for its jobs). Reading commands (info, evaluate, variants) never wait.
+WRITERS = {"import": "importing data", "train": "training", "optimize": "building a variant",
+           "export": "exporting"}
+
+
+def command_lock(args: argparse.Namespace) -> Any:
+    """The project lock for a writing command (refused at once, naming the holder, if another process has it)."""
+    import contextlib
+    from pathlib import Path
+
+    from studio.core.lock import project_lock
+
+    project = getattr(args, "project", None)
+    if args.command not in WRITERS or not project:
+        return contextlib.nullcontext()
+    path = Path(project).expanduser().absolute()
+    if path.name == "project.json":
+        path = path.parent
+    if not (path / "project.json").is_file():
+        return contextlib.nullcontext()  # Project.open explains what is wrong
+    return project_lock(path, WRITERS[args.command])
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for a file-system error, naming the file and what to do."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or str(exc)
+    hints = {
+        errno.ENOSPC: "free some disk space and run the command again",
+        errno.EROFS: "the folder is read-only: choose a folder you can write to",
+        errno.EACCES: "you lack permission: choose a folder you can write to, or fix its permissions",
+        errno.EPERM: "you lack permission: choose a folder you can write to, or fix its permissions",
+    }
+    if hasattr(errno, "EDQUOT"):
+        hints[errno.EDQUOT] = "your disk quota is full: free some space"
+    hint = hints.get(exc.errno or 0, "check the file and the folder, then run the command again")
+    return (f"{where}: " if where else "") + f"{what} — {hint}"
 
 
 if __name__ == "__main__":

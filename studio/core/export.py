@@ -6,7 +6,9 @@ original image files, or raw sensor windows) and the outputs the host's LiteRT p
 microcontrollers ``main.cc`` does the same with one quantized golden input, an op resolver listing exactly the
 model's ops, and the arena measured with the real TFLite-Micro interpreter.
 
-The bundle is written to a temporary folder beside ``out`` and renamed into place at the end.
+The bundle is written to a hidden staging folder and committed at the end (see
+:mod:`studio.core.export_folder`): a new folder in one swap, an earlier export file by file, replacing only
+what that export wrote.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from studio import __version__
-from studio.core.errors import ConfigError
+from studio.core import commit
+from studio.core.errors import ConfigError, ProjectError
+from studio.core.export_folder import check_output_folder, commit_bundle, file_hashes, previous_bundle
 from studio.core.formats import FORMATS
-from studio.core.fsutil import replace_dir
 from studio.core.golden import Golden, choose_golden_indices
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
@@ -116,10 +117,15 @@ def write_bundle(
     project_name: str,
     report_html: str | None = None,
     reporter: Reporter | None = None,
+    generation: str | None = None,
 ) -> tuple[list[str], int | None]:
-    """Write every bundle file into ``folder`` (which exists and is empty). Returns (files, arena bytes)."""
+    """Write every bundle file into ``folder`` (which exists and is empty). Returns (files, arena bytes).
+
+    ``bundle.json`` lists every file with its SHA-256 and the commit's ``generation``: a re-export replaces
+    exactly these files, and a reader can tell a complete bundle from a mix (``export_folder.verify_bundle``)."""
     from studio.core import golden as golden_mod
     from studio.core import mcu_bundle, measure, micro
+    from studio.core.cescape import class_name_problem
 
     reporter = reporter or NullReporter()
     folder = Path(folder)
@@ -127,6 +133,10 @@ def write_bundle(
     if not (tdir / "run_model.py").exists():
         raise ConfigError("the harness templates are missing from this installation", path=tdir,
                           hint="reinstall Small Model Studio")
+    for name in classes:
+        if class_name_problem(name):
+            raise ConfigError(f"class {name!r} cannot be exported: {class_name_problem(name)}",
+                              hint="rename the class folder (or label) and import, train and optimize again")
     files: list[str] = []
 
     def put(name: str, data: bytes | str) -> None:
@@ -135,7 +145,11 @@ def write_bundle(
         path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         files.append(name)
 
-    io = measure.io_details(model_bytes)
+    try:
+        io = measure.io_details(model_bytes)
+    except (ValueError, RuntimeError) as exc:
+        raise ProjectError(f"variant {variant.get('name')!r} has a damaged model.tflite ({exc})",
+                           hint="build the variant again with 'studio optimize'") from exc
     put("model.tflite", model_bytes)
     put("labels.txt", "".join(c + "\n" for c in classes))
     pre = preprocess_json(spec, classes, io, model_bytes)
@@ -211,6 +225,8 @@ def write_bundle(
         ),
         "ops": measure.op_names(model_bytes),
         "files": sorted(files + ["bundle.json"]),
+        "generation": generation,
+        "sha256": file_hashes(folder, sorted(files)),
     }
     put("bundle.json", json.dumps(bundle, indent=2))
     return sorted(files), arena_bytes
@@ -269,6 +285,18 @@ def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: Targ
 
 
 # ---------------------------------------------------------------------------------------------- project side
+def _check_same_classes(project: Any, variant: dict[str, Any]) -> None:
+    """The golden labels come from the current data: refuse a variant trained on other classes."""
+    manifest = project.load_manifest()
+    now, then = list(manifest.get("classes") or []), list(variant.get("classes") or [])
+    if now != then:
+        raise ConfigError(
+            f"variant '{variant.get('name')}' was trained on classes {then} but the data now has {now}",
+            path=project.manifest_path,
+            hint="train and optimize again after a re-import, then export",
+        )
+
+
 def export(
     project: Any,
     out: str | Path,
@@ -286,29 +314,34 @@ def export(
     profile = get_target(target_id)
     data, model_bytes = load_variant(project, variant)
     out = Path(out).expanduser().absolute()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "bundle.json").exists())):
+    check_output_folder(project, out)
+    previous = previous_bundle(out)
+    if previous is None:
         raise ConfigError("the output folder exists and is not an earlier Studio export", path=out,
-                          hint="choose a new or empty folder")
-    reporter.status(f"Exporting variant '{data['name']}' for {profile.title}")
-    reporter.progress(0.05, "collecting golden inputs")
+                          hint="choose a new or empty folder (an export never deletes files it did not write)")
     spec = data["input_spec"]
     classes = list(data["classes"])
+    _check_same_classes(project, data)
+    reporter.status(f"Exporting variant '{data['name']}' for {profile.title}")
+    reporter.progress(0.05, "collecting golden inputs")
     golden = golden_mod.from_project(project, spec, classes)
     check_cancel(reporter)
     reporter.progress(0.3, "writing the bundle")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    in_place = bool(previous)
+    generation = commit.new_generation()
+    staged = commit.staging_dir(out if in_place else out.parent, "bundle" if in_place else out.name)
     try:
         report_html = build_report(project, data, profile.id)
         files, arena = write_bundle(
-            tmp, model_bytes=model_bytes, variant=data, spec=spec, classes=classes, target=profile,
+            staged, model_bytes=model_bytes, variant=data, spec=spec, classes=classes, target=profile,
             golden=golden, project_name=project.name, report_html=report_html, reporter=reporter,
+            generation=generation,
         )
         check_cancel(reporter)
-        replace_dir(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        commit.discard(staged)
         raise
+    commit_bundle(out, staged, files + ["bundle.json"], previous, generation)
     project.update(settings={"target": profile.id})
     reporter.progress(1.0, "exported")
     reporter.status(f"Wrote {len(files)} files to {out}")

@@ -7,9 +7,7 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -44,7 +42,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    # Named like a commit's staging folder (studio.core.commit): a crash's leftover is recognised as this
+    # process's and removed on the next open; the mode is what open() would give (mkstemp makes 0600).
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=f".studio-tmp{path.suffix}",
+                                dir=path.parent)
+    chmod_like_open(fd)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -79,14 +81,21 @@ def read_json(path: str | Path) -> Any:
         return json.load(fh)
 
 
+def chmod_like_open(fd: int) -> None:
+    """mkstemp creates 0600 files; give the file the mode ``open()`` would (0666 minus the umask), so a project
+    or bundle handed to another account stays readable."""
+    from studio.core.commit import current_umask
+
+    if hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+        except OSError:
+            pass
+
+
 def replace_dir(tmp: str | Path, final: str | Path) -> None:
-    """Put the finished folder ``tmp`` at ``final``, replacing an older ``final``: one rename each, so a reader
-    (or a crash) sees the old folder or the new one, never a half-written mix."""
-    tmp, final = Path(tmp), Path(final)
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put the finished folder ``tmp`` at ``final``, replacing an older ``final`` (see
+    :func:`studio.core.commit.swap_dir`, the one implementation)."""
+    from studio.core.commit import swap_dir
+
+    swap_dir(tmp, final)

@@ -96,7 +96,9 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Gold
 
 def _golden_file(src: Path, stem: str, ispec: Any) -> tuple[str, bytes]:
     """The original file, or for a huge photo its decoded pixels at model size (decoding is then the identity)."""
-    data = src.read_bytes()
+    from studio.core.untrusted import MAX_IMAGE_FILE_BYTES, read_regular
+
+    data = read_regular(src, MAX_IMAGE_FILE_BYTES)  # a regular file inside the data root (see sample_path)
     if len(data) <= MAX_GOLDEN_FILE_BYTES:
         return stem + src.suffix.lower(), data
     from io import BytesIO

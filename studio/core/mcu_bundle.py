@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from studio.core.cescape import c_comment_text, c_identifier_part, c_string  # noqa: F401 - c_string: its old home
+
 MCU_TEMPLATE_FILES = ("tflm.mk", "CMakeLists.txt")
 
 
@@ -39,24 +41,6 @@ def resolver_method(op_name: str) -> str:
         return _RESOLVER_NAMES[op_name]
     parts = op_name.split("_")
     return "Add" + "".join(p.upper() if re.fullmatch(r"\d+d", p.lower()) else p.capitalize() for p in parts)
-
-
-def c_string(text: str) -> str:
-    """``text`` as a C/C++ string literal: the one place labels and names are escaped into C sources.
-
-    Backslash and quote are escaped; ``?`` too (no trigraph can form under C++11); every other byte outside
-    printable ASCII (newlines, control characters, UTF-8) becomes a 3-digit octal escape, which, unlike ``\\x``,
-    cannot swallow the characters that follow it."""
-    out = []
-    for b in text.encode("utf-8"):
-        ch = chr(b)
-        if ch in '\\"?':
-            out.append("\\" + ch)
-        elif 0x20 <= b < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
 
 
 def c_array(data: bytes, name: str, per_line: int = 16) -> str:
@@ -137,8 +121,16 @@ const int g_golden_expected_len = {np.asarray(expected).size};
 
 def main_cc(template: str, ops: list[str], arena_bytes: int, labels: list[str], io: dict[str, Any]) -> str:
     """Fill the main.cc template: the exact op resolver, the arena size and the class labels."""
+    from studio.core.errors import ConfigError
+
     ops = [o for o in ops if o not in ("DELEGATE",)]
-    adds = "\n".join(f"  if (resolver.{resolver_method(o)}() != kTfLiteOk) return nullptr;  // {o}" for o in ops)
+    bad = [o for o in ops if not c_identifier_part(o)]
+    if bad:  # an op name is pasted into a method name: only a builtin's letters, digits and underscores
+        raise ConfigError(f"the model uses an op TFLite-Micro has no builtin for: {c_comment_text(bad[0])!r}",
+                          hint="export a variant built by Studio from a supported architecture")
+    adds = "\n".join(
+        f"  if (resolver.{resolver_method(o)}() != kTfLiteOk) return nullptr;  // {c_comment_text(o)}" for o in ops
+    )
     label_items = ", ".join(c_string(label) for label in labels)
     in_t = _C_TYPES[io["input"]["dtype"]]
     out_t = _C_TYPES[io["output"]["dtype"]]

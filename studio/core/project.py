@@ -50,6 +50,25 @@ UPDATE_TIMEOUT_S = 10.0
 
 
 
+# The type each top-level key of project.json must have when present (None is always allowed).
+_KEY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str, "settings": dict, "data": dict, "active_run": str, "active_variant": str, "wizard": dict,
+}
+
+
+def _check_types(data: dict[str, Any], file: Path) -> None:
+    """Refuse, in one line, a project.json whose keys have the wrong type (``"settings": "x"`` would otherwise
+    fail later, after a long step finished, when its result is saved)."""
+    for key, kind in _KEY_TYPES.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise ProjectError(
+                f"project.json is damaged: {key!r} holds {type(value).__name__} {str(value)[:40]!r}",
+                path=file,
+                hint=f"fix or delete the {key!r} entry (or restore project.json from a backup)",
+            )
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -144,7 +163,31 @@ class Project:
         data = upgrade("project", data, file)  # newer: "made by a newer Studio: update"; older: migrated
         if data.get("task") not in TASKS:
             raise ProjectError(f"project.json names an unknown task {data.get('task')!r}", path=file)
-        return cls(path, data)
+        _check_types(data, file)
+        project = cls(path, data)
+        project.recover()
+        return project
+
+    def recover(self) -> list[str]:
+        """Finish or undo what an interrupted commit or atomic write left (in the project folder, data, variants
+        and run folders), if anything: see :func:`studio.core.commit.recover`. Cheap when there is nothing to do
+        (a few folder listings); skipped while another process holds the project's lock (it cleans up after
+        itself); never raises."""
+        from studio.core import commit
+        from studio.core.errors import ProjectBusyError
+
+        runs = [p for p in self.runs_dir.iterdir() if p.is_dir()] if self.runs_dir.is_dir() else []
+        folders = [f for f in (self.path, self.variants_dir, self.data_dir, *runs) if commit.needs_recovery(f)]
+        if not folders:
+            return []
+        done: list[str] = []
+        try:
+            with lock.project_lock(self.path, "cleaning up after an interrupted step"):
+                for folder in folders:
+                    done += commit.recover(folder)
+        except (ProjectBusyError, OSError, ProjectError):
+            pass
+        return done
 
     def save(self) -> None:
         """Write the whole in-memory state. Only for a project just created: every later change goes through
@@ -230,12 +273,15 @@ class Project:
             raise ProjectError(
                 "no data imported yet", path=self.path, hint="import a data folder first ('studio import')"
             )
+        from studio.core.untrusted import check_manifest
+
         try:
-            return read_versioned("manifest", self.manifest_path)
+            manifest = read_versioned("manifest", self.manifest_path)
         except (OSError, ValueError) as exc:
             raise ProjectError(
                 f"the data manifest is corrupt ({exc})", path=self.manifest_path, hint="import the data again"
             ) from exc
+        return check_manifest(manifest, self.manifest_path)
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
         atomic_write_json(self.manifest_path, stamp("manifest", dict(manifest)))
@@ -248,7 +294,8 @@ class Project:
         return sorted(
             p.name
             for p in self.runs_dir.iterdir()
-            if p.is_dir() and (p / "model.json").exists() and (p / "weights.h5").exists()
+            if not p.name.startswith(".") and p.is_dir() and (p / "model.json").exists()
+            and (p / "weights.h5").exists()
         )
 
     def new_run_dir(self) -> tuple[str, Path]:
@@ -280,7 +327,10 @@ class Project:
     def list_variants(self) -> list[str]:
         if not self.variants_dir.exists():
             return []
-        return sorted(p.name for p in self.variants_dir.iterdir() if (p / "variant.json").exists())
+        # Hidden names are staging or set-aside folders of a commit (studio.core.commit), never variants.
+        return sorted(
+            p.name for p in self.variants_dir.iterdir() if not p.name.startswith(".") and (p / "variant.json").exists()
+        )
 
     # The one implementation is studio.core.fsutil.safe_name; kept here because pages and stages call it so.
     safe_name = staticmethod(safe_name)

@@ -2,12 +2,25 @@
 
 A run folder holds ``config.json`` (settings, seed, package versions), ``model.json`` (registry id, params,
 input spec, classes), ``metrics.json`` and ``weights.h5`` (best weights, ``save_weights`` only). Models are
-rebuilt from the registry id and parameters; no code, pickle or full-model file is ever loaded.
+rebuilt from the registry id and parameters; no code, pickle or full-model file is ever loaded, and what
+model.json and weights.h5 declare is checked before anything is built or read (:mod:`studio.core.untrusted`).
+
+A run is valid from its first best epoch on, whatever happens to the process after (:class:`RunRecorder`):
+``weights.h5`` is replaced atomically at every new best epoch, ``model.json`` is written right after the first,
+and ``metrics.json`` after every epoch with ``state: "running"`` (and ``stopped: true, stop_reason:
+"interrupted"`` for readers that know no states), the process id and host. The last write says ``"finished"``
+(ran to its end or stopped early), ``"stopped"`` (the user's Stop, Ctrl-C), ``"interrupted"`` (a second Ctrl-C)
+or ``"failed"`` (an error such as a full disk). A run whose process was killed keeps ``"running"`` in its file:
+:func:`run_state` reports it ``"interrupted"`` once that process is gone; its best weights are usable.
 """
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +31,9 @@ from studio import __version__
 from studio.core import models
 from studio.core.errors import ProjectError, StudioError
 from studio.core.formats import FORMATS, read_versioned
-from studio.core.fsutil import atomic_path, read_json
+from studio.core.fsutil import atomic_path, atomic_write_json, read_json
 from studio.core.pipeline import InputSpec
+from studio.core.untrusted import check_run_model_json, check_weights_file
 
 MODEL_FORMAT = FORMATS["model"].current  # model.json's "format", checked on load (studio.core.formats)
 
@@ -77,11 +91,12 @@ def read_run_info(project: Any, run_id: str | None = None) -> RunInfo:
             spec=InputSpec.from_json(d["input_spec"]),
             extra={k: v for k, v in d.items() if k not in ("arch", "params", "input_shape", "classes", "input_spec")},
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProjectError(f"model.json is unreadable or incomplete ({exc})", path=file) from exc
     if arch not in models.REGISTRY:
         raise ProjectError(f"model.json names an unknown architecture {arch!r}", path=file,
                            hint="this run was made by a different Studio version")
+    check_run_model_json(d, info.spec, file)
     return info
 
 
@@ -92,6 +107,7 @@ def load_run_model(project: Any, run_id: str | None = None) -> tuple[Any, RunInf
         model = models.build_model(info.arch, info.input_shape, info.n_classes, **info.params)
     except StudioError as exc:
         raise ProjectError(f"cannot rebuild the model of {info.run_id}: {exc.message}", path=info.path) from exc
+    check_weights_file(info.weights_path, [tuple(w.shape) for w in model.weights])
     try:
         model.load_weights(str(info.weights_path))
     except (OSError, ValueError) as exc:
@@ -130,3 +146,71 @@ def package_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "platform": platform.platform(),
     }
+
+
+# ---------------------------------------------------------------------------------------------- run states
+STATES = ("running", "finished", "stopped", "interrupted", "failed")
+
+
+def run_state(run_path: str | Path) -> str:
+    """The state of a run folder (see the module docstring); "interrupted" for a dead process's "running"."""
+    from studio.core.commit import creator_alive
+
+    try:
+        metrics = read_json(Path(run_path) / "metrics.json")
+    except (OSError, ValueError):
+        return "interrupted" if (Path(run_path) / "model.json").exists() else "failed"
+    if not isinstance(metrics, dict):
+        return "failed"
+    state = metrics.get("state")
+    if state is None:  # written before run states existed
+        return "stopped" if metrics.get("stopped") else "finished"
+    if state == "running":
+        pid = metrics.get("pid")
+        if metrics.get("host") == socket.gethostname() and isinstance(pid, int) and not creator_alive(pid):
+            return "interrupted"
+    return str(state)
+
+
+class RunRecorder:
+    """Keeps one run folder valid while training writes it (see the module docstring)."""
+
+    def __init__(self, run_path: Path, model_meta: dict[str, Any], keep: bool = True,
+                 on_first_best: Any = None) -> None:
+        self.path = Path(run_path)
+        self.model_meta = model_meta
+        self.keep = keep  # False for non-chief workers: their folder is thrown away
+        self.on_first_best = on_first_best  # e.g. make the run active when the project has no usable one
+        self.has_best = False
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    def best_saved(self) -> None:
+        """Called right after ``weights.h5`` holds a new best epoch: the run becomes loadable."""
+        if not self.has_best:
+            atomic_write_json(self.path / "model.json", self.model_meta)
+            self.has_best = True
+            if self.on_first_best is not None and self.keep:
+                self.on_first_best()
+
+    def write(self, state: str, body: dict[str, Any]) -> None:
+        atomic_write_json(self.path / "metrics.json", {
+            "state": state, **body, "pid": os.getpid(), "host": socket.gethostname(), "started": self.started,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+
+    def running(self, body: dict[str, Any]) -> None:
+        """After each epoch: what a reader sees if the process dies now (a stopped, interrupted run)."""
+        if self.has_best:
+            self.write("running", dict(body, stopped=True, stop_reason="interrupted"))
+
+    def abandon(self, state: str, reason: str, body: dict[str, Any]) -> bool:
+        """The process leaves early (an error, a second Ctrl-C): keep a run that has a best epoch, marked
+        ``state``; remove one that has none. True when the run was kept. Never raises an OSError."""
+        if self.has_best and self.keep:
+            try:
+                self.write(state, dict(body, stopped=True, stop_reason=reason))
+            except OSError:
+                pass  # metrics.json still says "running": run_state() reads that as interrupted
+            return True
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False

@@ -2,9 +2,9 @@
 
 ``train(project, config, reporter)`` decodes the data once, builds the model from the registry, fits it with
 one callback that talks to the reporter (batch/epoch metrics, cancel within one batch, best weights, early
-stopping: :mod:`studio.core.train_callbacks`), and writes ``runs/<id>/`` (:mod:`studio.core.runs`). A run
-becomes visible to the rest of Studio only when ``model.json`` is written, at the very end; a run cancelled
-before its first epoch leaves nothing behind. The settings are :class:`~studio.core.train_config.TrainConfig`.
+stopping: :mod:`studio.core.train_callbacks`), and writes ``runs/<id>/`` (:mod:`studio.core.runs`). The run
+is valid from its first best epoch on: a Stop, Ctrl-C, an error or ``kill -9`` after that leaves a run with its
+best weights (``RunRecorder``); a run stopped before its first epoch leaves nothing behind. The settings are :class:`~studio.core.train_config.TrainConfig`.
 
 The training API is importable from here: ``TrainConfig``, ``default_config``, ``train``, ``load_run_model``.
 """
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from studio.core import models
-from studio.core.errors import Cancelled, ConfigError, ProjectError
+from studio.core.errors import Cancelled, ConfigError, ProjectError, StudioError
 from studio.core.fsutil import atomic_write_json
 from studio.core.pipeline import Augmentation, InputSpec, SplitData, dataset_from_split, load_split, spec_for_project
 from studio.core.reporter import NullReporter, Reporter, check_cancel
-from studio.core.runs import RunInfo, load_run_model, model_json, package_versions, save_weights_atomic
+from studio.core.runs import RunInfo, RunRecorder, load_run_model, model_json, package_versions, save_weights_atomic
 from studio.core.train_callbacks import StopNow, calibration_inputs, make_callback
 from studio.core.train_config import TrainConfig, default_config
 
@@ -65,6 +65,8 @@ class TrainResult:
             "stop_reason": self.stop_reason,
             "seconds": round(self.seconds, 3),
             "config": self.config.to_json(),
+            "stop_note": (f"kept the best weights (epoch {self.best_epoch}) as run {self.run}" if self.stopped
+                          else None),
         }
 
 
@@ -208,50 +210,65 @@ def _write_config(run_path: Path, config: TrainConfig, classes: list[str], repli
 
 def _fit(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, cw: dict[int, float] | None,
          callback: Any, run_path: Path) -> None:
-    """``model.fit``; the run folder goes when it fails or is cancelled before its first epoch finished."""
+    """``model.fit``; the run folder goes when it is cancelled before its first epoch finished (an error keeps a
+    run that has a best epoch: see :func:`_abandon`)."""
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=int(config.epochs), class_weight=cw,
                   callbacks=[callback], verbose=0)
     except StopNow:
         pass
-    except BaseException:
-        shutil.rmtree(run_path, ignore_errors=True)
-        raise
     if not callback.history or callback.best_weights is None:
         shutil.rmtree(run_path, ignore_errors=True)
         raise Cancelled("training was stopped before the first epoch finished; nothing was saved")
 
 
-def _finish(project: Any, model: Any, callback: Any, config: TrainConfig, params: dict[str, Any],
-            spec: InputSpec, classes: list[str], run: tuple[str, Path, bool], has_val: bool,
-            t_start: float, settings_before: dict[str, Any]) -> TrainResult:
-    """Best weights back into the model, ``metrics.json`` then ``model.json`` (the run is now visible), and the
-    project's active run and the train settings this run changed (``settings_before``: those at its start)."""
+def _abandon(project: Any, recorder: RunRecorder, run_id: str, callback: Any, exc: BaseException) -> None:
+    """Training ends by an exception (a second Ctrl-C, a full disk): keep the best epoch saved so far as an
+    interrupted / failed run, or remove a run that has none."""
+    state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    body = callback.summary() if callback is not None else {}
+    if recorder.abandon(state, f"{type(exc).__name__}: {exc}"[:200], body):
+        try:
+            _offer_run(project, run_id, finished=False)
+        except (OSError, StudioError):
+            pass
+
+
+def _offer_run(project: Any, run_id: str, finished: bool, settings: dict[str, Any] | None = None) -> None:
+    """Make ``run_id`` the active run when it finished, or when the project has no usable active run (the
+    shared run contract: a stopped run never replaces a usable one), and record the ``settings`` it used."""
+    changes: dict[str, Any] = {}
+    active = project.data.get("active_run")
+    if finished or active == run_id or active not in project.list_runs():
+        changes["active_run"] = run_id
+    if settings:
+        changes["settings"] = {"train": settings}
+    if changes:
+        project.update(changes)
+
+
+def _finish(project: Any, model: Any, callback: Any, config: TrainConfig, recorder: RunRecorder,
+            run: tuple[str, Path, bool], t_start: float, settings_before: dict[str, Any]) -> TrainResult:
+    """Best weights back into the model, the final ``metrics.json`` (state finished or stopped), and the
+    project's active run (per the run contract, :func:`_offer_run`) and the train settings this run changed
+    (``settings_before``: those at its start)."""
     run_id, run_path, chief = run
     weights_path = run_path / "weights.h5"
     model.set_weights(callback.best_weights)
     if not weights_path.exists():
         save_weights_atomic(model, weights_path)
+        recorder.best_saved()
     stopped = callback.cancelled
     reason = "cancelled" if stopped else ("early_stopping" if callback.early_stopped else None)
-    best_val = callback.history[callback.best_epoch - 1]["val_accuracy"] if has_val else None
+    best_val = callback.summary()["best_val_accuracy"]
     seconds = time.perf_counter() - t_start
-    atomic_write_json(run_path / "metrics.json", {
-        "epochs": callback.history,
-        "best_epoch": callback.best_epoch,
-        "best_val_accuracy": best_val,
-        "monitor": "val_loss, then val_accuracy" if has_val else "loss, then accuracy (no validation split)",
-        "stopped": stopped,
-        "stop_reason": reason,
-        "batches": callback.batches,
-        "seconds": round(seconds, 3),
-    })
-    atomic_write_json(run_path / "model.json", model_json(config.arch, params, spec, classes, project.task))
+    recorder.write("stopped" if stopped else "finished",
+                   dict(callback.summary(), stopped=stopped, stop_reason=reason, seconds=round(seconds, 3)))
     if chief:
         # Only the settings this run changed: a choice made elsewhere meanwhile (the Model page, another
         # command) is kept, and the next training starts from what this one used.
         used = {k: v for k, v in config.to_json().items() if settings_before.get(k) != v}
-        project.update(active_run=run_id, settings={"train": used})
+        _offer_run(project, run_id, finished=not stopped, settings=used)
     else:
         shutil.rmtree(run_path, ignore_errors=True)
     return TrainResult(run=run_id, path=run_path, arch=config.arch, params=int(model.count_params()),
@@ -306,13 +323,22 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     fit_model = _with_teacher(project, model, config, reporter)  # before the run folder: a bad teacher leaves none
 
     run = _open_run(project, strategy)
-    _write_config(run[1], config, classes, replicas, global_batch, cw, len(train_data), len(val_data))
-    calibration = calibration_inputs(train_data.x, spec, int(config.seed), steps, strategy is not None)
-    callback = make_callback(keras, reporter, int(config.epochs), steps, run[1] / "weights.h5",
-                             int(config.patience), has_val, calibration=calibration)
-    reporter.status(f"Training {config.arch} ({model.count_params():,} parameters) on {len(train_data)} samples")
-    _fit(fit_model, train_ds, val_ds, config, cw, callback, run[1])
-    result = _finish(project, model, callback, config, params, spec, classes, run, has_val, t_start,
-                     settings_before)
+    recorder = RunRecorder(run[1], model_json(config.arch, params, spec, classes, project.task), keep=run[2],
+                           on_first_best=lambda: _offer_run(project, run[0], finished=False))
+    callback = None
+    try:
+        _write_config(run[1], config, classes, replicas, global_batch, cw, len(train_data), len(val_data))
+        calibration = calibration_inputs(train_data.x, spec, int(config.seed), steps, strategy is not None)
+        callback = make_callback(keras, reporter, int(config.epochs), steps, run[1] / "weights.h5",
+                                 int(config.patience), has_val, calibration=calibration, recorder=recorder)
+        reporter.status(f"Training {config.arch} ({model.count_params():,} parameters) on {len(train_data)} "
+                        "samples")
+        _fit(fit_model, train_ds, val_ds, config, cw, callback, run[1])
+    except Cancelled:
+        raise
+    except BaseException as exc:
+        _abandon(project, recorder, run[0], callback, exc)
+        raise
+    result = _finish(project, model, callback, config, recorder, run, t_start, settings_before)
     reporter.progress(1.0, "training finished" if not result.stopped else "training stopped")
     return result

@@ -162,8 +162,10 @@ class _StudioCallbackBase:
     """
 
     def __init__(self, keras: Any, reporter: Reporter, epochs: int, steps: int, weights_path: Path | None,
-                 patience: int, has_val: bool, interval: float, calibration: np.ndarray | None) -> None:
+                 patience: int, has_val: bool, interval: float, calibration: np.ndarray | None,
+                 recorder: Any = None) -> None:
         super().__init__()
+        self.recorder = recorder  # studio.core.runs.RunRecorder: keeps the run folder valid after each epoch
         self._supports_tf_logs = True
         self._keras, self.reporter, self.epochs, self.steps = keras, reporter, epochs, steps
         self.weights_path, self.has_val, self.interval = weights_path, has_val, interval
@@ -239,14 +241,30 @@ class _StudioCallbackBase:
             self.best_weights = [w.copy() for w in self.model.get_weights()]
             if self.weights_path is not None:
                 save_weights_atomic(self.model, self.weights_path)
+                if self.recorder is not None:
+                    self.recorder.best_saved()
         row["best"] = self.monitor.best_epoch == epoch + 1
         if decision.learning_rate is not None:
             self._keras.backend.set_value(lr, decision.learning_rate)
             row["learning_rate"] = decision.learning_rate
+        if self.recorder is not None:
+            self.recorder.running(self.summary())
         self.reporter.metrics("epoch", dict(row))
         self.reporter.progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}/{self.epochs}")
         if decision.stop:
             self.model.stop_training = True
+
+    def summary(self) -> dict[str, Any]:
+        """The body of ``metrics.json`` so far (the final write adds stopped / stop_reason / seconds)."""
+        best = self.history[self.best_epoch - 1] if self.best_epoch and self.history else {}
+        return {
+            "epochs": list(self.history),
+            "best_epoch": self.best_epoch,
+            "best_val_accuracy": best.get("val_accuracy") if self.has_val else None,
+            "monitor": ("val_loss, then val_accuracy" if self.has_val
+                        else "loss, then accuracy (no validation split)"),
+            "batches": self.batches,
+        }
 
     def _epoch_row(self, epoch: int, logs: Any) -> dict[str, Any]:
         def num(key: str) -> float | None:
@@ -270,7 +288,7 @@ def _callback_class(keras: Any) -> type:
 
 def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weights_path: Path | None,
                   patience: int, has_val: bool, interval: float = 0.1,
-                  calibration: np.ndarray | None = None) -> Any:
+                  calibration: np.ndarray | None = None, recorder: Any = None) -> Any:
     """The one callback between Keras and Studio (see :class:`_StudioCallbackBase`)."""
     return _callback_class(keras)(keras, reporter, epochs, steps, weights_path, patience, has_val, interval,
-                                  calibration)
+                                  calibration, recorder)

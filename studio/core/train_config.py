@@ -76,9 +76,9 @@ class TrainConfig:
                     hint=f"use --input-size between {lo} and {hi}",
                 )
         if not 1 <= int(self.epochs) <= 10000:
-            raise ConfigError(f"epochs must be 1 or more, got {self.epochs}")
+            raise ConfigError(f"epochs must be between 1 and 10000, got {self.epochs}")
         if not 1 <= int(self.batch_size) <= 65536:
-            raise ConfigError(f"batch size must be 1 or more, got {self.batch_size}")
+            raise ConfigError(f"batch size must be between 1 and 65536, got {self.batch_size}")
         if not 0 < float(self.learning_rate) <= 1.0:
             raise ConfigError(f"learning rate must be in (0, 1], got {self.learning_rate}")
         if int(self.patience) < 0:

@@ -142,18 +142,19 @@ def load_imagenet(model: Any, path: Path, width: float) -> int:
                     continue
                 if layer is None:
                     continue
-                values = [g[w][()] for w in wnames]
                 current = layer.get_weights()
-                if len(values) != len(current) or any(a.shape != b.shape for a, b in zip(values, current)):
+                # Shapes from the metadata first: a damaged or hostile file may declare a huge dataset.
+                shapes = [tuple(g[w].shape) for w in wnames]
+                if len(shapes) != len(current) or any(a != b.shape for a, b in zip(shapes, current)):
                     raise WeightsUnavailableError(
                         f"weights for layer {lname!r} do not fit MobileNetV2 width {width} "
-                        f"(the file has shapes {[v.shape for v in values]})",
+                        f"(the file has shapes {shapes})",
                         path=path,
                         hint="use a no-top MobileNetV2 file of the same width, with 3-channel input",
                     )
-                layer.set_weights(values)
+                layer.set_weights([g[w][()] for w in wnames])
                 loaded += 1
-    except OSError as exc:
+    except (OSError, KeyError, TypeError, ValueError) as exc:
         raise WeightsUnavailableError(f"cannot read the weights file ({exc})", path=path) from exc
     if loaded == 0:
         raise WeightsUnavailableError("no MobileNetV2 layers found in the weights file", path=path)

@@ -60,3 +60,33 @@ def mark_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dic
     import_data(project, root, val_split=0.2, test_split=0.3, seed=3)
     train(project, default_config(project, input_size=32, epochs=18, patience=0))
     return project, boxes
+
+
+@pytest.fixture(scope="session")
+def sensor_template(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A sensor project with a fake (untrained) run and a float32 variant, built once per session."""
+    from fakeproject import build_sensor_template
+
+    return build_sensor_template(tmp_path_factory.mktemp("sensor-template"))
+
+
+@pytest.fixture(scope="session")
+def image_template(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """An image project with a fake (untrained) compact-CNN run and a float32 variant, built once per session."""
+    from fakeproject import build_image_template
+
+    return build_image_template(tmp_path_factory.mktemp("image-template"))
+
+
+@pytest.fixture
+def sensor_copy(sensor_template: Project, tmp_path: Path) -> Project:
+    from fakeproject import copy_project
+
+    return copy_project(sensor_template, tmp_path / "sensor-project")
+
+
+@pytest.fixture
+def image_copy(image_template: Project, tmp_path: Path) -> Project:
+    from fakeproject import copy_project
+
+    return copy_project(image_template, tmp_path / "image-project")

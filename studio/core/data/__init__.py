@@ -98,24 +98,29 @@ def import_data(
 
 
 def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None:
-    """Write recordings, manifest and project summary, each atomically, in an order that never mixes data.
+    """Replace ``P/data`` (manifest and recordings) in one swap, then the project summary.
 
-    The recordings are written to a temporary file and renamed into place first, then the manifest. A crash
-    between the two renames leaves new recordings with the old manifest; every recording id the old manifest
-    names is then missing or different, which loading detects.
+    Both files are written into a staged folder stamped with one generation id (manifest key ``generation``,
+    the recordings' ``__generation__``) and swapped in (:func:`studio.core.commit.swap_dir`): a crash leaves
+    the old data or the new, and loading refuses recordings of another generation than the manifest's.
     """
-    data_dir = project.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if arrays is not None:
-        from .sensor.recordings import RECORDINGS_FILE, write_recordings
+    from studio.core import commit
+    from studio.core.fsutil import atomic_write_json
 
-        write_recordings(data_dir / RECORDINGS_FILE, arrays)
-    else:
-        stale = data_dir / "recordings.npz"
-        if stale.exists():
-            stale.unlink()
-    project.save_manifest(manifest)
-    project.update(data=summary_from_manifest(manifest))
+    generation = commit.new_generation()
+    manifest["generation"] = generation
+    staged = commit.staging_dir(project.path, project.data_dir.name)
+    try:
+        if arrays is not None:
+            from .sensor.recordings import RECORDINGS_FILE, write_recordings
+
+            write_recordings(staged / RECORDINGS_FILE, arrays, generation)
+        atomic_write_json(staged / project.manifest_path.name, manifest)
+    except BaseException:
+        commit.discard(staged)
+        raise
+    commit.swap_dir(staged, project.data_dir)
+    project.update(data=dict(summary_from_manifest(manifest), generation=generation))
 
 
 def result_from_manifest(manifest: dict[str, Any]) -> ImportResult:
@@ -159,9 +164,20 @@ def resolve_root(project: Any, manifest: dict[str, Any], index: int) -> Path:
     return primary
 
 
-def sample_path(project: Any, manifest: dict[str, Any], sample: dict[str, Any]) -> Path:
-    """Absolute path of one image sample of the manifest."""
-    return resolve_root(project, manifest, int(sample["root"])) / sample["path"]
+def sample_path(project: Any, manifest: dict[str, Any], sample: dict[str, Any],
+                roots: list[Path] | None = None) -> Path:
+    """Absolute path of one image sample of the manifest, confined to its root (a ProjectError for a path that
+    is absolute, climbs out with ``..`` or leaves through a link: the manifest may come from someone else).
+    ``roots`` are the resolved roots, when the caller resolves many samples."""
+    from studio.core.untrusted import confined
+
+    index = sample.get("root", 0) if isinstance(sample, dict) else None
+    count = len(manifest.get("roots") or [])
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+        raise ProjectError(f"a sample names data folder {index!r}, but the manifest has {count}",
+                           path=project.manifest_path, hint="import the data again")
+    root = roots[index] if roots is not None else resolve_root(project, manifest, index)
+    return confined(root, sample.get("path"), source=project.manifest_path)
 
 
 def split_samples(
@@ -184,7 +200,7 @@ def split_samples(
     for s in manifest["samples"]:
         if s["split"] != split or s.get("excluded"):  # excluded by the user (curation.py)
             continue
-        paths.append(str(roots[int(s["root"])] / s["path"]))
+        paths.append(str(sample_path(project, manifest, s, roots)))
         labels.append(index[s["label"]])
         ids.append(s["path"] if s.get("root", 0) == 0 else f"[test] {s['path']}")
     return paths, np.asarray(labels, dtype=np.int64), ids

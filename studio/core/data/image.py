@@ -12,7 +12,6 @@ import os
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -21,8 +20,10 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.core.errors import DatasetError
+from studio.core.cescape import class_name_problem
 from studio.core.project import SPLITS
 from studio.core.reporter import Reporter, check_cancel
+from studio.core.untrusted import MAX_IMAGE_FILE_BYTES, is_within, open_regular, read_regular, regular_file_problem
 
 from .common import hidden_reason, posix_rel
 
@@ -111,7 +112,7 @@ def load_image(path: str | Path, size: int, channels: int) -> np.ndarray:
     Image, _, ImageOps = _pil()
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open_regular(path, MAX_IMAGE_FILE_BYTES) as fh, Image.open(fh) as img:
             img.load()
             try:
                 img = ImageOps.exif_transpose(img)
@@ -178,7 +179,9 @@ def check_image(path: Path) -> ImageCheck:
     """
     Image, ImageFile, _ = _pil()
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_IMAGE_FILE_BYTES)
+    except DatasetError as exc:
+        return ImageCheck(path, False, exc.message)
     except OSError as exc:
         return ImageCheck(path, False, f"cannot read the file ({exc.strerror or exc})")
     if not data:
@@ -239,19 +242,25 @@ def check_images(
     # Warning filters are process-wide and not thread-safe to change per file, so they are set once here:
     # Pillow's chatter about damaged metadata is dropped (the file is judged by whether it decodes), and a
     # suspiciously huge image becomes an error (a skip) instead of a warning.
-    with warnings.catch_warnings(), ExitStack() as stack:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.simplefilter("error", _pil()[0].DecompressionBombWarning)
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers)) if pooled else None
-        for start in range(0, len(paths), chunk):
-            check_cancel(reporter)
-            part = paths[start : start + chunk]
-            checked = pool.map(check_image, part) if pool is not None else map(check_image, part)
-            for i, res in enumerate(checked):
-                results[start + i] = res
-            done += len(part)
-            if progress is not None:
-                progress(done / len(paths))
+        pool = ThreadPoolExecutor(max_workers=workers) if pooled else None
+        try:
+            for start in range(0, len(paths), chunk):
+                check_cancel(reporter)
+                part = paths[start : start + chunk]
+                checked = pool.map(check_image, part) if pool is not None else map(check_image, part)
+                for i, res in enumerate(checked):
+                    results[start + i] = res
+                    check_cancel(reporter)  # per file: a Stop (or Ctrl-C) drops the rest of the chunk
+                done += len(part)
+                if progress is not None:
+                    progress(done / len(paths))
+        finally:
+            # On Ctrl-C or cancel, drop the queued files instead of checking the rest of the chunk first.
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
@@ -270,6 +279,9 @@ def scan_class_folders(root: Path, extensions: frozenset[str], kind: str) -> Fol
     """List files under ``root``'s class sub-folders (recursing into nested folders of a class).
 
     Hidden and system files are skipped with a reason; files at the root and files with other extensions too.
+    So are folders whose name cannot be a class name (control characters), anything that is not a regular file
+    (a named pipe would block the reader forever), and links that point outside ``root``: a data folder is
+    read as the tree it is, never beyond it. Linked folders inside a class folder are not followed.
     """
     if not root.exists():
         raise DatasetError("the data folder does not exist", path=root)
@@ -291,34 +303,57 @@ def scan_class_folders(root: Path, extensions: frozenset[str], kind: str) -> Fol
     except OSError as exc:
         raise DatasetError(f"cannot list the folder ({exc.strerror or exc})", path=root) from exc
     for entry in entries:
-        why = hidden_reason(entry.name)
+        why = hidden_reason(entry.name) or _outside(entry, root)
         if why:
             skip(entry, why)
             continue
         if entry.is_dir():
+            bad_name = class_name_problem(entry.name)
+            if bad_name:
+                skip(entry, f"folder not used as a class: {bad_name}; rename the folder")
+                continue
             class_dirs.append(entry.name)
-            for dirpath, dirnames, filenames in os.walk(entry):
-                dirnames.sort()
-                for d in list(dirnames):
-                    why_d = hidden_reason(d)
-                    if why_d:
-                        skip(Path(dirpath) / d, why_d)
-                        dirnames.remove(d)
-                for name in sorted(filenames):
-                    p = Path(dirpath) / name
-                    why_f = hidden_reason(name)
-                    if why_f:
-                        skip(p, why_f)
-                    elif p.suffix.lower() not in extensions:
-                        skip(p, f"not {kind} file (extension '{p.suffix or 'none'}')")
-                    else:
-                        files.append((entry.name, p))
+            _walk_class(entry, root, extensions, kind, files, skip)
         elif entry.is_file():
             if entry.suffix.lower() in extensions:
                 skip(entry, "not in a class folder (files directly in the data folder have no label)")
             else:
                 skip(entry, f"not {kind} file (extension '{entry.suffix or 'none'}')")
+        else:
+            skip(entry, regular_file_problem(entry) or "not a regular file")
     return FolderScan(root, files, class_dirs, skipped)
+
+
+def _outside(path: Path, root: Path) -> str | None:
+    if path.is_symlink() and not is_within(path, root):
+        return "a link that points outside the data folder (not followed)"
+    return None
+
+
+def _walk_class(entry: Path, root: Path, extensions: frozenset[str], kind: str,
+                files: list[tuple[str, Path]], skip: Callable[[Path, str], None]) -> None:
+    """Collect the files of one class folder (see :func:`scan_class_folders` for what is skipped)."""
+    for dirpath, dirnames, filenames in os.walk(entry):
+        dirnames.sort()
+        for d in list(dirnames):
+            why_d = hidden_reason(d) or ("a linked folder (not followed)" if (Path(dirpath) / d).is_symlink()
+                                         else None)
+            if why_d:
+                skip(Path(dirpath) / d, why_d)
+                dirnames.remove(d)
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            why_f = hidden_reason(name) or _outside(p, root)
+            if why_f:
+                skip(p, why_f)
+            elif p.suffix.lower() not in extensions:
+                skip(p, f"not {kind} file (extension '{p.suffix or 'none'}')")
+            else:
+                problem = regular_file_problem(p)
+                if problem:
+                    skip(p, problem)
+                else:
+                    files.append((entry.name, p))
 
 
 def scan_images(

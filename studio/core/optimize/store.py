@@ -3,41 +3,47 @@ a fits verdict per device profile, loaded and deleted."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from studio.core import commit
 from studio.core.errors import ProjectError
 from studio.core.formats import read_versioned, stamp
-from studio.core.fsutil import atomic_write_bytes, atomic_write_json, replace_dir
+from studio.core.fsutil import atomic_write_bytes, atomic_write_json
+from studio.core.untrusted import read_regular
+
+MAX_MODEL_BYTES = 512 * 1024 * 1024  # a variant's model.tflite (MobileNetV2 1.0 float32 is ~14 MB)
 
 
 def write_variant(variants_dir: Path, name: str, model_bytes: bytes, data: dict[str, Any],
                   keras_model: Any = None, weights_from: Path | None = None) -> Path:
-    """Write ``variants/<name>/`` all at once: a hidden temp folder renamed into place (replacing an old one).
+    """Write ``variants/<name>/`` all at once: a staged folder swapped into place (see :mod:`studio.core.commit`).
 
+    variant.json records the commit's generation and the model's SHA-256, which :func:`load_variant` checks.
     ``keras_model`` (a channel-pruned or searched model) also stores its fine-tuned weights as ``weights.h5``,
     so :func:`load_variant_model` can rebuild it from the registry, the channel plan and these weights;
     ``weights_from`` copies such a file instead.
     """
     variants_dir = Path(variants_dir)
-    variants_dir.mkdir(parents=True, exist_ok=True)
     final = variants_dir / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=variants_dir))
+    staged = commit.staging_dir(variants_dir, name)
+    data["generation"] = commit.new_generation()
+    data["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
     try:
-        atomic_write_bytes(tmp / "model.tflite", model_bytes)
+        atomic_write_bytes(staged / "model.tflite", model_bytes)
         if keras_model is not None:
-            keras_model.save_weights(str(tmp / "weights.h5"))
+            keras_model.save_weights(str(staged / "weights.h5"))
             data = {**data, "weights": "weights.h5"}
         elif weights_from is not None and Path(weights_from).exists():
-            shutil.copyfile(weights_from, tmp / "weights.h5")
+            shutil.copyfile(weights_from, staged / "weights.h5")
             data = {**data, "weights": "weights.h5"}
-        atomic_write_json(tmp / "variant.json", stamp("variant", dict(data)))
-        replace_dir(tmp, final)
+        atomic_write_json(staged / "variant.json", stamp("variant", dict(data)))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        commit.discard(staged)
         raise
+    commit.swap_dir(staged, final)
     return final
 
 
@@ -58,12 +64,18 @@ def load_variant(project: Any, name: str | None = None) -> tuple[dict[str, Any],
         raise ProjectError(f"no variant named {name!r}", path=project.variants_dir,
                            hint="existing variants: " + ", ".join(names))
     folder = project.variants_dir / name
+    hint = "build it again with 'studio optimize'"
     try:
         data = read_versioned("variant", folder / "variant.json")
-        model_bytes = (folder / "model.tflite").read_bytes()
+        model_bytes = read_regular(folder / "model.tflite", MAX_MODEL_BYTES, error=ProjectError)
     except (OSError, ValueError) as exc:
-        raise ProjectError(f"variant {name!r} is damaged ({exc})", path=folder,
-                           hint="build it again with 'studio optimize'") from exc
+        raise ProjectError(f"variant {name!r} is damaged ({exc})", path=folder, hint=hint) from exc
+    if not isinstance(data, dict):
+        raise ProjectError(f"variant {name!r} is damaged (variant.json is not an object)", path=folder, hint=hint)
+    digest = data.get("model_sha256")
+    if model_bytes[4:8] != b"TFL3" or (digest and hashlib.sha256(model_bytes).hexdigest() != digest):
+        raise ProjectError(f"variant {name!r} is damaged (model.tflite is not the model this variant wrote)",
+                           path=folder / "model.tflite", hint=hint)
     data["name"] = name
     data["path"] = str(folder / "model.tflite")
     return data, model_bytes
@@ -146,14 +158,19 @@ def load_variant_model(project: Any, name: str) -> Any:
     from studio.core.models import build_model
     from studio.core.optimize.rebuild import apply_plan
 
+    from studio.core.untrusted import check_input_shape_bounds, check_weights_file, confined
+
     data, _ = load_variant(project, name)
     folder = project.variants_dir / name
-    if not data.get("weights") or not (folder / data["weights"]).exists():
+    if not data.get("weights") or not (folder / str(data["weights"])).exists():
         raise ProjectError(f"variant {name!r} keeps no Keras weights (only its .tflite)", path=folder,
                            hint="channel-pruned and searched variants keep them; rebuild this one from its run")
-    shape = tuple(int(v) for v in data["input_spec"]["input_shape"])
+    weights = confined(folder, data["weights"], source=folder / "variant.json")  # a file of the variant only
+    spec = data.get("input_spec") or {}
+    shape = check_input_shape_bounds(spec.get("input_shape") or [], str(spec.get("kind")), folder / "variant.json")
     model = build_model(data["arch"], shape, len(data["classes"]), **(data.get("arch_params") or {}))
     if data.get("channel_plan"):
         model = apply_plan(model, data["channel_plan"])
-    model.load_weights(str(folder / data["weights"]))
+    check_weights_file(weights, [tuple(w.shape) for w in model.weights])
+    model.load_weights(str(weights))
     return model

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from studio.core.errors import DatasetError
+from studio.core.untrusted import read_regular
 
 CSV_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?"})
@@ -77,7 +78,7 @@ def read_csv_table(path: Path, *, display: str | None = None) -> CsvTable:
     """
     shown = display or str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)  # never a FIFO or device: those would block or never end
     except OSError as exc:
         raise DatasetError(f"cannot read the file ({exc.strerror or exc})", path=shown) from exc
     text = _decode(raw)

@@ -16,15 +16,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from studio.core.errors import DatasetError, ProjectError
-from studio.core.fsutil import atomic_open
+from studio.core.errors import DatasetError
+from studio.core.cescape import class_name_problem
 from studio.core.reporter import Reporter, check_cancel
+from studio.core.untrusted import regular_file_problem
 
 from ..common import hidden_reason, posix_rel
 from .columns import ColumnPlan, plan_columns, sample_rate
 from .csvfile import CSV_EXTENSIONS, numeric_matrix, read_csv_table
+from .storage import RECORDINGS_FILE, load_recordings, write_recordings  # noqa: F401 - their old home
 
-RECORDINGS_FILE = "recordings.npz"
 
 
 @dataclass
@@ -75,9 +76,16 @@ def parse_table_recordings(
     )
     matrix = numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
     labels = [v.strip() for v in table.column(table.header.index(plan.label))]
+    checked: set[str] = set()
     for i, lab in enumerate(labels):
         if not lab:
             raise DatasetError(f"missing label in column '{plan.label}'", path=path, line=table.lines[i])
+        if lab not in checked:
+            problem = class_name_problem(lab)
+            if problem:
+                raise DatasetError(f"label {lab[:40]!r} in column '{plan.label}': {problem}", path=path,
+                                   line=table.lines[i], hint="fix the label in the file")
+            checked.add(lab)
     groups: list[tuple[str, str | None, list[int]]] = []  # (label, origin id, row indices)
     if plan.recording:
         rec_values = [v.strip() for v in table.column(table.header.index(plan.recording))]
@@ -191,6 +199,9 @@ def parse_sensor_source(
     """Either layout, chosen by what ``source`` is: a CSV file, or a folder of class sub-folders."""
     if not source.exists():
         raise DatasetError("the data file or folder does not exist", path=source)
+    if not source.is_dir() and regular_file_problem(source):
+        raise DatasetError(f"cannot import this: {regular_file_problem(source)}", path=source,
+                           hint="give a CSV file or a folder of class sub-folders")
     if source.is_file():
         return parse_table_recordings(
             source, label_column=label_column, recording_column=recording_column, channels=channels
@@ -224,23 +235,3 @@ def parse_sensor_source(
 
 def has_class_dirs(path: Path) -> bool:
     return path.is_dir() and any(p.is_dir() and not hidden_reason(p.name) for p in path.iterdir())
-
-
-def write_recordings(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write the recordings to ``path`` atomically (a temporary file beside it, renamed into place)."""
-    with atomic_open(path) as fh:
-        np.savez_compressed(fh, **arrays)
-
-
-def load_recordings(project: Any) -> dict[str, np.ndarray]:
-    """The project's recordings, id -> float32 ``[length, channels]`` (no pickle: safe to open)."""
-    path = project.data_dir / RECORDINGS_FILE
-    if not path.exists():
-        raise ProjectError("the sensor recordings are missing", path=path, hint="import the data again")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ProjectError(
-            f"the sensor recordings are unreadable ({exc})", path=path, hint="import the data again"
-        ) from exc

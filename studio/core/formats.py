@@ -98,7 +98,11 @@ def upgrade(kind: str, data: Any, path: str | Path | None = None) -> dict[str, A
             hint="update Small Model Studio to open it",
         )
     while version < fmt.current:
-        data = _MIGRATORS[kind][version](data)
+        step = _MIGRATORS[kind].get(version)
+        if step is None:  # e.g. project.json's schema_version 0: versions of that file start above it
+            raise ProjectError(f"{fmt.title} has {fmt.key} {version}, which no Studio ever wrote", path=path,
+                               hint=f"restore it from a backup, or set {fmt.key} to {fmt.current}")
+        data = step(data)
         version += 1
         data[fmt.key] = version
     return data

@@ -83,12 +83,13 @@ def test_damaged_project_json(capsys, sensor_copy, edit) -> None:
         one_line_error(*run(capsys, *cmd))
 
 
-def test_schema_version_0_is_no_traceback(capsys, sensor_copy) -> None:
-    """Version 0 is what Studio wrote before versions (migrated forward, studio.core.formats): it opens."""
+def test_schema_version_0_is_one_line(capsys, sensor_copy) -> None:
+    """project.json versions start at 1: 0 is refused in one line (it was a KeyError traceback)."""
     path = sensor_copy.path / "project.json"
     path.write_text(json.dumps(dict(json.loads(path.read_text()), schema_version=0)))
     code, err = run(capsys, "info", str(sensor_copy.path))
-    assert code in (0, 2) and "Traceback" not in err
+    one_line_error(code, err)
+    assert "schema_version 0" in err
 
 
 def test_damaged_variant_and_class_change(capsys, sensor_copy, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.formats import stamp
 from studio.core.project import SPLITS, modality_of
 from studio.core.reporter import Reporter, check_cancel
 
@@ -115,7 +116,7 @@ def _commit(project: Any, manifest: dict[str, Any], arrays: dict | None) -> None
             from .sensor.recordings import RECORDINGS_FILE, write_recordings
 
             write_recordings(staged / RECORDINGS_FILE, arrays, generation)
-        atomic_write_json(staged / project.manifest_path.name, manifest)
+        atomic_write_json(staged / project.manifest_path.name, stamp("manifest", dict(manifest)))
     except BaseException:
         commit.discard(staged)
         raise

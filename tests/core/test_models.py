@@ -105,7 +105,7 @@ def test_estimate_dense_by_hand_and_sizes() -> None:
 
 def test_describe_architectures_lists_by_task() -> None:
     ids = [a["id"] for a in models.describe_architectures(task="sensor")]
-    assert ids == ["cnn1d", "dense"]
+    assert ids == ["cnn1d", "dense", "minirocket", "fcn", "resnet1d", "inception"]
     image = models.describe_architectures(task="image", estimate=True, input_size=32)
     assert {a["id"] for a in image} == {"mobilenetv2", "compact_cnn"}
     for a in image:

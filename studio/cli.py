@@ -206,7 +206,13 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     result = evaluate(project, run_id=args.run, split=args.split, data_path=args.data, reporter=rep)
     out = result.to_json()
     if not args.json:
-        rep.status(f"accuracy {out['accuracy'] * 100:.1f}% on {out['n']} samples")
+        if "recording_accuracy" in out:
+            rep.status(f"per recording: accuracy {out['recording_accuracy'] * 100:.1f}% on {out['recordings']} "
+                       f"recordings (mean of each recording's window probabilities)")
+            rep.status(f"per window: accuracy {out['accuracy'] * 100:.1f}% on {out['n']} windows "
+                       f"({out.get('input_policy', '')})")
+        else:
+            rep.status(f"accuracy {out['accuracy'] * 100:.1f}% on {out['n']} samples")
     return out
 
 

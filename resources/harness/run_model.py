@@ -5,7 +5,7 @@ Needs only numpy, pillow and ai-edge-litert (or tflite-runtime): no TensorFlow, 
 
     python run_model.py photo.jpg                 # one image: top-k classes and latency
     python run_model.py images/                   # every image in a folder
-    python run_model.py recording.csv             # a sensor recording, classified window by window
+    python run_model.py recording.csv             # a sensor recording: its windows, then their mean
     python run_model.py --selftest                # prove this device reproduces the host's outputs
 
 The preprocessing below is a copy of the one used in training (``preprocess.json`` holds its parameters);
@@ -167,12 +167,19 @@ def preprocess_image(pixels: np.ndarray, spec: dict) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- sensors
+# A copy of studio.core.data.sensor.shaping: keep the two identical (Studio's tests compare them).
 def normalize_window(window: np.ndarray, spec: dict) -> np.ndarray:
-    """Raw [window, channels] -> (x - mean) / std per channel, with the training statistics."""
+    """Raw [window, channels] -> model input: (x - mean) / std per channel with the training statistics
+    ("global"), or z-normalized over the window's own rows per channel ("recording")."""
+    x = np.asarray(window, dtype=np.float32)
+    if spec.get("norm", "global") == "recording":
+        m = x.mean(axis=0, keepdims=True)
+        s = x.std(axis=0, keepdims=True)
+        return ((x - m) / np.where(s > 1e-8, s, np.float32(1.0))).astype(np.float32)
     mean = np.asarray(spec["mean"], dtype=np.float32)
     std = np.asarray(spec["std"], dtype=np.float32)
     std = np.where(std > 0, std, np.float32(1.0))
-    return ((np.asarray(window, dtype=np.float32) - mean) / std).astype(np.float32)
+    return ((x - mean) / std).astype(np.float32)
 
 
 def read_csv_channels(path: Path, spec: dict) -> np.ndarray:
@@ -200,9 +207,34 @@ def read_csv_channels(path: Path, spec: dict) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32).reshape(-1, len(names))
 
 
-def cut_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
-    if len(signal) < window:
-        return np.empty((0, window, signal.shape[1]), dtype=np.float32)
+def resample(signal: np.ndarray, length: int) -> np.ndarray:
+    signal = np.asarray(signal, dtype=np.float32)
+    n = len(signal)
+    if n == length:
+        return signal.copy()
+    if n == 1:
+        return np.repeat(signal, length, axis=0)
+    src = np.linspace(0.0, n - 1.0, length)
+    return np.stack([np.interp(src, np.arange(n), signal[:, c]) for c in range(signal.shape[1])],
+                    axis=1).astype(np.float32)
+
+
+def pad_to(signal: np.ndarray, length: int) -> np.ndarray:
+    signal = np.asarray(signal, dtype=np.float32)
+    if len(signal) > length:
+        return resample(signal, length)
+    if len(signal) == length:
+        return signal.copy()
+    return np.concatenate([signal, np.repeat(signal[-1:], length - len(signal), axis=0)]).astype(np.float32)
+
+
+def shape_recording(signal: np.ndarray, window: int, stride: int, policy: str) -> np.ndarray:
+    """Raw model inputs [n, window, channels] of one recording: whole ("resample" / "pad") or windows (a
+    recording shorter than one window is padded by repeating its last row)."""
+    if policy == "resample":
+        return resample(signal, window)[None]
+    if policy == "pad" or len(signal) <= window:
+        return pad_to(signal, window)[None]
     starts = range(0, len(signal) - window + 1, stride)
     return np.stack([signal[s : s + window] for s in starts]).astype(np.float32)
 
@@ -220,6 +252,7 @@ def top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float
 def classify(target: Path, spec: dict, model: Model, k: int, as_json: bool) -> int:
     labels = spec["classes"]
     results = []
+    recording: dict = {}
     if spec["task"] == "image":
         img = spec["image"]
         files = (sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -237,23 +270,32 @@ def classify(target: Path, spec: dict, model: Model, k: int, as_json: bool) -> i
     else:
         sen = spec["sensor"]
         signal = read_csv_channels(target, sen)
-        windows = cut_windows(signal, sen["window"], sen["stride"])
-        if not len(windows):
-            sys.exit(f"error: {target} has {len(signal)} rows, fewer than one window ({sen['window']})")
+        if not len(signal):
+            sys.exit(f"error: {target} has no data rows")
+        policy = sen.get("length_policy", "windows")
+        windows = shape_recording(signal, sen["window"], sen["stride"], policy)
+        all_probs = []
         for i, w in enumerate(windows):
             _, probs, ms = model.run(normalize_window(w, sen))
-            results.append({"input": f"{target}@{i * sen['stride']}", "top": top_k(probs, labels, k),
-                            "latency_ms": ms})
+            all_probs.append(probs)
+            where = f"@{i * sen['stride']}" if policy == "windows" and len(windows) > 1 else ""
+            results.append({"input": f"{target}{where}", "top": top_k(probs, labels, k), "latency_ms": ms})
+        mean = np.mean(np.stack(all_probs), axis=0)
+        recording = {"input": str(target), "rows": int(len(signal)), "windows": int(len(windows)),
+                     "how": sen.get("description") or f"{policy}, window {sen['window']}",
+                     "rule": "the mean of the windows' probabilities", "top": top_k(mean, labels, k)}
     if as_json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"recording": recording, "windows": results} if spec["task"] == "sensor" else results,
+                         indent=2))
     else:
         for r in results:
             tops = "  ".join(f"{name} {p * 100:5.1f}%" for name, p in r["top"])
             print(f"{r['input']}: {tops}  ({r['latency_ms']:.2f} ms)")
-        if spec["task"] == "sensor" and len(results) > 1:
-            votes = [r["top"][0][0] for r in results]
-            best = max(set(votes), key=votes.count)
-            print(f"majority over {len(votes)} windows: {best} ({votes.count(best)}/{len(votes)})")
+        if spec["task"] == "sensor":
+            tops = "  ".join(f"{name} {p * 100:5.1f}%" for name, p in recording["top"])
+            print(f"recording {target} ({recording['rows']} rows, {recording['how']}): {tops}")
+            print(f"  = {recording['rule']} over {recording['windows']} window(s); "
+                  f"the recording is classified as {recording['top'][0][0]}")
         lat = np.asarray([r["latency_ms"] for r in results])
         if len(lat):
             print(f"latency: mean {lat.mean():.2f} ms, p95 {np.percentile(lat, 95):.2f} ms per sample")

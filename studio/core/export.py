@@ -100,9 +100,22 @@ def preprocess_json(spec: dict[str, Any], classes: list[str], io: dict[str, Any]
             "channel_order": "as listed: the model's input is [window, channels] in this order",
             "mean": [float(m) for m in spec["mean"]],
             "std": std,
-            "formula": "x = (value - mean[channel]) / std[channel] per row of the window",
+            "formula": "x = (value - mean[channel]) / std[channel] per row of the window"
+            if spec.get("norm", "global") == "global" else
+            "x = (value - mean of the window's rows) / std of the window's rows, per channel",
+            "length_policy": spec.get("length_policy", "windows"),
+            "norm": spec.get("norm", "global"),
+            "description": _describe_sensor(spec),
+            "recording_rule": "a recording's class is the argmax of the mean of its windows' probabilities",
         }
     return out
+
+
+def _describe_sensor(spec: dict[str, Any]) -> str:
+    from studio.core.data.sensor.shaping import describe
+
+    return describe(spec.get("length_policy", "windows"), int(spec["window"]), int(spec["stride"]),
+                    spec.get("norm", "global"))
 
 
 def write_bundle(

@@ -2,7 +2,8 @@
 
 A bundle proves itself on the device by running these samples through the device's own preprocessing and
 runtime and comparing every output value with what Studio recorded. The raw form matters: image goldens are
-the original files (so the harness's decoding is tested too), sensor goldens are un-normalized windows.
+the original files (so the harness's decoding is tested too), sensor goldens are un-normalized model inputs (windows, or whole recordings resampled / padded as
+the run's input spec says).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarr
     """The goldens as float32 model inputs, preprocessed by Studio's own code (not the harness's copy).
 
     ``folder`` holds the golden image files (the bundle's ``golden/``)."""
-    from studio.core.data.sensor import normalize_windows
+    from studio.core.data.sensor.shaping import normalize
     from studio.core.pipeline import InputSpec
 
     ispec = InputSpec.from_json(spec)
@@ -49,7 +50,7 @@ def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarr
 
         return ispec.preprocess(
             np.stack([load_image(Path(folder) / name, ispec.size, ispec.channels) for name, _ in golden.files or []]))
-    return normalize_windows(golden.windows, ispec.mean, ispec.std)
+    return normalize(golden.windows, ispec.norm, ispec.mean, ispec.std)
 
 
 def expected_items(model_bytes: bytes, spec: dict[str, Any], golden: Golden, folder: Path) -> list[dict]:
@@ -87,9 +88,11 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Gold
             files.append(_golden_file(Path(paths[i]), f"{k:02d}_{safe_name(label)}", ispec))
             labels.append(label)
         return Golden(labels, files=files)
-    from studio.core.data.sensor import split_windows
+    from studio.core.data.sensor.shaping import shape_all, split_recordings
 
-    x, y, _ = split_windows(project, split, manifest, normalized=False)
+    signals, labels, _ = split_recordings(project, split, manifest)
+    x, groups = shape_all(signals, ispec.window, ispec.stride, ispec.length_policy)  # raw: the harness normalizes
+    y = labels[groups] if len(groups) else labels
     idx = choose_golden_indices(y)
     return Golden([classes[int(y[i])] for i in idx], windows=np.asarray(x[idx], dtype=np.float32))
 

@@ -45,7 +45,18 @@ class InputSpec:
     channel_names: tuple[str, ...] = ()
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    # sensor: how a recording becomes model inputs (studio.core.data.sensor.shaping); the defaults are what
+    # runs made before these fields existed did
+    length_policy: str = "windows"  # "windows" | "resample" | "pad"
+    norm: str = "global"  # "global" | "recording"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def sensor_inputs(self, signals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized model inputs of raw recordings and, per input, its recording's index."""
+        from studio.core.data.sensor.shaping import normalize, shape_all
+
+        x, groups = shape_all(signals, self.window, self.stride, self.length_policy)
+        return normalize(x, self.norm, self.mean, self.std), groups
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -56,7 +67,7 @@ class InputSpec:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         if self.kind == "image":
-            for key in ("window", "stride", "channel_names", "mean", "std"):
+            for key in ("window", "stride", "channel_names", "mean", "std", "length_policy", "norm"):
                 d.pop(key)
         else:
             for key in ("size", "scale", "offset", "source_channels", "resize"):
@@ -117,6 +128,8 @@ class SplitData:
     y: np.ndarray
     ids: list[str]
     paths: list[str] | None = None  # image files, when x is None (streaming)
+    groups: np.ndarray | None = None  # sensors: the recording (index into recording_ids) of each window
+    recording_ids: list[str] | None = None
 
     def __len__(self) -> int:
         return int(len(self.y))
@@ -160,13 +173,28 @@ def load_split(project: Any, split: str, spec: InputSpec, manifest: dict[str, An
             return SplitData(None, y, ids, paths=paths)
         x = decode_images(paths, spec, reporter, progress, f"decoding {split} images")
         return SplitData(x, y, ids, paths=paths)
-    from studio.core.data.sensor import normalize_windows, split_windows
+    from studio.core.data.sensor.shaping import split_recordings
 
-    x, y, ids = split_windows(project, split, manifest, normalized=False, recordings=recordings)
-    x = normalize_windows(x, spec.mean, spec.std)
+    signals, labels, rec_ids = split_recordings(project, split, manifest, recordings)
+    data = sensor_split(signals, labels, rec_ids, spec)
     if reporter is not None:
         reporter.progress(progress[1], f"cut {split} windows")
-    return SplitData(x, y, ids)
+    return data
+
+
+def sensor_split(signals: list[np.ndarray], labels: np.ndarray, rec_ids: list[str], spec: InputSpec) -> SplitData:
+    """Model inputs of raw recordings under ``spec``, with the recording of each input (ids "rec@start")."""
+    x, groups = spec.sensor_inputs(signals)
+    if not len(signals):
+        x = np.zeros((0,) + spec.shape, np.float32)
+    y = np.asarray(labels, dtype=np.int64)[groups] if len(groups) else np.zeros(0, np.int64)
+    ids, seen = [], -1
+    k = 0
+    for g in groups:
+        k = k + 1 if g == seen else 0
+        seen = int(g)
+        ids.append(f"{rec_ids[seen]}@{k * spec.stride}" if spec.length_policy == "windows" else rec_ids[seen])
+    return SplitData(x, y, ids, groups=groups, recording_ids=list(rec_ids))
 
 
 def load_split_arrays(project: Any, split: str, spec: InputSpec,

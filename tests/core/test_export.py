@@ -84,7 +84,7 @@ def test_harness_decoder_matches_studio_on_odd_images(tmp_path: Path) -> None:
 
 
 def test_harness_sensor_preprocessing_matches_pipeline(tmp_path: Path) -> None:
-    from studio.core.data.sensor import normalize_windows
+    from studio.core.data.sensor.shaping import normalize
     from studio.core.pipeline import InputSpec
 
     harness = _harness()
@@ -101,7 +101,7 @@ def test_harness_sensor_preprocessing_matches_pipeline(tmp_path: Path) -> None:
     from studio.core.data.sensor import cut_windows
 
     np.testing.assert_array_equal(wins, cut_windows(read, 32, 16))
-    ours = normalize_windows(wins, spec.mean, spec.std)
+    ours = normalize(wins, spec.norm, spec.mean, spec.std)
     theirs = np.stack([harness.normalize_window(w, pre) for w in wins])
     np.testing.assert_array_equal(theirs, ours)
 

@@ -119,6 +119,10 @@ def dilated_conv_layer(keras: Any) -> Any:
             y = tf.nn.conv2d(x, self.kernel, strides=1, padding=self.padding.upper(), dilations=[self.dilation, 1])
             return tf.nn.bias_add(y, self.bias)
 
+        def get_config(self) -> dict[str, Any]:  # keras.models.clone_model rebuilds layers from this
+            return {**super().get_config(), "filters": self.filters, "dilation": self.dilation,
+                    "padding": self.padding}
+
         def compute_output_shape(self, shape: Any) -> Any:
             length = shape[1] if self.padding == "same" else shape[1] - (KERNEL_LENGTH - 1) * self.dilation
             return (shape[0], length, 1, self.filters)

@@ -167,6 +167,8 @@ class Arrays:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     training: Any = None  # student.TrainingData: raw splits + the run's choices, for pipeline fine-tuning
+    # sensors: the recording of each input (index into the split's recordings), for per-recording accuracy
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

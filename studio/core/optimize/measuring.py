@@ -37,13 +37,15 @@ def measure_variant(
         reporter.status(f"Measuring on the {split} split through LiteRT ({len(x)} samples)")
         a = lo + (hi - lo) * 0.7 * k / len(splits)
         b = lo + (hi - lo) * 0.7 * (k + 1) / len(splits)
-        metrics, _ = measure.evaluate_split(
+        metrics, run_out = measure.evaluate_split(
             model_bytes, x, y, arrays.classes, kp,
             progress=lambda f, a=a, b=b, s=split: reporter.progress(a + (b - a) * f, f"LiteRT on {s}"),
             cancel=reporter.cancel_requested,
         )
         if kp is not None and len(y):
             metrics["keras_accuracy"] = float(np.mean(np.asarray(kp).argmax(axis=1) == np.asarray(y)))
+        if split in arrays.groups and len(y):
+            metrics.update(_recording_fields(run_out.probs, kp, y, arrays.groups[split], arrays.classes))
         out[split] = metrics
     val = out["val"]
     out["accuracy"] = val.get("accuracy")
@@ -53,6 +55,13 @@ def measure_variant(
         if out["accuracy"] is not None and out["keras_accuracy"] is not None else None
     )
     out["agreement"] = val.get("agreement")
+    if "recording_accuracy" in val:
+        out["recording_accuracy"] = val["recording_accuracy"]
+        out["keras_recording_accuracy"] = val.get("keras_recording_accuracy")
+        out["recordings"] = val["recordings"]
+        if out["keras_recording_accuracy"] is not None:
+            out["recording_accuracy_drop"] = round(out["keras_recording_accuracy"] - out["recording_accuracy"], 4)
+        out["test_recording_accuracy"] = out["test"].get("recording_accuracy") if "test" in out else None
     out["latency_ms"] = val.get("latency_ms")
     out["latency_p95_ms"] = val.get("latency_p95_ms")
     out["latency_median_ms"] = val.get("latency_median_ms")
@@ -85,6 +94,20 @@ def measure_arena_of(model_bytes: bytes, arrays: Arrays, reporter: Reporter,
         model_bytes, inp, progress=lambda f: reporter.progress(lo + (hi - lo) * f, "TFLite-Micro arena"),
     )
     return arena.to_json()
+
+
+def _recording_fields(probs: np.ndarray, keras_probs: np.ndarray | None, y: np.ndarray, groups: np.ndarray,
+                      classes: list[str]) -> dict[str, Any]:
+    """Per-recording accuracy (mean of window probabilities) through LiteRT, and of the Keras model."""
+    from studio.core.evaluate import recording_metrics
+
+    ids = [str(i) for i in range(int(groups.max()) + 1)] if len(groups) else []
+    rec = recording_metrics(probs, y, groups, ids, classes)
+    out = {k: rec[k] for k in ("recording_accuracy", "recordings", "recording_confusion_matrix")}
+    if keras_probs is not None:
+        out["keras_recording_accuracy"] = recording_metrics(keras_probs, y, groups, ids, classes)[
+            "recording_accuracy"]
+    return out
 
 
 def _litert_input_detail(model_bytes: bytes) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.errors import ProjectError
+from studio.core.errors import ConfigError, ProjectError
 from studio.core.fsutil import safe_name
 from studio.core.optimize.build import build_variant
 from studio.core.optimize.config import Arrays, OptimizeConfig, VariantInfo
@@ -25,6 +25,7 @@ def load_arrays(project: Any, spec: Any, classes: list[str], reporter: Reporter,
     from studio.core.pipeline import load_split
 
     parts, raw = {}, {}
+    groups: dict[str, np.ndarray] = {}
     manifest = project.load_manifest()
     for i, split in enumerate(("train", "val", "test")):
         check_cancel(reporter)
@@ -32,6 +33,8 @@ def load_arrays(project: Any, spec: Any, classes: list[str], reporter: Reporter,
         raw[split] = data
         x = spec.preprocess(data.x) if data.x is not None else np.zeros((0,) + tuple(spec.shape), np.float32)
         parts[split] = (x, np.asarray(data.y, dtype=np.int64))
+        if data.groups is not None:
+            groups[split] = np.asarray(data.groups, dtype=np.int64)
         reporter.progress(0.02 + 0.03 * (i + 1) / 3, f"loaded {split} data")
     if len(parts["train"][0]) == 0:
         raise ProjectError("the training split is empty", path=project.manifest_path, hint="import more data")
@@ -50,6 +53,7 @@ def load_arrays(project: Any, spec: Any, classes: list[str], reporter: Reporter,
         x_test=parts["test"][0] if len(parts["test"][0]) else None,
         y_test=parts["test"][1] if len(parts["test"][0]) else None,
         training=TrainingData(spec, raw["train"], raw["val"], train_config) if train_config is not None else None,
+        groups=groups,
     )
 
 
@@ -71,6 +75,23 @@ def _run_learning_rate(project: Any, run: Any) -> float | None:
     return float(lr) if lr else None
 
 
+def _check_applies(arch: str, config: OptimizeConfig) -> None:
+    """Pruning, QAT and fine-tuning need gradient training; MiniRocket's kernels are fixed and its head is
+    fitted in closed form, so only conversion (float32 / float16 / dynamic / int8) applies to it."""
+    from studio.core.models import REGISTRY
+
+    spec = REGISTRY.get(arch)
+    if spec is None or spec.trained_by != "closed form":
+        return
+    if config.prune > 0 or config.qat or (config.finetune_epochs or 0) > 0:
+        raise ConfigError(
+            f"{spec.title} has fixed kernels and a head fitted in closed form: pruning, quantization-aware "
+            "training and fine-tuning do not apply to it",
+            hint="optimize it with --quantize int8 alone; for a smaller model train it with fewer features "
+            "(studio train P --arch minirocket --features 2016)",
+        )
+
+
 def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = None) -> VariantInfo:
     """Build, measure and store one variant of the project's trained model (see the package docstring).
 
@@ -86,6 +107,7 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     reporter.status(f"Building variant '{name}'")
     reporter.progress(0.0, "loading the trained model")
     model, run = load_run_model(project, config.run_id)
+    _check_applies(run.arch, config)
     spec = getattr(run, "spec", None) or getattr(run, "input_spec")
     from studio.core.optimize.student import run_train_config
 

@@ -105,10 +105,11 @@ def split_windows(
     return x, np.asarray(labels, dtype=np.int64), ids
 
 
-def read_labelled_sensors(
-    manifest: dict[str, Any], path: str | Path, *, normalized: bool = True
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """An external labelled folder / CSV as normalized windows with the project's classes and channels."""
+def read_labelled_recordings(
+    manifest: dict[str, Any], path: str | Path
+) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """An external labelled folder / CSV as raw recordings with the project's classes and channels:
+    (signals ``[rows, channels]``, label indices, ids "file:first line"). Unknown classes raise DatasetError."""
     src = Path(path).expanduser().absolute()
     is_table = src.is_file() or (src.is_dir() and not has_class_dirs(src))
     parsed = parse_sensor_source(
@@ -125,16 +126,28 @@ def read_labelled_sensors(
             path=src,
             hint=f"the project's classes are {', '.join(classes)}",
         )
-    window, stride = int(manifest["window"]), int(manifest["stride"])
+    if not parsed.recordings:
+        raise DatasetError("no recordings found", path=src)
     index = {c: i for i, c in enumerate(classes)}
+    return ([r.signal for r in parsed.recordings], np.asarray([index[r.label] for r in parsed.recordings], np.int64),
+            [f"{r.source}:{r.rows[0]}" for r in parsed.recordings])
+
+
+def read_labelled_sensors(
+    manifest: dict[str, Any], path: str | Path, *, normalized: bool = True
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """An external labelled folder / CSV as normalized windows with the project's classes and channels."""
+    src = Path(path).expanduser().absolute()
+    signals, rec_labels, rec_ids = read_labelled_recordings(manifest, src)
+    window, stride = int(manifest["window"]), int(manifest["stride"])
     parts, labels, ids = [], [], []
-    for r in parsed.recordings:
-        w = cut_windows(r.signal, window, stride)
+    for signal, label, rid in zip(signals, rec_labels, rec_ids):
+        w = cut_windows(signal, window, stride)
         if not len(w):
             continue
         parts.append(w)
-        labels += [index[r.label]] * len(w)
-        ids += [f"{r.source}:{r.rows[0]}+{k * stride}" for k in range(len(w))]
+        labels += [int(label)] * len(w)
+        ids += [f"{rid}+{k * stride}" for k in range(len(w))]
     if not parts:
         raise DatasetError(f"no recording is as long as the project's window ({window} rows)", path=src)
     x = np.concatenate(parts)

@@ -68,15 +68,16 @@ def count_inputs(length: int, window: int, stride: int, policy: str) -> int:
 
 
 def normalize(x: np.ndarray, norm: str, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """Normalize model inputs ``[n, window, channels]`` (see the module docstring)."""
-    x = np.asarray(x, dtype=np.float32)
+    """Normalize model inputs ``[n, window, channels]`` (see the module docstring); "global" is the project's
+    one window normalizer (:func:`.windows.normalize_windows`)."""
     if norm == "recording":
+        x = np.asarray(x, dtype=np.float32)
         m = x.mean(axis=1, keepdims=True)
         s = x.std(axis=1, keepdims=True)
         return ((x - m) / np.where(s > EPS, s, np.float32(1.0))).astype(np.float32)
-    mu = np.asarray(mean, dtype=np.float32)
-    sd = np.asarray(std, dtype=np.float32)
-    return ((x - mu) / np.where(sd > 0, sd, np.float32(1.0))).astype(np.float32)
+    from .windows import normalize_windows
+
+    return normalize_windows(x, mean, std)
 
 
 def shape_all(signals: Sequence[np.ndarray], window: int, stride: int,
@@ -136,3 +137,22 @@ def dominant_period(signals: Sequence[np.ndarray], limit: int = 64) -> float | N
 
 def config_key(cfg: dict[str, Any]) -> str:
     return f"{cfg['length_policy']}:{cfg['window']}:{cfg['norm']}"
+
+
+def split_recordings(project: Any, split: str, manifest: dict[str, Any] | None = None,
+                     recordings: dict[str, np.ndarray] | None = None
+                     ) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """The raw recordings of one split: (signals ``[rows, channels]``, label indices, recording ids)."""
+    from .recordings import load_recordings
+
+    manifest = manifest or project.load_manifest()
+    recordings = recordings if recordings is not None else load_recordings(project)
+    index = {c: i for i, c in enumerate(manifest["classes"])}
+    signals, labels, ids = [], [], []
+    for rec in manifest["recordings"]:
+        if rec["split"] == split:
+            signals.append(recordings[rec["id"]])
+            labels.append(index[rec["label"]])
+            ids.append(rec["id"])
+    return signals, np.asarray(labels, dtype=np.int64), ids
+

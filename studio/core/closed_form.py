@@ -1,0 +1,161 @@
+"""Training for sensor projects without epochs: MiniRocket fitted in closed form, and the default path that
+first chooses the input shaping by measurement (:mod:`studio.core.selection`).
+
+A run written here has the same files as any other (``config.json``, ``model.json``, ``metrics.json``,
+``weights.h5``) plus ``selection.json`` when a search ran. ``metrics.json`` has one pseudo-epoch row (train and
+validation accuracy of the fitted model) so every view of a run's history works unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from studio.core.reporter import Reporter, check_cancel
+
+
+def sensor_spec(project: Any, manifest: dict[str, Any], config: Any) -> Any:
+    """The input spec of a sensor config: the manifest's statistics, the config's shaping (or the default)."""
+    from studio.core.pipeline import spec_for_project
+
+    base = spec_for_project(project, manifest)
+    policy, window, stride, norm = default_shaping(manifest, config)
+    return base.__class__(**{**base.__dict__, "window": window, "stride": stride, "length_policy": policy,
+                             "norm": norm, "extra": {}})
+
+
+def default_shaping(manifest: dict[str, Any], config: Any) -> tuple[str, int, int, str]:
+    """(policy, window, stride, norm): the config's choices, else whole recordings up to ``WHOLE_MAX`` rows
+    (resampled to the median length; padded to the longest when lengths vary by more than 2x), else the
+    manifest's windows."""
+    from studio.core.selection import RESAMPLE_MIN, WHOLE_MAX
+
+    lengths = [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [int(manifest["window"])]
+    lo, hi, med = min(lengths), max(lengths), int(np.median(lengths))
+    policy = getattr(config, "length_policy", None)
+    if policy is None:
+        policy = "windows" if hi > WHOLE_MAX else ("pad" if hi > 2 * lo else "resample")
+    window = getattr(config, "window", None)
+    if window is None:
+        window = {"resample": max(RESAMPLE_MIN, med) if hi > lo else lo, "pad": hi}.get(policy, int(manifest["window"]))
+    stride = getattr(config, "stride", None) or (max(1, int(window) // 2) if policy == "windows" else int(window))
+    if policy == "windows" and getattr(config, "window", None) is None and getattr(config, "stride", None) is None:
+        stride = int(manifest["stride"])
+    return policy, int(window), int(stride), getattr(config, "norm", None) or "global"
+
+
+def _recordings(project: Any, manifest: dict[str, Any], splits: tuple[str, ...]) -> tuple[list, np.ndarray, list]:
+    from studio.core.data.sensor import load_recordings
+    from studio.core.data.sensor.shaping import split_recordings
+
+    recs = load_recordings(project)
+    signals, labels, ids = [], [], []
+    for sp in splits:
+        s, y, i = split_recordings(project, sp, manifest, recs)
+        signals += s
+        labels += list(y)
+        ids += i
+    return signals, np.asarray(labels, dtype=np.int64), ids
+
+
+def choose(project: Any, config: Any, reporter: Reporter) -> tuple[Any, dict[str, Any]]:
+    """Run the selection on train + val recordings; return the config of the winner and the selection."""
+    from studio.core.selection import select_sensor
+
+    manifest = project.load_manifest()
+    norm = manifest.get("normalization") or {}
+    signals, labels, _ = _recordings(project, manifest, ("train", "val"))
+    reporter.status(f"Choosing how to read {len(signals)} recordings: a short search, scored by cross-validation")
+    sel = select_sensor(signals, labels, len(manifest["classes"]), norm["mean"], norm["std"], reporter,
+                        seed=int(config.seed))
+    shp = sel["winner"]["shaping"]
+    winner = config.replace(arch=sel["winner"]["arch"], select=False, length_policy=shp["length_policy"],
+                            window=shp["window"], stride=shp["stride"], norm=shp["norm"])
+    return winner, sel
+
+
+def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None) -> Any:
+    """Fit MiniRocket (biases + ridge head) and write a finished run; on tiny data refit on train + val."""
+    from studio.core import models
+    from studio.core.fsutil import atomic_write_json
+    from studio.core.models import minirocket
+    from studio.core.pipeline import sensor_split
+    from studio.core.tfenv import load_tf
+    from studio.core.train import TrainResult, _save_weights_atomic, model_json, package_versions
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    manifest = project.load_manifest()
+    classes = list(manifest["classes"])
+    _, keras = load_tf()
+    keras.utils.set_random_seed(int(config.seed))
+    spec = sensor_spec(project, manifest, config)
+    params = models.resolve_params("minirocket", **config.model_params())
+    tr = sensor_split(*_recordings(project, manifest, ("train",)), spec)
+    va = sensor_split(*_recordings(project, manifest, ("val",)), spec)
+    reporter.status(f"Fitting MiniRocket ({params['features']} features) on {spec_text(spec)}")
+    model = models.build_model("minirocket", spec.shape, len(classes), **params)
+    fit = minirocket.fit(model, tr.x, tr.y, len(classes), float(params["step"]), int(config.seed))
+    check_cancel(reporter)
+    reporter.progress(0.8 if config.refit and len(va) else 0.95, "fitted")
+    train_acc, val_acc, val_rec = _accuracies(model, tr, va)
+    row = {"epoch": 1, "epochs": 1, "loss": None, "accuracy": train_acc, "val_loss": None, "val_accuracy": val_acc,
+           "val_recording_accuracy": val_rec, "seconds": round(time.perf_counter() - t0, 3), "best": True}
+    reporter.metrics("epoch", dict(row))
+    refit = bool(config.refit and len(va))
+    if refit:
+        reporter.status("Refitting on training + validation recordings (the final model sees all the data)")
+        x = np.concatenate([tr.x, va.x])
+        y = np.concatenate([tr.y, va.y])
+        model = models.build_model("minirocket", spec.shape, len(classes), **params)
+        fit = minirocket.fit(model, x, y, len(classes), float(params["step"]), int(config.seed))
+    run_id, run_path = project.new_run_dir()
+    _save_weights_atomic(model, run_path / "weights.h5")
+    seconds = time.perf_counter() - t0
+    atomic_write_json(run_path / "config.json", {
+        "config": config.to_json(), "seed": int(config.seed), "versions": package_versions(), "replicas": 1,
+        "n_train": len(tr) + (len(va) if refit else 0), "n_val": len(va), "refit_on_train_and_val": refit,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    if selection is not None:
+        atomic_write_json(run_path / "selection.json", selection)
+    metrics = {
+        "epochs": [row], "best_epoch": 1, "best_val_accuracy": val_acc, "best_val_recording_accuracy": val_rec,
+        "monitor": "closed-form fit (ridge, leave-one-out alpha)", "stopped": False, "stop_reason": None,
+        "batches": 0, "seconds": round(seconds, 3), "cpu_seconds": round(time.process_time() - c0, 3),
+        "ridge": {"alpha": fit.alpha, "temperature": fit.temperature,
+                  "loo_accuracy_per_input": fit.loo_accuracy(np.concatenate([tr.y, va.y]) if refit else tr.y)},
+        "refit_on_train_and_val": refit,
+        "input": {"length_policy": spec.length_policy, "window": spec.window, "stride": spec.stride,
+                  "norm": spec.norm, "description": spec_text(spec)},
+    }
+    if selection is not None:
+        metrics["selection"] = {"why": selection["why"], "cpu_seconds": selection["cpu_seconds"]}
+    atomic_write_json(run_path / "metrics.json", metrics)
+    atomic_write_json(run_path / "model.json", model_json("minirocket", params, spec, classes, project.task))
+    project.data["active_run"] = run_id
+    project.settings["train"] = config.to_json()
+    project.save()
+    reporter.progress(1.0, "training finished")
+    return TrainResult(run=run_id, path=run_path, arch="minirocket", params=int(model.count_params()),
+                       epochs=[row], best_epoch=1, best_val_accuracy=val_acc, stopped=False, stop_reason=None,
+                       seconds=seconds, config=config)
+
+
+def spec_text(spec: Any) -> str:
+    from studio.core.data.sensor.shaping import describe
+
+    return describe(spec.length_policy, spec.window, spec.stride, spec.norm)
+
+
+def _accuracies(model: Any, tr: Any, va: Any) -> tuple[float, float | None, float | None]:
+    from studio.core.evaluate import predict, recording_metrics
+
+    p_tr = predict(model, tr.x)
+    train_acc = float((p_tr.argmax(1) == tr.y).mean())
+    if not len(va):
+        return train_acc, None, None
+    p_va = predict(model, va.x)
+    rec = recording_metrics(p_va, va.y, va.groups, va.recording_ids, [str(i) for i in range(p_va.shape[1])])
+    return train_acc, float((p_va.argmax(1) == va.y).mean()), rec["recording_accuracy"]

@@ -5,7 +5,7 @@
     python -m bench --only training      # one section (repeatable, or comma-separated); other sections keep
                                          # their last results in the report, with their own date
 
-Sections: startup, training, responsiveness, optimization, shrink, memory, data. Every number is a ratio against a
+Sections: startup, training, responsiveness, optimization, shrink, memory, data, accuracy. Every number is a ratio against a
 baseline measured side by side in the same run (interleaved repeats, medians), so a busy machine slows both
 sides alike; the load average before and after each section is recorded because these 2 cores are shared.
 """
@@ -22,7 +22,7 @@ from typing import Any, Callable
 from bench.common import (REPORT_MD, RESULTS_JSON, Row, fmt_num, load_results, machine_info, now_iso, print_rows,
                           save_results, versions)
 
-SECTIONS = ("startup", "training", "responsiveness", "optimization", "shrink", "memory", "data")
+SECTIONS = ("startup", "training", "responsiveness", "optimization", "shrink", "memory", "data", "accuracy")
 TITLES = {
     "startup": "Start-up",
     "training": "Training throughput",
@@ -31,6 +31,7 @@ TITLES = {
     "shrink": "Shrinking: channel pruning, distillation, search",
     "memory": "Memory",
     "data": "Data import",
+    "accuracy": "Sensor accuracy (per recording) against classic methods",
 }
 
 
@@ -105,6 +106,12 @@ def section_data(quick: bool) -> list[Row]:
     return data_import.run(quick, _log)
 
 
+def section_accuracy(quick: bool) -> list[Row]:
+    from bench import sensor_accuracy
+
+    return sensor_accuracy.run(quick, _log)
+
+
 RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "startup": section_startup,
     "training": section_training,
@@ -113,6 +120,7 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "shrink": section_shrink,
     "memory": section_memory,
     "data": section_data,
+    "accuracy": section_accuracy,
 }
 
 
@@ -196,6 +204,10 @@ def render_markdown(results: dict[str, Any]) -> str:
                 details.append(f"- *{d['name']}*: {d['note']}")
         if sec.get("error"):
             details.append(f"- **error**: `{sec['error'].splitlines()[0][:300]}`")
+        if key == "accuracy" and sec.get("rows"):
+            from bench.sensor_accuracy import table_lines
+
+            details += [""] + table_lines(sec["rows"])
         details.append("")
     lines += ["", "## Details", ""] + details
     lines += NOTES

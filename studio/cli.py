@@ -188,14 +188,30 @@ def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         "patience": args.patience,
         "teacher": args.teacher,
     }
+    for key in ("window", "stride", "length_policy", "norm", "features"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    if getattr(args, "no_refit", False):
+        overrides["refit"] = False
     if args.no_augment:
         overrides["augment"] = False
     if getattr(args, "flip", False):
         overrides["flip"] = True
     config = default_config(project, **{k: v for k, v in overrides.items() if v is not None})
-    rep.status(f"Training {config.arch} for up to {config.epochs} epochs (batch {config.batch_size})")
+    if config.select:
+        rep.status("Choosing a model for this data: a short search scored by cross-validation, then the winner")
+    elif models_closed_form(config.arch):
+        rep.status(f"Fitting {config.arch} in closed form (no epochs)")
+    else:
+        rep.status(f"Training {config.arch} for up to {config.epochs} epochs (batch {config.batch_size})")
     result = train(project, config, rep)
     return result.to_json()
+
+
+def models_closed_form(arch: str) -> bool:
+    from studio.core.models import REGISTRY
+
+    return REGISTRY[arch].trained_by == "closed form"
 
 
 def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
@@ -435,6 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], help="tf.distribute strategy")
     p.add_argument("--teacher", metavar="RUN",
                    help="a finished run to learn from as well as the labels (distillation), e.g. for a smaller width")
+    p.add_argument("--window", type=int, help="sensors: model input length in rows (skips the search)")
+    p.add_argument("--stride", type=int, help="sensors: rows between windows (with --length-policy windows)")
+    p.add_argument("--length-policy", choices=["resample", "pad", "windows"],
+                   help="sensors: whole recordings resampled or padded to one length, or windows")
+    p.add_argument("--norm", choices=["global", "recording"],
+                   help="sensors: per-channel training statistics, or z-normalize each input")
+    p.add_argument("--features", type=int, help="MiniRocket feature count (840, 2016, 5040, 10000)")
+    p.add_argument("--no-refit", action="store_true",
+                   help="MiniRocket: keep the model fitted on the training split only (no refit on train + val)")
 
     p = add("evaluate", cmd_evaluate, "evaluate the trained model")
     p.add_argument("project")

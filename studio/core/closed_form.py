@@ -27,14 +27,16 @@ def sensor_spec(project: Any, manifest: dict[str, Any], config: Any) -> Any:
 
 
 def default_shaping(manifest: dict[str, Any], config: Any) -> tuple[str, int, int, str]:
-    """(policy, window, stride, norm): the config's choices, else whole recordings up to ``WHOLE_MAX`` rows
-    (resampled to the median length; padded to the longest when lengths vary by more than 2x), else the
-    manifest's windows."""
+    """(policy, window, stride, norm): the config's choices, else the window given at import (if one was), else
+    whole recordings up to ``WHOLE_MAX`` rows (resampled to the median length; padded to the longest when
+    lengths vary by more than 2x), else the manifest's windows."""
     from studio.core.selection import RESAMPLE_MIN, WHOLE_MAX
 
     lengths = [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [int(manifest["window"])]
     lo, hi, med = min(lengths), max(lengths), int(np.median(lengths))
     policy = getattr(config, "length_policy", None)
+    if policy is None and manifest.get("window_source") == "user":
+        policy = "windows"  # the window given at import is kept
     if policy is None:
         policy = "windows" if hi > WHOLE_MAX else ("pad" if hi > 2 * lo else "resample")
     window = getattr(config, "window", None)
@@ -68,12 +70,23 @@ def choose(project: Any, config: Any, reporter: Reporter) -> tuple[Any, dict[str
     norm = manifest.get("normalization") or {}
     signals, labels, _ = _recordings(project, manifest, ("train", "val"))
     reporter.status(f"Choosing how to read {len(signals)} recordings: a short search, scored by cross-validation")
+    fixed = (int(manifest["window"]), int(manifest["stride"])) if manifest.get("window_source") == "user" else None
+    if fixed:
+        reporter.status(f"Keeping the window given at import ({fixed[0]} rows every {fixed[1]})")
     sel = select_sensor(signals, labels, len(manifest["classes"]), norm["mean"], norm["std"], reporter,
-                        seed=int(config.seed))
+                        seed=int(config.seed), fixed_window=fixed)
     shp = sel["winner"]["shaping"]
     winner = config.replace(arch=sel["winner"]["arch"], select=False, length_policy=shp["length_policy"],
                             window=shp["window"], stride=shp["stride"], norm=shp["norm"])
     return winner, sel
+
+
+def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
+    """The default sensor path: choose by measurement when asked (``config.select``), then fit the winner."""
+    selection = None
+    if config.select:
+        config, selection = choose(project, config, reporter)
+    return fit_minirocket(project, config, reporter, selection)
 
 
 def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None) -> Any:
@@ -83,7 +96,8 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
     from studio.core.models import minirocket
     from studio.core.pipeline import sensor_split
     from studio.core.tfenv import load_tf
-    from studio.core.train import TrainResult, _save_weights_atomic, model_json, package_versions
+    from studio.core.runs import model_json, package_versions, save_weights_atomic
+    from studio.core.train import TrainResult
 
     t0, c0 = time.perf_counter(), time.process_time()
     manifest = project.load_manifest()
@@ -111,7 +125,7 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
         model = models.build_model("minirocket", spec.shape, len(classes), **params)
         fit = minirocket.fit(model, x, y, len(classes), float(params["step"]), int(config.seed))
     run_id, run_path = project.new_run_dir()
-    _save_weights_atomic(model, run_path / "weights.h5")
+    save_weights_atomic(model, run_path / "weights.h5")
     seconds = time.perf_counter() - t0
     atomic_write_json(run_path / "config.json", {
         "config": config.to_json(), "seed": int(config.seed), "versions": package_versions(), "replicas": 1,
@@ -134,9 +148,7 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
         metrics["selection"] = {"why": selection["why"], "cpu_seconds": selection["cpu_seconds"]}
     atomic_write_json(run_path / "metrics.json", metrics)
     atomic_write_json(run_path / "model.json", model_json("minirocket", params, spec, classes, project.task))
-    project.data["active_run"] = run_id
-    project.settings["train"] = config.to_json()
-    project.save()
+    project.update(active_run=run_id, settings={"train": config.to_json()})
     reporter.progress(1.0, "training finished")
     return TrainResult(run=run_id, path=run_path, arch="minirocket", params=int(model.count_params()),
                        epochs=[row], best_epoch=1, best_val_accuracy=val_acc, stopped=False, stop_reason=None,

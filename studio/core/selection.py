@@ -133,11 +133,12 @@ def minirocket_cv(x: np.ndarray, groups: np.ndarray, rec_labels: np.ndarray, fol
 
 def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: int, mean: Sequence[float],
                   std: Sequence[float], reporter: Reporter | None = None, budget_s: float = BUDGET_SECONDS,
-                  seed: int = 0) -> dict[str, Any]:
+                  seed: int = 0, fixed_window: tuple[int, int] | None = None) -> dict[str, Any]:
     """Score every shaping candidate with MiniRocket by grouped cross-validation; return the winner and why.
 
     ``signals``/``rec_labels``: the training and validation recordings. The search stops starting new
     candidates once ``budget_s`` CPU seconds are spent (the ones left are listed as skipped).
+    ``fixed_window`` (window, stride) limits the search to those windows (a window the user gave at import).
     """
     from studio.core.data.sensor.shaping import normalize, shape_all
 
@@ -145,7 +146,10 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
     rec_labels = np.asarray(rec_labels, dtype=np.int64)
     k = n_folds(rec_labels)
     folds = stratified_folds(rec_labels, k, seed)
-    cands = shaping_candidates([len(s) for s in signals], signals)
+    if fixed_window:
+        cands = [Shaping("windows", fixed_window[0], fixed_window[1], n) for n in ("global", "recording")]
+    else:
+        cands = shaping_candidates([len(s) for s in signals], signals)
     rows: list[dict[str, Any]] = []
     c0 = time.process_time()
     for i, shp in enumerate(cands):
@@ -173,7 +177,10 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
     others = sorted((r for r in scored if r is not best), key=lambda r: -r["score"])
     why = (f"MiniRocket on {best['what']} classified {best['correct']} of {best['recordings']} recordings "
            f"correctly in {k}-fold cross-validation ({best['score']:.1%})")
-    if others:
+    if others and others[0]["score"] >= best["score"]:
+        why += (f"; tied with {others[0]['what']}, and ahead of it in the order of preference (whole before "
+                "windows, resampled before padded, training statistics before per-recording)")
+    elif others:
         why += f"; the next best, {others[0]['what']}, {others[0]['score']:.1%}"
     reporter.status(f"Chose: {why}")
     return {

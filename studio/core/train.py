@@ -30,6 +30,7 @@ from studio.core.pipeline import Augmentation, InputSpec, SplitData, dataset_fro
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.runs import RunInfo, RunRecorder, load_run_model, model_json, package_versions, save_weights_atomic
 from studio.core.train_callbacks import StopNow, calibration_inputs, make_callback
+from studio.core.closed_form import sensor_spec
 from studio.core.train_config import TrainConfig, default_config
 
 __all__ = ["TrainConfig", "TrainResult", "RunInfo", "class_weights_for", "default_config", "load_run_model",
@@ -300,6 +301,10 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     from studio.core.tfenv import load_tf
 
     reporter = reporter or NullReporter()
+    if project.modality == "sensor" and (config.select or models.get_spec(config.arch).trained_by == "closed form"):
+        from studio.core.closed_form import train_sensor
+
+        return train_sensor(project, config.validate(project.modality), reporter)
     t_start = time.perf_counter()
     manifest = project.load_manifest()
     settings_before = dict(project.settings.get("train") or {})
@@ -311,7 +316,8 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     global_batch = int(config.batch_size) * replicas
     keras.utils.set_random_seed(int(config.seed))
 
-    spec = spec_for_project(project, manifest, config.input_size, rgb=config.pretrained != "none")
+    spec = sensor_spec(project, manifest, config) if project.modality == "sensor" else \
+        spec_for_project(project, manifest, config.input_size, rgb=config.pretrained != "none")
     train_data, val_data = _load_data(project, manifest, spec, reporter)
     has_val = len(val_data) > 0
     train_ds, val_ds = _datasets(train_data, val_data, spec, config, global_batch)

@@ -40,6 +40,14 @@ class TrainConfig:
     # A finished run to learn from as well as the labels (knowledge distillation, studio.core.optimize.distill):
     # e.g. a smaller width or input size trained against the big run.
     teacher: str | None = None
+    # sensors: how recordings become model inputs (None: chosen from the data, see closed_form.default_shaping)
+    length_policy: str | None = None  # "resample" | "pad" | "windows"
+    window: int | None = None
+    stride: int | None = None
+    norm: str | None = None  # "global" | "recording"
+    features: int | None = None  # MiniRocket feature count
+    select: bool = False  # sensors: choose shaping (and model) by cross-validation before training
+    refit: bool = True  # closed-form models: refit on train + validation after scoring
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return replace(self, **changes)
@@ -54,6 +62,8 @@ class TrainConfig:
 
     def model_params(self) -> dict[str, Any]:
         """Registry parameters implied by this config (None values take the architecture's defaults)."""
+        if models.get_spec(self.arch).trained_by == "closed form":
+            return {k: v for k, v in {"features": self.features}.items() if v is not None}
         params: dict[str, Any] = {"width": self.width, "dropout": self.dropout}
         if self.arch == "mobilenetv2" and self.pretrained != "none":
             # Pretrained statistics are good already; let them move, but not as fast as from scratch.
@@ -83,6 +93,12 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be in (0, 1], got {self.learning_rate}")
         if int(self.patience) < 0:
             raise ConfigError(f"patience must be 0 (off) or more, got {self.patience}")
+        if self.length_policy is not None and self.length_policy not in ("resample", "pad", "windows"):
+            raise ConfigError(f"unknown length policy {self.length_policy!r}", hint="use resample, pad or windows")
+        if self.norm is not None and self.norm not in ("global", "recording"):
+            raise ConfigError(f"unknown normalization {self.norm!r}", hint="use global or recording")
+        if self.window is not None and int(self.window) < 4:
+            raise ConfigError(f"the window must be at least 4 rows, got {self.window}")
         if self.distribute not in DISTRIBUTE:
             raise ConfigError(f"unknown distribution {self.distribute!r}", hint=f"use one of {', '.join(DISTRIBUTE)}")
         if self.teacher and self.distribute != "none":
@@ -172,8 +188,11 @@ def default_config(project: Any, **overrides: Any) -> TrainConfig:
             patience=15,
         )
     else:
-        base = TrainConfig(arch=ov.get("arch") or "cnn1d", input_size=None, epochs=min(epochs, 100), batch_size=batch,
-                           learning_rate=1e-3, patience=10)
+        # No architecture named: a short search chooses the input shaping by cross-validation and MiniRocket
+        # is fitted on the winner (studio.core.selection); naming --arch skips the search.
+        base = TrainConfig(arch=ov.get("arch") or "minirocket", input_size=None, epochs=min(epochs, 100),
+                           batch_size=batch, learning_rate=1e-3, patience=10,
+                           select=not any(ov.get(k) is not None for k in ("arch", "window", "length_policy", "norm")))
         ov.pop("input_size", None)
     config = base.replace(**ov)
     return config.validate(modality)

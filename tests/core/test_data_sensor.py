@@ -87,19 +87,17 @@ def test_long_recordings_get_a_window_and_half_stride(tmp_path: Path, sensor_pro
     assert out["splits"]["val"] == {"a": per_rec, "b": per_rec}
 
 
-def test_user_window_and_short_recordings_skipped(tmp_path: Path, sensor_project: Project) -> None:
+def test_user_window_and_short_recordings_padded_not_skipped(tmp_path: Path, sensor_project: Project) -> None:
     folder = make_sensor_folder(tmp_path / "s", ("a", "b"), recordings=3, length=100)
     make_sensor_folder(tmp_path / "short", ("a",), recordings=1, length=20, seed=9)
     (tmp_path / "short" / "a" / "rec_00.csv").rename(folder / "a" / "short.csv")
     out = import_data(sensor_project, folder, window=50, stride=25).to_json()
     assert out["window"] == 50 and out["stride"] == 25
-    assert any(
-        s["path"].startswith("a/short.csv") and "shorter than the window" in s["reason"]
-        for s in out["skipped"]
-    )
-    assert any("shorter than the window" in w for w in out["warnings"])
-    with pytest.raises(DatasetError, match="longer than every recording"):
-        import_data(sensor_project, folder, window=5000)
+    assert not any(s["path"].startswith("a/short.csv") for s in out["skipped"])
+    assert any("shorter than the window" in w and "padded" in w for w in out["warnings"])
+    manifest = sensor_project.load_manifest()
+    short = [r for r in manifest["recordings"] if r["source"] == "a/short.csv"]
+    assert len(short) == 1 and short[0]["windows"] == 1
 
 
 def test_choose_window_defaults() -> None:
@@ -333,7 +331,8 @@ def test_cut_windows_and_normalize() -> None:
     w = cut_windows(sig, 4, 3)
     assert w.shape == (3, 4, 2) and w.dtype == np.float32
     assert w[1, 0].tolist() == [6.0, 7.0] and w[2, -1].tolist() == [18.0, 19.0]
-    assert cut_windows(sig, 11, 1).shape == (0, 11, 2)
+    short = cut_windows(sig, 11, 1)  # shorter than the window: padded with its last row, not dropped
+    assert short.shape == (1, 11, 2) and short[0, -1].tolist() == [18.0, 19.0]
     n = normalize_windows(np.ones((1, 2, 2)), [1.0, 2.0], [2.0, 4.0])
     assert n.dtype == np.float32 and n[0, 0].tolist() == [0.0, -0.25]
     zero = normalize_windows(np.full((1, 2, 2), 5.0), [5.0, 1.0], [0.0, 2.0])  # a zero std counts as 1

@@ -97,7 +97,7 @@ def test_harness_sensor_preprocessing_matches_pipeline(tmp_path: Path) -> None:
     pre = preprocess_json(spec.to_json(), ["a", "b"], _io("float32"), b"x")["sensor"]
     read = harness.read_csv_channels(csv, pre)
     np.testing.assert_allclose(read, sig[:, [2, 0, 1]], rtol=1e-6)
-    wins = harness.cut_windows(read, pre["window"], pre["stride"])
+    wins = harness.shape_recording(read, pre["window"], pre["stride"], pre["length_policy"])
     from studio.core.data.sensor import cut_windows
 
     np.testing.assert_array_equal(wins, cut_windows(read, 32, 16))

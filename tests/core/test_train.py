@@ -101,7 +101,9 @@ def test_config_validation_errors(tmp_path: Path) -> None:
 def test_defaults_for_sensors(tmp_path: Path) -> None:
     project = _sensor_project(tmp_path)
     c = default_config(project, input_size=64)  # an image-only setting is ignored for sensors
-    assert c.arch == "cnn1d" and c.input_size is None
+    assert c.arch == "minirocket" and c.select and c.input_size is None  # chosen by measurement
+    assert not default_config(project, arch="cnn1d").select  # naming an architecture skips the search
+    assert not default_config(project, norm="recording").select
 
 
 def test_training_before_import_is_a_project_error(tmp_path: Path) -> None:
@@ -234,10 +236,35 @@ def test_sensor_training_learns(tmp_path: Path) -> None:
     from studio.core.evaluate import evaluate
 
     project = _sensor_project(tmp_path)
-    config = default_config(project, epochs=15, batch_size=4, patience=0)
+    config = default_config(project, arch="cnn1d", epochs=15, batch_size=4, patience=0)
     result = train(project, config, NullReporter())
     assert result.arch == "cnn1d"
     assert evaluate(project, split="train").accuracy >= 0.9
+
+
+def test_sensor_default_selects_by_cross_validation_then_fits_minirocket(tmp_path: Path) -> None:
+    import json
+
+    from studio.core.evaluate import evaluate
+    from studio.core.reporter import RecordingReporter
+
+    project = _sensor_project(tmp_path)
+    rep = RecordingReporter()
+    result = train(project, default_config(project), rep)
+    assert result.arch == "minirocket" and not result.stopped
+    sel = json.loads((result.path / "selection.json").read_text())
+    scored = [c for c in sel["candidates"] if c["status"] == "scored"]
+    assert len(scored) >= 2 and sel["winner"]["score"] == max(c["score"] for c in scored)
+    statuses = [m for kind, m in rep.events if kind == "status"]
+    assert any("Candidate 1/" in m for m in statuses) and any(m.startswith("Chose:") for m in statuses)
+    assert any(kind == "candidate" for kind, _ in rep.events)
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    assert metrics["refit_on_train_and_val"] and metrics["selection"]["why"] == sel["why"]
+    model_json = json.loads((result.path / "model.json").read_text())
+    assert model_json["input_spec"]["length_policy"] == sel["winner"]["shaping"]["length_policy"]
+    ev = evaluate(project, split="val").to_json()
+    assert ev["recording_accuracy"] >= 0.9 and ev["recordings"] == sum(
+        1 for r in project.load_manifest()["recordings"] if r["split"] == "val")
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

@@ -59,4 +59,5 @@ def test_image_project_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture)
 def test_archs_lists_image_and_sensor_models(capsys: pytest.CaptureFixture) -> None:
     out = run_json(capsys, "archs")
     ids = {a["id"]: a["task"] for a in out["architectures"]}
-    assert ids == {"mobilenetv2": "image", "compact_cnn": "image", "cnn1d": "sensor", "dense": "sensor"}
+    assert ids == {"mobilenetv2": "image", "compact_cnn": "image", "cnn1d": "sensor", "dense": "sensor",
+                   "minirocket": "sensor", "fcn": "sensor", "resnet1d": "sensor", "inception": "sensor"}

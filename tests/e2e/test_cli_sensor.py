@@ -32,7 +32,9 @@ def test_sensor_project_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["train", project, "--arch", "compact_cnn"]) == 2
     assert "image" in capsys.readouterr().err
 
-    trained = run_json(capsys, "train", project, "--epochs", "2", "--batch-size", "8")
+    trained = run_json(capsys, "train", project)  # default: a short search, then MiniRocket
+    assert trained["arch"] == "minirocket" and Path(trained["path"], "selection.json").exists()
+    trained = run_json(capsys, "train", project, "--arch", "cnn1d", "--epochs", "2", "--batch-size", "8")
     assert trained["arch"] == "cnn1d" and len(trained["epochs"]) == 2
     trained = run_json(capsys, "train", project, "--arch", "dense", "--epochs", "1")
     assert trained["arch"] == "dense"
@@ -42,3 +44,5 @@ def test_sensor_project_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert sum(map(sum, ev["confusion_matrix"])) == ev["n"]
     ev2 = run_json(capsys, "evaluate", project, "--data", str(fresh))
     assert ev2["n"] == 2 * 2 * 7  # 2 recordings per class, (256 - 64) / 32 + 1 windows each
+    assert ev2["recordings"] == 4 and len(ev2["recording_confusion_matrix"]) == 2  # windows -> mean per recording
+    assert 0.0 <= ev2["recording_accuracy"] <= 1.0

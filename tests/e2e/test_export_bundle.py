@@ -198,8 +198,13 @@ def test_sensor_bundle_selftest_and_csv(sensor_bundle) -> None:
     run = subprocess.run([sys.executable, str(out / "run_model.py"), str(csv), "--json"], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr
-    rows = json.loads(run.stdout)
+    out_json = json.loads(run.stdout)
+    rows = out_json["windows"]
     assert len(rows) == 1 + (160 - 32) // 16 and all(len(r["top"]) == 3 for r in rows)
+    rec = out_json["recording"]  # the whole recording: windows, then the mean of their probabilities
+    assert rec["windows"] == len(rows) and "mean" in rec["rule"] and len(rec["top"]) == 3
+    text = subprocess.run([sys.executable, str(out / "run_model.py"), str(csv)], capture_output=True, text=True)
+    assert "mean of the windows' probabilities over 9 window(s)" in text.stdout, text.stdout
     # a corrupted golden window changes the outputs: the self-test fails
     np.savez(out / "golden" / "golden_windows.npz", windows=raw[::-1].copy())
     bad = subprocess.run([sys.executable, str(out / "run_model.py"), "--selftest"], capture_output=True, text=True)

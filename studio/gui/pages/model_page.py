@@ -272,7 +272,8 @@ class ModelPage(Page):
         self._loading = False
         self._show_selection(arch)
         if not saved.get("arch") and arch:
-            self.state.save_settings("train", {"arch": arch})
+            # sensors: the core's default is "choose by measurement" (select); picking a card turns it off
+            self.state.save_settings("train", {"arch": arch, "select": bool(getattr(defaults, "select", False))})
             self.state.refresh_steps()
         self.schedule_estimates()
 
@@ -307,7 +308,7 @@ class ModelPage(Page):
 
     def select(self, arch: str) -> None:
         card = next(c for c in self.cards if c.spec.id == arch)
-        values: dict[str, Any] = {"arch": arch, "width": card.width}
+        values: dict[str, Any] = {"arch": arch, "width": card.width, "select": False}
         if self.state.project is not None and self.state.project.modality == "image":
             values["input_size"] = self.size_spin.value()
         self.state.save_settings("train", values)

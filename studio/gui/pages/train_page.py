@@ -213,7 +213,7 @@ class TrainPage(Page):
     def _saved_overrides(self) -> dict[str, Any]:
         saved = self.state.page_settings("train")
         keys = ("arch", "input_size", "width", "epochs", "batch_size", "learning_rate", "patience", "augment",
-                "pretrained")
+                "pretrained", "select")
         out = {k: saved[k] for k in keys if saved.get(k) is not None}
         if self.state.project is not None and self.state.project.modality != "image":
             out.pop("input_size", None)

@@ -1,4 +1,4 @@
-"""Sensor import: from parsed recordings to the manifest (window, short-recording skips, the split by
+"""Sensor import: from parsed recordings to the manifest (window, short recordings padded, the split by
 recording, normalization statistics) and the recordings to store. Nothing is written here."""
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ def finish_sensor_manifest(
     test_split: float,
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Window choice, short-recording skips, the split by recording and the normalization statistics."""
+    """Window choice, short recordings (padded), the split by recording and the normalization statistics."""
     recs = parsed.recordings
     skipped = list(parsed.skipped)
     warnings_ = list(parsed.warnings)
     if not recs:
         raise DatasetError("no recordings found", path=source)
     lengths = [r.length for r in recs]
+    window_source = "user" if window is not None else "auto"
     window, stride = _window_and_stride(recs, window, stride, source)
     usable = _drop_short(recs, window, skipped, warnings_)
     classes = _usable_classes(recs, usable, source, warnings_)
@@ -99,6 +100,7 @@ def finish_sensor_manifest(
         "ignored_columns": [{"column": c, "reason": why} for c, why in plan.ignored],
         "channels": list(parsed.channels),
         "window": int(window),
+        "window_source": window_source,  # "user": training keeps these windows; "auto": it may choose others
         "stride": int(stride),
         "sample_rate_hz": parsed.sample_rate_hz,
         "normalization": {"mean": [float(x) for x in mean], "std": [float(x) for x in std]},
@@ -120,13 +122,6 @@ def _window_and_stride(
         if window < 2:
             raise DatasetError(f"the window must be at least 2 rows (got {window})")
         stride = stride or max(1, window // 2)
-        if window > max(lengths):
-            raise DatasetError(
-                f"the window ({window} rows) is longer than every recording "
-                f"(the longest has {max(lengths)} rows)",
-                path=source,
-                hint=f"choose a window of at most {max(lengths)} rows",
-            )
     if stride < 1:
         raise DatasetError(f"the stride must be at least 1 row (got {stride})")
     return window, stride
@@ -134,26 +129,15 @@ def _window_and_stride(
 
 def _drop_short(recs: list[Recording], window: int, skipped: list[dict[str, str]], warnings_: list[str]
                 ) -> list[Recording]:
-    """The recordings at least one window long; the others are listed in ``skipped`` (and warned about)."""
-    usable: list[Recording] = []
-    short = 0
-    for r in recs:
-        if r.length < window:
-            short += 1
-            skipped.append(
-                {
-                    "path": f"{r.source} (lines {r.rows[0]}-{r.rows[1]})",
-                    "reason": f"recording has {r.length} rows, shorter than the window ({window} rows)",
-                }
-            )
-        else:
-            usable.append(r)
+    """Every recording is used: one shorter than the window is padded to one window (its last row repeated),
+    never skipped; the user is told how many."""
+    short = sum(1 for r in recs if r.length < window)
     if short:
         warnings_.append(
-            f"{short} recording(s) shorter than the window ({window} rows) were skipped; "
-            "see the skipped list."
+            f"{short} recording(s) are shorter than the window ({window} rows); each is padded to one window "
+            "(its last row repeated), not skipped."
         )
-    return usable
+    return list(recs)
 
 
 def _usable_classes(recs: list[Recording], usable: list[Recording], source: Path, warnings_: list[str]

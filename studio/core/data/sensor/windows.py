@@ -22,19 +22,23 @@ WHOLE_RECORDING_MAX = 1024
 
 
 def n_windows(length: int, window: int, stride: int) -> int:
-    return 0 if length < window else 1 + (length - window) // stride
+    """Windows of a recording: a recording shorter than one window still gives one (padded), never zero."""
+    from .shaping import count_inputs
+
+    return count_inputs(length, window, stride, "windows") if length > 0 else 0
 
 
 def cut_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
-    """Windows of ``signal`` ``[length, channels]`` as float32 ``[n, window, channels]`` (n may be 0)."""
+    """Windows of ``signal`` ``[length, channels]`` as float32 ``[n, window, channels]``; a recording shorter
+    than the window is padded with copies of its last row (see :mod:`.shaping`)."""
+    from .shaping import shape_recording
+
     signal = np.asarray(signal, dtype=np.float32)
     if signal.ndim == 1:
         signal = signal[:, None]
-    length, chans = signal.shape
-    if length < window:
-        return np.empty((0, window, chans), dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(signal, window, axis=0)[::stride]  # [n, chans, window]
-    return np.ascontiguousarray(view.transpose(0, 2, 1), dtype=np.float32)
+    if not len(signal):
+        return np.empty((0, window, signal.shape[1]), dtype=np.float32)
+    return shape_recording(signal, window, stride, "windows")
 
 
 def normalize_windows(windows: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:

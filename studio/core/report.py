@@ -89,6 +89,17 @@ def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
     return "".join(rows)
 
 
+def _recording_headline(variant: dict[str, Any]) -> str:
+    """Sensor variants: the per-recording figure (the mean of a recording's window probabilities) first."""
+    if variant.get("recording_accuracy") is None:
+        return ""
+    test = variant.get("test_recording_accuracy")
+    return (f"<p>Validation accuracy <b>per recording</b> (the mean of its windows' probabilities) through LiteRT: "
+            f"<b>{_pct(variant.get('recording_accuracy'))}</b> on {variant.get('recordings')} recordings "
+            f"(trained Keras model: {_pct(variant.get('keras_recording_accuracy'))}"
+            f"{'; test ' + _pct(test) if test is not None else ''}).</p>")
+
+
 def _ratio(v: dict[str, Any], key: str) -> str:
     r = (v.get("vs_int8") or {}).get(key)
     return "" if r is None else f"<br><small>{r:.2f}×</small>"
@@ -203,7 +214,9 @@ def render_report(
              f"{', QAT' if variant.get('qat') else ''}) of run {_e(variant.get('run_id'))} "
              f"({_e(variant.get('arch'))}), exported {now}"
              f"{' for target ' + _e(target) if target else ''}.</p>",
-             f"<p>Validation accuracy measured through LiteRT: <b>{_pct(variant.get('accuracy'))}</b> "
+             _recording_headline(variant),
+             f"<p>Validation accuracy{' per window' if variant.get('recording_accuracy') is not None else ''} "
+             f"measured through LiteRT: <b>{_pct(variant.get('accuracy'))}</b> "
              f"(trained Keras model: {_pct(variant.get('keras_accuracy'))}; agreement "
              f"{_pct(variant.get('agreement'))}"
              f"{'; test ' + _pct(variant.get('test_accuracy')) if variant.get('test_accuracy') is not None else ''}"

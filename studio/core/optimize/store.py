@@ -86,6 +86,8 @@ SUMMARY_KEYS = (
     "accuracy", "keras_accuracy", "accuracy_drop", "test_accuracy", "agreement", "latency_ms", "latency_p95_ms",
     "latency_median_ms", "params", "macs", "arena", "run_id", "arch", "created", "finetune_epochs",
     "prune_kind", "distill", "flash_bytes", "arch_params", "input_shape", "reference", "vs_int8", "search",
+    "recording_accuracy", "keras_recording_accuracy", "recording_accuracy_drop", "test_recording_accuracy",
+    "recordings",
 )
 
 

@@ -129,7 +129,10 @@ def run_dataset(name: str, work: Path, log: Callable[[str], None]) -> dict[str, 
     r: dict[str, Any] = {"dataset": name}
     _, w0, c0 = studio("new", str(project), "--task", "sensor")
     imp, w1, c1 = studio("import", str(project), str(train_dir), "--test", str(test_dir))
-    r["splits"] = {k: sum(v.values()) for k, v in imp["splits"].items()}
+    manifest = json.loads((project / "data" / "manifest.json").read_text())
+    r["splits"] = {sp: sum(1 for rec in manifest["recordings"] if rec["split"] == sp) for sp in ("train", "val", "test")}
+    r["lengths"] = [min(rec["length"] for rec in manifest["recordings"]), max(rec["length"] for rec in manifest["recordings"])]
+    r["classes"] = len(manifest["classes"])
     tr, w2, c2 = studio("train", str(project))
     ev, w3, c3 = studio("evaluate", str(project), "--data", str(test_dir))
     r.update(train_seconds=round(w2, 1), train_cpu_seconds=round(c2, 1),
@@ -185,9 +188,10 @@ def run(quick: bool, log: Callable[[str], None], datasets: tuple[str, ...] = DAT
 
 def table_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The accuracy table of docs/benchmarks.md from the rows' ``extra`` dicts."""
-    out = ["| dataset | recordings train/val/test | Studio default (per recording) | per window | int8 (LiteRT) | "
+    out = ["| dataset | classes, lengths | recordings train/val/test | Studio default (per recording) | per window | "
+           "int8 (LiteRT) | "
            "SVM | RF | MiniRocket (aeon) | train s (CPU s) | total s (CPU s) | chosen input |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for d in rows:
         r = d.get("extra") or {}
         if "dataset" not in r:
@@ -196,7 +200,8 @@ def table_lines(rows: list[dict[str, Any]]) -> list[str]:
         s = r["splits"]
         i8 = r.get("int8_recording_accuracy")
         out.append(
-            f"| {r['dataset']} | {s['train']}/{s['val']}/{s['test']} windows | **{r['recording_accuracy']:.3f}** | "
+            f"| {r['dataset']} | {r['classes']}, {r['lengths'][0]}-{r['lengths'][1]} rows | "
+            f"{s['train']}/{s['val']}/{s['test']} | **{r['recording_accuracy']:.3f}** | "
             f"{r['window_accuracy']:.3f} | {i8:.3f} | {b['svm']:.3f} | {b['rf']:.3f} | {b['minirocket']:.3f} | "
             f"{r['train_seconds']} ({r['train_cpu_seconds']}) | {r['total_seconds']} ({r['total_cpu_seconds']}) | "
             f"{r['arch']}: {r['input']} |" if i8 is not None else f"| {r['dataset']} | ... |")

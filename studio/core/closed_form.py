@@ -83,10 +83,24 @@ def choose(project: Any, config: Any, reporter: Reporter) -> tuple[Any, dict[str
 
 def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
     """The default sensor path: choose by measurement when asked (``config.select``), then fit the winner."""
+    from studio.core.models import get_spec
+
     selection = None
     if config.select:
         config, selection = choose(project, config, reporter)
-    return fit_minirocket(project, config, reporter, selection)
+    if get_spec(config.arch).trained_by == "closed form":
+        return fit_minirocket(project, config, reporter, selection)
+    from studio.core.fsutil import atomic_write_json, read_json
+    from studio.core.train import train
+
+    reporter.status(f"Training the winner, {config.arch}, on {spec_text(sensor_spec(project, project.load_manifest(), config))}")
+    result = train(project, config, reporter)
+    if selection is not None:
+        atomic_write_json(result.path / "selection.json", selection)
+        metrics = read_json(result.path / "metrics.json")
+        metrics["selection"] = {"why": selection["why"], "cpu_seconds": selection["cpu_seconds"]}
+        atomic_write_json(result.path / "metrics.json", metrics)
+    return result
 
 
 def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None) -> Any:

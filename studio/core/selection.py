@@ -4,8 +4,10 @@ Candidates are input shapings (whole recording resampled or padded to one length
 taken from the data) x normalization (global per channel, or per recording). Each is scored with MiniRocket
 (fixed features + a ridge head: seconds per candidate) by stratified cross-validation over the training *and*
 validation recordings, grouped by recording, at the recording level (mean of the window scores). One split
-of a tiny dataset (two recordings per class) is a coin toss; folds over all recordings are not. The winner is
-then fitted on all of them (see :mod:`studio.core.closed_form`).
+of a tiny dataset (two recordings per class) is a coin toss; folds over all recordings are not. Then, when
+every class has at least five recordings and budget is left, a small network (the 1-D CNN, fixed epochs) is
+scored on the same folds; it replaces MiniRocket only by a clear margin. The winner is then trained on all
+the recordings (MiniRocket refitted on train + val; see :mod:`studio.core.closed_form`).
 
 Everything here works on arrays and plain data; :func:`select_sensor` reports progress and returns a JSON-able
 dict that the run keeps (``selection.json``) and the GUI shows.
@@ -29,6 +31,10 @@ SEARCH_FEATURES = 2016  # MiniRocket features while searching (the final model u
 MAX_FOLDS = 5
 BUDGET_SECONDS = 300.0  # CPU seconds for the whole search (leaves the rest of ~10 min for the final fit)
 WINDOW_MIN, WINDOW_MAX = 32, 1024
+DEEP_ARCH = "cnn1d"  # the network candidate (small, fast on CPU; the FCN / ResNet-1D / InceptionTime cards exist)
+DEEP_EPOCHS = 30
+DEEP_WINDOW = 128  # its window on recordings longer than DEEP_WHOLE_MAX rows
+DEEP_WHOLE_MAX = 512
 
 
 @dataclass(frozen=True)
@@ -117,18 +123,50 @@ def minirocket_cv(x: np.ndarray, groups: np.ndarray, rec_labels: np.ndarray, fol
     del model
     keras.backend.clear_session()
     y = rec_labels[groups]
-    correct = 0
+    per_fold = []
     for f in np.unique(folds):
         held = folds[groups] == f
         fit = fit_ridge(feats[~held], y[~held], n_classes, seed=seed, min_scale=minirocket.MIN_SCALE)
         scores = fit.scores(feats[held]) * fit.temperature
         probs = np.exp(scores - scores.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
-        recs = np.unique(groups[held])
-        for r in recs:
-            correct += int(probs[groups[held] == r].mean(0).argmax() == rec_labels[r])
+        per_fold.append(_fold_correct(probs, groups[held], rec_labels))
+    correct = sum(per_fold)
     return {"score": correct / len(rec_labels), "correct": correct, "recordings": int(len(rec_labels)),
-            "inputs": int(len(x)), "features": int(feats.shape[1])}
+            "inputs": int(len(x)), "features": int(feats.shape[1]), "per_fold": per_fold}
+
+
+def _fold_correct(probs: np.ndarray, groups: np.ndarray, rec_labels: np.ndarray) -> int:
+    """Recordings of one held-out fold classified right by the mean of their inputs' probabilities."""
+    return sum(int(probs[groups == r].mean(0).argmax() == rec_labels[r]) for r in np.unique(groups))
+
+
+def deep_cv(arch: str, x: np.ndarray, groups: np.ndarray, rec_labels: np.ndarray, folds: np.ndarray,
+            n_classes: int, budget_s: float, epochs: int = DEEP_EPOCHS, seed: int = 0) -> dict[str, Any]:
+    """The same folds for a network trained by gradient descent (fixed epochs, Adam); stops starting folds
+    once ``budget_s`` CPU seconds are spent, so the comparison is made on the folds it finished."""
+    from studio.core import models
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    c0 = time.process_time()
+    y = rec_labels[groups]
+    per_fold: list[int] = []
+    for f in np.unique(folds):
+        if per_fold and time.process_time() - c0 > budget_s:
+            break
+        held = folds[groups] == f
+        keras.utils.set_random_seed(seed + int(f))
+        model = models.build_model(arch, x.shape[1:], n_classes)
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+        model.fit(x[~held], y[~held], batch_size=32, epochs=epochs, verbose=0, shuffle=True)
+        probs = np.asarray(model.predict(x[held], batch_size=256, verbose=0))
+        per_fold.append(_fold_correct(probs, groups[held], rec_labels))
+        del model
+        keras.backend.clear_session()
+    done = np.isin(folds, np.unique(folds)[:len(per_fold)])
+    return {"score": sum(per_fold) / max(1, int(done.sum())), "correct": sum(per_fold), "recordings": int(done.sum()),
+            "inputs": int(len(x)), "per_fold": per_fold, "folds_done": len(per_fold)}
 
 
 def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: int, mean: Sequence[float],
@@ -140,8 +178,6 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
     candidates once ``budget_s`` CPU seconds are spent (the ones left are listed as skipped).
     ``fixed_window`` (window, stride) limits the search to those windows (a window the user gave at import).
     """
-    from studio.core.data.sensor.shaping import normalize, shape_all
-
     reporter = reporter or NullReporter()
     rec_labels = np.asarray(rec_labels, dtype=np.int64)
     k = n_folds(rec_labels)
@@ -150,28 +186,9 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
         cands = [Shaping("windows", fixed_window[0], fixed_window[1], n) for n in ("global", "recording")]
     else:
         cands = shaping_candidates([len(s) for s in signals], signals)
-    rows: list[dict[str, Any]] = []
     c0 = time.process_time()
-    for i, shp in enumerate(cands):
-        check_cancel(reporter)
-        spent = time.process_time() - c0
-        row: dict[str, Any] = {"arch": "minirocket", "shaping": shp.to_json(), "what": shp.describe()}
-        if spent > budget_s and rows:
-            row.update(status="skipped", reason=f"search budget of {budget_s:.0f} CPU s spent")
-            rows.append(row)
-            continue
-        reporter.status(f"Candidate {i + 1}/{len(cands)}: MiniRocket on {shp.describe()}")
-        reporter.progress(0.6 * i / len(cands), f"candidate {i + 1}/{len(cands)}")
-        t0, p0 = time.perf_counter(), time.process_time()
-        x, groups = shape_all(signals, shp.window, shp.stride, shp.length_policy)
-        x = normalize(x, shp.norm, mean, std)
-        res = minirocket_cv(x, groups, rec_labels, folds, n_classes, seed=seed)
-        row.update(status="scored", **res, seconds=round(time.perf_counter() - t0, 2),
-                   cpu_seconds=round(time.process_time() - p0, 2))
-        rows.append(row)
-        reporter.status(f"  {res['correct']}/{res['recordings']} recordings right in {k}-fold cross-validation "
-                        f"({res['score']:.1%}, {row['cpu_seconds']:.0f} CPU s)")
-        reporter.metrics("candidate", dict(row))
+    data = (signals, rec_labels, folds, n_classes, mean, std, seed)
+    rows = _minirocket_stage(cands, data, reporter, budget_s, k)
     scored = [r for r in rows if r["status"] == "scored"]
     best = max(scored, key=lambda r: r["score"])  # first on ties: candidates come in order of preference
     others = sorted((r for r in scored if r is not best), key=lambda r: -r["score"])
@@ -182,6 +199,15 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
                 "windows, resampled before padded, training statistics before per-recording)")
     elif others:
         why += f"; the next best, {others[0]['what']}, {others[0]['score']:.1%}"
+    winner = {"arch": "minirocket", "shaping": best["shaping"], "score": best["score"]}
+    deep = _deep_stage(best, data, reporter, budget_s - (time.process_time() - c0), k, fixed_window)
+    if deep is not None:
+        rows.append(deep)
+        if deep.get("wins"):
+            winner = {"arch": deep["arch"], "shaping": deep["shaping"], "score": deep["score"]}
+            why = deep["why"]
+        else:
+            why += f"; {deep['why']}"
     reporter.status(f"Chose: {why}")
     return {
         "format": 1,
@@ -189,7 +215,84 @@ def select_sensor(signals: list[np.ndarray], rec_labels: np.ndarray, n_classes: 
                   "scored per recording",
         "folds": k,
         "candidates": rows,
-        "winner": {"arch": "minirocket", "shaping": best["shaping"], "score": best["score"]},
+        "winner": winner,
         "why": why,
         "cpu_seconds": round(time.process_time() - c0, 2),
     }
+
+
+def _minirocket_stage(cands: list[Shaping], data: tuple, reporter: Reporter, budget_s: float,
+                      k: int) -> list[dict[str, Any]]:
+    from studio.core.data.sensor.shaping import normalize, shape_all
+
+    signals, rec_labels, folds, n_classes, mean, std, seed = data
+    rows: list[dict[str, Any]] = []
+    c0 = time.process_time()
+    for i, shp in enumerate(cands):
+        check_cancel(reporter)
+        row: dict[str, Any] = {"arch": "minirocket", "shaping": shp.to_json(), "what": shp.describe()}
+        if time.process_time() - c0 > budget_s and rows:
+            row.update(status="skipped", reason=f"search budget of {budget_s:.0f} CPU s spent")
+            rows.append(row)
+            continue
+        reporter.status(f"Candidate {i + 1}/{len(cands)}: MiniRocket on {shp.describe()}")
+        reporter.progress(0.6 * i / len(cands), f"candidate {i + 1}/{len(cands)}")
+        t0, p0 = time.perf_counter(), time.process_time()
+        x, groups = shape_all(signals, shp.window, shp.stride, shp.length_policy)
+        res = minirocket_cv(normalize(x, shp.norm, mean, std), groups, rec_labels, folds, n_classes, seed=seed)
+        row.update(status="scored", **res, seconds=round(time.perf_counter() - t0, 2),
+                   cpu_seconds=round(time.process_time() - p0, 2))
+        rows.append(row)
+        reporter.status(f"  {res['correct']}/{res['recordings']} recordings right in {k}-fold cross-validation "
+                        f"({res['score']:.1%}, {row['cpu_seconds']:.0f} CPU s)")
+        reporter.metrics("candidate", dict(row))
+    return rows
+
+
+def _deep_stage(best: dict[str, Any], data: tuple, reporter: Reporter, budget_s: float, k: int,
+                fixed_window: tuple[int, int] | None) -> dict[str, Any] | None:
+    """The network candidate on the same folds, when every class has >= MAX_FOLDS recordings (below that a
+    network has too little to learn from) and budget is left. It wins only by a clear margin: at least one
+    recording and 2 % more than MiniRocket on the folds it finished."""
+    from studio.core.data.sensor.shaping import normalize, shape_all
+
+    signals, rec_labels, folds, n_classes, mean, std, seed = data
+    if k < MAX_FOLDS or budget_s <= 0:
+        return None
+    lengths = [len(sg) for sg in signals]
+    if fixed_window:
+        shp = Shaping("windows", fixed_window[0], fixed_window[1], "global")
+    elif max(lengths) <= DEEP_WHOLE_MAX:
+        shp = Shaping(**{**best["shaping"], "norm": "global"}) if best["shaping"]["length_policy"] != "windows" \
+            else Shaping("resample", max(RESAMPLE_MIN, int(np.median(lengths))), 1, "global")
+    else:
+        shp = Shaping("windows", DEEP_WINDOW, DEEP_WINDOW // 2, "global")
+    title = models_title(DEEP_ARCH)
+    reporter.status(f"Candidate: {title} (trained {DEEP_EPOCHS} epochs per fold) on {shp.describe()}")
+    t0, p0 = time.perf_counter(), time.process_time()
+    x, groups = shape_all(signals, shp.window, shp.stride, shp.length_policy)
+    res = deep_cv(DEEP_ARCH, normalize(x, shp.norm, mean, std), groups, rec_labels, folds, n_classes, budget_s,
+                  seed=seed)
+    done = res["folds_done"]
+    ref = sum(best["per_fold"][:done])
+    wins = res["correct"] >= ref + max(1, int(np.ceil(0.02 * res["recordings"])))
+    row = {"arch": DEEP_ARCH, "shaping": shp.to_json(), "what": shp.describe(), "status": "scored", **res,
+           "minirocket_correct_same_folds": ref, "wins": bool(wins), "seconds": round(time.perf_counter() - t0, 2),
+           "cpu_seconds": round(time.process_time() - p0, 2)}
+    folds_text = f"{done} of {k} folds" if done < k else f"{k}-fold cross-validation"
+    if wins:
+        row["why"] = (f"{title} on {shp.describe()} classified {res['correct']} of {res['recordings']} recordings "
+                      f"correctly in {folds_text}, MiniRocket ({best['what']}) {ref}")
+    else:
+        row["why"] = (f"{title} on {shp.describe()} got {res['correct']} of {res['recordings']} in {folds_text} "
+                      f"(MiniRocket {ref}): not clearly better")
+    reporter.status(f"  {res['correct']}/{res['recordings']} recordings right ({res['score']:.1%}, "
+                    f"{row['cpu_seconds']:.0f} CPU s)")
+    reporter.metrics("candidate", dict(row))
+    return row
+
+
+def models_title(arch: str) -> str:
+    from studio.core.models import REGISTRY
+
+    return REGISTRY[arch].title

@@ -248,7 +248,9 @@ def test_sensor_default_selects_by_cross_validation_then_fits_minirocket(tmp_pat
     from studio.core.evaluate import evaluate
     from studio.core.reporter import RecordingReporter
 
-    project = _sensor_project(tmp_path)
+    data = make_sensor_folder(tmp_path / "sensors", ("idle", "shake"), recordings=4, length=160)
+    project = Project.create(tmp_path / "sproj", "sensor")
+    import_data(project, data, val_split=0.25, seed=1)  # 4 recordings per class: MiniRocket only (no network)
     rep = RecordingReporter()
     result = train(project, default_config(project), rep)
     assert result.arch == "minirocket" and not result.stopped

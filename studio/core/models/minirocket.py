@@ -36,7 +36,7 @@ KERNELS = np.array(
     dtype=np.float32,
 )  # [84, 9]
 RELU_TOP = 6.0
-MIN_SCALE = 0.1  # floor of a feature's standard deviation (0..6 units) in the ridge head; see fit_ridge
+MIN_SCALE = 0.5  # floor of a feature's standard deviation (0..6 units) in the ridge head; see fit_ridge
 
 
 @dataclass(frozen=True)

@@ -83,19 +83,15 @@ def read_signal(path: str | Path, channels: tuple[str, ...]) -> np.ndarray:
 
 
 def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> ModelInput:
-    """Every window of ``signal`` (stride: the run's), normalized with the run's statistics."""
-    from studio.core.data.sensor import cut_windows, normalize_windows
-
+    """The model inputs of one recording as the run's input spec says (windows, or the whole recording
+    resampled / padded; see :mod:`studio.core.data.sensor.shaping`), normalized as in training."""
     signal = np.asarray(signal, dtype=np.float32)
+    if not len(signal):
+        raise DatasetError("the recording has no rows", path=source or None)
+    x, _ = spec.sensor_inputs([signal])
     stride = int(spec.stride) or int(spec.window)
-    windows = cut_windows(signal, int(spec.window), stride)
-    if not len(windows):
-        raise DatasetError(
-            f"the recording has {len(signal)} rows, fewer than the model's window ({spec.window} rows)",
-            path=source or None, hint="record for longer, or train with a shorter window",
-        )
-    return ModelInput("sensor", normalize_windows(windows, spec.mean, spec.std), source, signal=signal,
-                      starts=[k * stride for k in range(len(windows))], channels=tuple(spec.channel_names))
+    starts = [k * stride for k in range(len(x))] if spec.length_policy == "windows" else [0]
+    return ModelInput("sensor", x, source, signal=signal, starts=starts, channels=tuple(spec.channel_names))
 
 
 def load_input(path: str | Path, spec: InputSpec) -> ModelInput:

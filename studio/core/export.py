@@ -344,7 +344,7 @@ def export(
     generation = commit.new_generation()
     staged = commit.staging_dir(out if in_place else out.parent, "bundle" if in_place else out.name)
     try:
-        report_html = build_report(project, data, profile.id)
+        report_html = build_report(project, data, profile.id, reporter)
         files, arena = write_bundle(
             staged, model_bytes=model_bytes, variant=data, spec=spec, classes=classes, target=profile,
             golden=golden, project_name=project.name, report_html=report_html, reporter=reporter,

@@ -201,7 +201,10 @@ def render_report(
     manifest: dict[str, Any] | None = None,
     curves: dict[str, dict[str, list[float]]] | None = None,
     extra_notes: list[str] | None = None,
+    sections: list[tuple[str, str]] | None = None,
 ) -> str:
+    """The whole report as one HTML string. ``sections``: extra (title, HTML body) parts, placed before the
+    notes (the why-maps of the mistakes and the mislabel list, :mod:`studio.core.trust_report`)."""
     classes = variant.get("classes") or (manifest or {}).get("classes", [])
     val = variant.get("val") or {}
     per_class = val.get("per_class") or {}
@@ -244,6 +247,8 @@ def render_report(
               "the unpruned int8 model of the same run, measured with the variant. Flash is the file as the "
               "microcontroller bundle's C array. The TFLite-Micro arena is the smallest that allocated and "
               "invoked (the bundle adds headroom).</p>"]
+    for heading, body in sections or []:
+        parts += [f"<h2>{_e(heading)}</h2>", body]
     notes = list(variant.get("notes") or []) + list(extra_notes or [])
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
@@ -251,9 +256,12 @@ def render_report(
     return "".join(parts)
 
 
-def build_report(project: Any, variant: dict[str, Any], target: str | None) -> str:
-    """The report for ``variant`` of ``project`` (reads the manifest, the run's curves and all variants)."""
+def build_report(project: Any, variant: dict[str, Any], target: str | None, reporter: Any = None,
+                 trust: bool = True) -> str:
+    """The report for ``variant`` of ``project`` (reads the manifest, the run's curves and all variants);
+    ``trust`` adds the why-maps of the variant's mistakes and the possibly mislabelled examples."""
     from studio.core.optimize import list_variants
+    from studio.core.trust_report import trust_sections
 
     try:
         manifest = project.load_manifest()
@@ -266,4 +274,5 @@ def build_report(project: Any, variant: dict[str, Any], target: str | None) -> s
         target=target,
         manifest=manifest,
         curves=_run_curves(project, variant.get("run_id")),
+        sections=trust_sections(project, variant, reporter) if trust else None,
     )

@@ -79,3 +79,24 @@ def test_live_classifier_answers_fake_camera_frames_fast(int8_project: tuple[Pro
     assert why["image_size"] == [640, 480] and 0 <= why["peak"][0] < 640 and 0 <= why["peak"][1] < 480
     stop = iter([False, False, True])
     assert live.run(lambda r: None, should_stop=lambda: next(stop)) == 2
+
+
+@pytest.mark.slow
+def test_report_shows_why_maps_of_the_variants_mistakes_and_the_mislabel_list(
+        int8_project: tuple[Project, dict]) -> None:
+    from studio.core.evaluate import default_split
+    from studio.core.measure import run_litert
+    from studio.core.optimize import load_variant
+    from studio.core.pipeline import InputSpec, load_split
+    from studio.core.report import build_report
+    from studio.core.trust_report import MAX_MISTAKES
+
+    project, _ = int8_project
+    data, model_bytes = load_variant(project, "int8")
+    spec = InputSpec.from_json(data["input_spec"])
+    split = load_split(project, default_split(project.load_manifest()), spec)
+    wrong = int(np.sum(run_litert(model_bytes, spec.preprocess(split.x)).probs.argmax(1) != split.y))
+    html = build_report(project, data, None)
+    assert "<h2>Why the model got these wrong</h2>" in html and "<h2>Possibly mislabelled examples</h2>" in html
+    assert html.count("<img src='data:image/png;base64,") == min(wrong, MAX_MISTAKES)
+    assert (f"{wrong} of {len(split.y)}" in html) if wrong else ("No mistakes" in html)

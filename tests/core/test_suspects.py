@@ -108,3 +108,27 @@ def test_suspects_lists_labels_flipped_before_training(tmp_path: Path, capsys: p
     assert len(out["map"]["points"]) == out["n_ranked"] and len(out["map"]["points"][0]) == 2
     assert main(["suspects", str(project.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cached"] is True
+
+
+def test_camera_frames_join_the_dataset_under_a_label(tmp_path: Path) -> None:
+    from studio.core.data import sample_path
+    from studio.core.data.curation import add_capture
+    from studio.core.data.image import load_image
+
+    root = make_image_folder(tmp_path / "img", {"a": 6, "b": 6}, size=(12, 10))
+    project = Project.create(tmp_path / "p", "image")
+    import_data(project, root, val_split=0.25, seed=1)
+    before = project.load_manifest()
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :32] = 255
+    entries = [add_capture(project, frame, "b") for _ in range(3)]
+    m = project.load_manifest()
+    assert m["samples"][: len(before["samples"])] == before["samples"]  # earlier samples and splits untouched
+    assert len({e["path"] for e in entries}) == 3 and m["counts"]["b"] == before["counts"]["b"] + 3
+    assert sum(sum(v.values()) for v in m["split_counts"].values()) == len(m["samples"])
+    new = m["samples"][-1]
+    img = load_image(sample_path(project, m, new), 16, 3)
+    assert img[:, :4].min() > 200 and img[:, -4:].max() < 50
+    assert m["roots"][new["root"]]["rel"] == "data/captures"
+    with pytest.raises(DatasetError):
+        add_capture(project, frame, "zebra")

@@ -172,3 +172,64 @@ def curated(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                         "split": e["split"]})
     return out
 
+
+
+CAPTURES_DIR = "captures"  # under P/data/: camera frames saved from Try it
+
+
+def _capture_split(name: str, val_split: float) -> str:
+    """A new sample's split, fixed by its name (the split of every earlier sample never moves)."""
+    import hashlib
+
+    u = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little") / 2.0**64
+    return "val" if u < float(val_split) else "train"
+
+
+def add_capture(project: Any, frame: Any, label: str) -> dict[str, Any]:
+    """Save a camera frame (uint8 ``[h, w, 3]``) as a PNG in ``P/data/captures/<label>/`` and add it to the
+    image manifest under ``label`` (train, or validation for a share ``val_split`` of captures, by name).
+
+    Returns the new sample entry with its absolute ``file``. Train again to use it.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from studio.core.fsutil import atomic_write_bytes
+    from studio.core.lock import project_lock
+
+    from .common import count_by, rel_from_project, summary_from_manifest
+
+    with project_lock(project.path, "saving a camera frame", timeout=10.0):
+        manifest = project.load_manifest()
+        if manifest.get("task") != "image":
+            raise DatasetError("camera frames can only be added to an image project")
+        if label not in manifest["classes"]:
+            raise DatasetError(f"'{label}' is not one of the project's classes",
+                               hint="the classes are " + ", ".join(manifest["classes"]))
+        folder = Path(project.data_dir) / CAPTURES_DIR
+        roots = manifest["roots"]
+        root = next((i for i, r in enumerate(roots) if Path(r["path"]) == folder), None)
+        if root is None:
+            roots.append({"path": str(folder), "rel": rel_from_project(Path(project.path), folder)})
+            root = len(roots) - 1
+        stamp = now_iso().replace(":", "").replace("+", "_")
+        taken = {s["path"] for s in manifest["samples"] if int(s.get("root", 0)) == root}
+        n = 1
+        while f"{label}/capture-{stamp}-{n}.png" in taken:
+            n += 1
+        rel = f"{label}/capture-{stamp}-{n}.png"
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).convert("RGB").save(buf, "PNG")
+        atomic_write_bytes(folder / rel, buf.getvalue())
+        entry = {"root": root, "path": rel, "label": label, "split": _capture_split(rel, manifest.get("val_split", 0.2)),
+                 "captured": now_iso()}
+        manifest["samples"].append(entry)
+        manifest["split_counts"] = {sp: count_by([s["label"] for s in manifest["samples"] if s["split"] == sp
+                                                  and not is_excluded(s)], manifest["classes"])
+                                    for sp in ("train", "val", "test")}
+        manifest["counts"][label] = manifest["counts"].get(label, 0) + 1
+        project.save_manifest(manifest)
+        project.update(data=summary_from_manifest(manifest))
+    return dict(entry, file=str(folder / rel))

@@ -31,7 +31,7 @@ from studio.core.fsutil import atomic_write_json, read_json
 from studio.core.inference import Backend, ModelInput, backend_for, load_input
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_LIMIT = 2000  # cached results kept per project (oldest removed first)
 MAX_WINDOWS = 16  # windows of one recording explained (evenly spread): enough for the shape, bounded cost
 SPAN_LEVEL = 0.5
@@ -122,7 +122,7 @@ def _sensor_maps(backend: Backend, inp: ModelInput, cls: int, method: str,
 
 def _span(time_map: np.ndarray, level: float = SPAN_LEVEL) -> list[int]:
     """[first, last + 1] rows of the stretch around the time peak where the importance stays >= level."""
-    t = int(np.argmax(time_map))
+    t = int(round(attr.peak(time_map)[0]))
     lo = hi = t
     while lo > 0 and time_map[lo - 1] >= level:
         lo -= 1
@@ -141,7 +141,7 @@ def legend_text(result: dict[str, Any]) -> str:
     target = result.get("explained", result["label"])
     if result["kind"] == "sensor":
         a, b = result["span"]
-        return (f"{said} Shaded: the stretch that decided '{target}' (rows {a}–{b - 1}), mostly in channel "
+        return (f"{said} Shaded: the stretch that decided '{target}' (rows {a} to {b - 1}), mostly in channel "
                 f"'{result['channel']}'. Unshaded parts made little difference.")
     if result["method"] == "gradcam":
         return (f"{said} Red: where the model's last layer found the most evidence for '{target}'. "
@@ -193,7 +193,7 @@ def explain_input(backend: Backend, inp: ModelInput, method: str = attr.DEFAULT_
             channel_importance={n: round(float(v), 4) for n, v in zip(names, chan)},
             channel=names[c_best],
             span=_span(time_map),
-            peak=[int(np.argmax(time_map)), c_best],
+            peak=[int(round(attr.peak(time_map)[0])), c_best],
             windows=len(inp.x),
             window_labels=[backend.classes[int(i)] for i in window_probs.argmax(axis=1)],
         )

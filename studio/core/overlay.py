@@ -158,16 +158,16 @@ def signal_overlay(result: dict[str, Any], signal: np.ndarray, width: int = 640,
     return _stack(img, _legend(width, result["legend"]))
 
 
-def overlay_image(result: dict[str, Any], source: Any = None) -> Any:
+def overlay_image(result: dict[str, Any], source: Any = None, max_side: int = MAX_SIDE) -> Any:
     """The picture of any why-map result (image or sensor). ``source``: a picture or signal to use instead of
-    re-reading ``result["path"]``."""
+    re-reading ``result["path"]``; ``max_side``: the photo's longer side (a signal plot is 5/3 of it wide)."""
     if result["kind"] == "sensor":
         if source is None:
             from studio.core.inference import read_signal
 
             source = read_signal(result["path"], tuple(result["channels"]))
-        return signal_overlay(result, source)
-    return image_overlay(result, source)
+        return signal_overlay(result, source, width=max(320, max_side * 5 // 3))
+    return image_overlay(result, source, max_side)
 
 
 def png_bytes(image: Any) -> bytes:

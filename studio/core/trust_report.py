@@ -18,6 +18,8 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 MAX_MISTAKES = 12
 MAX_SUSPECTS = 25
+REPORT_SIDE = 256  # pixels of each why-map picture in the report
+SPLIT_WORDS = {"val": "validation", "test": "test", "train": "training"}
 
 
 def _e(x: Any) -> str:
@@ -76,21 +78,21 @@ def mistakes_section(project: Any, variant: str | None, reporter: Reporter) -> s
             wrong.append((float(probs.max()), name, label, inp))
         reporter.progress(0.5 * (k + 1) / max(1, len(items)), "finding the mistakes")
     if not wrong:
-        return f"<p>No mistakes on the {_e(split)} examples ({len(items)}) through LiteRT.</p>"
+        return f"<p>No mistakes on the {SPLIT_WORDS[split]} examples ({len(items)}) through LiteRT.</p>"
     wrong.sort(key=lambda w: -w[0])  # the most confident mistakes first: the ones to look at
     cells = []
     for k, (_, name, label, inp) in enumerate(wrong[:MAX_MISTAKES]):
         check_cancel(reporter)
         result = explain_input(backend, inp)
         source = inp.signal if inp.kind == "sensor" else None
-        picture = overlay_image(dict(result, path=inp.source), source)
+        picture = overlay_image(dict(result, path=inp.source), source, max_side=REPORT_SIDE)
         cells.append(f"<figure style='display:inline-block;vertical-align:top;width:{picture.width}px;"
                      f"margin:0 1em 1em 0'>{_img(picture, name)}<figcaption class='note'>{_e(name)}: true "
                      f"class <b>{_e(label)}</b>, the variant said <b>{_e(result['label'])}</b></figcaption>"
                      "</figure>")
         reporter.progress(0.5 + 0.5 * (k + 1) / min(len(wrong), MAX_MISTAKES), "why-maps of the mistakes")
     more = len(wrong) - len(cells)
-    return (f"<p>{len(wrong)} of {len(items)} {_e(split)} examples are answered wrongly by the variant "
+    return (f"<p>{len(wrong)} of {len(items)} {SPLIT_WORDS[split]} examples are answered wrongly by the variant "
             f"(LiteRT); the {len(cells)} it was surest about, with what decided its answer:</p>"
             + "".join(cells) + (f"<p class='note'>…and {more} more.</p>" if more > 0 else ""))
 

@@ -31,7 +31,7 @@ from studio.core.fsutil import atomic_write_json, read_json
 from studio.core.inference import Backend, ModelInput, backend_for, load_input
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CACHE_LIMIT = 2000  # cached results kept per project (oldest removed first)
 MAX_WINDOWS = 16  # windows of one recording explained (evenly spread): enough for the shape, bounded cost
 SPAN_LEVEL = 0.5

@@ -39,7 +39,7 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 CACHE_FORMAT = 1
 K_NEIGHBOURS = 10
-KNN_WEIGHT = 0.75  # share of the neighbour vote in the score (the rest: the model's softmax); see below
+KNN_WEIGHT = 0.9  # share of the neighbour vote in the score (the rest: the model's softmax); see below
 LIST_SCORE = 0.3  # listed as "possibly mislabelled" from this score up (the label gets under 70 %)
 SPLITS = ("train", "val")
 MAX_REFERENCE = 20000  # neighbours are searched among at most this many samples (memory: chunked anyway)

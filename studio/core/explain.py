@@ -88,6 +88,18 @@ def _spread(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
 
 
+def _to_rows(m: np.ndarray, start: int, rows: int, policy: str) -> tuple[slice, np.ndarray]:
+    """A map over one model input (``window`` steps) placed on the recording's rows: a window covers rows
+    ``start..start+window``; a padded recording its first rows; a resampled one all of them (interpolated)."""
+    window = len(m)
+    if policy == "windows" and rows > window:
+        return slice(start, start + window), m
+    if rows <= window:  # padded at the end (windows or pad policy): row r is step r
+        return slice(0, rows), m[:rows]
+    pos = np.arange(rows) * (window - 1) / max(1, rows - 1)  # resampled (linspace onto the window)
+    return slice(0, rows), np.interp(pos, np.arange(window), m).astype(np.float32)
+
+
 def _sensor_maps(backend: Backend, inp: ModelInput, cls: int, method: str,
                  window_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(time importance [rows], heat map [channels, rows], channel importance [channels]) for class ``cls``."""
@@ -110,9 +122,10 @@ def _sensor_maps(backend: Backend, inp: ModelInput, cls: int, method: str,
             _, t_map = attr.occlusion(backend.predict, x, cls, base=base)
         per = np.stack([attr.occlusion(backend.predict, x, cls, channel=c, base=base)[1] for c in range(chans)])
         c_imp = attr.channel_importance(backend.predict, x, cls)
-        sl = slice(inp.starts[w], inp.starts[w] + window)
-        time_sum[sl] += t_map
-        heat_sum[:, sl] += per * (c_imp[:, None] / max(float(c_imp.max()), 1e-6))
+        sl, t_rows = _to_rows(t_map, inp.starts[w], rows, inp.policy)
+        time_sum[sl] += t_rows
+        heat_sum[:, sl] += np.stack([_to_rows(p, inp.starts[w], rows, inp.policy)[1] for p in per]) \
+            * (c_imp[:, None] / max(float(c_imp.max()), 1e-6))
         hits[sl] += 1
         chan += c_imp
     hits = np.maximum(hits, 1)

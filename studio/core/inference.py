@@ -43,6 +43,7 @@ class ModelInput:
     signal: np.ndarray | None = None
     starts: list[int] = field(default_factory=list)
     channels: tuple[str, ...] = ()
+    policy: str = "windows"  # sensors: how the recording became model input (InputSpec.length_policy)
 
 
 def image_input(path: str | Path, spec: InputSpec) -> ModelInput:
@@ -91,7 +92,8 @@ def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> Model
     x, _ = spec.sensor_inputs([signal])
     stride = int(spec.stride) or int(spec.window)
     starts = [k * stride for k in range(len(x))] if spec.length_policy == "windows" else [0]
-    return ModelInput("sensor", x, source, signal=signal, starts=starts, channels=tuple(spec.channel_names))
+    return ModelInput("sensor", x, source, signal=signal, starts=starts, channels=tuple(spec.channel_names),
+                      policy=spec.length_policy)
 
 
 def load_input(path: str | Path, spec: InputSpec) -> ModelInput:

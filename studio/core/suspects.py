@@ -37,7 +37,7 @@ from studio.core.errors import ProjectError
 from studio.core.fsutil import atomic_write_json, read_json
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 K_NEIGHBOURS = 10
 KNN_WEIGHT = 0.9  # share of the neighbour vote in the score (the rest: the model's softmax); see below
 LIST_SCORE = 0.3  # listed as "possibly mislabelled" from this score up (the label gets under 70 %)
@@ -139,12 +139,17 @@ def embed(project: Any, run_id: str | None = None, reporter: Reporter | None = N
 # ---------------------------------------------------------------------------------------------- maths
 def knn_vote(emb: np.ndarray, labels: np.ndarray, n_classes: int, k: int = K_NEIGHBOURS,
              prior: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out k-nearest-neighbour class votes (cosine similarity) and mean neighbour distance.
+    """Leave-one-out k-nearest-neighbour class votes (cosine similarity of the standardized embedding) and
+    mean neighbour distance.
 
     Returns ``(probabilities [n, k] smoothed by ``prior`` per class, distance [n])``; chunked so memory stays
     ``O(chunk * n)``. Neighbours are drawn from at most :data:`MAX_REFERENCE` samples.
     """
     e = np.asarray(emb, np.float32)
+    # Standardize each dimension first: MiniRocket's 10,000 pooled features differ in scale, and unscaled
+    # cosine neighbours there agreed with the label for 65 % of a clean sensor set (100 % standardized);
+    # on the CNN's embedding (digits) it changes nothing measurable.
+    e = (e - e.mean(axis=0)) / np.maximum(e.std(axis=0), 1e-6)
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
     n = len(e)
     ref = np.arange(n) if n <= MAX_REFERENCE else np.sort(

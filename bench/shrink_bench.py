@@ -224,20 +224,29 @@ def _rows(r: dict[str, Any]) -> list[Row]:
 
 
 def run(quick: bool = False, log: Any = print) -> list[Row]:
-    rows: list[Row] = []
-    datasets = [("inspection", str(SAMPLE) if SAMPLE.is_dir() else None), ("digits", None)]
-    for name, source in datasets:
-        if name == "inspection" and source is None:
-            continue
+    """One child per dataset; ``STUDIO_BENCH_PARALLEL=1`` runs them at the same time (on a machine shared with
+    other work that halves the wall time; on a quiet one it makes their latencies interfere: leave it off)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    datasets = [("inspection", str(SAMPLE)), ("digits", None)] if SAMPLE.is_dir() else [("digits", None)]
+
+    def one(name: str, source: str | None) -> dict[str, Any]:
         work = Path(tempfile.mkdtemp(prefix="smsbench-shrink-"))
         try:
             payload = {"work": str(work), "dataset": name, "source": source, "quick": quick,
                        "epochs": 3 if quick else None, "budget_min": 1.5 if quick else 10.0,
                        "seeds": [1] if quick else [1, 2], "latency_runs": 150 if quick else 600}
-            r = run_child(MODULE, payload, timeout=7200).data
+            return run_child(MODULE, payload, timeout=4 * 3600).data
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        log(f"    {name}: trained {r['train_epochs']} epochs, best val {r['best_val']}")
+
+    workers = len(datasets) if os.environ.get("STUDIO_BENCH_PARALLEL") == "1" else 1
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda d: one(*d), datasets))
+    rows: list[Row] = []
+    for r in results:
+        log(f"    {r['dataset']}: trained {r['train_epochs']} epochs, best val {r['best_val']}")
         rows += _rows(r)
     return rows
 

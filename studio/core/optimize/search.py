@@ -33,7 +33,7 @@ from studio.core.reporter import NullReporter, Reporter
 
 MEASURE_GUESS_S = 20.0  # before the first measurement: seconds to convert and measure one point
 RUNG_SHARES = (0.3, 0.5, 1.0)  # share of the remaining training time each rung may use
-TRAIN_SHARE = 0.75  # of the budget, for from-scratch candidates; the rest goes to channel pruning
+TRAIN_SHARE = 0.6  # of the budget, for from-scratch candidates; the rest goes to channel pruning
 
 
 class _Clock:
@@ -199,7 +199,8 @@ def _until(pts: Points, train_deadline: float, n_alive: int) -> float:
 
 
 def _channel_points(pts: Points, cands: list[Candidate]) -> None:
-    """Channel-prune the trained run, then the best finished candidate, while the budget lasts."""
+    """Channel-prune the trained run and the best finished candidate, the largest fractions first (the small
+    end of the frontier is what a device search is for), each fine-tune given an equal share of the time left."""
     sources: list[tuple[Candidate | None, Any, int | None, Any]] = []
     if pts.teacher is not None:
         sources.append((None, pts.teacher, pts.run_side, pts.run_config))
@@ -207,14 +208,16 @@ def _channel_points(pts: Points, cands: list[Candidate]) -> None:
     if finished:
         best = max(finished, key=lambda c: (c.val_accuracy or 0.0, -c.est_bytes))
         sources.append((best, best.model, best.size, pts.train_config(best)))
-    for source, model, side, cfg in sources:
-        for fraction in sorted(pts.config.channel_fractions):
-            if pts.clock.user_cancelled:
-                raise Cancelled()
-            if pts.clock.left() <= min(pts.measure_reserve(1), pts.clock.left() / 3) + 5:
-                pts.notes.append("the budget ended before every channel-pruning point was tried")
-                return
-            pts.channel_point(source, model, side, cfg, fraction)
+    jobs = [(f, src) for f in sorted(pts.config.channel_fractions, reverse=True) for src in sources]
+    for k, (fraction, (source, model, side, cfg)) in enumerate(jobs):
+        if pts.clock.user_cancelled:
+            raise Cancelled()
+        reserve = min(pts.measure_reserve(len(jobs) - k), pts.clock.left() / 3)
+        if pts.clock.left() <= reserve + 5:
+            pts.notes.append(f"the budget ended after {k} of {len(jobs)} channel-pruning points")
+            return
+        until = time.monotonic() + (pts.clock.left() - reserve) / (len(jobs) - k)
+        pts.channel_point(source, model, side, cfg, fraction, until)
 
 
 __all__ = ["SearchResult", "keep_point", "search"]

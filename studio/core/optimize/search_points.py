@@ -150,16 +150,15 @@ class Points:
         if self.clock.user_cancelled:
             raise Cancelled()
 
-    def channel_point(self, c: Candidate | None, model: Any, side: int | None, cfg: Any, fraction: float) -> None:
+    def channel_point(self, c: Candidate | None, model: Any, side: int | None, cfg: Any, fraction: float,
+                      until: float) -> None:
         """Channel-prune ``model`` (the run's when ``c`` is None, else candidate ``c``'s) by ``fraction``,
-        fine-tune it against ``model`` and measure it."""
-        label = "the run" if c is None else c.key
+        fine-tune it against ``model`` until ``until`` at the latest, and measure it."""
         from studio.core.optimize.rebuild import prune_channels
 
+        label = "the run" if c is None else c.key
         spec, raw, _ = self.data(side)
         narrow, plan = prune_channels(model, fraction)
-        reserve = self.measure_reserve(1)
-        until = time.monotonic() + max(1.0, self.clock.left() - reserve)
         epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(cfg.epochs))
         self.clock.status(f"Channel pruning {label} by {fraction:.0%}: fine-tuning up to {epochs} epoch(s)")
         try:

@@ -163,7 +163,11 @@ def _halving(pts: Points, cands: list[Candidate], train_deadline: float) -> None
         for i, (c, n) in enumerate(todo):
             if pts.clock.user_cancelled:
                 raise Cancelled()
-            if n <= 0 or time.monotonic() >= rung_end:
+            if n <= 0:
+                continue
+            if time.monotonic() >= rung_end:  # the rung's share is spent: the first rung still tries everyone once
+                if r == 0 and c.epochs_done == 0:
+                    pts.train(c, 1, _until(pts, train_deadline, len(alive)))
                 continue
             if _seconds_per_epoch(c, cands) is None:  # nothing timed yet: one epoch first, to size the rest
                 pts.train(c, 1, _until(pts, train_deadline, len(alive)))

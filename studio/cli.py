@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from studio import __version__
 from studio.core.errors import Cancelled, StudioError
+from studio.core.reporter import EventReporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,29 +35,47 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
 
 
-class CliReporter:
-    """Progress on stderr: a redrawn bar on a terminal, sparse status lines otherwise."""
+class CliReporter(EventReporter):
+    """Progress on stderr: a redrawn bar on a terminal, sparse status lines otherwise.
 
-    def __init__(self, quiet: bool = False) -> None:
+    Built on the core's :class:`~studio.core.reporter.EventReporter` like the worker process: with
+    ``events=True`` (``--events``) stderr gets the very JSON lines the window receives from its worker.
+    """
+
+    def __init__(self, quiet: bool = False, events: bool = False) -> None:
+        super().__init__(self._render)
         self.tty = sys.stderr.isatty()
         self.quiet = quiet
+        self.events = events
         self._last_line = 0.0
         self._last_fraction = -1.0
         self._bar_open = False
 
-    def _write(self, text: str) -> None:
+    def _render(self, event: dict[str, Any]) -> None:
+        if self.events:
+            from studio.core.protocol import encode
+
+            sys.stderr.write(encode(event) + "\n")
+            sys.stderr.flush()
+            return
         if self.quiet:
             return
+        kind = event["type"]
+        if kind == "progress":
+            self._progress_line(float(event["fraction"]), str(event.get("message") or ""))
+        elif kind == "status":
+            self._write(str(event["message"]))
+        elif kind == "metrics" and event.get("kind") == "epoch":
+            self._write(epoch_line(event["values"]))
+
+    def _write(self, text: str) -> None:
         if self._bar_open:
             sys.stderr.write("\n")
             self._bar_open = False
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
-    def progress(self, fraction: float, message: str = "") -> None:
-        if self.quiet:
-            return
-        fraction = min(max(float(fraction), 0.0), 1.0)
+    def _progress_line(self, fraction: float, message: str) -> None:
         if self.tty:
             width = 30
             filled = int(round(width * fraction))
@@ -73,27 +92,10 @@ class CliReporter:
                 sys.stderr.write(f"{fraction * 100:5.1f}% {message}\n")
                 sys.stderr.flush()
 
-    def status(self, message: str) -> None:
-        self._write(message)
-
-    def metrics(self, kind: str, values: dict[str, Any]) -> None:
-        if kind != "epoch":
-            return
-        parts = [f"epoch {values.get('epoch', '?')}/{values.get('epochs', '?')}"]
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if values.get(key) is not None:
-                parts.append(f"{key} {values[key]:.4f}")
-        if values.get("seconds") is not None:
-            parts.append(f"{values['seconds']:.1f}s")
-        self._write("  ".join(parts))
-
-    def cancel_requested(self) -> bool:
-        return self.cancelled
-
-    cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called (Ctrl-C, see :class:`Interrupts`)."""
+        return self.cancel_requested()
 
 
 class Interrupts:
@@ -131,6 +133,16 @@ class Interrupts:
 
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
+
+
+def epoch_line(values: dict[str, Any]) -> str:
+    parts = [f"epoch {values.get('epoch', '?')}/{values.get('epochs', '?')}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if values.get(key) is not None:
+            parts.append(f"{key} {values[key]:.4f}")
+    if values.get("seconds") is not None:
+        parts.append(f"{values['seconds']:.1f}s")
+    return "  ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -414,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        p.add_argument("--events", action="store_true",
+                       help="progress, status and metrics as JSON lines on stderr (the worker protocol)")
         p.set_defaults(func=func)
         return p
 
@@ -574,6 +588,10 @@ def _emit(obj: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:  # the window's TensorFlow process (studio.jobs.worker), source and frozen
+        from studio.jobs.worker import main as worker_main
+
+        return worker_main(argv[1:])
     if argv[:1] == ["--tflm-probe"]:  # TFLite-Micro arena probe worker (studio.core.micro) in a frozen app
         from studio.core.micro import probe_main
 
@@ -590,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         from studio.gui.app import main as gui_main
 
         return gui_main([])
-    rep = CliReporter(quiet=bool(os.environ.get("STUDIO_QUIET")))
+    rep = CliReporter(quiet=bool(os.environ.get("STUDIO_QUIET")), events=bool(getattr(args, "events", False)))
     try:
         with Interrupts(rep), command_lock(args):
             result = args.func(args, rep)
@@ -602,7 +620,12 @@ def main(argv: list[str] | None = None) -> int:
                          "finished)\n")
         return EXIT_INTERRUPTED
     except StudioError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        if rep.events:
+            from studio.core.protocol import encode, error_event
+
+            sys.stderr.write(encode(error_event(exc)) + "\n")
+        else:
+            sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     except OSError as exc:
         sys.stderr.write(f"error: {os_error_text(exc)}\n")

@@ -1,15 +1,19 @@
-"""GUI responsiveness: how fast the window appears, and how long the event loop stalls while training.
+"""GUI responsiveness: how fast the window appears, and how long its event loop stalls while the worker trains.
 
-    python -m bench.gui_responsiveness        (or: python bench/gui_responsiveness.py)
+    python -m bench.gui_responsiveness        (or: python bench/gui_responsiveness.py [--seconds 15])
 
 1. **Window shown**: wall time from launching ``python -m studio gui`` (offscreen) until the main window is
    shown, against a bare PySide6 window launched the same way. Median of a few runs. The app prints a marker
    when ``STUDIO_GUI_EXIT_WHEN_SHOWN`` is set and quits.
-2. **Event-loop stall while training**: in a child process, the real Train page trains a 1-D CNN on synthetic
-   sensor data in its worker thread while a 20 ms QTimer ticks in the GUI thread; a stall is a tick gap minus
-   the 20 ms interval. Reports p50/p99/max stall during training and, as the baseline, while idle.
+2. **Event-loop stall while training**, in one child process (the GUI process) with its real worker process:
+   a 20 ms precise QTimer ticks in the GUI thread; a stall is a tick gap minus the 20 ms interval. Measured
+   three times in the same run: the window **idle at steady state** (starting at least 10 s after the first
+   paint, the worker warm and idle), **while the Train page trains** a 1-D CNN in the worker (after its first
+   epoch), and idle again after Stop. Reports p50/p99/max for each, the GUI process's CPU seconds per window,
+   its **peak RSS** (``ru_maxrss``, which includes the training window) and the worker's (``VmHWM``), and the
+   load average, because the machine may be shared.
 
-``run() -> dict`` is what ``bench/run.py`` calls; run as a script it prints the dict as JSON and the ratios.
+``run() -> dict`` is what ``bench/run.py`` calls; run as a script it prints the dict as JSON and a summary.
 """
 
 from __future__ import annotations
@@ -84,33 +88,57 @@ def measure_window_shown(runs: int = 3, home: str | None = None) -> dict[str, An
 
 
 # ------------------------------------------------------------------------------------------------ stall child
+STEADY_AFTER_PAINT_S = 10.0
+
+
+def _vm_hwm_kb(pid: int | None) -> int | None:
+    """Peak resident set of another process (Linux: /proc/PID/status VmHWM), None elsewhere."""
+    if not pid:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def _stall_child(seconds: float) -> dict[str, Any]:
-    """Runs in a child process: train through the Train page and measure timer gaps in the GUI thread."""
+    """Runs in a child process (the GUI process): measure timer gaps idle, while the worker trains, idle again."""
+    import resource
     import tempfile
 
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-bench-home-"))
-    from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
+    from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
 
     from studio.core.data import import_data
     from studio.core.data.synth import make_sensor_folder
     from studio.core.project import Project
-    from studio.gui.app import TensorFlowLoader, create_application
+    from studio.gui.app import create_application
     from studio.gui.main_window import MainWindow
     from studio.gui.state import AppState
+    from studio.gui.worker_client import client
 
     class Meter(QObject):
         def __init__(self) -> None:
             super().__init__()
             self.timer = QTimer(self)
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
             self.timer.setInterval(TICK_MS)
             self.timer.timeout.connect(self.tick)
             self.gaps: list[float] = []
             self.last = 0.0
 
-        def start(self) -> None:
+        def measure(self, ms: int) -> tuple[dict[str, float], float]:
+            """Tick for ``ms``; returns (stall statistics, this process's CPU seconds meanwhile)."""
             self.gaps = []
+            cpu = sum(os.times()[:2])
             self.last = time.perf_counter()
             self.timer.start()
+            run_loop(ms)
+            self.timer.stop()
+            return stats(self.gaps), round(sum(os.times()[:2]) - cpu, 2)
 
         @Slot()
         def tick(self) -> None:
@@ -134,38 +162,40 @@ def _stall_child(seconds: float) -> dict[str, Any]:
             "ticks": len(stalls),
         }
 
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     source = make_sensor_folder(tmp / "sensors", ("idle", "shake", "tap"), recordings=12, length=1024)
     project = Project.create(tmp / "project", "sensor")
     import_data(project, source, window=128, stride=16)
     app = create_application()
+    worker = client()
     state = AppState()
-    # as in the app: TensorFlow is loaded by the background loader (which yields to the GUI thread)
-    loader = TensorFlowLoader(state)
-    loader.start()
-    loader.thread.join()
-    state.set_tf_ready(True)
     window = MainWindow(state)
     window.show()
-    state.set_project(project)
+    painted = time.perf_counter()
+    worker.start()  # as the app does: right after the first paint
+    state.set_project(Project.open(project.path))
     state.save_settings("train", {"arch": "cnn1d", "epochs": 500, "batch_size": 16, "patience": 0})
     window.show_step("train")
     page = window.page("train")
+    if not worker.wait_ready(300_000):
+        raise RuntimeError(f"the worker did not load TensorFlow: {worker.tf_error}")
+    while not page.ready:
+        run_loop(50)
+    rss_before_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    run_loop(max(0, int((STEADY_AFTER_PAINT_S - (time.perf_counter() - painted)) * 1000)) + 500)
     meter = Meter()
-
-    meter.start()
-    run_loop(2000)
-    idle = stats(meter.gaps)
+    idle_after_paint_s = time.perf_counter() - painted
+    idle, idle_cpu = meter.measure(int(seconds * 1000))
 
     page.start_button.click()
     started = time.perf_counter()
     while page.curves.completed_epochs < 1 and time.perf_counter() - started < 300:
         run_loop(100)  # let the first epoch (graph tracing, dataset set-up) pass
-    meter.start()
-    run_loop(int(seconds * 1000))
-    meter.timer.stop()
-    training = stats(meter.gaps)
+    training, training_cpu = meter.measure(int(seconds * 1000))
     epochs_seen = page.curves.completed_epochs
+    rss_kb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    worker_hwm_kb = _vm_hwm_kb(worker.pid)
     page.stop_button.click()
     t0 = time.perf_counter()
     if page.job is not None and not page.job.isFinished():
@@ -174,9 +204,24 @@ def _stall_child(seconds: float) -> dict[str, Any]:
         QTimer.singleShot(60_000, loop.quit)
         loop.exec()
     stop_s = time.perf_counter() - t0
+    run_loop(1000)
+    idle_after, idle_after_cpu = meter.measure(int(seconds * 1000))
+    load_end = os.getloadavg() if hasattr(os, "getloadavg") else None
     window.close()
+    worker.shutdown()
     del app
-    return {"idle": idle, "training": training, "stop_seconds": round(stop_s, 2), "epochs_during_measure": epochs_seen}
+    return {
+        "idle": idle, "training": training, "idle_after": idle_after,
+        "cpu_s": {"idle": idle_cpu, "training": training_cpu, "idle_after": idle_after_cpu},
+        "idle_started_after_paint_s": round(idle_after_paint_s, 1),
+        "stop_seconds": round(stop_s, 2), "epochs_during_measure": epochs_seen,
+        "gui_peak_rss_mb": round(rss_kb / 1024, 1), "gui_rss_before_training_mb": round(rss_before_kb / 1024, 1),
+        "worker_peak_rss_mb": round(worker_hwm_kb / 1024, 1) if worker_hwm_kb else None,
+        "tensorflow_in_gui": "tensorflow" in sys.modules,
+        "loadavg_start": [round(v, 2) for v in load_start] if load_start else None,
+        "loadavg_end": [round(v, 2) for v in load_end] if load_end else None,
+        "cpus": os.cpu_count(),
+    }
 
 
 def measure_stalls(seconds: float = 10.0) -> dict[str, Any]:
@@ -186,19 +231,33 @@ def measure_stalls(seconds: float = 10.0) -> dict[str, Any]:
         "from bench.gui_responsiveness import _stall_child\n"
         f"print(json.dumps(_stall_child({seconds!r})))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=1200)
     if proc.returncode != 0:
         raise RuntimeError(f"stall benchmark failed:\n{proc.stderr[-3000:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    idle, training = data["idle"], data["training"]
+    idle, training, after = data["idle"], data["training"], data["idle_after"]
     return {
+        "stall_idle_p50_ms": idle["p50_ms"],
         "stall_idle_p99_ms": idle["p99_ms"],
         "stall_idle_max_ms": idle["max_ms"],
         "stall_training_p50_ms": training["p50_ms"],
         "stall_training_p99_ms": training["p99_ms"],
         "stall_training_max_ms": training["max_ms"],
         "stall_training_ticks": training["ticks"],
+        "stall_idle_after_p99_ms": after["p99_ms"],
+        "stall_idle_after_max_ms": after["max_ms"],
+        "gui_cpu_s": data["cpu_s"],
+        "gui_peak_rss_mb": data["gui_peak_rss_mb"],
+        "gui_rss_before_training_mb": data["gui_rss_before_training_mb"],
+        "worker_peak_rss_mb": data["worker_peak_rss_mb"],
+        "tensorflow_in_gui": data["tensorflow_in_gui"],
         "stop_seconds": data["stop_seconds"],
+        "epochs_during_measure": data["epochs_during_measure"],
+        "measure_seconds": seconds,
+        "idle_started_after_paint_s": data["idle_started_after_paint_s"],
+        "loadavg_start": data["loadavg_start"],
+        "loadavg_end": data["loadavg_end"],
+        "cpus": data["cpus"],
     }
 
 
@@ -210,17 +269,29 @@ def run(runs: int = 3, seconds: float = 10.0) -> dict[str, Any]:
 
 
 def main() -> int:
-    result = run()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="GUI responsiveness benchmark")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each stall measurement")
+    parser.add_argument("--runs", type=int, default=3, help="window-shown launches")
+    parser.add_argument("--stalls-only", action="store_true", help="skip the window-shown launches")
+    args = parser.parse_args()
+    result = measure_stalls(seconds=args.seconds) if args.stalls_only else run(runs=args.runs, seconds=args.seconds)
     print(json.dumps(result, indent=2))
+    if "window_shown_s" in result:
+        print(
+            f"window shown in {result['window_shown_s']:.2f} s = {result['window_shown_ratio']:.2f}x a bare PySide6 "
+            f"window ({result['bare_window_shown_s']:.2f} s); TensorFlow before shown: "
+            f"{result['tensorflow_imported_before_shown']}"
+        )
     print(
-        f"window shown in {result['window_shown_s']:.2f} s = {result['window_shown_ratio']:.2f}x a bare PySide6 "
-        f"window ({result['bare_window_shown_s']:.2f} s); TensorFlow before shown: "
-        f"{result['tensorflow_imported_before_shown']}"
-    )
-    print(
-        f"event-loop stall while training: p99 {result['stall_training_p99_ms']:.0f} ms, max "
-        f"{result['stall_training_max_ms']:.0f} ms (idle p99 {result['stall_idle_p99_ms']:.0f} ms); "
-        f"Stop took {result['stop_seconds']:.1f} s"
+        f"event-loop stall (20 ms timer, {result['measure_seconds']:g} s each): idle p50/p99/max "
+        f"{result['stall_idle_p50_ms']}/{result['stall_idle_p99_ms']}/{result['stall_idle_max_ms']} ms; while "
+        f"training {result['stall_training_p50_ms']}/{result['stall_training_p99_ms']}/"
+        f"{result['stall_training_max_ms']} ms; idle after Stop p99/max {result['stall_idle_after_p99_ms']}/"
+        f"{result['stall_idle_after_max_ms']} ms. GUI peak RSS {result['gui_peak_rss_mb']} MB (worker "
+        f"{result['worker_peak_rss_mb']} MB); Stop took {result['stop_seconds']:.1f} s; load "
+        f"{result['loadavg_start']} -> {result['loadavg_end']} on {result['cpus']} CPUs"
     )
     return 0
 

@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     os.environ["STUDIO_HOME"] = str(tmp / "home")
 
-    from studio.gui.app import TensorFlowLoader, create_application
+    from studio.gui.app import create_application
     from studio.gui.main_window import MainWindow
     from studio.gui.state import AppState
     from studio.gui.widgets import dialogs
+    from studio.gui.worker_client import client
 
     def no_dialogs(box) -> int:  # noqa: ANN001 - never block on a dialog; print it instead
         print(f"dialog: {box.text()} {box.informativeText()}", file=sys.stderr)
@@ -102,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(state)
     window.resize(args.width, args.height)
     window.show()
-    loader = TensorFlowLoader(state)
-    loader.start()
+    worker = client()
+    worker.start()  # as the app does: TensorFlow loads in the worker process while the start page shows
 
     def shot(name: str) -> None:
         wait(None, 400)
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window.show_step("train")
     train = window.page("train")
+    wait_until(lambda: train.ready, ms=60_000)  # the controls show the project's settings (from the worker)
     train.epochs_spin.setValue(args.epochs)
     train.start_button.click()
     wait_until(lambda: train.curves.completed_epochs >= max(1, args.epochs // 2), ms=600_000)
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         optimize.quant_combo.setCurrentIndex(optimize.quant_combo.findData(quant))
         optimize.build_button.click()
         wait_job(optimize)
+    wait_until(lambda: optimize.table.rowCount() == 3, ms=30_000)  # the worker lists the variants
     shot("07-optimize")
 
     try:
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
         window.show_step("export")
         export = window.page("export")
+        wait_until(lambda: export.variant_combo.count() > 0, ms=30_000)
         export.export_button.click()
         wait_job(export)
         if export.harness() is not None:
@@ -190,15 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     scroll.verticalScrollBar().setValue(top - 260)  # the chart's lower part and the signal plots
     shot("09-data-sensors")
     window.show_step("train")
+    wait_until(lambda: train.ready, ms=60_000)
     train.epochs_spin.setValue(max(3, args.epochs // 2))
     train.start_button.click()
     wait_job(train)
     shot("10-train-sensors")
-    print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
+    print(f"done in {time.monotonic() - t0:.0f} s; TensorFlow in the window's process: "
+          f"{'tensorflow' in sys.modules}", flush=True)
     window.close()
+    worker.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Skip interpreter teardown: with TensorFlow, pyqtgraph and Qt loaded it can crash in C extensions' finalizers.
     os._exit(0)
 
 

@@ -1,8 +1,9 @@
 """Entry point of the desktop app: ``studio``, ``python -m studio``, ``studio gui [P] [--sample image|sensor]``.
 
-Start-up is kept fast (the window appears in well under 1.5 s): nothing here imports TensorFlow. Once the
-window is shown, a background thread imports it (``studio.core.tfenv.load_tf``, ~7 s) so the first training
-or estimate does not have to wait; the status bar says "Loading TensorFlow…" until it is ready.
+Start-up is kept fast (the window appears in well under 1.5 s) and this process never imports TensorFlow.
+Right after the window is shown, the worker process (:mod:`studio.gui.worker_client`) starts and imports it
+(~7 s), so the first training or estimate does not wait; the status bar says "Loading TensorFlow…" until the
+worker is ready. Closing the app stops the worker.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import traceback
 from types import TracebackType
 
@@ -57,49 +57,7 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
     app.setWindowIcon(icon("app"))
     app.setStyle("Fusion")
     app.setStyleSheet(load_style())
-    from studio.gui import gc_guard
-
-    gc_guard.install(app)  # cyclic GC only in the GUI thread: Qt objects must not die in a worker
     return app
-
-
-class TensorFlowLoader:
-    """Imports TensorFlow in a daemon thread and reports to the GUI thread through a queued signal.
-
-    A daemon thread (rather than a QThread) so that closing the window during the ~7 s import never waits
-    for it and never aborts on a still-running QThread.
-    """
-
-    def __init__(self, state) -> None:  # state: AppState
-        from PySide6.QtCore import QObject, Signal
-
-        class _Bridge(QObject):
-            loaded = Signal(bool, str)
-
-        self.bridge = _Bridge()
-        self.bridge.loaded.connect(state.set_tf_ready_from_loader)
-        self.thread = threading.Thread(target=self._run, name="load-tensorflow", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        from studio.gui.workers import lower_thread_priority
-
-        lower_thread_priority()  # TensorFlow's thread pools may be created from here: keep them below the GUI
-        try:
-            from studio.core.tfenv import load_tf
-
-            load_tf()
-            # TensorFlow leaves ~1 M long-lived objects: take them out of future collections here, before the
-            # GUI-thread collector would scan them all (a ~50 ms stall) in its first full collection.
-            from studio.gui.gc_guard import GuiThreadGarbageCollector
-
-            GuiThreadGarbageCollector.freeze_current_objects()
-        except BaseException as exc:  # noqa: BLE001 - reported in the status bar
-            self.bridge.loaded.emit(False, f"{type(exc).__name__}: {exc}")
-        else:
-            self.bridge.loaded.emit(True, "")
 
 
 def install_excepthook() -> None:
@@ -129,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from studio.gui.main_window import MainWindow
     from studio.gui.state import AppState
+    from studio.gui.worker_client import client
 
     app = create_application()
     install_excepthook()
@@ -143,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         QTimer.singleShot(0, app.quit)
         return int(app.exec())
-    loader = TensorFlowLoader(state)
-    QTimer.singleShot(0, loader.start)  # after the first paint
+    worker = client()
+    QTimer.singleShot(0, worker.start)  # after the first paint: TensorFlow loads there while the user looks
+    app.aboutToQuit.connect(worker.shutdown)
     if args.sample:
         QTimer.singleShot(0, lambda: window.page("").open_sample(args.sample))
     elif args.project:

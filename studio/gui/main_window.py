@@ -6,6 +6,7 @@ shared state (project, steps done, TensorFlow readiness) lives in :class:`~studi
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -39,7 +40,6 @@ PAGE_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("optimize", "studio.gui.pages.optimize_page", "OptimizePage"),
     ("export", "studio.gui.pages.export_page", "ExportPage"),
 )
-QUICK_JOBS = {"previews", "estimate", "gallery"}  # finish in a moment: no need to ask before closing
 PAGE_TITLES = {"": "Welcome", **{step: title for step, title in STEPS}}
 
 
@@ -127,6 +127,9 @@ class MainWindow(QMainWindow):
         self.state.steps_changed.connect(self._refresh_steps)
         self.state.tf_ready_changed.connect(self._on_tf_ready)
         self.state.message.connect(self._show_message)
+        self.state.worker.died.connect(self._worker_died)
+        self._closing = False
+        self._on_tf_ready(self.state.tf_ready)
         self.show_page(0)
 
     # ------------------------------------------------------------------------------------------ pages
@@ -237,7 +240,21 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_tf_ready(self, ready: bool) -> None:
-        self.tf_label.setText("TensorFlow ready" if ready else "TensorFlow failed to load")
+        worker = self.state.worker
+        if worker.state == "ready":
+            self.tf_label.setText("TensorFlow ready" if ready else "TensorFlow failed to load")
+            self.tf_label.setToolTip(worker.tf_error or f"TensorFlow {worker.tf_version} in process {worker.pid}")
+        elif worker.state == "dead":
+            self.tf_label.setText("Background process stopped")
+        else:
+            self.tf_label.setText("Loading TensorFlow…")
+
+    @Slot(str, str)
+    def _worker_died(self, message: str, details: str) -> None:
+        """The worker stopped while no page was waiting for it (a page shows its own job's failure)."""
+        if self._closing or not shiboken6.isValid(self) or not self.isVisible():
+            return
+        dialogs.show_message(self, "Background process stopped", message, details)
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
@@ -245,9 +262,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        running = [job for job in registry().running() if job.objectName() not in QUICK_JOBS]
-        if running:
-            names = ", ".join(sorted({job.objectName().split("-")[0] for job in running}))
+        """Ask before stopping work; then stop it (training keeps its best model) and close once it ended."""
+        worker = self.state.worker
+        running = worker.running(exclusive_only=True)
+        if running and not self._closing:
+            names = ", ".join(sorted({job.title.lower() for job in running}))
             if not dialogs.ask(
                 self,
                 "Work in progress",
@@ -258,9 +277,25 @@ class MainWindow(QMainWindow):
             ):
                 event.ignore()
                 return
+            self._closing = True
             self.statusBar().showMessage("Stopping…")
-        # Join every worker (training stops within a batch) so no thread outlives the window.
-        registry().cancel_all()
+            for job in running:
+                job.done.connect(self._close_when_stopped)
+                job.cancel()
+            event.ignore()  # closed by _close_when_stopped once the worker has stopped (or was ended)
+            return
+        if worker.running(exclusive_only=True):
+            event.ignore()  # still stopping
+            return
+        self._closing = True
+        for job in worker.running(exclusive_only=False):
+            job.cancel()
+        registry().cancel_all()  # light threads (thumbnails) end in a moment
         for page in self.pages:
             page.shutdown()
         event.accept()
+
+    @Slot()
+    def _close_when_stopped(self) -> None:
+        if not self.state.worker.running(exclusive_only=True):
+            self.close()

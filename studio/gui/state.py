@@ -1,8 +1,17 @@
-"""The wizard's shared state: the open project, which steps are done, recent projects, TensorFlow readiness.
+"""The wizard's shared state: the open project, which steps are done, recent projects, the worker and the busy
+policy.
 
 Pages talk to each other only through this object (signals), never by reaching into one another, which keeps
 the main window thin. User preferences (recent projects) live in an INI file in ``user_data_dir()`` — apart
 from any project, and redirected by ``STUDIO_HOME`` in tests.
+
+**One writer.** The window never writes a project (except creating an empty one): it *reads* project.json
+and the files beside it, and asks the worker to write. :meth:`AppState.save_settings` and
+:meth:`AppState.mark_done` apply the change to the window's copy at once (pages read it back immediately) and
+send it to the worker's ``update`` job, which merges it key by key under the project lock. After a job that
+writes, :meth:`AppState.reload_project` re-reads the project (and re-applies changes still on their way).
+Pages start work with :meth:`AppState.run` (a job in the worker) and :meth:`AppState.query` (an instant read
+beside a running job): they build a request and render the result, nothing more.
 """
 
 from __future__ import annotations
@@ -10,9 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
-from studio.core.project import Project
+from studio.core.errors import ProjectError
+from studio.core.project import Project, merge_changes
+from studio.gui.busy import BusyPolicy
+from studio.gui.worker_client import RemoteJob, client
 from studio.resources import user_data_dir
 
 STEPS: tuple[tuple[str, str], ...] = (
@@ -37,7 +50,8 @@ def gui_settings() -> QSettings:
 class AppState(QObject):
     """Holds the open project and tells pages when it, the step completion, or TensorFlow changes."""
 
-    project_changed = Signal()
+    project_changed = Signal()  # another project was opened (or closed)
+    project_updated = Signal()  # the same project was re-read after a job changed it
     steps_changed = Signal()
     tf_ready_changed = Signal(bool)
     message = Signal(str)  # a status-bar line
@@ -45,12 +59,107 @@ class AppState(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
-        self.tf_ready = False
-        self.tf_error = ""
         self.settings = gui_settings()
+        self.worker = client()
+        self.busy = BusyPolicy(self.worker)  # no Qt parent: it lives exactly as long as this state
+        self._pending: dict[int, tuple[str, dict[str, Any]]] = {}  # update job id -> (project path, changes)
+        self.worker.state_changed.connect(self._worker_state_changed)
+
+    @property
+    def tf_ready(self) -> bool:
+        return self.worker.tf_ready
+
+    @property
+    def tf_error(self) -> str:
+        return self.worker.tf_error
+
+    @Slot()
+    def _worker_state_changed(self) -> None:
+        if shiboken6.isValid(self):  # the worker outlives states and windows (tests make several)
+            self.tf_ready_changed.emit(self.worker.tf_ready)
+
+    # ----------------------------------------------------------------------------- jobs
+    def run(self, job: str, request: dict[str, Any] | None = None, *, succeeded: Any = None, failed: Any = None,
+            progress: Any = None, status: Any = None, metrics: Any = None, batch_metrics: Any = None,
+            done: Any = None, task: Any = None, owner: QObject | None = None, exclusive: bool = True,
+            lane: str = "job", project: bool = True) -> RemoteJob:
+        """Start worker job ``job`` on the open project with ``request``; returns its :class:`RemoteJob`.
+
+        Every slot (bound ``@Slot`` methods) and ``task`` (a TaskBar to follow it) is connected before the
+        request is sent, so nothing can be missed. A job that writes the project makes the state re-read it
+        before the page's ``succeeded`` / ``failed`` slot runs. ``exclusive=False``: a quick background job
+        that the busy policy ignores (size estimates). ``project=False``: a job that needs no project.
+        """
+        path = str(self.project.path) if project and self.project is not None else None
+        remote = self.worker.create(job, path, request, lane=lane, exclusive=exclusive and lane == "job",
+                                    owner=owner)
+        remote.succeeded.connect(self._job_ended)
+        remote.failed.connect(self._job_ended)
+        for signal, slot in ((remote.succeeded, succeeded), (remote.failed, failed), (remote.progress, progress),
+                             (remote.status, status), (remote.metrics, metrics),
+                             (remote.batch_metrics, batch_metrics), (remote.done, done)):
+            if slot is not None:
+                signal.connect(slot)
+        if task is not None:
+            task.follow(remote)
+        return self.worker.submit(remote)
+
+    def query(self, job: str, request: dict[str, Any] | None = None, *, succeeded: Any = None,
+              failed: Any = None) -> RemoteJob:
+        """An instant read in the worker (answered even while a long job runs)."""
+        return self.run(job, request, succeeded=succeeded, failed=failed, lane="query")
+
+    @Slot(object)
+    def _job_ended(self, _result: object) -> None:
+        job = self.sender()
+        if isinstance(job, RemoteJob) and job.writes and job.lane == "job" and self.project is not None \
+                and job.project == str(self.project.path):
+            self.reload_project()
+
+    def reload_project(self) -> None:
+        """Re-read the open project from disk (a job changed it), keeping changes still on their way."""
+        project = self.project
+        if project is None:
+            return
+        try:
+            project.reload()
+        except ProjectError as exc:
+            self.message.emit(f"Could not re-read the project: {exc}")
+            return
+        for path, changes in self._pending.values():
+            if path == str(project.path):
+                project.data = merge_changes(project.data, changes)
+        self.project_updated.emit()
+        self.steps_changed.emit()
+
+    def _send_update(self, changes: dict[str, Any]) -> None:
+        project = self.project
+        if project is None:
+            return
+        project.data = merge_changes(project.data, changes)
+        job = self.query("update", {"changes": changes}, succeeded=self._update_saved, failed=self._update_failed)
+        if not job.isFinished():
+            self._pending[job.id] = (str(project.path), changes)
+
+    @Slot(object)
+    def _update_saved(self, _result: object) -> None:
+        job = self.sender()
+        if isinstance(job, RemoteJob):
+            self._pending.pop(job.id, None)
+
+    @Slot(object)
+    def _update_failed(self, exc: BaseException) -> None:
+        job = self.sender()
+        if isinstance(job, RemoteJob):
+            self._pending.pop(job.id, None)
+        self.message.emit(f"Your last choice was not saved: {exc}")
+
+    def pending_updates(self) -> int:
+        return len(self._pending)
 
     # ----------------------------------------------------------------------------- project
     def set_project(self, project: Project | None) -> None:
+        """Make ``project`` current (a Project object the window only reads; the worker writes it)."""
         self.project = project
         if project is not None:
             self.add_recent(project.path)
@@ -65,9 +174,7 @@ class AppState(QObject):
 
     def save_settings(self, section: str, values: Any) -> None:
         """Remember a page's choices in the project (``project.settings[section]``) and save it now."""
-        if self.project is None:
-            return
-        self.project.update(settings={section: values})  # only this section's keys: merged, never replaced
+        self._send_update({"settings": {section: values}})  # only this section's keys: merged, never replaced
 
     def page_settings(self, section: str) -> dict[str, Any]:
         if self.project is None:
@@ -80,7 +187,7 @@ class AppState(QObject):
         """Record that a step was completed (only for steps whose result is not a file we can look at)."""
         if self.project is None:
             return
-        self.project.update(wizard={step: bool(done)})
+        self._send_update({"wizard": {step: bool(done)}})
         self.steps_changed.emit()
 
     def refresh_steps(self) -> None:
@@ -133,13 +240,3 @@ class AppState(QObject):
     def forget_recent(self, path: str) -> None:
         self.settings.setValue("recent", [p for p in self.recent_projects() if p != path])
         self.settings.sync()
-
-    # ----------------------------------------------------------------------------- TensorFlow
-    @Slot(bool, str)
-    def set_tf_ready_from_loader(self, ready: bool, error: str) -> None:
-        self.tf_error = error
-        self.set_tf_ready(ready)
-
-    def set_tf_ready(self, ready: bool) -> None:
-        self.tf_ready = ready
-        self.tf_ready_changed.emit(ready)

@@ -1,104 +1,31 @@
-"""Run core functions off the GUI thread and turn the core's reporter calls into throttled Qt signals.
+"""Light work off the GUI thread: thumbnails, signal previews, LiteRT inference — never TensorFlow.
 
-One :class:`Job` per long step (labelme's pattern): a ``QThread`` whose ``run`` calls ``fn(reporter)`` and
-ends with exactly one of ``succeeded(result)`` / ``failed(exception)``, then ``done()``. The signals are emitted
-from the worker thread; Qt queues them to receivers living in the GUI thread, **provided the receiver is a
-QObject's slot** (a bare lambda would run in the worker thread). Cancelling sets an event that the core polls
-through ``reporter.cancel_requested()``: the core stops at its next safe point and raises ``Cancelled``.
-
-Throttling (Orange3's TaskState idea): progress is emitted only after a 1 % change or 100 ms; per-batch
-metrics are buffered and sent as one list at most every 100 ms, so a fast training loop cannot flood the
-event loop; epoch metrics are sent at once.
+TensorFlow work runs in the worker process (:mod:`studio.gui.worker_client`); what stays here is short and
+light. One :class:`Job` per task: a ``QThread`` whose ``run`` calls ``fn(reporter)`` and ends with exactly one
+of ``succeeded(result)`` / ``failed(exception)``, then ``done()``. The signals are emitted from the worker
+thread; Qt queues them to receivers living in the GUI thread, **provided the receiver is a QObject's slot** (a
+bare lambda would run in the worker thread). :func:`start_job` connects every slot (and a TaskBar) *before*
+the thread starts, so no signal can be missed. The reporter is the core's
+:class:`~studio.core.reporter.EventReporter` (throttled, grouped), its events turned into the same signals a
+worker-process job has. Keep ``fn`` free of Qt objects; return plain data (numpy arrays are fine here).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
 import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-BATCH_FLUSH_SECONDS = 0.1
-PROGRESS_MIN_STEP = 0.01
-PROGRESS_MIN_SECONDS = 0.1
+from studio.core.reporter import EventReporter
 
 
-WORKER_NICENESS = 10
-
-
-def lower_thread_priority() -> None:
-    """Make the calling worker thread (and threads it starts, e.g. TensorFlow's pools) yield to the GUI thread.
-
-    On Linux a nice value is per thread and inherited by threads created afterwards, so TensorFlow's
-    intra-/inter-op pools started from a worker stay below the GUI thread: on a busy 2-core machine that is
-    the difference between a smooth window and second-long stalls. Elsewhere ``QThread.LowPriority`` (set when
-    the job starts) does the job. Best effort: never fails.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            tid = threading.get_native_id()
-            current = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, max(current, WORKER_NICENESS))
-        except (OSError, AttributeError):
-            pass
-
-
-class QtReporter:
-    """Implements the core ``Reporter`` protocol on behalf of a :class:`Job` (called in the worker thread)."""
+class QtReporter(EventReporter):
+    """The core's EventReporter whose events become the :class:`Job`'s signals (called in the worker thread)."""
 
     def __init__(self, job: "Job") -> None:
-        self._job = job
-        self._cancel = threading.Event()
-        self._last_fraction = -1.0
-        self._last_progress_time = 0.0
-        self._batch_buffer: list[dict[str, Any]] = []
-        self._last_flush = 0.0
-        self._lock = threading.Lock()
-
-    # -- Reporter protocol -------------------------------------------------------------------------------
-    def progress(self, fraction: float, message: str = "") -> None:
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        now = time.monotonic()
-        if (
-            fraction >= 1.0
-            or abs(fraction - self._last_fraction) >= PROGRESS_MIN_STEP
-            or now - self._last_progress_time >= PROGRESS_MIN_SECONDS
-        ):
-            self._last_fraction = fraction
-            self._last_progress_time = now
-            self._job.progress.emit(fraction, str(message))
-
-    def status(self, message: str) -> None:
-        self._job.status.emit(str(message))
-
-    def metrics(self, kind: str, values: dict[str, Any]) -> None:
-        if kind == "batch":
-            with self._lock:
-                self._batch_buffer.append(dict(values))
-                if time.monotonic() - self._last_flush < BATCH_FLUSH_SECONDS:
-                    return
-            self.flush()
-            return
-        self.flush()  # keep order: the batches of an epoch arrive before the epoch itself
-        self._job.metrics.emit(str(kind), dict(values))
-
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
-    # -- used by Job ---------------------------------------------------------------------------------------
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._batch_buffer = self._batch_buffer, []
-            self._last_flush = time.monotonic()
-        if batch:
-            self._job.batch_metrics.emit(batch)
-
-    def cancel(self) -> None:
-        self._cancel.set()
+        super().__init__(job.emit_event)
 
 
 class Job(QThread):
@@ -125,8 +52,19 @@ class Job(QThread):
         self.error: BaseException | None = None
         self.started_at: float | None = None
 
+    def emit_event(self, event: dict[str, Any]) -> None:
+        """A reporter event → the matching signal (worker thread; queued to the GUI thread's slots)."""
+        kind = event["type"]
+        if kind == "progress":
+            self.progress.emit(float(event["fraction"]), str(event.get("message") or ""))
+        elif kind == "status":
+            self.status.emit(str(event["message"]))
+        elif kind == "metrics":
+            self.metrics.emit(str(event["kind"]), dict(event["values"]))
+        elif kind == "batches":
+            self.batch_metrics.emit(list(event["values"]))
+
     def run(self) -> None:  # worker thread
-        lower_thread_priority()
         self.started_at = time.monotonic()
         try:
             self.result = self._fn(self.reporter)
@@ -168,7 +106,7 @@ class JobRegistry(QObject):
     def start(self, job: Job) -> Job:
         self._jobs.append(job)
         job.finished.connect(self._on_finished)
-        job.start(QThread.Priority.LowPriority)
+        job.start()
         self.changed.emit()
         return job
 
@@ -216,12 +154,16 @@ def start_job(
     metrics: Callable[[str, dict], None] | None = None,
     batch_metrics: Callable[[list], None] | None = None,
     done: Callable[[], None] | None = None,
+    task: Any = None,
 ) -> Job:
-    """Create a :class:`Job`, connect the given slots *before* it starts (no signal can be missed), start it.
+    """Create a :class:`Job`, connect the given slots (and ``task``, a TaskBar) *before* it starts (no signal
+    can be missed), start it.
 
     Pass bound ``@Slot`` methods of QObjects living in the GUI thread, never lambdas.
     """
     job = Job(fn, name)
+    if task is not None:
+        task.follow(job)
     for signal, slot in (
         (job.succeeded, succeeded),
         (job.failed, failed),

@@ -1,4 +1,5 @@
-"""GUI test fixtures: offscreen Qt, a temporary STUDIO_HOME (hence temporary QSettings), captured dialogs.
+"""GUI test fixtures: offscreen Qt, a temporary STUDIO_HOME (hence temporary QSettings), captured dialogs, and
+one worker process for the whole session (TensorFlow loads once, in the worker; never in this process).
 
 Dialogs never block here: :func:`studio.gui.widgets.dialogs.exec_box` is replaced by a recorder that answers
 each question with the answer the test queued (default: the first button, i.e. "yes").
@@ -57,21 +58,48 @@ def dialog_log(monkeypatch: pytest.MonkeyPatch) -> DialogLog:
     return log
 
 
-@pytest.fixture
-def window(qtbot: Any, dialog_log: DialogLog) -> Any:
-    """A main window with a fresh AppState; every job is stopped and joined after the test."""
+@pytest.fixture(scope="session")
+def gui_worker(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session's worker process, started once (its own STUDIO_HOME) and stopped at the end."""
     from studio.gui.app import create_application
+    from studio.gui.worker_client import client
+
+    create_application()
+    worker = client()
+    old = os.environ.get("STUDIO_HOME")
+    os.environ["STUDIO_HOME"] = str(tmp_path_factory.mktemp("worker-home"))
+    try:
+        worker.start()
+    finally:
+        if old is None:
+            os.environ.pop("STUDIO_HOME", None)
+        else:
+            os.environ["STUDIO_HOME"] = old
+    yield worker
+    worker.shutdown()
+
+
+def settle_worker(qtbot: Any, worker: Any, timeout: int = 120_000) -> None:
+    """Stop whatever a test left running in the worker and wait until it is idle again."""
+    for job in worker.running(exclusive_only=False):
+        job.cancel()
+    qtbot.waitUntil(lambda: not worker.running(exclusive_only=False), timeout=timeout)
+
+
+@pytest.fixture
+def window(qtbot: Any, dialog_log: DialogLog, gui_worker: Any) -> Any:
+    """A main window with a fresh AppState on the session's worker; every job is stopped after the test."""
     from studio.gui.main_window import MainWindow
     from studio.gui.state import AppState
     from studio.gui.workers import registry
 
-    create_application()
     state = AppState()
     win = MainWindow(state)
     qtbot.addWidget(win)
     win.show()
     yield win
     win.hide()
+    settle_worker(qtbot, gui_worker)
     registry().cancel_all(wait_ms=120_000)
 
 

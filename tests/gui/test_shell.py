@@ -132,6 +132,7 @@ def test_import_images_shows_counts_thumbnails_and_unlocks_model(window, qtbot, 
     window.next_button.click()
     assert window.stack.currentWidget() is window.page("model")
     model = window.page("model")
+    qtbot.waitUntil(lambda: bool(model.cards), timeout=30_000)  # the worker describes the architectures
     assert [c.spec.id for c in model.cards] == ["mobilenetv2", "compact_cnn"]
 
 
@@ -198,10 +199,14 @@ def test_job_reports_throttled_batches_and_failures(qtbot) -> None:
 
     sink = Sink()
 
+    elapsed = []
+
     def work(reporter):
+        t0 = time.monotonic()
         for i in range(2000):
             reporter.metrics("batch", {"batch": i, "loss": 1.0 / (i + 1)})
             reporter.progress(i / 2000)
+        elapsed.append(time.monotonic() - t0)
         reporter.metrics("epoch", {"epoch": 1})
         raise DatasetError("bad row", path="x.csv", line=3, hint="fix it")
 
@@ -212,7 +217,8 @@ def test_job_reports_throttled_batches_and_failures(qtbot) -> None:
     assert len(sink.batches) == 2000  # nothing lost, only grouped
     assert [b["batch"] for b in sink.batches] == list(range(2000))
     assert sink.epochs == [{"epoch": 1}]
-    assert len(sink.progress) <= 120  # throttled to 1 % steps (and 100 ms)
+    # throttled to 1 % steps, plus one every 100 ms (a loaded machine makes the loop slow)
+    assert len(sink.progress) <= 101 + elapsed[0] / 0.1 + 1
     assert isinstance(sink.errors[0], DatasetError)
     assert "Traceback" in sink.errors[0].traceback_text
 
@@ -276,27 +282,3 @@ def test_fit_verdict_and_variant_rows_in_plain_words() -> None:
     row = variant_row(variant, "cortex-m4")
     assert row == ["p50-int8", "40 KB", "21 KB", "50 %", "87.5 %", "99.0 %", "0.72 ms",
                    "no: needs 284 KB RAM, has 256 KB"]
-
-
-def test_cyclic_gc_runs_only_in_the_gui_thread(window: Any) -> None:
-    """Automatic collection is off (it could run in a worker and delete Qt objects there); a GUI timer collects."""
-    import gc
-    import threading
-
-    from PySide6.QtWidgets import QApplication
-
-    from studio.gui.gc_guard import GuiThreadGarbageCollector
-
-    assert not gc.isenabled()
-    guard = QApplication.instance().findChild(GuiThreadGarbageCollector)
-    assert guard is not None and guard.timer.isActive()
-    collected_in: list[str] = []
-    gc.callbacks.append(lambda phase, info: collected_in.append(threading.current_thread().name))
-    try:
-        for _ in range(guard.threshold[0] * 2):
-            a: list = []
-            a.append(a)  # garbage cycles push the generation-0 count over its threshold
-        guard.check()
-    finally:
-        gc.callbacks.pop()
-    assert collected_in and set(collected_in) == {threading.main_thread().name}

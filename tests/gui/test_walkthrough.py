@@ -1,8 +1,17 @@
 """Click through whole projects, import to export, and check training from the GUI can be stopped and keeps
-the window responsive. Tiny data, one epoch, tiny models: these still load TensorFlow, hence ``slow``."""
+the window responsive. Tiny data, one epoch, tiny models: these still load TensorFlow (in the worker), hence
+``slow``.
+
+The two walkthroughs run in a fresh GUI process (:func:`test_walkthroughs_never_import_tensorflow_in_the_gui`),
+because this test process may have imported TensorFlow for the core tests: there they must end with no
+``tensorflow`` in the GUI process's ``sys.modules``.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +23,8 @@ from conftest import wait_job  # type: ignore[import-not-found]
 from studio.core.project import Project
 
 pytestmark = pytest.mark.slow
+CHILD = os.environ.get("STUDIO_WALKTHROUGH_CHILD") == "1"
+in_child = pytest.mark.skipif(not CHILD, reason="runs in a fresh GUI process (test_walkthroughs_never_import_...)")
 
 
 class GapMeter(QObject):
@@ -57,6 +68,7 @@ def choose_model(window, qtbot, arch: str, size: int | None = None) -> None:
     window.next_button.click()
     model = window.page("model")
     assert window.stack.currentWidget() is model
+    qtbot.waitUntil(lambda: bool(model.cards), timeout=30_000)  # the worker describes the architectures
     if size is not None:
         model.size_spin.setValue(size)
     card = next(c for c in model.cards if c.spec.id == arch)
@@ -73,11 +85,13 @@ def train_one_epoch(window, qtbot) -> dict:
     window.next_button.click()
     train = window.page("train")
     assert window.stack.currentWidget() is train
+    qtbot.waitUntil(lambda: train.ready, timeout=30_000)  # the controls show the project's settings
     train.epochs_spin.setValue(1)
     train.batch_combo.setCurrentIndex(train.batch_combo.findData(8))
     train.start_button.click()
     wait_job(qtbot, train, timeout=180_000)
     assert train.last_result is not None, "training failed"
+    assert train.last_result["config"]["learning_rate"] >= 1e-3  # the core's default, not a widget's minimum
     assert window.state.project.list_runs()
     # curves were drawn: one epoch point for train and validation
     xs, ys = train.acc_plot.curves["val"].getData()
@@ -122,11 +136,12 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
     page.prune_slider.setValue(0)
     page.build_button.click()
     wait_job(qtbot, page, timeout=180_000)
-    assert page.table.rowCount() == 1, "no variant was built"
+    # the table follows the worker's answer to the page's "variants" query
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=30_000)
     assert window.state.is_done("optimize")
     window.next_button.click()
     export = window.page("export")
-    assert export.variant_combo.count() == 1
+    qtbot.waitUntil(lambda: export.variant_combo.count() == 1, timeout=30_000)
     export.out_edit.setText(str(tmp_path / "bundle"))
     export.export_button.click()
     wait_job(qtbot, export, timeout=180_000)
@@ -139,6 +154,7 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
         assert blocker.args == [True], export.output.toPlainText()
 
 
+@in_child
 def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_images: Path, tmp_path: Path) -> None:
     import_data(window, qtbot, Project.create(tmp_path / "img", "image"), tiny_images)
     choose_model(window, qtbot, "compact_cnn", size=16)
@@ -146,8 +162,10 @@ def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_ima
     evaluate(window, qtbot, other_folder=tiny_images)
     optimize_and_export(window, qtbot, tmp_path)
     assert dialog_log.errors() == []
+    assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 
 
+@in_child
 def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_sensors: Path, tmp_path: Path) -> None:
     import_data(window, qtbot, Project.create(tmp_path / "sen", "sensor"), tiny_sensors, window=32, stride=32)
     choose_model(window, qtbot, "dense")
@@ -155,11 +173,33 @@ def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_se
     evaluate(window, qtbot)
     optimize_and_export(window, qtbot, tmp_path)
     assert dialog_log.errors() == []
+    assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 
 
+@pytest.mark.skipif(CHILD, reason="the parent of the walkthroughs")
+def test_walkthroughs_never_import_tensorflow_in_the_gui(tmp_path: Path) -> None:
+    """Both walkthroughs (image and sensor: import → train → evaluate → optimize → export → self-test) in a GUI
+    process of their own, through its worker; that process never imports TensorFlow."""
+    here = Path(__file__)
+    names = ["test_image_project_from_import_to_export", "test_sensor_project_from_import_to_export"]
+    env = dict(os.environ, STUDIO_WALKTHROUGH_CHILD="1", QT_QPA_PLATFORM="offscreen")
+    code = ("import sys, pytest\n"
+            "rc = pytest.main(sys.argv[1:])\n"
+            "bad = sorted(m for m in ('tensorflow', 'tf_keras', 'tensorflow_model_optimization') if m in sys.modules)\n"
+            "print('GUI_PROCESS_TF_MODULES', bad)\n"
+            "sys.exit(rc or (3 if bad else 0))\n")
+    args = [sys.executable, "-c", code, "-q", "-p", "no:cacheprovider", "--rootdir", str(here.parents[2]),
+            *[f"{here}::{n}" for n in names]]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, cwd=str(here.parents[2]))
+    assert "GUI_PROCESS_TF_MODULES []" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(CHILD, reason="in the parent session")
 def test_stop_keeps_window_responsive_and_close_asks(window, qtbot, dialog_log, tmp_path: Path) -> None:
-    """Stop ends a long training within a batch, keeps the best weights; the event loop never stalls long;
-    closing the window while training asks first and, if told to stay, keeps training."""
+    """Closing the window while training asks first; told to stay, training goes on; told to stop, the training
+    ends within a batch, keeps the best weights, and the window closes then. The event loop never stalls long.
+    (The Stop button cancels the same way: test_worker.py clicks it.)"""
     from studio.core.data.synth import make_sensor_folder
 
     source = make_sensor_folder(tmp_path / "s", ("idle", "shake"), recordings=8, length=512)
@@ -167,6 +207,7 @@ def test_stop_keeps_window_responsive_and_close_asks(window, qtbot, dialog_log, 
     window.state.save_settings("train", {"arch": "cnn1d"})
     window.show_step("train")
     train = window.page("train")
+    qtbot.waitUntil(lambda: train.ready, timeout=30_000)
     train.epochs_spin.setValue(200)
     train.batch_combo.setCurrentIndex(train.batch_combo.findData(8))
     train.patience_spin.setValue(0)
@@ -184,9 +225,13 @@ def test_stop_keeps_window_responsive_and_close_asks(window, qtbot, dialog_log, 
     assert dialog_log.shown[-1]["name"] == "questionDialog"
     assert job.isRunning()
 
-    train.stop_button.click()
+    assert window.isVisible()
+    dialog_log.answers.append(True)  # "Stop and close"
     t0 = time.perf_counter()
+    window.close()
+    assert window.isVisible()  # it closes once the worker has stopped the training
     wait_job(qtbot, train, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
     stop_seconds = time.perf_counter() - t0
     assert train.last_result is not None and train.last_result["stopped"] is True
     assert len(train.last_result["epochs"]) < 200

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from studio.core.errors import ConfigError
+from studio.core.pareto import dominates, pareto_front  # noqa: F401 - one place; re-exported for the search
 
 ETA = 3  # successive halving keeps about 1 in ETA candidates per rung
 MIN_SIDE = 16
@@ -127,26 +128,6 @@ def thin_out(cands: list[Candidate], n: int) -> list[Candidate]:
 
 
 # ---------------------------------------------------------------------------------------------- Pareto
-def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """``a`` is no larger and no less accurate than ``b``, and strictly better in one of the two."""
-    return (a["bytes"] <= b["bytes"] and a["accuracy"] >= b["accuracy"]
-            and (a["bytes"] < b["bytes"] or a["accuracy"] > b["accuracy"]))
-
-
-def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The points no other point dominates, smallest first (ties in size and accuracy: the first one)."""
-    points = [p for p in points if p.get("accuracy") is not None and p.get("bytes")]
-    front = []
-    seen: set[tuple[Any, Any]] = set()
-    for p in sorted(points, key=lambda p: (p["bytes"], -p["accuracy"])):
-        if any(dominates(q, p) for q in points):
-            continue
-        if (p["bytes"], p["accuracy"]) not in seen:
-            seen.add((p["bytes"], p["accuracy"]))
-            front.append(p)
-    return front
-
-
 def pareto_keep(cands: list[Candidate], k: int) -> tuple[list[Candidate], list[Candidate]]:
     """Successive halving on two objectives: keep ``k`` candidates by Pareto rank (estimated size, validation
     loss), so a small model is not eliminated for being less accurate than a big one. Returns (kept, dropped)."""

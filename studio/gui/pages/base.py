@@ -1,4 +1,9 @@
-"""What every wizard page shares: a title, the app state, a place for its one running job."""
+"""What every wizard page shares: a title, the app state, a place for its one running job.
+
+A page builds requests and renders results: its work runs in the worker (``self.state.run("train", {...},
+succeeded=..., task=self.task, owner=self)``), its start buttons sit in a container the app-wide busy policy
+disables while any job runs (:meth:`Page.guarded_row`, :meth:`Page.add_action_row`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.gui.state import AppState
-from studio.gui.workers import Job
 
 
 class Page(QWidget):
@@ -22,7 +26,7 @@ class Page(QWidget):
         super().__init__(parent)
         self.setObjectName(f"{self.step or 'start'}Page")
         self.state = state
-        self.job: Job | None = None
+        self.job: Any = None  # the page's current RemoteJob (worker) or Job (light thread)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()
@@ -53,19 +57,43 @@ class Page(QWidget):
         return self.job is not None and self.job.isRunning()
 
     # Helpers ---------------------------------------------------------------------------------------
-    def add_action_row(self, text: str, slot: Callable[[], Any]) -> tuple[QPushButton, Any]:
-        """The page's primary button with its progress / cancel bar beside it; returns (button, TaskBar)."""
+    def add_action_row(self, text: str, slot: Callable[[], Any], cancel_text: str = "Cancel") -> tuple[QPushButton, Any]:
+        """The page's primary button (guarded by the busy policy) with its progress / cancel bar beside it;
+        returns (button, TaskBar)."""
         from studio.gui.widgets.taskbar import TaskBar
 
         row = QHBoxLayout()
+        box, actions = self.guarded_row(add=False)
         button = QPushButton(text)
         button.setObjectName("primaryButton")
         button.clicked.connect(slot)
-        row.addWidget(button)
-        task = TaskBar()
+        actions.addWidget(button)
+        row.addWidget(box)
+        task = TaskBar(cancel_text=cancel_text)
         row.addWidget(task, 1)
         self.body.addLayout(row)
+        self.body.addWidget(self._busy_notes[-1])
         return button, task
+
+    def guarded_row(self, add: bool = True) -> tuple[QWidget, QHBoxLayout]:
+        """A row container for start buttons: disabled while any job runs, with the reason in a note below
+        (hidden while the job is this page's own). Returns (container, its layout); ``add`` puts both in
+        the body."""
+        box = QWidget()
+        box.setObjectName("actionBox")
+        layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        note = QLabel()
+        note.setObjectName("busyNote")
+        note.setVisible(False)
+        if not hasattr(self, "_busy_notes"):
+            self._busy_notes: list[QLabel] = []
+        self._busy_notes.append(note)
+        if add:
+            self.body.addWidget(box)
+            self.body.addWidget(note)
+        self.state.busy.guard(box, note, owner=self)
+        return box, layout
 
     @staticmethod
     def section(text: str) -> QLabel:

@@ -269,17 +269,8 @@ class DataPage(Page):
             return
         options = self.import_options()
         self.state.save_settings("data", {"source": source, **options})
-
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.data import import_data
-
-            reporter.status("Reading your files…")
-            return import_data(project, source, reporter=reporter, **options).to_json()
-
-        self.import_button.setEnabled(False)
-        self.job = start_job(work, "import", succeeded=self._imported, failed=self._import_failed,
-                             done=self._import_done)
-        self.task.attach(self.job)
+        self.job = self.state.run("import", {"source": source, **options}, succeeded=self._imported,
+                                  failed=self._import_failed, task=self.task, owner=self)
 
     @Slot(object)
     def _imported(self, result: dict[str, Any]) -> None:
@@ -303,10 +294,6 @@ class DataPage(Page):
         self.task.set_idle("Import cancelled — the project is unchanged." if self.job and self.job.cancelled
                           else "Import failed — the project is unchanged.")
         dialogs.show_error(self, exc, "Could not import the data")
-
-    @Slot()
-    def _import_done(self) -> None:
-        self.import_button.setEnabled(True)
 
     # ------------------------------------------------------------------------------------------ results
     def show_manifest(self, manifest: dict[str, Any] | None) -> None:
@@ -364,7 +351,7 @@ class DataPage(Page):
             return {"task": manifest.get("task"), "classes": manifest["classes"],
                     "items": load_previews(project, manifest), "channels": manifest.get("channels")}
 
-        self.preview_job = start_job(work, "previews", succeeded=self._show_previews)
+        self.preview_job = start_job(work, "previews", succeeded=self._show_previews)  # light: a thread here
 
     @Slot(object)
     def _show_previews(self, result: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Evaluate page: how good is the model? Accuracy, per-class table, confusion matrix, misclassified examples.
 
-Runs :func:`studio.core.evaluate.evaluate` in a worker on the validation or test split, or on another
-labelled folder / CSV the user picks (same classes).
+Runs the worker's ``evaluate`` job (:func:`studio.core.evaluate.evaluate`) on the validation or test split, or on
+another labelled folder / CSV the user picks (same classes). The mistakes' thumbnails load in a light thread.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class EvaluatePage(Page):
 
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
-        row = QHBoxLayout()
+        _box, row = self.guarded_row()
         row.addWidget(QLabel("Check on:"))
         self.split_combo = QComboBox()
         self.split_combo.setObjectName("splitCombo")
@@ -85,8 +85,7 @@ class EvaluatePage(Page):
         self.evaluate_button.clicked.connect(self.evaluate_split)
         row.addWidget(self.evaluate_button)
         row.addStretch(1)
-        self.body.addLayout(row)
-        row = QHBoxLayout()
+        self.folder_box, row = self.guarded_row()
         row.addWidget(QLabel("Or another labelled folder:"))
         self.folder_edit = QLineEdit()
         self.folder_edit.setObjectName("evalFolderEdit")
@@ -98,7 +97,6 @@ class EvaluatePage(Page):
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
         row.addWidget(self.folder_button)
-        self.body.addLayout(row)
         self.task = TaskBar()
         self.body.addWidget(self.task)
 
@@ -202,22 +200,9 @@ class EvaluatePage(Page):
         project = self.state.project
         if project is None or self.is_busy():
             return
-
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.evaluate import evaluate
-
-            if not self.state.tf_ready:
-                reporter.status("Loading TensorFlow…")
-            out = evaluate(project, split=split, data_path=data_path, reporter=reporter).to_json()
-            out["_project"] = str(project.path)
-            out["_source"] = data_path or split
-            return out
-
-        self.evaluate_button.setEnabled(False)
-        self.folder_button.setEnabled(False)
-        self.job = start_job(work, "evaluate", succeeded=self._evaluated, failed=self._failed, done=self._done)
-        self.task.attach(self.job)
-        self.task.on_status("Evaluating…")
+        self.job = self.state.run("evaluate", {"split": split, "data_path": data_path}, succeeded=self._evaluated,
+                                  failed=self._failed, task=self.task, owner=self)
+        self.task.on_status("Evaluating…" if self.state.tf_ready else "Loading TensorFlow…")
 
     @Slot(object)
     def _evaluated(self, result: dict[str, Any]) -> None:
@@ -229,11 +214,6 @@ class EvaluatePage(Page):
     def _failed(self, exc: BaseException) -> None:
         self.task.set_idle("Evaluation did not finish.")
         dialogs.show_error(self, exc, "Could not evaluate the model")
-
-    @Slot()
-    def _done(self) -> None:
-        self.evaluate_button.setEnabled(True)
-        self.folder_button.setEnabled(True)
 
     # ------------------------------------------------------------------------------------------ show
     def show_result(self, result: dict[str, Any]) -> None:
@@ -280,7 +260,7 @@ class EvaluatePage(Page):
                         out.append((item, None))
                 return out
 
-            self.gallery_job = start_job(work, "gallery", succeeded=self._show_gallery)
+            self.gallery_job = start_job(work, "gallery", succeeded=self._show_gallery)  # light: a thread here
             return
         self.mistakes_table.setRowCount(len(items))
         for i, item in enumerate(items):

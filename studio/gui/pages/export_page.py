@@ -1,8 +1,9 @@
 """Export page: write the bundle for a variant and a device, list the files, and run the bundle's self-test.
 
-The self-test runs the bundle's own ``run_model.py --selftest`` — the very script the device will run — in a
-separate process (``QProcess`` with this Python). In a frozen app there is no separate Python to call, so it
-runs in-process in a worker instead.
+The bundle is written by the worker's ``export`` job. The self-test runs the bundle's own ``run_model.py
+--selftest`` — the very script the device will run — in a separate process (``QProcess`` with this Python; it
+needs LiteRT only). In a frozen app there is no separate Python to call, so the worker runs it in-process
+(``bundle_selftest`` job).
 """
 
 from __future__ import annotations
@@ -29,16 +30,8 @@ from PySide6.QtWidgets import (
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
-from studio.gui.workers import start_job
 
 SELFTEST_TIMEOUT_MS = 120_000
-
-
-def run_selftest_in_process(script: Path) -> tuple[int, str]:
-    """Run ``script --selftest`` in this interpreter (frozen app); returns (exit code, output)."""
-    from studio.core.selftest import run_harness_in_process
-
-    return run_harness_in_process(script.parent, ["--selftest"])
 
 
 class ExportPage(Page):
@@ -47,6 +40,7 @@ class ExportPage(Page):
     subtitle = "Write everything the device needs into one folder, then prove it works with the self-test."
 
     selftest_finished = Signal(bool)
+    variants_shown = Signal()  # the variant list was refreshed from the worker's answer
 
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -77,12 +71,14 @@ class ExportPage(Page):
         self.files.setMinimumHeight(160)
         self.body.addWidget(self.files)
         row = QHBoxLayout()
+        box, actions = self.guarded_row(add=False)
         self.open_button = QPushButton("Open the folder")
         self.open_button.clicked.connect(self._open_folder)
         self.selftest_button = QPushButton("Run self-test")
         self.selftest_button.setObjectName("selftestButton")
         self.selftest_button.clicked.connect(self.run_selftest)
-        row.addWidget(self.selftest_button)
+        actions.addWidget(self.selftest_button)
+        row.addWidget(box)
         row.addWidget(self.open_button)
         self.selftest_label = QLabel()
         row.addWidget(self.selftest_label, 1)
@@ -102,6 +98,7 @@ class ExportPage(Page):
         self.selftest_passed: bool | None = None
         self._out_custom = False
         self._loading = False
+        self._variants_job: Any = None
         self._set_bundle(None)
 
     # ------------------------------------------------------------------------------------------ state
@@ -111,14 +108,30 @@ class ExportPage(Page):
             return
         self._loading = True
         try:
+            self.target_combo.set_target(project.settings.get("target"))
+        finally:
+            self._loading = False
+        self._variants_job = self.state.query("variants", {"target": project.settings.get("target")},
+                                              succeeded=self._show_variants, failed=self._variants_failed)
+
+    @Slot(object)
+    def _variants_failed(self, exc: BaseException) -> None:
+        project = self.state.project
+        self._fill_variants([{"name": n} for n in (project.list_variants() if project else [])])
+
+    @Slot(object)
+    def _show_variants(self, result: dict[str, Any]) -> None:
+        if self.sender() is self._variants_job:
+            self._fill_variants(list(result.get("variants") or []))
+
+    def _fill_variants(self, variants: list[dict[str, Any]]) -> None:
+        project = self.state.project
+        if project is None:
+            return
+        self._loading = True
+        try:
             current = self.variant_combo.currentData()
             self.variant_combo.clear()
-            try:
-                from studio.core.optimize import list_variants
-
-                variants = list_variants(project, target=project.settings.get("target"))
-            except Exception:  # noqa: BLE001
-                variants = [{"name": n} for n in project.list_variants()]
             for v in variants:
                 name = str(v.get("name"))
                 acc = v.get("accuracy")
@@ -127,10 +140,10 @@ class ExportPage(Page):
             preferred = current or project.data.get("active_variant")
             index = self.variant_combo.findData(preferred)
             self.variant_combo.setCurrentIndex(index if index >= 0 else self.variant_combo.count() - 1)
-            self.target_combo.set_target(project.settings.get("target"))
         finally:
             self._loading = False
         self._update_out()
+        self.variants_shown.emit()
 
     def default_out(self) -> Path | None:
         project = self.state.project
@@ -176,17 +189,10 @@ class ExportPage(Page):
             dialogs.info(self, "Export", "Build a variant on the Optimize page first.")
             return
 
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.export import export
-
-            result = export(project, out, variant=variant, target=target, reporter=reporter)
-            return result.to_json() if hasattr(result, "to_json") else dict(result)
-
-        self.export_button.setEnabled(False)
         self._set_bundle(None)
-        self.job = start_job(work, "export", succeeded=self._exported, failed=self._failed, done=self._done)
-        self.task.attach(self.job)
-        self.task.on_status("Writing the bundle…")
+        self.job = self.state.run("export", {"out": out, "variant": variant, "target": target},
+                                  succeeded=self._exported, failed=self._failed, task=self.task, owner=self)
+        self.task.on_status("Writing the bundle…" if self.state.tf_ready else "Loading TensorFlow…")
 
     @Slot(object)
     def _exported(self, result: dict[str, Any]) -> None:
@@ -205,10 +211,6 @@ class ExportPage(Page):
     def _failed(self, exc: BaseException) -> None:
         self.task.set_idle("Nothing was exported.")
         dialogs.show_error(self, exc, "Could not export")
-
-    @Slot()
-    def _done(self) -> None:
-        self.export_button.setEnabled(True)
 
     def _set_bundle(self, path: Path | None) -> None:
         self.bundle = path
@@ -251,9 +253,10 @@ class ExportPage(Page):
         self.selftest_label.setText("Running the self-test…")
         self.output.clear()
         self.output.setVisible(True)
-        if getattr(sys, "frozen", False):
-            self.job = start_job(lambda reporter: run_selftest_in_process(script), "selftest",
-                                 succeeded=self._selftest_in_process_done, failed=self._failed)
+        if getattr(sys, "frozen", False):  # no other Python to call: the worker runs the script in-process
+            self.job = self.state.run("bundle_selftest", {"bundle": str(script.parent)}, project=False,
+                                      succeeded=self._selftest_in_process_done, failed=self._selftest_failed,
+                                      owner=self)
             return
         self.process = QProcess(self)
         self.process.setWorkingDirectory(str(script.parent))
@@ -290,10 +293,14 @@ class ExportPage(Page):
             self._show_selftest(False)
 
     @Slot(object)
-    def _selftest_in_process_done(self, result: tuple[int, str]) -> None:
-        code, text = result
-        self.output.appendPlainText(text.rstrip())
-        self._show_selftest(code == 0)
+    def _selftest_in_process_done(self, result: dict[str, Any]) -> None:
+        self.output.appendPlainText(str(result.get("output") or "").rstrip())
+        self._show_selftest(int(result.get("code", 1)) == 0)
+
+    @Slot(object)
+    def _selftest_failed(self, exc: BaseException) -> None:
+        self.output.appendPlainText(str(exc))
+        self._show_selftest(False)
 
     def _show_selftest(self, ok: bool) -> None:
         self.selftest_passed = ok

@@ -1,16 +1,20 @@
 """Model page: one card per architecture with its cost, and whether it fits the chosen device.
 
-Estimates (parameters, MACs, float32/int8 size) come from :func:`studio.core.models.estimate`, which builds the
-model with TensorFlow: they are computed in a worker, debounced so dragging a control does not queue dozens
-of builds. The choice is saved in ``project.settings["train"]`` (arch, input_size, width) and
+The architectures and the core's defaults for this data come from the worker's instant ``train_choices`` query
+(this process never imports the model code, which needs TensorFlow). Estimates (parameters, MACs, float32/int8
+size) come from the worker's ``estimate`` job, which builds each model: debounced so dragging a control does
+not queue dozens of builds, remembered per choice, and postponed while another job (a training) has the
+worker. The choice is saved in ``project.settings["train"]`` (arch, input_size, width) and
 ``project.settings["target"]``.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -25,9 +29,31 @@ from PySide6.QtWidgets import (
 
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
-from studio.gui.workers import start_job
 
 DEBOUNCE_MS = 300
+
+
+@dataclass(frozen=True)
+class ArchInfo:
+    """One architecture as the worker describes it (``ArchSpec.to_json()`` of the core's registry)."""
+
+    id: str
+    title: str
+    task: str
+    summary: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    allowed: dict[str, Any] = field(default_factory=dict)
+    input_sizes: tuple[int, int] | None = None
+    pretrained: tuple[str, ...] = ("none",)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "ArchInfo":
+        allowed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(d.get("allowed") or {}).items()}
+        sizes = d.get("input_sizes")
+        return cls(id=str(d["id"]), title=str(d["title"]), task=str(d["task"]), summary=str(d.get("summary") or ""),
+                   defaults=dict(d.get("defaults") or {}), allowed=allowed,
+                   input_sizes=(int(sizes[0]), int(sizes[1])) if sizes else None,
+                   pretrained=tuple(d.get("pretrained") or ("none",)))
 
 
 def human_bytes(n: float | None) -> str:
@@ -81,7 +107,7 @@ def fit_verdict(est: dict[str, Any], target: Any) -> tuple[bool, str]:
 class ArchCard(QFrame):
     """One architecture: summary, width choice, estimates, fits verdict, and a "Use this model" button."""
 
-    def __init__(self, spec: Any, page: "ModelPage") -> None:
+    def __init__(self, spec: ArchInfo, page: "ModelPage", imagenet: dict[str, bool] | None = None) -> None:
         super().__init__()
         self.setObjectName("archCard")
         self.spec = spec
@@ -105,9 +131,7 @@ class ArchCard(QFrame):
         summary.setWordWrap(True)
         layout.addWidget(summary)
         if "imagenet" in spec.pretrained:
-            from studio.core.weights import imagenet_available
-
-            if not imagenet_available(float(spec.defaults.get("width", 0.35)), 96):
+            if not (imagenet or {}).get(str(float(spec.defaults.get("width", 0.35)))):
                 # The known trap: from scratch on a few hundred images this network learns slowly.
                 warn = QLabel("No ImageNet weights on this computer: it would train from scratch, which needs "
                               "many more images. The Compact CNN is the better choice here.")
@@ -178,6 +202,7 @@ class ModelPage(Page):
     step = "model"
     title = "Model"
     subtitle = "Pick the network to train. Smaller is faster and fits smaller devices; larger can be more accurate."
+    choices_shown = Signal()  # the cards were (re)built from the worker's answer
 
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -214,6 +239,9 @@ class ModelPage(Page):
         self.body.addStretch(1)
         self.cards: list[ArchCard] = []
         self._task: str | None = None
+        self._choices_job: Any = None
+        self._estimate_cache: dict[str, dict[str, Any]] = {}
+        self.state.busy.changed.connect(self._busy_changed)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -221,14 +249,14 @@ class ModelPage(Page):
         self._pending = False
         self._loading = False
         self.estimates: dict[str, dict[str, Any]] = {}
+        self._requested: list[tuple[str, tuple[int, ...], int, dict[str, Any]]] = []
 
     # ------------------------------------------------------------------------------------------ state
-    def _build_cards(self, modality: str) -> None:
-        from studio.core.models import REGISTRY
-
+    def _build_cards(self, modality: str, archs: list[dict[str, Any]], imagenet: dict[str, bool]) -> None:
         for card in self.cards:
             card.deleteLater()
-        self.cards = [ArchCard(spec, self) for spec in REGISTRY.values() if spec.task == modality]
+        specs = [ArchInfo.from_json(a) for a in archs if a.get("task") == modality]
+        self.cards = [ArchCard(spec, self, imagenet) for spec in specs]
         for i, card in enumerate(self.cards):
             self.cards_box.addWidget(card, i // 2, i % 2)
         self._task = modality
@@ -238,25 +266,12 @@ class ModelPage(Page):
         if project is None:
             return
         self._loading = True
-        if self._task != project.modality:
-            self._build_cards(project.modality)
-        saved = self.state.page_settings("train")
         target = project.settings.get("target") or "linux"
         index = self.target_combo.findData(target)
         self.target_combo.setCurrentIndex(max(index, 0))
         image = project.modality == "image"
         self.size_label.setVisible(image)
         self.size_spin.setVisible(image)
-        defaults = self._core_defaults(project)
-        arch = saved.get("arch") or (defaults.arch if defaults else None)
-        arch = arch or (self.cards[0].spec.id if self.cards else None)
-        for card in self.cards:
-            if card.spec.id == arch and saved.get("width") is not None:
-                idx = card.width_combo.findData(saved["width"])
-                if idx >= 0:
-                    card.width_combo.setCurrentIndex(idx)
-        default_size = defaults.input_size if defaults and defaults.arch == arch else None
-        self.size_spin.setValue(int(saved.get("input_size") or default_size or self._default_size(arch)))
         try:
             manifest = project.load_manifest()
         except Exception:  # noqa: BLE001 - the page is unreachable without data anyway
@@ -270,23 +285,37 @@ class ModelPage(Page):
                     f"{n} classes; input is a window of {manifest['window']} rows × "
                     f"{len(manifest['channels'])} channels.")
         self._loading = False
+        self._choices_job = self.state.query("train_choices", {}, succeeded=self._show_choices)
+
+    @Slot(object)
+    def _show_choices(self, choices: dict[str, Any]) -> None:
+        """The worker's answer: the architectures and the core's defaults (the same the CLI uses: e.g. no
+        MobileNetV2 from scratch)."""
+        project = self.state.project
+        if project is None or self.sender() is not self._choices_job:
+            return
+        self._loading = True
+        if self._task != project.modality or not self.cards:
+            self._build_cards(project.modality, choices.get("archs") or [], choices.get("imagenet") or {})
+        saved = self.state.page_settings("train")
+        defaults = choices.get("defaults") or {}
+        arch = saved.get("arch") or defaults.get("arch")
+        arch = arch or (self.cards[0].spec.id if self.cards else None)
+        for card in self.cards:
+            if card.spec.id == arch and saved.get("width") is not None:
+                idx = card.width_combo.findData(saved["width"])
+                if idx >= 0:
+                    card.width_combo.setCurrentIndex(idx)
+        default_size = defaults.get("input_size") if defaults.get("arch") == arch else None
+        self.size_spin.setValue(int(saved.get("input_size") or default_size or self._default_size(arch)))
+        self._loading = False
         self._show_selection(arch)
         if not saved.get("arch") and arch:
             # sensors: the core's default is "choose by measurement" (select); picking a card turns it off
             self.state.save_settings("train", {"arch": arch, "select": bool(getattr(defaults, "select", False))})
             self.state.refresh_steps()
+        self.choices_shown.emit()
         self.schedule_estimates()
-
-    @staticmethod
-    def _core_defaults(project):  # -> TrainConfig | None
-        """The core's defaults for this data (the same the CLI uses): e.g. no MobileNetV2 from scratch."""
-        from studio.core.errors import StudioError
-        from studio.core.train import default_config
-
-        try:
-            return default_config(project)
-        except StudioError:
-            return None
 
     def _default_size(self, arch: str | None) -> int:
         return 96 if arch == "mobilenetv2" else 64
@@ -361,6 +390,10 @@ class ModelPage(Page):
             out.append((spec.id, shape, n_classes, {"width": card.width}))
         return out
 
+    @staticmethod
+    def _key(item: tuple[str, tuple[int, ...], int, dict[str, Any]]) -> str:
+        return json.dumps([item[0], list(item[1]), item[2], item[3]], sort_keys=True)
+
     @Slot()
     def run_estimates(self) -> None:
         if self.state.project is None or not self.isVisible():
@@ -373,28 +406,39 @@ class ModelPage(Page):
         except Exception as exc:  # noqa: BLE001
             dialogs.show_error(self, exc, "Could not read the imported data")
             return
-
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.models import estimate
-
-            out: dict[str, Any] = {}
-            for i, (arch, shape, n, params) in enumerate(requests):
-                reporter.progress(i / len(requests), f"Estimating {arch}")
-                try:
-                    out[arch] = estimate(arch, shape, n, **params).to_json()
-                except Exception as exc:  # noqa: BLE001 - one card shows the problem, others still work
-                    out[arch] = {"error": str(exc)}
-            return out
-
+        self._requested = requests
+        missing = [r for r in requests if self._key(r) not in self._estimate_cache]
+        self.estimates = {r[0]: self._estimate_cache[self._key(r)] for r in requests if r not in missing}
+        self._show_estimates()
+        if not missing:
+            self._pending = False
+            return
+        running = self.state.busy.running_job()
+        if running is not None:  # the worker is busy (a training): an estimate would wait behind it
+            self._pending = True
+            for card in self.cards:
+                if card.spec.id not in self.estimates:
+                    card.show_estimate(None, None, f"Sizes are estimated when {running.title.lower()} has finished.")
+            return
         self._pending = False
         self.status.setText("")
-        self.job = start_job(work, "estimate", succeeded=self._estimated, failed=self._estimate_failed,
-                             done=self._estimate_done)
+        self.job = self.state.run("estimate", {"items": missing}, succeeded=self._estimated,
+                                  failed=self._estimate_failed, done=self._estimate_done, exclusive=False,
+                                  owner=self)
 
     @Slot(object)
     def _estimated(self, result: dict[str, Any]) -> None:
-        self.estimates = result
+        for item in self._requested:
+            if item[0] in result:
+                self._estimate_cache.setdefault(self._key(item), result[item[0]])
+        self.estimates = {r[0]: self._estimate_cache[self._key(r)] for r in self._requested
+                          if self._key(r) in self._estimate_cache}
         self._show_estimates()
+
+    @Slot()
+    def _busy_changed(self) -> None:
+        if self._pending and not self.state.busy.busy:
+            self.run_estimates()
 
     def _show_estimates(self) -> None:
         target = self.current_target()

@@ -1,7 +1,7 @@
 """Optimize page: make the trained model smaller, and see what it costs in accuracy — measured, not guessed.
 
 A pruning slider (0–90 % of weights set to zero), a quantization choice, quantization-aware training, and
-"Build variant" (a worker running :func:`studio.core.optimize.optimize`). Every variant is listed with its
+"Build variant" (the worker's ``optimize`` job, :func:`studio.core.optimize.optimize`). Every variant is listed with its
 measured size, gzip size, sparsity, accuracy through the LiteRT interpreter, agreement with the trained model
 and host latency, and drawn as size vs accuracy with the chosen device's flash limit.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,7 +30,6 @@ from studio.gui.pages.model_page import human_bytes
 from studio.gui.plots import ScatterPlot
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
-from studio.gui.workers import start_job
 
 QUANTIZATIONS = (
     ("int8", "Full int8 — smallest and fastest; needed by microcontrollers"),
@@ -77,6 +76,7 @@ def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
 
 
 class OptimizePage(Page):
+    variants_shown = Signal()  # the table was refreshed from the worker's answer
     step = "optimize"
     title = "Optimize"
     subtitle = ("Shrink the model for your device. Each variant is measured: its real size, and its accuracy "
@@ -141,6 +141,7 @@ class OptimizePage(Page):
         self.body.addWidget(self.scatter)
         self.body.addStretch(1)
         self.variants: list[dict[str, Any]] = []
+        self._variants_job: Any = None
         self._loading = False
         self._prune_changed(0)
 
@@ -207,16 +208,21 @@ class OptimizePage(Page):
 
     # ------------------------------------------------------------------------------------------ variants
     def refresh_variants(self) -> None:
-        project = self.state.project
-        if project is None:
+        """Ask the worker for the variants with their fit on the chosen device (instant, even while it trains)."""
+        if self.state.project is None:
             return
-        try:
-            from studio.core.optimize import list_variants
+        self._variants_job = self.state.query("variants", {"target": self.target_combo.currentData()},
+                                              succeeded=self._show_variants, failed=self._variants_failed)
 
-            self.variants = list_variants(project, target=self.target_combo.currentData())
-        except Exception as exc:  # noqa: BLE001
-            self.variants = []
-            self.hint.setText(f"Could not read the variants: {exc}")
+    @Slot(object)
+    def _variants_failed(self, exc: BaseException) -> None:
+        self.hint.setText(f"Could not read the variants: {exc}")
+
+    @Slot(object)
+    def _show_variants(self, result: dict[str, Any]) -> None:
+        if self.sender() is not self._variants_job:
+            return  # an older request (another device or project)
+        self.variants = list(result.get("variants") or [])
         self.table.setRowCount(len(self.variants))
         target_id = self.target_combo.currentData()
         for i, v in enumerate(self.variants):
@@ -244,6 +250,7 @@ class OptimizePage(Page):
 
             limit -= MCU_CODE_RESERVE
         self.scatter.set_points(points, limit / 1024, f"{target.id} flash for the model")
+        self.variants_shown.emit()
 
     @Slot()
     def build_variant(self) -> None:
@@ -252,29 +259,12 @@ class OptimizePage(Page):
             return
         values = self.config_values()
         self.state.save_settings("optimize", values)
-        try:
-            from studio.core.optimize import OptimizeConfig
-
-            config = OptimizeConfig(prune=values["prune"], prune_kind=values.get("prune_kind", "weights"),
-                                    quantize=values["quantize"], qat=values["qat"],
-                                    finetune_epochs=values["finetune_epochs"],
-                                    io_dtype=self.target_combo.target().io_dtype).validated()
-        except Exception as exc:  # noqa: BLE001
-            dialogs.show_error(self, exc, "These settings do not work")
-            return
-
-        def work(reporter: Any) -> Any:
-            from studio.core.optimize import optimize
-
-            if not self.state.tf_ready:
-                reporter.status("Loading TensorFlow…")
-            result = optimize(project, config, reporter)
-            return result.to_json() if hasattr(result, "to_json") else result
-
-        self.build_button.setEnabled(False)
-        self.job = start_job(work, "optimize", succeeded=self._built, failed=self._failed, done=self._done)
-        self.task.attach(self.job)
-        self.task.on_status("Building the variant…")
+        # weight pruning on this page (channel pruning, distillation and the search are the CLI's for now)
+        request = dict(values, prune_kind=values.get("prune_kind", "weights"),
+                       io_dtype=self.target_combo.target().io_dtype)
+        self.job = self.state.run("optimize", request, succeeded=self._built, failed=self._failed, task=self.task,
+                                  owner=self)
+        self.task.on_status("Building the variant…" if self.state.tf_ready else "Loading TensorFlow…")
 
     @Slot(object)
     def _built(self, result: Any) -> None:
@@ -288,6 +278,3 @@ class OptimizePage(Page):
         self.task.set_idle("No variant was built.")
         dialogs.show_error(self, exc, "Could not build the variant")
 
-    @Slot()
-    def _done(self) -> None:
-        self.build_button.setEnabled(True)

@@ -27,7 +27,6 @@ from studio.core.project import Project
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.taskbar import TaskBar
-from studio.gui.workers import start_job
 from studio.resources import user_data_dir
 
 
@@ -94,7 +93,11 @@ class StartPage(Page):
         self.create_button = QPushButton("Create project")
         self.create_button.setObjectName("primaryButton")
         self.create_button.clicked.connect(self.create_project)
-        new.addWidget(self.create_button, 0, Qt.AlignmentFlag.AlignLeft)
+        box, actions = self.guarded_row(add=False)  # no other project while a job runs on this one
+        actions.addWidget(self.create_button)
+        actions.addStretch(1)
+        new.addWidget(box)
+        new.addWidget(self._busy_notes[-1])
         grid.addWidget(new_card, 0, 0)
 
         # --- samples
@@ -103,7 +106,7 @@ class StartPage(Page):
             "Ready-made projects: pictures of parts on a conveyor (ok / defects), or vibration recordings of a "
             "motor. A fresh copy is made each time, so you cannot break anything.",
         )
-        row = QHBoxLayout()
+        box, row = self.guarded_row(add=False)
         self.sample_image_button = QPushButton("Open the image sample")
         self.sample_image_button.setObjectName("primaryButton")
         self.sample_image_button.clicked.connect(self.open_image_sample)
@@ -112,7 +115,8 @@ class StartPage(Page):
         row.addWidget(self.sample_image_button)
         row.addWidget(self.sample_sensor_button)
         row.addStretch(1)
-        sample.addLayout(row)
+        sample.addWidget(box)
+        sample.addWidget(self._busy_notes[-1])
         self.sample_task = TaskBar()
         sample.addWidget(self.sample_task)
         grid.addWidget(sample_card, 1, 0)
@@ -129,7 +133,7 @@ class StartPage(Page):
         self.recent_list.setSpacing(3)
         opened.addWidget(QLabel("Recent projects"))
         opened.addWidget(self.recent_list, 1)
-        row = QHBoxLayout()
+        box, row = self.guarded_row(add=False)
         self.open_recent_button = QPushButton("Open selected")
         self.open_recent_button.clicked.connect(self._open_selected_recent)
         self.open_button = QPushButton("Open a folder…")
@@ -137,7 +141,8 @@ class StartPage(Page):
         row.addWidget(self.open_recent_button)
         row.addWidget(self.open_button)
         row.addStretch(1)
-        opened.addLayout(row)
+        opened.addWidget(box)
+        opened.addWidget(self._busy_notes[-1])
         grid.addWidget(open_card, 0, 1, 2, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
@@ -214,6 +219,9 @@ class StartPage(Page):
             self.open_path(item.data(Qt.ItemDataRole.UserRole))
 
     def open_path(self, path: str) -> bool:
+        if self.state.busy.busy:
+            dialogs.info(self, "Open a project", self.state.busy.reason())
+            return False
         try:
             self.state.open_project(path)
         except Exception as exc:  # noqa: BLE001
@@ -235,30 +243,17 @@ class StartPage(Page):
         if self.is_busy():
             return
 
-        def work(reporter: Any) -> Path:
-            from studio.core.samples import open_sample
-
-            reporter.status(f"Preparing the {kind} sample…")
-            project = open_sample(kind, reporter=reporter)
-            return project.path
-
-        self.sample_image_button.setEnabled(False)
-        self.sample_sensor_button.setEnabled(False)
-        self.job = start_job(work, f"sample-{kind}", succeeded=self._sample_ready, failed=self._sample_failed,
-                             done=self._sample_done)
-        self.sample_task.attach(self.job)
+        self.job = self.state.run("open_sample", {"kind": kind}, project=False, succeeded=self._sample_ready,
+                                  failed=self._sample_failed, task=self.sample_task, owner=self)
 
     @Slot(object)
-    def _sample_ready(self, path: Path) -> None:
+    def _sample_ready(self, result: dict[str, Any]) -> None:
         self.sample_task.set_idle("")
-        self.open_path(str(path))
+        self.open_path(str(result["path"]))
 
     @Slot(object)
     def _sample_failed(self, exc: BaseException) -> None:
         self.sample_task.set_idle("")
         dialogs.show_error(self, exc, "Could not open the sample project")
 
-    @Slot()
-    def _sample_done(self) -> None:
-        self.sample_image_button.setEnabled(True)
-        self.sample_sensor_button.setEnabled(True)
+

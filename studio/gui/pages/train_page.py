@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -27,22 +26,52 @@ from PySide6.QtWidgets import (
 from studio.gui.pages.base import Page
 from studio.gui.plots import BLUE, ORANGE, CurvePlot
 from studio.gui.widgets import dialogs
-from studio.gui.widgets.taskbar import TaskBar
-from studio.gui.workers import start_job
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 
 
+# Live curves are redrawn at most this often: a repaint of two plots (antialiased lines, axes with text) costs
+# the GUI thread ~15 ms, and metrics arrive ten times a second; 4 frames a second look just as live.
+REDRAW_MS = 250
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k at or above ``value`` (axis limits that change rarely and read well)."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * 10**exp >= value * (1 - 1e-9):
+            return step * 10**exp
+    return 10.0 ** (exp + 1)
+
+
 class TrainCurves:
-    """The four series of one training (batch / epoch × train / validation) for loss and accuracy."""
+    """The four series of one training (batch / epoch × train / validation) for loss and accuracy.
+
+    New points are collected as they arrive and drawn together by a coalescing timer (:data:`REDRAW_MS`);
+    :meth:`flush` draws now (at the end of a run, in tests). The axes are set here, not auto-ranged: epochs run
+    from 0 to a 1-2-5 step, accuracy from 0 to 100 %, loss from 0 to a 1-2-5 step above the recent values;
+    so a frame repaints each plot once, and its axes only when a limit moves."""
 
     def __init__(self, loss: CurvePlot, accuracy: CurvePlot) -> None:
         self.loss_plot = loss
         self.acc_plot = accuracy
         for plot in (loss, accuracy):
-            plot.add_curve("batch", "#a9c6d6", width=1.0, label="training (each batch)")
+            batch = plot.add_curve("batch", "#a9c6d6", width=1.0, label="training (each batch)")
+            batch.setDownsampling(auto=True, method="peak")  # thousands of batches: draw what the pixels show
+            batch.setClipToView(True)
+            batch.curve.opts["antialias"] = False  # a thin, dense line: antialiasing it cost a third of a frame
             plot.add_curve("train", BLUE, width=2.2, symbol="o", label="training")
             plot.add_curve("val", ORANGE, width=2.2, symbol="s", label="validation")
+            plot.enableAutoRange(False)
+        self._ranges: dict[int, tuple[float, float]] = {}
+        self._timer = QTimer(loss)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.flush)
+        self._dirty_batches = False
+        self._dirty_epochs = False
         self.reset()
 
     def reset(self) -> None:
@@ -54,8 +83,41 @@ class TrainCurves:
         self.batches_in_epoch = 0
         self.steps_per_epoch: float | None = None
         self.completed_epochs = 0
+        self._timer.stop()
+        self._dirty_batches = self._dirty_epochs = False
         self.loss_plot.clear_data()
         self.acc_plot.clear_data()
+        self._ranges = {}
+        self._set_ranges()
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Draw what arrived since the last frame."""
+        self._timer.stop()
+        if self._dirty_batches:
+            self.loss_plot.set("batch", self.batch_x, self.batch_loss)
+            self.acc_plot.set("batch", self.batch_x, self.batch_acc)
+        if self._dirty_epochs:
+            self._draw_epochs()
+        if self._dirty_batches or self._dirty_epochs:
+            self._set_ranges()
+        self._dirty_batches = self._dirty_epochs = False
+
+    def _set_ranges(self) -> None:
+        last_x = max(self.batch_x[-1] if self.batch_x else 0.0, self.epoch_x[-1] if self.epoch_x else 0.0)
+        x_max = nice_ceiling(max(last_x, 1.0))
+        recent = self.batch_loss[-200:] + self.series["loss"][-20:] + self.series["val_loss"][-20:]
+        finite = [v for v in recent if math.isfinite(v)]
+        y_max = nice_ceiling(max(finite) * 1.05) if finite else 1.0
+        for plot, y_range in ((self.loss_plot, (0.0, y_max)), (self.acc_plot, (0.0, 100.0))):
+            wanted = (x_max, *y_range)
+            if self._ranges.get(id(plot)) != wanted:
+                self._ranges[id(plot)] = wanted
+                plot.setXRange(0.0, x_max, padding=0.02)
+                plot.setYRange(*y_range, padding=0.04)
 
     def add_batches(self, batches: list[dict[str, Any]]) -> None:
         for values in batches:
@@ -70,8 +132,8 @@ class TrainCurves:
                 self.batch_loss.append(float(values["loss"]))
                 acc = values.get("accuracy")
                 self.batch_acc.append(100.0 * float(acc) if acc is not None else math.nan)
-        self.loss_plot.set("batch", self.batch_x, self.batch_loss)
-        self.acc_plot.set("batch", self.batch_x, self.batch_acc)
+        self._dirty_batches = True
+        self._schedule()
 
     def add_epoch(self, values: dict[str, Any]) -> None:
         if self.batches_in_epoch:
@@ -82,13 +144,15 @@ class TrainCurves:
         for key in self.series:
             value = values.get(key)
             self.series[key].append(float(value) if value is not None else math.nan)
-        self._draw_epochs()
+        self._dirty_epochs = True
+        self._schedule()
 
     def load_history(self, epochs: list[dict[str, Any]]) -> None:
         """Show a finished run's per-epoch curves (no batch curve)."""
         self.reset()
         for values in epochs:
             self.add_epoch(values)
+        self.flush()
 
     def _draw_epochs(self) -> None:
         pct = [100.0 * v for v in self.series["accuracy"]]
@@ -100,6 +164,8 @@ class TrainCurves:
 
 
 class TrainPage(Page):
+    choices_shown = Signal()  # the controls now show the project's settings (the worker answered)
+
     step = "train"
     title = "Train"
     subtitle = "Studio shows the model your examples, many times over. Watch it learn; stop whenever you like."
@@ -147,20 +213,14 @@ class TrainPage(Page):
                        self.augment_check.toggled, self.pretrained_check.toggled):
             signal.connect(self._save)
 
-        row = QHBoxLayout()
-        self.start_button = QPushButton("Start training")
-        self.start_button.setObjectName("primaryButton")
-        self.start_button.clicked.connect(self.start_training)
-        row.addWidget(self.start_button)
-        self.task = TaskBar(cancel_text="Stop")
+        self.start_button, self.task = self.add_action_row("Start training", self.start_training, cancel_text="Stop")
         self.stop_button = self.task.cancel_button
         self.stop_button.setObjectName("stopButton")
-        row.addWidget(self.task, 1)
-        self.body.addLayout(row)
 
         plots = QHBoxLayout()
         self.loss_plot = CurvePlot("Loss (lower is better)", "loss")
-        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%", legend_offset=(-10, -40))
+        # legend top left: accuracy starts low and rises to the right, so that corner stays clear
+        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%", legend_offset=(10, 10))
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
         self.body.addLayout(plots)
@@ -172,21 +232,51 @@ class TrainPage(Page):
         self.body.addStretch(1)
         self._loading = False
         self.last_result: dict[str, Any] | None = None
+        self._archs: dict[str, dict[str, Any]] = {}
+        self._choices_job: Any = None
+        self._shown_for: str | None = None
 
     # ------------------------------------------------------------------------------------------ state
+    @property
+    def ready(self) -> bool:
+        """True once the controls show this project's settings (not the widgets' initial values)."""
+        return self.state.project is not None and self._shown_for == str(self.state.project.path)
+
     def reload(self) -> None:
         project = self.state.project
         if project is None or self.is_busy():
             return
+        self._show_last_run()
+        if not self.ready:  # until the worker answers, the controls hold no value worth saving or training with
+            self._loading = True
+            self._set_controls_enabled(False)
+            self.start_button.setEnabled(False)
+        # the core's defaults for this data come from the worker (instant, even while it trains)
+        self._choices_job = self.state.query("train_choices", {"overrides": self._saved_overrides()},
+                                             succeeded=self._show_choices, failed=self._choices_failed)
+
+    @Slot(object)
+    def _choices_failed(self, exc: BaseException) -> None:
+        if self.sender() is self._choices_job and not self.is_busy():
+            self.model_line.setText(f"Could not read the training choices: {exc}")
+            self._choices_applied()
+
+    def _choices_applied(self) -> None:
+        self._loading = False
+        self._shown_for = str(self.state.project.path) if self.state.project is not None else None
+        self._set_controls_enabled(True)
+        self.start_button.setEnabled(True)
+        self.choices_shown.emit()
+
+    @Slot(object)
+    def _show_choices(self, choices: dict[str, Any]) -> None:
+        project = self.state.project
+        if project is None or self.is_busy() or self.sender() is not self._choices_job:
+            return  # another project, a newer request, or a run that uses the settings now
+        self._archs = {a["id"]: a for a in choices.get("archs") or []}
         self._loading = True
         try:
-            try:
-                from studio.core.train import default_config
-
-                config = default_config(project, **self._saved_overrides())
-                defaults = config.__dict__ if hasattr(config, "__dict__") else {}
-            except Exception:  # noqa: BLE001 - the core may reject a stale setting; fall back to safe values
-                defaults = {}
+            defaults = choices.get("config") or choices.get("defaults") or {}
             saved = self.state.page_settings("train")
 
             def pick(key: str, fallback: Any) -> Any:
@@ -207,8 +297,7 @@ class TrainPage(Page):
             self.pretrained_check.setChecked(str(pick("pretrained", "none")) == "imagenet")
             self.model_line.setText(self._model_text(saved, defaults))
         finally:
-            self._loading = False
-        self._show_last_run()
+            self._choices_applied()
 
     def _saved_overrides(self) -> dict[str, Any]:
         saved = self.state.page_settings("train")
@@ -219,18 +308,15 @@ class TrainPage(Page):
             out.pop("input_size", None)
         return out
 
-    @staticmethod
-    def _model_text(saved: dict[str, Any], defaults: dict[str, Any]) -> str:
-        from studio.core.models import REGISTRY
-
+    def _model_text(self, saved: dict[str, Any], defaults: dict[str, Any]) -> str:
         arch = saved.get("arch") or defaults.get("arch") or ""
-        spec = REGISTRY.get(arch)
-        parts = [f"<b>Model:</b> {spec.title if spec else arch or 'not chosen'}"]
+        spec = self._archs.get(arch)
+        parts = [f"<b>Model:</b> {spec['title'] if spec else arch or 'not chosen'}"]
         width = saved.get("width") or defaults.get("width")
         if width:
             parts.append(f"width {float(width):g}×")
         size = saved.get("input_size") or defaults.get("input_size")
-        if size and spec is not None and spec.task == "image":
+        if size and spec is not None and spec["task"] == "image":
             parts.append(f"{size} px images")
         return ", ".join(parts) + "  (change it on the Model page)"
 
@@ -288,32 +374,16 @@ class TrainPage(Page):
     @Slot()
     def start_training(self) -> None:
         project = self.state.project
-        if project is None or self.is_busy():
+        if project is None or self.is_busy() or not self.ready:
             return
         self._save()
-        overrides = self._saved_overrides()
-        try:
-            from studio.core.train import default_config
-
-            config = default_config(project, **overrides)
-        except Exception as exc:  # noqa: BLE001
-            dialogs.show_error(self, exc, "These training settings do not work")
-            return
-
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.train import train
-
-            if not self.state.tf_ready:
-                reporter.status("Loading TensorFlow…")
-            return train(project, config, reporter).to_json()
-
         self.curves.reset()
         self.result_label.setText("")
         self._set_controls_enabled(False)
-        self.job = start_job(work, "training", succeeded=self._trained, failed=self._train_failed,
-                             done=self._train_done, metrics=self._on_metrics, batch_metrics=self._on_batches)
-        self.task.attach(self.job)
-        self.task.on_status("Preparing the data…")
+        self.job = self.state.run("train", {"overrides": self._saved_overrides()}, succeeded=self._trained,
+                                  failed=self._train_failed, done=self._train_done, metrics=self._on_metrics,
+                                  batch_metrics=self._on_batches, task=self.task, owner=self)
+        self.task.on_status("Preparing the data…" if self.state.tf_ready else "Loading TensorFlow…")
 
     @Slot(list)
     def _on_batches(self, batches: list) -> None:
@@ -351,11 +421,12 @@ class TrainPage(Page):
 
     @Slot()
     def _train_done(self) -> None:
+        self.curves.flush()
         self._set_controls_enabled(True)
         self.reload()  # the core stored the settings it actually used
 
     def _set_controls_enabled(self, enabled: bool) -> None:
         """Settings are frozen while a run uses them (the core saves them to the project when it ends)."""
-        for w in (self.start_button, self.epochs_spin, self.batch_combo, self.lr_spin, self.patience_spin,
+        for w in (self.epochs_spin, self.batch_combo, self.lr_spin, self.patience_spin,
                   self.augment_check, self.pretrained_check):
             w.setEnabled(enabled)

@@ -28,7 +28,8 @@ def error_parts(exc: BaseException) -> tuple[str, str, str | None]:
             lines.append(where)
         if exc.hint:
             lines.append(f"What to do: {exc.hint[:1].upper() + exc.hint[1:]}.".replace("..", "."))
-        return ("That did not work", "\n\n".join(lines), None)
+        # a plain message; details only when there are some to report (a crashed worker's last output)
+        return ("That did not work", "\n\n".join(lines), getattr(exc, "details", None) or None)
     details = getattr(exc, "traceback_text", None) or f"{type(exc).__name__}: {exc}"
     text = (
         f"Studio ran into an unexpected problem ({type(exc).__name__}: {exc}).\n\n"
@@ -48,6 +49,20 @@ def show_error(parent: QWidget | None, exc: BaseException, action: str | None = 
     box.setIcon(QMessageBox.Icon.Warning if details is None else QMessageBox.Icon.Critical)
     box.setWindowTitle(headline)
     box.setText(f"<b>{action or headline}</b>")
+    box.setInformativeText(text)
+    if details:
+        box.setDetailedText(details)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    exec_box(box)
+
+
+def show_message(parent: QWidget | None, headline: str, text: str, details: str | None = None) -> None:
+    """A plain warning that is not about one action (e.g. the background process stopped while idle)."""
+    box = QMessageBox(parent)
+    box.setObjectName("errorDialog")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(headline)
+    box.setText(f"<b>{headline}</b>")
     box.setInformativeText(text)
     if details:
         box.setDetailedText(details)

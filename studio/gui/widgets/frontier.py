@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from studio.core.optimize.search_space import pareto_front
+from studio.core.pareto import pareto_front
 from studio.gui.plots import BLUE, GREEN, GREY, RED, size_ticks
 
 

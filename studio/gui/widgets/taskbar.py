@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
-
-from studio.gui.workers import Job
 
 
 def format_duration(seconds: float) -> str:
@@ -22,7 +22,11 @@ def format_duration(seconds: float) -> str:
 
 
 class TaskBar(QWidget):
-    """Follows a :class:`Job`: progress with an estimated time left, status text, and a Cancel button."""
+    """Follows one job (a worker :class:`~studio.gui.worker_client.RemoteJob` or a light
+    :class:`~studio.gui.workers.Job`): progress with an estimated time left, status text, and a Cancel button.
+
+    ``AppState.run(..., task=bar)`` and ``start_job(..., task=bar)`` make it follow the job before the job
+    starts; :meth:`follow` refuses a job that has started already (a signal could have been missed)."""
 
     cancel_clicked = Signal()
 
@@ -48,13 +52,15 @@ class TaskBar(QWidget):
         layout.addWidget(self.label, 4)
         layout.addWidget(self.eta)
         layout.addWidget(self.cancel_button)
-        self._job: Job | None = None
+        self._job: Any = None
         self._start = 0.0
         self._eta_start_fraction = 0.0
         self.set_idle("")
 
     # ------------------------------------------------------------------------------------------ API
-    def attach(self, job: Job) -> None:
+    def follow(self, job: Any) -> None:
+        if job.isRunning() or job.isFinished():
+            raise RuntimeError("connect the task bar before the job starts (AppState.run / start_job task=)")
         self._job = job
         self._start = time.monotonic()
         self._eta_start_fraction = 0.0

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from studio.core.data.sensor.single import read_signal  # noqa: F401 - one recording from a CSV (TF-free)
 from studio.core.errors import DatasetError, ProjectError
 from studio.core.pipeline import InputSpec
 
@@ -67,20 +68,6 @@ def frame_input(frame: np.ndarray, spec: InputSpec, source: str = "camera") -> M
     pixels = fit_image(Image.fromarray(a.astype(np.uint8)), spec.size, spec.channels)
     return ModelInput("image", spec.preprocess(pixels[None]), source, pixels=pixels,
                       size=(int(a.shape[1]), int(a.shape[0])))
-
-
-def read_signal(path: str | Path, channels: tuple[str, ...]) -> np.ndarray:
-    """One recording from a CSV file with (at least) the project's channel columns, float32 ``[rows, c]``."""
-    from studio.core.data.sensor.columns import plan_columns
-    from studio.core.data.sensor.csvfile import numeric_matrix, read_csv_table
-
-    path = Path(path)
-    table = read_csv_table(path, display=str(path))
-    if not table.rows:
-        raise DatasetError("the CSV has a header but no data rows", path=path)
-    plan = plan_columns(table, str(path), want_label=False, label_column=None, recording_column=None,
-                        channels=list(channels))
-    return numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
 
 
 def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> ModelInput:

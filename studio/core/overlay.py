@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.attribution import upsample
+from studio.core.maps import upsample
 from studio.core.fsutil import atomic_write_bytes
 
 MAX_SIDE = 384
@@ -163,7 +163,7 @@ def overlay_image(result: dict[str, Any], source: Any = None, max_side: int = MA
     re-reading ``result["path"]``; ``max_side``: the photo's longer side (a signal plot is 5/3 of it wide)."""
     if result["kind"] == "sensor":
         if source is None:
-            from studio.core.inference import read_signal
+            from studio.core.data.sensor.single import read_signal
 
             source = read_signal(result["path"], tuple(result["channels"]))
         return signal_overlay(result, source, width=max(320, max_side * 5 // 3))

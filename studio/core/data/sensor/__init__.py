@@ -2,8 +2,11 @@
 
 One module per topic:
 
-- :mod:`.csvfile` — read a CSV into a :class:`~.csvfile.CsvTable` (delimiter, encoding, ragged rows), numbers
-  out of its columns; every problem names the file and the line.
+- :mod:`.csvfile` — the one CSV parser (:class:`~.csvfile.CsvReader`: delimiter, encoding, ragged rows), a
+  (small, or sampled) CSV as a :class:`~.csvfile.CsvTable`, numbers out of its columns; every problem names the
+  file and the line.
+- :mod:`.csvstream` — a big CSV's chosen columns streamed into arrays in bounded memory, with progress.
+- :mod:`.storage` — ``recordings.npz``, stamped with its import's generation and checked before loading.
 - :mod:`.columns` — which columns are the label, recording id, time and channels
   (:func:`~.columns.plan_columns`).
 - :mod:`.recordings` — the two layouts into :class:`~.recordings.Recording` objects; ``recordings.npz``.

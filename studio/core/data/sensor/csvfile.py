@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from studio.core.errors import DatasetError
-from studio.core.untrusted import read_regular
+from studio.core.untrusted import open_regular
 
 CSV_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?"})
@@ -47,13 +49,16 @@ class CsvTable:
         return low.index(name.lower()) if name.lower() in low else None
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+def _encodings(path: Path, shown: str) -> list[str]:
+    """The encodings to try, in order: UTF-16 when the file starts with its byte-order mark, else UTF-8 (a
+    UTF-8 byte-order mark removed); Windows-1252 when those fail (never an error: odd bytes become '?')."""
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        with open_regular(path) as fh:  # never a FIFO or device: those would block or never end
+            head = fh.read(4)
+    except OSError as exc:
+        raise DatasetError(f"cannot read the file ({exc.strerror or exc})", path=shown) from exc
+    first = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    return [first, "cp1252"]
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -70,71 +75,116 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def read_csv_table(path: Path, *, display: str | None = None) -> CsvTable:
-    """Parse ``path`` into a :class:`CsvTable`; malformed structure raises DatasetError naming file and line.
+class CsvReader:
+    """The one CSV parser: a file decoded as it is read (never whole in memory), its header found and checked,
+    and its data rows with their file line numbers.
 
-    Delimiter (comma, semicolon, tab, pipe) is detected from the header line; a UTF-8/UTF-16 byte-order mark
-    is removed; blank lines are ignored; a trailing delimiter at the end of every line is tolerated.
+    Delimiter (comma, semicolon, tab, pipe) is detected from the first non-blank line; blank lines are
+    ignored; a trailing delimiter at the end of every line is tolerated; a ragged row, a header of numbers or
+    a repeated column name raises DatasetError naming the file and line. Use as a context manager; a
+    ``UnicodeDecodeError`` while reading means: try the next of :func:`_encodings`.
     """
-    shown = display or str(path)
-    try:
-        raw = read_regular(path)  # never a FIFO or device: those would block or never end
-    except OSError as exc:
-        raise DatasetError(f"cannot read the file ({exc.strerror or exc})", path=shown) from exc
-    text = _decode(raw)
-    if not text.strip():
-        raise DatasetError("the file is empty", path=shown)
-    first = next(line for line in text.splitlines() if line.strip())
-    delimiter = _sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        for row in reader:
-            if row and any(c.strip() for c in row):
-                header = [c.strip() for c in row]
-                header_line = reader.line_num
+
+    def __init__(self, path: Path, shown: str, encoding: str) -> None:
+        self.shown = shown
+        self.fh = open_regular(path)
+        try:
+            self.size = max(1, os.fstat(self.fh.fileno()).st_size)
+            self.text = io.TextIOWrapper(self.fh, encoding=encoding, newline="",
+                                         errors="replace" if encoding == "cp1252" else "strict")
+            self._read_header()
+        except BaseException:
+            self.fh.close()
+            raise
+
+    def _read_header(self) -> None:
+        skipped, first = 0, ""
+        for line in self.text:
+            if line.strip():
+                first = line
                 break
-        assert header is not None  # the text is not blank
+            skipped += 1
+        if not first:
+            raise DatasetError("the file is empty", path=self.shown)
+        self.delimiter = _sniff_delimiter(first.splitlines()[0])
+        self.reader = csv.reader(itertools.chain([first], self.text), delimiter=self.delimiter)
+        self._skipped = skipped
+        try:
+            header = [c.strip() for c in next(self.reader)]
+        except csv.Error as exc:
+            raise DatasetError(f"malformed CSV ({exc})", path=self.shown, line=skipped + 1) from exc
+        self.header_line = skipped + self.reader.line_num
         while len(header) > 1 and header[-1] == "":
             header.pop()
-        width = len(header)
         if all(_is_number(c) for c in header if c):
             raise DatasetError(
                 "no header row: the first line holds numbers, not column names",
-                path=shown,
-                line=header_line,
+                path=self.shown,
+                line=self.header_line,
                 hint="add a first line naming the columns, e.g. time,ax,ay,az,label",
             )
         seen: set[str] = set()
         for h in header:
             if h and h.lower() in seen:
-                raise DatasetError(
-                    f"column name '{h}' appears twice in the header", path=shown, line=header_line
-                )
+                raise DatasetError(f"column name '{h}' appears twice in the header", path=self.shown,
+                                   line=self.header_line)
             seen.add(h.lower())
-        # The hot loop: keep it to a length check and two appends (200,000 rows parse in about a second).
-        append_row, append_line = rows.append, lines.append
-        for row in reader:
-            if len(row) != width:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                if len(row) > width and all(not c.strip() for c in row[width:]):
-                    row = row[:width]
-                else:
-                    raise DatasetError(
-                        f"ragged row: {len(row)} field(s) but the header has {width}",
-                        path=shown,
-                        line=reader.line_num,
-                        hint=f"every line needs exactly {width} values separated by '{_show(delimiter)}'",
-                    )
-            append_row(row)
-            append_line(reader.line_num)
-    except csv.Error as exc:
-        raise DatasetError(f"malformed CSV ({exc})", path=shown, line=reader.line_num) from exc
-    return CsvTable(path, header, rows, lines, header_line, delimiter)
+        self.header = header
+
+    def rows(self) -> Iterator[tuple[list[str], int]]:
+        """(cells, file line) of every data row. The hot loop: a length check and a yield per row."""
+        width, skipped, reader = len(self.header), self._skipped, self.reader
+        try:
+            for row in reader:
+                if len(row) != width:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # blank line
+                    if len(row) > width and all(not c.strip() for c in row[width:]):
+                        row = row[:width]
+                    else:
+                        raise DatasetError(
+                            f"ragged row: {len(row)} field(s) but the header has {width}",
+                            path=self.shown,
+                            line=skipped + reader.line_num,
+                            hint=f"every line needs exactly {width} values separated by '{_show(self.delimiter)}'",
+                        )
+                yield row, skipped + reader.line_num
+        except csv.Error as exc:
+            raise DatasetError(f"malformed CSV ({exc})", path=self.shown, line=skipped + reader.line_num) from exc
+
+    def fraction(self) -> float:
+        """How far through the file the reader is (0..1), for progress."""
+        try:
+            return min(1.0, self.fh.tell() / self.size)
+        except (OSError, ValueError):
+            return 0.0
+
+    def __enter__(self) -> "CsvReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.text.close()
+
+
+def read_csv_table(path: Path, *, display: str | None = None, max_rows: int | None = None) -> CsvTable:
+    """Parse ``path`` into a :class:`CsvTable` (every row, or the first ``max_rows``: enough to plan the
+    columns of a big file, which :func:`studio.core.data.sensor.csvstream.read_columns` then streams).
+
+    Malformed structure raises DatasetError naming file and line (see :class:`CsvReader`)."""
+    shown = display or str(path)
+    for encoding in _encodings(path, shown):
+        try:
+            with CsvReader(path, shown, encoding) as reader:
+                rows: list[list[str]] = []
+                lines: list[int] = []
+                append_row, append_line = rows.append, lines.append
+                for row, line in itertools.islice(reader.rows(), max_rows):
+                    append_row(row)
+                    append_line(line)
+                return CsvTable(path, reader.header, rows, lines, reader.header_line, reader.delimiter)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("cp1252 decodes every byte")  # pragma: no cover
 
 
 def _show(delimiter: str) -> str:

@@ -184,11 +184,14 @@ def _split_lone_recordings(usable: list[Recording], classes: list[str], window: 
 
 def _normalization(final: list[Recording], splits: list[str], channels: Sequence[str], warnings_: list[str]
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std over the training recordings (a constant channel gets std 1 and a warning)."""
+    """Per-channel mean and std over the training recordings (a constant channel gets std 1 and a warning).
+
+    Two passes over the recordings in float64, one recording at a time: no float64 copy of all the training
+    data (for a big CSV that copy was twice the size of the data itself)."""
     train = [r.signal for r, s in zip(final, splits) if s == "train"]
-    stacked = np.concatenate(train, axis=0).astype(np.float64)
-    mean = stacked.mean(axis=0)
-    std = stacked.std(axis=0)
+    n = sum(len(t) for t in train)
+    mean = sum(t.sum(axis=0, dtype=np.float64) for t in train) / n
+    std = np.sqrt(sum(np.square(t - mean).sum(axis=0) for t in train) / n)
     for name, s in zip(channels, std):
         if s < 1e-8:
             warnings_.append(

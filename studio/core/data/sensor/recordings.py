@@ -16,15 +16,20 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from studio.core.errors import DatasetError
 from studio.core.cescape import class_name_problem
+from studio.core.errors import DatasetError
 from studio.core.reporter import Reporter, check_cancel
 from studio.core.untrusted import regular_file_problem
 
 from ..common import hidden_reason, posix_rel
 from .columns import ColumnPlan, plan_columns, sample_rate
-from .csvfile import CSV_EXTENSIONS, numeric_matrix, read_csv_table
+from .csvfile import CSV_EXTENSIONS, read_csv_table
+from .csvstream import TableColumns, read_columns
 from .storage import RECORDINGS_FILE, load_recordings, write_recordings  # noqa: F401 - their old home
+
+# Rows a table's columns are planned on (numeric detection looks at 2,000 values, as does the sample rate); the
+# file itself is then streamed.
+SAMPLE_ROWS = 2000
 
 
 
@@ -60,68 +65,87 @@ def parse_table_recordings(
     recording_column: str | None,
     channels: Sequence[str] | None,
     display: str | None = None,
+    reporter: Reporter | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> ParsedSensors:
-    """Layout (b): one CSV with a label column (and optional recording id) -> recordings."""
+    """Layout (b): one CSV with a label column (and optional recording id) -> recordings.
+
+    The columns are planned on the first :data:`SAMPLE_ROWS` rows, then the file is streamed
+    (:func:`~.csvstream.read_columns`): memory stays near the float32 data however big the file is, and
+    ``progress`` hears how far the reading got. A recording whose rows are consecutive (the usual layout) is a
+    view of the parsed array, not a copy."""
     shown = display or path.name
-    table = read_csv_table(path, display=str(path))
-    if not table.rows:
+    sample = read_csv_table(path, display=str(path), max_rows=SAMPLE_ROWS)
+    if not sample.rows:
         raise DatasetError("the CSV has a header but no data rows", path=path)
-    plan = plan_columns(
-        table,
-        str(path),
-        want_label=True,
-        label_column=label_column,
-        recording_column=recording_column,
-        channels=channels,
-    )
-    matrix = numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
-    labels = [v.strip() for v in table.column(table.header.index(plan.label))]
-    checked: set[str] = set()
-    for i, lab in enumerate(labels):
-        if not lab:
-            raise DatasetError(f"missing label in column '{plan.label}'", path=path, line=table.lines[i])
-        if lab not in checked:
-            problem = class_name_problem(lab)
-            if problem:
-                raise DatasetError(f"label {lab[:40]!r} in column '{plan.label}': {problem}", path=path,
-                                   line=table.lines[i], hint="fix the label in the file")
-            checked.add(lab)
-    groups: list[tuple[str, str | None, list[int]]] = []  # (label, origin id, row indices)
+    plan = plan_columns(sample, str(path), want_label=True, label_column=label_column,
+                        recording_column=recording_column, channels=channels)
+    assert plan.label is not None
+    text = [plan.label] + ([plan.recording] if plan.recording else [])
+    cols = read_columns(path, display=str(path), numeric=plan.channels, text=text, reporter=reporter,
+                        progress=progress)
+    _check_text_column(cols, plan.label, "label", path)
     if plan.recording:
-        rec_values = [v.strip() for v in table.column(table.header.index(plan.recording))]
-        by_id: dict[str, int] = {}
-        for i, rid in enumerate(rec_values):
-            if not rid:
-                raise DatasetError(
-                    f"missing recording id in column '{plan.recording}'", path=path, line=table.lines[i]
-                )
-            if rid not in by_id:
-                by_id[rid] = len(groups)
-                groups.append((labels[i], rid, []))
-            g = groups[by_id[rid]]
-            if g[0] != labels[i]:
-                raise DatasetError(
-                    f"recording '{rid}' has rows labelled '{g[0]}' and '{labels[i]}'",
-                    path=path,
-                    line=table.lines[i],
-                    hint="each recording must have one label; give the parts different recording ids",
-                )
-            g[2].append(i)
-    else:
-        start = 0
-        for i in range(1, len(labels) + 1):
-            if i == len(labels) or labels[i] != labels[start]:
-                groups.append((labels[start], None, list(range(start, i))))
-                start = i
+        _check_text_column(cols, plan.recording, "recording id", path)
     recordings = []
-    for n, (label, origin, idx) in enumerate(groups, start=1):
-        sel = np.asarray(idx)
-        recordings.append(
-            Recording(
-                f"r{n:04d}", label, shown, (table.lines[idx[0]], table.lines[idx[-1]]), matrix[sel], origin
-            )
+    for n, (label, origin, rows) in enumerate(_table_groups(cols, plan, path), start=1):
+        first, last = (rows.start, rows.stop - 1) if isinstance(rows, slice) else (rows[0], rows[-1])
+        recordings.append(Recording(f"r{n:04d}", label, shown, (int(cols.lines[first]), int(cols.lines[last])),
+                                    cols.values[rows], origin))
+    return ParsedSensors(recordings, list(plan.channels), plan, "table", [], [], sample_rate(sample, plan))
+
+
+def _check_text_column(cols: TableColumns, column: str, what: str, path: Path) -> None:
+    """No empty cell, and for labels no name that cannot be a class name (each with its line)."""
+    for code, value in enumerate(cols.vocab[column]):
+        problem = "" if not value else (class_name_problem(value) if what == "label" else None)
+        if problem is None:
+            continue
+        line = int(cols.lines[cols.first_row_with(column, code)])
+        if not value:
+            raise DatasetError(f"missing {what} in column '{column}'", path=path, line=line)
+        raise DatasetError(f"label {value[:40]!r} in column '{column}': {problem}", path=path, line=line,
+                           hint="fix the label in the file")
+
+
+def _runs(codes: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of equal consecutive codes."""
+    cuts = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    stops = np.concatenate([cuts, [len(codes)]]).astype(np.int64)
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def _table_groups(cols: TableColumns, plan: ColumnPlan, path: Path) -> list[tuple[str, str | None, Any]]:
+    """(label, recording id, rows) per recording, in order of first appearance; rows is a slice when the
+    recording's rows are consecutive, else an index array. Without a recording column, consecutive rows of
+    one label are one recording."""
+    labels, label_names = cols.codes[plan.label], cols.vocab[plan.label]
+    if not plan.recording:
+        return [(label_names[int(labels[a])], None, slice(a, b)) for a, b in _runs(labels)]
+    recs, rec_names = cols.codes[plan.recording], cols.vocab[plan.recording]
+    first = np.full(len(rec_names), len(recs), dtype=np.int64)
+    np.minimum.at(first, recs, np.arange(len(recs)))
+    expected = labels[first[recs]]
+    mixed = np.flatnonzero(labels != expected)
+    if len(mixed):
+        i = int(mixed[0])
+        rid = rec_names[int(recs[i])]
+        raise DatasetError(
+            f"recording '{rid}' has rows labelled '{label_names[int(expected[i])]}' and "
+            f"'{label_names[int(labels[i])]}'",
+            path=path, line=int(cols.lines[i]),
+            hint="each recording must have one label; give the parts different recording ids",
         )
-    return ParsedSensors(recordings, list(plan.channels), plan, "table", [], [], sample_rate(table, plan))
+    runs = _runs(recs)
+    if len(runs) == len(rec_names):  # every recording's rows are consecutive: views
+        spans = {int(recs[a]): slice(a, b) for a, b in runs}
+    else:
+        order = np.argsort(recs, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(recs, minlength=len(rec_names)))])
+        spans = {code: order[bounds[code]: bounds[code + 1]] for code in range(len(rec_names))}
+    by_first = np.argsort(first, kind="stable")
+    return [(label_names[int(labels[first[code]])], rec_names[code], spans[int(code)]) for code in by_first]
 
 
 def parse_folder_recordings(
@@ -147,7 +171,7 @@ def parse_folder_recordings(
         if path.stat().st_size == 0:
             skipped.append({"path": rel, "reason": "empty file (0 bytes)"})
             continue
-        table = read_csv_table(path, display=str(path))
+        table = read_csv_table(path, display=str(path), max_rows=SAMPLE_ROWS)
         if not table.rows:
             skipped.append({"path": rel, "reason": "no data rows (header only)"})
             continue
@@ -171,10 +195,9 @@ def parse_folder_recordings(
                 line=table.header_line,
                 hint="all recordings need the same channel columns",
             )
-        matrix = numeric_matrix(table, [table.header.index(c) for c in plan.channels], str(path))
-        recordings.append(
-            Recording(f"r{len(recordings) + 1:04d}", label, rel, (table.lines[0], table.lines[-1]), matrix)
-        )
+        cols = read_columns(path, display=str(path), numeric=plan.channels, reporter=reporter)
+        recordings.append(Recording(f"r{len(recordings) + 1:04d}", label, rel,
+                                    (int(cols.lines[0]), int(cols.lines[-1])), cols.values))
         if progress is not None and (k % 16 == 0 or k == total - 1):
             progress((k + 1) / total)
     if plan is None:
@@ -204,7 +227,8 @@ def parse_sensor_source(
                            hint="give a CSV file or a folder of class sub-folders")
     if source.is_file():
         return parse_table_recordings(
-            source, label_column=label_column, recording_column=recording_column, channels=channels
+            source, label_column=label_column, recording_column=recording_column, channels=channels,
+            reporter=reporter, progress=progress,
         )
     has_class_dirs = any(p.is_dir() and not hidden_reason(p.name) for p in source.iterdir())
     csvs = sorted(
@@ -214,7 +238,8 @@ def parse_sensor_source(
     )
     if not has_class_dirs and len(csvs) == 1:
         return parse_table_recordings(
-            csvs[0], label_column=label_column, recording_column=recording_column, channels=channels
+            csvs[0], label_column=label_column, recording_column=recording_column, channels=channels,
+            reporter=reporter, progress=progress,
         )
     if not has_class_dirs and len(csvs) > 1:
         raise DatasetError(

@@ -158,3 +158,75 @@ def test_a_signal_stops_a_command_like_the_stop_button(capsys, monkeypatch, sig)
     assert code == 130 and seen and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("stopped: the import was stopped")
     assert signal.getsignal(sig) == before  # the handler is restored after the command
+
+
+def test_damage_to_project_json_during_training_is_one_error_and_keeps_the_run(sensor_copy) -> None:
+    """`"settings": "x"` written while training ran: the final save refuses it in one line; the run is kept."""
+    from studio.core.errors import ProjectError
+    from studio.core.reporter import NullReporter
+    from studio.core.runs import load_run_model, run_state
+    from studio.core.train import default_config, train
+
+    class Damaging(NullReporter):
+        def metrics(self, kind, values):
+            if kind == "epoch" and values.get("epoch") == 1:
+                path = sensor_copy.path / "project.json"
+                path.write_text(json.dumps(dict(json.loads(path.read_text()), settings="x")))
+
+    config = default_config(sensor_copy, arch="dense", epochs=2, patience=0)
+    with pytest.raises(ProjectError, match="'settings' holds str"):
+        train(sensor_copy, config, Damaging())
+    [run] = [r for r in sorted(p.name for p in sensor_copy.runs_dir.iterdir()) if r != "run-fake"]
+    assert run_state(sensor_copy.runs_dir / run) == "finished"
+    assert (sensor_copy.runs_dir / run / "model.json").exists() and (sensor_copy.runs_dir / run / "weights.h5").exists()
+
+
+def _damage(project, case: str) -> None:
+    """Break ``project`` the way one of issue 11's reproductions did."""
+    import h5py
+
+    def edit(path, change):
+        d = json.loads(path.read_text())
+        change(d)
+        path.write_text(json.dumps(d))
+
+    run = project.runs_dir / "run-fake"
+    if case == "manifest-classes":
+        edit(project.manifest_path, lambda m: m.update(classes="idle"))
+    elif case == "manifest-window":
+        edit(project.manifest_path, lambda m: m.update(window=10**9))
+    elif case == "model-json-spec":
+        edit(run / "model.json", lambda d: d["input_spec"].update(window=64))
+    elif case == "weights-36-gib":
+        with h5py.File(run / "weights.h5", "a") as fh:
+            names = []
+            fh.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 2 else None)
+            del fh[names[0]]
+            fh.create_dataset(names[0], shape=(9 * 2**30,), dtype="float32", chunks=(2**20,))
+    elif case == "variant-truncated":
+        model = project.variants_dir / "f32" / "model.tflite"
+        model.write_bytes(model.read_bytes()[:1000])
+    elif case == "recordings-of-another-import":
+        edit(project.manifest_path, lambda m: m.update(generation="19990101000000-deadbeef"))
+    elif case == "settings-x":
+        edit(project.path / "project.json", lambda d: d.update(settings="x"))
+    elif case == "schema-minus-1":
+        edit(project.path / "project.json", lambda d: d.update(schema_version=-1))
+
+
+@pytest.mark.parametrize("case", ["manifest-classes", "manifest-window", "model-json-spec", "weights-36-gib",
+                                  "variant-truncated", "recordings-of-another-import", "settings-x",
+                                  "schema-minus-1"])
+def test_no_command_exits_1_with_a_traceback(capsys, sensor_copy, tmp_path: Path, case: str) -> None:
+    """The sweep: every command on every damaged project ends in 0 or one line with exit 2."""
+    _damage(sensor_copy, case)
+    p = str(sensor_copy.path)
+    commands = [["info", p], ["variants", p], ["evaluate", p], ["export", p, str(tmp_path / "out")],
+                ["optimize", p, "--quantize", "float32", "--name", "z"]]
+    if case not in ("weights-36-gib", "model-json-spec", "variant-truncated"):  # training would just work
+        commands.append(["train", p, "--epochs", "1"])
+    for argv in commands:
+        code, err = run(capsys, *argv)
+        assert "Traceback" not in err and code in (0, 2), (argv, code, err)
+        if code == 2:
+            one_line_error(code, err)

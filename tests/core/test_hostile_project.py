@@ -24,7 +24,7 @@ def _edit(path: Path, change) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- manifest paths
-@pytest.mark.parametrize("bad", ["../../secret.png", "/etc/hostname", "disc/../../x.png", "C:\\x.png"])
+@pytest.mark.parametrize("bad", ["../../secret.png", "/etc/hostname", "/dev/zero", "disc/../../x.png", "C:\\x.png"])
 def test_manifest_paths_outside_the_data_root_are_refused(image_copy, tmp_path: Path, bad: str) -> None:
     _edit(image_copy.manifest_path, lambda m: m["samples"][0].update(path=bad))
     with pytest.raises(ProjectError, match="damaged|outside|climbs|absolute"):

@@ -138,3 +138,22 @@ def test_leftovers_of_a_crashed_swap_are_never_listed_and_are_cleaned(sensor_cop
     Project.open(sensor_copy.path)  # opening cleans up
     assert sensor_copy.list_variants() == ["f32"]
     assert sorted(p.name for p in vdir.iterdir()) == ["f32"]
+
+
+def test_a_cancelled_reexport_leaves_the_earlier_bundle(sensor_copy, tmp_path: Path) -> None:
+    from studio.core.errors import Cancelled
+    from studio.core.reporter import NullReporter
+
+    class StopWhileWriting(NullReporter):
+        def status(self, message: str) -> None:
+            if message.startswith("Recording golden outputs"):
+                self.cancel()
+
+    out = tmp_path / "bundle"
+    export(sensor_copy, out)
+    (out / "notes.txt").write_text("mine")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(Cancelled):
+        export(sensor_copy, out, reporter=StopWhileWriting())
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert verify_bundle(out) == []

@@ -106,12 +106,9 @@ def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
 def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None) -> Any:
     """Fit MiniRocket (biases + ridge head) and write a finished run; on tiny data refit on train + val."""
     from studio.core import models
-    from studio.core.fsutil import atomic_write_json
     from studio.core.models import minirocket
     from studio.core.pipeline import sensor_split
     from studio.core.tfenv import load_tf
-    from studio.core.runs import model_json, package_versions, save_weights_atomic
-    from studio.core.train import TrainResult
 
     t0, c0 = time.perf_counter(), time.process_time()
     manifest = project.load_manifest()
@@ -139,6 +136,27 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
         model = models.build_model("minirocket", spec.shape, len(classes), **params)
         fit = minirocket.fit(model, x, y, len(classes), float(params["step"]), int(config.seed))
     run_id, run_path = project.new_run_dir()
+    try:
+        result = _write_run(project, run_id, run_path, model, config, params, spec, classes, tr, va, refit, row,
+                            fit, selection, val_acc, val_rec, t0, c0)
+    except BaseException:  # nothing of this run is usable before model.json (written last): no half run left
+        import shutil
+
+        shutil.rmtree(run_path, ignore_errors=True)
+        raise
+    reporter.progress(1.0, "training finished")
+    return result
+
+
+def _write_run(project: Any, run_id: str, run_path: Any, model: Any, config: Any, params: dict[str, Any],
+               spec: Any, classes: list[str], tr: Any, va: Any, refit: bool, row: dict[str, Any], fit: Any,
+               selection: dict[str, Any] | None, val_acc: float | None, val_rec: float | None, t0: float,
+               c0: float) -> Any:
+    """The run folder of a closed-form fit: weights, config, metrics, then model.json (the run is then valid)."""
+    from studio.core.fsutil import atomic_write_json
+    from studio.core.runs import model_json, package_versions, save_weights_atomic
+    from studio.core.train import TrainResult
+
     save_weights_atomic(model, run_path / "weights.h5")
     seconds = time.perf_counter() - t0
     atomic_write_json(run_path / "config.json", {
@@ -149,7 +167,7 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
     if selection is not None:
         atomic_write_json(run_path / "selection.json", selection)
     metrics = {
-        "epochs": [row], "best_epoch": 1, "best_val_accuracy": val_acc, "best_val_recording_accuracy": val_rec,
+        "state": "finished", "epochs": [row], "best_epoch": 1, "best_val_accuracy": val_acc, "best_val_recording_accuracy": val_rec,
         "monitor": "closed-form fit (ridge, leave-one-out alpha)", "stopped": False, "stop_reason": None,
         "batches": 0, "seconds": round(seconds, 3), "cpu_seconds": round(time.process_time() - c0, 3),
         "ridge": {"alpha": fit.alpha, "temperature": fit.temperature,
@@ -163,7 +181,6 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
     atomic_write_json(run_path / "metrics.json", metrics)
     atomic_write_json(run_path / "model.json", model_json("minirocket", params, spec, classes, project.task))
     project.update(active_run=run_id, settings={"train": config.to_json()})
-    reporter.progress(1.0, "training finished")
     return TrainResult(run=run_id, path=run_path, arch="minirocket", params=int(model.count_params()),
                        epochs=[row], best_epoch=1, best_val_accuracy=val_acc, stopped=False, stop_reason=None,
                        seconds=seconds, config=config)

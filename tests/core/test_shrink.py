@@ -4,7 +4,6 @@ parts (names, sizes, Pareto fronts, budgets) without TensorFlow."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -161,11 +160,12 @@ def test_search_measures_points_keeps_the_frontier_and_stops_on_cancel(trained) 
 
     project = trained
     rep = RecordingReporter()
-    cfg = SearchConfig(target="cortex-m4", budget_min=0.75, archs=("compact_cnn",), widths=(0.5, 1.0),
+    cfg = SearchConfig(target="cortex-m4", budget_min=10, archs=("compact_cnn",), widths=(0.5, 1.0),
                        input_sizes=(16,), channel_fractions=(0.5,), epochs=1)
-    t0 = time.monotonic()
     out = search(project, cfg, rep).to_json()
-    assert time.monotonic() - t0 < 45 + 45  # the budget, plus measuring the last points
+    # a small space ends before its budget (the budget is a limit, not a target: see the timing fields)
+    assert out["timing"]["total_s"] < 600 and out["timing"]["measuring_s"] > 0 and not out["stopped"]
+    assert {p["settings"]["channels"] for p in out["points"]} == {0.0, 0.5}
     kinds = {p["kind"] for p in out["points"]}
     assert {"run", "searched"} <= kinds and out["baseline"]["bytes"] > 0
     for p in out["points"]:

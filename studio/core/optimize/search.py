@@ -78,6 +78,7 @@ class SearchResult:
     points: list[dict[str, Any]]
     frontier: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         fitting = [p for p in self.frontier if p.get("fits")]
@@ -86,7 +87,7 @@ class SearchResult:
             "stopped": self.stopped, "stop_reason": self.stop_reason, "baseline": self.baseline,
             "frontier": self.frontier, "points": self.points,
             "best_fitting": max(fitting, key=lambda p: p["accuracy"]) if fitting else None,
-            "notes": self.notes,
+            "notes": self.notes, "timing": self.timing,
         }
 
 
@@ -112,7 +113,7 @@ def search(project: Any, config: SearchConfig, reporter: Reporter | None = None)
     reporter.progress(1.0, "search finished" if stop_reason != "cancelled" else "search stopped")
     return SearchResult(config.target, float(config.budget_min), time.monotonic() - started,
                         stop_reason == "cancelled", stop_reason, pts.baseline, pts.public_points(), frontier,
-                        pts.notes)
+                        pts.notes, pts.timing())
 
 
 # ---------------------------------------------------------------------------------------------- candidates

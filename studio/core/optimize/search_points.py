@@ -56,6 +56,7 @@ class Points:
         self._data: dict[Any, tuple[Any, Any, Arrays]] = {}
         self._configs: dict[str, Any] = {}
         self._measure_s: list[float] = []
+        self.training_end = 0.0  # seconds after the start when the last training stopped
         self.notes: list[str] = []
         self.baseline: dict[str, Any] | None = None
         self.teacher, self.run = self._load_run()
@@ -138,10 +139,17 @@ class Points:
         c.status = "training"
         self.clock.status(f"Training {c.key}: {epochs} epoch(s) (done {c.epochs_done})")
         t0 = time.monotonic()
-        result = fit_student(c.model, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
-                             cfg.learning_rate, _Until(self.clock, until), cfg.patience,
-                             teacher=self._teacher_for(spec), seed=self.config.seed)
-        c.seconds += time.monotonic() - t0
+        try:
+            result = fit_student(c.model, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
+                                 cfg.learning_rate, _Until(self.clock, until), cfg.patience,
+                                 teacher=self._teacher_for(spec), seed=self.config.seed)
+        except Cancelled:
+            if self.clock.user_cancelled:
+                raise
+            return  # the time ran out within this candidate's first epoch: it stays untrained
+        finally:
+            c.seconds += time.monotonic() - t0
+        self.training_end = self.clock.elapsed()
         rows = result["epochs"]
         c.epochs_done += len(rows)
         c.history += rows
@@ -159,13 +167,14 @@ class Points:
         label = "the run" if c is None else c.key
         spec, raw, _ = self.data(side)
         narrow, plan = prune_channels(model, fraction)
-        epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(cfg.epochs))
+        epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(self.config.epochs or cfg.epochs))
         self.clock.status(f"Channel pruning {label} by {fraction:.0%}: fine-tuning up to {epochs} epoch(s)")
         try:
             result = fit_student(narrow, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
                                  float(cfg.learning_rate) * FINETUNE_LR_FACTOR, _Until(self.clock, until),
                                  min(10, int(cfg.patience)), teacher=model if self.distill else None,
                                  seed=self.config.seed)
+            self.training_end = self.clock.elapsed()
         except Cancelled:
             return  # the budget ended before one epoch: no point
         if self.clock.user_cancelled:
@@ -252,6 +261,11 @@ class Points:
 
     def public(self, p: dict[str, Any]) -> dict[str, Any]:
         return {k: p.get(k) for k in PUBLIC_KEYS}
+
+    def timing(self) -> dict[str, float]:
+        """Where the time went: training stops at the budget; measuring the last points may run past it."""
+        return {"budget_s": round(self.clock.budget_s, 1), "last_training_end_s": round(self.training_end, 1),
+                "measuring_s": round(sum(self._measure_s), 1), "total_s": round(self.clock.elapsed(), 1)}
 
     def public_points(self) -> list[dict[str, Any]]:
         return [self.public(p) for p in self.points]

@@ -160,7 +160,7 @@ def test_search_measures_points_keeps_the_frontier_and_stops_on_cancel(trained) 
 
     project = trained
     rep = RecordingReporter()
-    cfg = SearchConfig(target="cortex-m4", budget_min=10, archs=("compact_cnn",), widths=(0.5, 1.0),
+    cfg = SearchConfig(target="cortex-m4", budget_min=10, archs=("compact_cnn",), widths=(0.5,),
                        input_sizes=(16,), channel_fractions=(0.5,), epochs=1)
     out = search(project, cfg, rep).to_json()
     # a small space ends before its budget (the budget is a limit, not a target: see the timing fields)

@@ -225,6 +225,8 @@ class Points:
         spec, _, arrays = self.data(side)
         out = []
         for q in quantize or self.config.quantize:
+            if self.clock.user_cancelled:  # a stop measures nothing more: what was measured is kept
+                raise Cancelled()
             t0 = time.monotonic()
             cfg = OptimizeConfig(quantize=q, io_dtype=self.target.io_dtype, seed=self.config.seed)
             quiet = NullReporter()
@@ -288,7 +290,8 @@ class Points:
             "distill": {"teacher": "run"} if s.get("distill") else None,
             "io_dtype": self.target.io_dtype if s["quantize"] == "int8" else "float32",
             "finetune_epochs": s.get("epochs"), "channel_plan": source.get("plan"),
-            "search": {"target": self.target.id, "kind": p["kind"], "settings": s, "rung": p["rung"], "point": p["id"]},
+            "search": {"target": self.target.id, "kind": p["kind"], "settings": s, "rung": p["rung"], "point": p["id"],
+                       "fits": p["fits"], "fit_reason": p["fit_reason"]},
             **m, "notes": [f"found by 'studio search' for {self.target.title}"], "seconds": p["seconds"],
             "reference": {**{key: self.baseline.get(key) for key in REFERENCE_KEYS + ("arena_bytes",)},
                           "source": "the run's int8 model, measured in the same search"}
@@ -348,4 +351,49 @@ def keep_point(project: Any, point_id: int, name: str | None = None) -> str:
     name = safe_name(name or point_name(data["search"]["settings"]))
     data["name"] = name
     write_variant(project.variants_dir, name, model_bytes, data, weights_from=folder / "weights.h5")
+    _record_name(project, int(point_id), name)
     return name
+
+
+def _record_name(project: Any, point_id: int, name: str) -> None:
+    """search.json follows a point kept after the search (the page shows it as kept when reopened)."""
+    from studio.core.fsutil import read_json
+
+    path = search_dir(project) / "search.json"
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):
+        return
+    for p in record.get("points", []) + record.get("frontier", []):
+        if p.get("id") == point_id:
+            p["name"] = name
+    atomic_write_json(path, record)
+
+
+def read_last_search(project: Any) -> dict[str, Any]:
+    """The last search's record, or (when it was interrupted before writing one) its points read back from
+    ``P/search/points/<id>/variant.json``; ``{}`` when there was no search. Plain files only."""
+    from studio.core.fsutil import read_json
+
+    try:
+        return dict(read_json(search_dir(project) / "search.json"), complete=True)
+    except (OSError, ValueError):
+        pass
+    points = []
+    for folder in sorted(points_dir(project).glob("*"), key=lambda f: int(f.name) if f.name.isdigit() else -1):
+        try:
+            data = read_json(folder / "variant.json")
+            meta = data["search"]
+        except (OSError, ValueError, KeyError):
+            continue
+        points.append({**{k: data.get(k) for k in PUBLIC_KEYS}, "id": meta["point"], "kind": meta["kind"],
+                       "name": None, "settings": meta["settings"], "rung": meta.get("rung"),
+                       "fits": meta.get("fits"), "fit_reason": meta.get("fit_reason"),
+                       "arena_bytes": (data.get("arena") or {}).get("min_bytes")})
+    if not points:
+        return {}
+    front = pareto_front(points)
+    for p in points:
+        p["on_frontier"] = any(p is q for q in front)
+    return {"complete": False, "points": points, "frontier": front,
+            "notes": ["the search was interrupted: these points were measured before it stopped"]}

@@ -1,9 +1,11 @@
 """Optimize page: make the trained model smaller, and see what it costs in accuracy — measured, not guessed.
 
-A pruning slider (0–90 % of weights set to zero), a quantization choice, quantization-aware training, and
-"Build variant" (the worker's ``optimize`` job, :func:`studio.core.optimize.optimize`). Every variant is listed with its
-measured size, gzip size, sparsity, accuracy through the LiteRT interpreter, agreement with the trained model
-and host latency, and drawn as size vs accuracy with the chosen device's flash limit.
+A pruning slider (0–90 %) with its kind (whole channels removed, or weights set to zero: what each shrinks, in
+plain words, :mod:`studio.gui.widgets.shrink`) and distillation, a quantization choice, quantization-aware
+training, and "Build variant" (the worker's ``optimize`` job, :func:`studio.core.optimize.optimize`). Every variant
+is listed with its measured file (flash) size, zipped size, RAM (arena), sparsity, accuracy through the LiteRT
+interpreter and its change against the unpruned int8 model, agreement and host latency, and drawn as size vs
+accuracy with the chosen device's flash limit. Below, "fit my device" (:mod:`studio.gui.widgets.search_panel`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from studio.gui.pages.base import Page
 from studio.gui.pages.model_page import human_bytes
 from studio.gui.plots import ScatterPlot
 from studio.gui.widgets import dialogs
+from studio.gui.widgets.search_panel import SearchPanel
+from studio.gui.widgets.shrink import PruneKindBox, effect_text
 from studio.gui.widgets.target_combo import TargetCombo
 
 QUANTIZATIONS = (
@@ -37,7 +41,8 @@ QUANTIZATIONS = (
     ("float16", "float16 — half the size, same accuracy"),
     ("float32", "None (float32) — the trained model as it is"),
 )
-COLUMNS = ("Variant", "File size", "Zipped", "Zeros", "Accuracy", "Agreement", "Time / sample", "Fits the device")
+COLUMNS = ("Variant", "File (flash)", "Zipped", "RAM (arena)", "Zeros", "Accuracy", "vs unpruned int8", "Agreement",
+           "Time / sample", "Fits the device")
 
 
 def _fits_value(variant: dict[str, Any], target_id: str | None = None) -> bool | None:
@@ -63,12 +68,15 @@ def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
     latency = v.get("latency_ms")
     if isinstance(latency, dict):
         latency = latency.get("mean")
+    arena = v.get("arena_bytes") or (v.get("arena") or {}).get("min_bytes")
     return [
         str(v.get("name")),
         human_bytes(v.get("bytes")),
         human_bytes(v.get("gzip_bytes")),
+        human_bytes(arena),
         "—" if v.get("sparsity") is None else f"{100 * float(v['sparsity']):.0f} %",
         pct(v.get("accuracy")),
+        effect_text(v) or "—",
         pct(v.get("agreement")),
         "—" if latency is None else f"{float(latency):.2f} ms",
         "—" if fits is None else ("yes" if fits else f"no: {fit_reason(v, target_id) or 'too big'}"),
@@ -102,6 +110,9 @@ class OptimizePage(Page):
         row.addWidget(self.prune_label)
         row.addStretch(1)
         form.addRow("Pruning:", row)
+        self.kind_box = PruneKindBox()
+        self.kind_box.changed.connect(self._kind_changed)
+        form.addRow("Pruning kind:", self.kind_box)
         self.quant_combo = QComboBox()
         self.quant_combo.setObjectName("quantCombo")
         for key, text in QUANTIZATIONS:
@@ -139,6 +150,10 @@ class OptimizePage(Page):
         self.body.addWidget(self.table)
         self.scatter = ScatterPlot(height=280)
         self.body.addWidget(self.scatter)
+        self.body.addWidget(self.section("Find the best model that fits my device"))
+        self.search_panel = SearchPanel(self, self.target_combo.target)
+        self.search_panel.variants_changed.connect(self._search_kept)
+        self.body.addWidget(self.search_panel)
         self.body.addStretch(1)
         self.variants: list[dict[str, Any]] = []
         self._variants_job: Any = None
@@ -158,16 +173,32 @@ class OptimizePage(Page):
             self.quant_combo.setCurrentIndex(max(self.quant_combo.findData(saved.get("quantize", default_quant)), 0))
             self.qat_check.setChecked(bool(saved.get("qat", False)))
             self.finetune_spin.setValue(int(saved.get("finetune_epochs") or 0))
+            self.kind_box.set_values(saved.get("prune_kind"), saved.get("distill"))
             self.target_combo.set_target(project.settings.get("target"))
+            self.search_panel.set_values(self.state.page_settings("search"))
         finally:
             self._loading = False
-        self._update_hint()
+        self._prune_changed(self.prune_slider.value())
+        self.search_panel.set_target(self.target_combo.target())
         self.refresh_variants()
+        self.search_panel.reload()
 
     @Slot(int)
     def _prune_changed(self, value: int) -> None:
-        self.prune_label.setText("off" if value == 0 else f"{value} % of the weights set to zero")
+        channels = self.kind_box.kind() == "channels"
+        what = "of the channels removed" if channels else "of the weights set to zero"
+        self.prune_label.setText("off" if value == 0 else f"{value} % {what}")
+        self.kind_box.set_pruning(value > 0)
         self._save()
+
+    @Slot()
+    def _kind_changed(self) -> None:
+        self._prune_changed(self.prune_slider.value())
+
+    @Slot()
+    def _search_kept(self) -> None:
+        self.refresh_variants()
+        self.state.refresh_steps()
 
     @Slot()
     def _save(self) -> None:
@@ -177,8 +208,12 @@ class OptimizePage(Page):
         self.state.save_settings("optimize", self.config_values())
 
     def config_values(self) -> dict[str, Any]:
+        prune = self.prune_slider.value() / 100.0
+        kind = self.kind_box.values()
         return {
-            "prune": self.prune_slider.value() / 100.0,
+            "prune": prune,
+            "prune_kind": kind["prune_kind"],
+            "distill": kind["distill"] if prune else None,
             "quantize": self.quant_combo.currentData(),
             "qat": self.qat_check.isChecked(),
             "finetune_epochs": self.finetune_spin.value() or None,
@@ -190,9 +225,12 @@ class OptimizePage(Page):
         if not int8 and self.qat_check.isChecked():
             self.qat_check.setChecked(False)
         parts = []
-        if self.prune_slider.value():
-            parts.append("Pruning makes the file smaller only when zipped (or with sparse storage), and rarely "
-                         "faster; the table shows both sizes.")
+        if self.prune_slider.value() and self.kind_box.kind() == "weights":
+            parts.append("Zeroed weights make the file smaller only when zipped; the flashed file, the RAM and "
+                         "the speed stay. The table shows both sizes against the unpruned int8 model.")
+        elif self.prune_slider.value():
+            parts.append("Removing channels shrinks the flashed file, the RAM and the time per sample; the table "
+                         "shows each against the unpruned int8 model, with the accuracy it cost.")
         target = self.target_combo.target()
         if target.mcu and self.quant_combo.currentData() not in ("int8", "float32"):
             parts.append("Microcontrollers run int8 (or float32) models only.")
@@ -204,6 +242,7 @@ class OptimizePage(Page):
             return
         self.state.save_settings("target", self.target_combo.currentData())
         self._update_hint()
+        self.search_panel.set_target(self.target_combo.target())
         self.refresh_variants()
 
     # ------------------------------------------------------------------------------------------ variants
@@ -259,9 +298,7 @@ class OptimizePage(Page):
             return
         values = self.config_values()
         self.state.save_settings("optimize", values)
-        # weight pruning on this page (channel pruning, distillation and the search are the CLI's for now)
-        request = dict(values, prune_kind=values.get("prune_kind", "weights"),
-                       io_dtype=self.target_combo.target().io_dtype)
+        request = dict(values, io_dtype=self.target_combo.target().io_dtype)
         self.job = self.state.run("optimize", request, succeeded=self._built, failed=self._failed, task=self.task,
                                   owner=self)
         self.task.on_status("Building the variant…" if self.state.tf_ready else "Loading TensorFlow…")

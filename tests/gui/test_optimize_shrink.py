@@ -1,0 +1,78 @@
+"""The Optimize page's shrinking choices and "fit my device" panel, with the session's worker answering the
+page's queries (no training: the last search is a record on disk, the variant rows are plain dicts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _pt(i: int, kb: float, acc: float, fits: bool, kind: str = "searched", **settings) -> dict:
+    return {"id": i, "kind": kind, "name": None, "bytes": int(kb * 1024), "arena_bytes": 12_000, "accuracy": acc,
+            "test_accuracy": acc, "fits": fits, "on_frontier": False,
+            "settings": {"arch": "compact_cnn", "width": 0.5, "input_size": 16, "channels": 0.0, "quantize": "int8",
+                         **settings}}
+
+
+def test_prune_kinds_say_what_they_shrink_and_the_request_follows(window, qtbot, tmp_path: Path) -> None:
+    from studio.core.project import Project
+    from studio.gui.pages.optimize_page import variant_row
+
+    window.state.set_project(Project.create(tmp_path / "p", "image"))
+    page = window.page("optimize")
+    page.reload()
+    box = page.kind_box
+    assert box.kind() == "channels" and box.distill_check.isChecked()
+    assert "flash" in box.explain["channels"].text() and "only the zipped file" in box.explain["weights"].text()
+    page.prune_slider.setValue(50)
+    assert page.prune_label.text() == "50 % of the channels removed" and "RAM" in page.hint.text()
+    values = page.config_values()
+    assert values["prune_kind"] == "channels" and values["distill"] is True and values["prune"] == 0.5
+    box.buttons["weights"].setChecked(True)
+    assert page.prune_label.text() == "50 % of the weights set to zero" and not box.distill_check.isChecked()
+    assert page.config_values()["prune_kind"] == "weights" and "only when zipped" in page.hint.text()
+    page.prune_slider.setValue(0)
+    assert page.config_values()["distill"] is None and not box.distill_check.isEnabled()
+    # both kinds' effect, side by side with the unpruned int8 model
+    c50 = {"name": "c50-int8", "bytes": 43_000, "gzip_bytes": 30_000, "arena": {"min_bytes": 18_000},
+           "accuracy": 0.98, "vs_int8": {"flash_bytes": 0.418, "arena_bytes": 0.588, "gzip_bytes": 0.4,
+                                         "accuracy_points": -1.0}}
+    p50 = {"name": "p50-int8", "bytes": 103_000, "gzip_bytes": 60_000, "arena": {"min_bytes": 30_000},
+           "accuracy": 0.99, "vs_int8": {"flash_bytes": 1.0, "arena_bytes": 1.0, "gzip_bytes": 0.78,
+                                         "accuracy_points": 0.0}}
+    assert variant_row(c50)[3] == "18 KB" and variant_row(c50)[6] == "flash 0.42×, RAM 0.59×, zipped 0.40×, −1.0 points"
+    assert variant_row(p50)[6].startswith("flash 1.00×, RAM 1.00×, zipped 0.78×")
+
+
+def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(window, qtbot, tmp_path: Path) -> None:
+    from studio.core.project import Project
+
+    project = Project.create(tmp_path / "p", "image")
+    points = [_pt(0, 100, 0.95, False, "run"), _pt(1, 25, 0.93, True), _pt(2, 60, 0.90, False),
+              _pt(3, 44, 0.94, True, "channels", channels=0.5)]
+    record = {"format": 1, "points": points, "frontier": [points[1], points[3], points[0]], "baseline": points[0]}
+    (project.path / "search").mkdir()
+    (project.path / "search" / "search.json").write_text(json.dumps(record))
+    window.state.set_project(project)
+    page = window.page("optimize")
+    page.reload()
+    page.target_combo.setCurrentIndex(page.target_combo.findData("cortex-m4"))  # the frontier's limit follows
+    panel = page.search_panel
+    qtbot.waitUntil(lambda: len(panel.frontier.points) == 4, timeout=60_000)
+    assert [p["id"] for p in panel.frontier.frontier()] == [1, 3, 0]
+    assert "Best that fits" in panel.result_label.text() and "44.0 KB" in panel.result_label.text()
+    assert "Your trained model as int8: 100.0 KB" in panel.result_label.text()
+    assert panel.frontier.limit.isVisible()
+    panel.budget_spin.setValue(3)
+    panel.max_kb_spin.setValue(30)
+    req = panel.request()
+    assert req == {"target": "cortex-m4", "budget_min": 3.0, "max_bytes": 30 * 1024, "distill": True, "keep": False}
+    # live: points arrive one by one while a search runs
+    panel.frontier.set_points([])
+    for p in points[:2]:
+        panel.on_metrics("search_point", p)
+    panel.on_metrics("search_frontier", {"frontier": points[:2]})
+    assert len(panel.frontier.points) == 2
+    panel.show_result({"stopped": True, "points": points, "frontier": record["frontier"], "baseline": points[0]})
+    assert panel.result_label.text().startswith("The search was stopped; every model measured so far is kept.")
+    window.grab().save(str(tmp_path / "optimize.png"))

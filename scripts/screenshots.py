@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
+    parser.add_argument("--search-min", type=int, default=3, help="budget of the Optimize page's search (0: skip)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         wait_job(optimize)
     wait_until(lambda: optimize.table.rowCount() == 3, ms=30_000)  # the worker lists the variants
     shot("07-optimize")
+    if args.search_min:  # "fit my device": a short search for a Cortex-M4, the frontier drawn as points arrive
+        from PySide6.QtCore import QPoint
+        from PySide6.QtWidgets import QScrollArea
+
+        optimize.target_combo.setCurrentIndex(optimize.target_combo.findData("cortex-m4"))
+        panel = optimize.search_panel
+        panel.budget_spin.setValue(args.search_min)
+        panel.start_button.click()
+        wait_job(optimize, ms=(args.search_min + 20) * 60_000)
+        scroll = optimize.findChild(QScrollArea)
+        scroll.verticalScrollBar().setValue(panel.mapTo(scroll.widget(), QPoint(0, 0)).y() - 40)
+        wait(None, 500)
+        shot("11-search-frontier")
 
     try:
         import studio.core.export  # noqa: F401

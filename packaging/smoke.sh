@@ -44,6 +44,14 @@ SAMPLES="$BUNDLE/_internal/samples"
 "$EXE" import "$WORK/vib" "$SAMPLES/vibration/data" >/dev/null
 echo "sample imports ok"
 
+echo "== worker process (the window's TensorFlow process: studio --worker, JSON lines on stdin/stdout)"
+out=$( (printf '{"type":"query","id":1,"job":"update","project":null,"request":{}}\n'; sleep 60; printf '{"type":"quit"}\n') \
+      | "$EXE" --worker 2>/dev/null | head -c 100000)
+echo "$out" | grep -q '"type":"hello"' || { echo "smoke: the worker did not say hello" >&2; exit 1; }
+echo "$out" | grep -q '"type":"ready","tensorflow":"' || { echo "smoke: the worker did not load TensorFlow" >&2; exit 1; }
+echo "$out" | grep -q '"id":1' || { echo "smoke: the worker did not answer a query" >&2; exit 1; }
+echo "worker ok"
+
 echo "== windowed executable"
 [ -x "$BUNDLE/studio-gui" ] || { echo "smoke: studio-gui is missing" >&2; exit 1; }
 echo "studio-gui present"

@@ -65,11 +65,21 @@ class WorkerDied(StudioError):
 
 
 def worker_command() -> tuple[str, list[str]]:
-    """The program and arguments that start a worker: this executable with ``--worker`` (frozen), else this
-    Python with ``-m studio --worker``."""
+    """The program and arguments that start a worker: from source this Python with ``-m studio --worker``;
+    frozen, the bundle's console executable ``studio`` beside this one (its standard streams are real pipes,
+    which a windowed executable's may not be), else this executable, with ``--worker``."""
     if getattr(sys, "frozen", False):
-        return sys.executable, ["--worker"]
+        from pathlib import Path
+
+        here = Path(sys.executable)
+        console = here.with_name("studio.exe" if sys.platform == "win32" else "studio")
+        return (str(console) if console.is_file() else sys.executable), ["--worker"]
     return sys.executable, ["-m", "studio", "--worker"]
+
+
+def _no_console_window(args: Any) -> None:  # pragma: no cover - Windows only
+    """QProcess creation hook: start the console executable without opening a console window."""
+    args.flags |= 0x08000000  # CREATE_NO_WINDOW
 
 
 class RemoteJob(QObject):
@@ -209,6 +219,8 @@ class WorkerClient(QObject):
         process.finished.connect(self._on_finished)
         process.errorOccurred.connect(self._on_error)
         process.started.connect(self._on_started)
+        if sys.platform == "win32" and hasattr(process, "setCreateProcessArgumentsModifier"):  # pragma: no cover
+            process.setCreateProcessArgumentsModifier(_no_console_window)
         self.process = process
         self._outbox = self._resend + self._outbox  # queries the last worker did not answer
         self._resend = []

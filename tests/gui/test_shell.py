@@ -282,3 +282,26 @@ def test_fit_verdict_and_variant_rows_in_plain_words() -> None:
     row = variant_row(variant, "cortex-m4")
     assert row == ["p50-int8", "40 KB", "21 KB", "50 %", "87.5 %", "99.0 %", "0.72 ms",
                    "no: needs 284 KB RAM, has 256 KB"]
+
+
+def test_live_curves_draw_at_most_a_few_frames_a_second_on_set_axes(qtbot) -> None:
+    """Metrics arrive ten times a second; the plots are redrawn by one coalescing timer, with axes set from
+    the data (epochs 0 to a round number past the newest point, accuracy 0-100 %), not auto-ranged per frame."""
+    from studio.gui.app import create_application
+    from studio.gui.pages.train_page import TrainCurves, nice_ceiling
+    from studio.gui.plots import CurvePlot
+
+    create_application()
+    loss, acc = CurvePlot("Loss", "loss"), CurvePlot("Accuracy", "%")
+    qtbot.addWidget(loss)
+    qtbot.addWidget(acc)
+    curves = TrainCurves(loss, acc)
+    curves.add_batches([{"epoch": 1, "batch": b, "steps": 10, "loss": 1.7, "accuracy": 0.5} for b in range(1, 6)])
+    assert len(loss.curves["batch"].getData()[0] or []) == 0  # not drawn yet: the next frame draws
+    curves.add_epoch({"loss": 1.6, "accuracy": 0.55, "val_loss": 1.4, "val_accuracy": 0.6})
+    qtbot.waitUntil(lambda: len(acc.curves["val"].getData()[0] or []) == 1, timeout=2000)
+    assert len(loss.curves["batch"].getData()[0]) == 5
+    (x0, x1), (y0, y1) = acc.viewRange()
+    assert x0 <= 0 < 2 <= x1 < 2.5 and y0 <= 0 and 100 <= y1 < 110
+    assert 2.0 <= loss.viewRange()[1][1] < 2.2  # loss 0 to 2: the round number above 1.7
+    assert [nice_ceiling(v) for v in (0.3, 1.05, 10.5, 151)] == [0.3, 1.2, 12.0, 200.0]

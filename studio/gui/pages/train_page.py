@@ -35,14 +35,18 @@ BATCH_SIZES = (8, 16, 32, 64, 128)
 REDRAW_MS = 250
 
 
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5 × 10^k at or above ``value`` (axis limits that change rarely and read well)."""
+    """The smallest of 1, 1.2, 1.5, 2 ... 8 × 10^k at or above ``value``: axis limits that read well and change
+    a few times per decade, not at every frame."""
     if not math.isfinite(value) or value <= 0:
         return 1.0
     exp = math.floor(math.log10(value))
-    for step in (1.0, 2.0, 5.0, 10.0):
+    for step in NICE_STEPS:
         if step * 10**exp >= value * (1 - 1e-9):
-            return step * 10**exp
+            return round(step * 10**exp, 12)
     return 10.0 ** (exp + 1)
 
 
@@ -108,7 +112,7 @@ class TrainCurves:
 
     def _set_ranges(self) -> None:
         last_x = max(self.batch_x[-1] if self.batch_x else 0.0, self.epoch_x[-1] if self.epoch_x else 0.0)
-        x_max = nice_ceiling(max(last_x, 1.0))
+        x_max = nice_ceiling(max(last_x * 1.04, last_x + 0.5, 2.0))  # the newest point never sits on the edge
         recent = self.batch_loss[-200:] + self.series["loss"][-20:] + self.series["val_loss"][-20:]
         finite = [v for v in recent if math.isfinite(v)]
         y_max = nice_ceiling(max(finite) * 1.05) if finite else 1.0

@@ -63,9 +63,17 @@ def test_kill_9_mid_training_keeps_the_window_the_project_and_the_best_weights(w
     with project_lock(project.path, "checking"):
         pass
     assert window.state.is_reachable("evaluate")  # the kept run can be evaluated
-    # a new worker is up and answers (the next test uses it, warm)
+    # a new worker is up and answers
     qtbot.waitUntil(lambda: worker.pid not in (None, old_pid), timeout=30_000)
     assert worker.wait_ready(120_000)
+    # killed while nothing runs: the window says so in a plain dialog, and restarts it again
+    second_pid = worker.pid
+    os.kill(second_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: len(dialog_log.errors()) == 2, timeout=30_000)
+    assert "Background process stopped" in dialog_log.errors()[1]["title"]
+    assert "nothing was running" in dialog_log.errors()[1]["info"]
+    qtbot.waitUntil(lambda: worker.pid not in (None, second_pid), timeout=30_000)
+    assert worker.wait_ready(120_000)  # warm again for the next test
 
 
 def test_busy_policy_settings_merge_and_a_cancel_that_runs_out_of_time(window, qtbot, dialog_log, monkeypatch,
@@ -81,6 +89,12 @@ def test_busy_policy_settings_merge_and_a_cancel_that_runs_out_of_time(window, q
     assert note is not None and note.text() == "Training is running: wait or stop it."
     start = window.page("")
     assert not start.create_button.isEnabledTo(window)
+    # the Model page does not queue its size estimates behind the training: it says when they come
+    window.show_step("model")
+    model = window.page("model")
+    qtbot.waitUntil(lambda: bool(model.cards) and "when training has finished" in model.cards[0].fits.text(),
+                    timeout=30_000)
+    window.show_step("train")
     assert not train.start_button.isEnabledTo(window) and train.stop_button.isEnabled()
     # a choice made elsewhere during the run is merged, never reverted by the run's final save
     window.state.save_settings("target", "cortex-m4")

@@ -65,20 +65,33 @@ def section_training(quick: bool) -> list[Row]:
     return train_throughput.run(quick, _log)
 
 
+def _triple(values: dict[str, Any]) -> str:
+    return " / ".join(str(values.get(k)) for k in ("idle", "training", "idle_after"))
+
+
 def section_responsiveness(quick: bool) -> list[Row]:
     from bench import gui_responsiveness as gr
 
     seconds = 5.0 if quick else 15.0
     s = gr.measure_stalls(seconds=seconds)
-    note = (f"20 ms QTimer in the GUI thread for {seconds:g} s while the Train page trains a 1-D CNN in its worker "
-            f"(after the first epoch); stall = tick gap - 20 ms; {s['stall_training_ticks']} ticks")
+    note = (f"20 ms precise QTimer in the GUI thread for {seconds:g} s while the Train page trains a 1-D CNN in the "
+            f"worker process (after the first epoch); stall = tick gap - 20 ms; {s['stall_training_ticks']} ticks; "
+            f"baseline: the same window idle, starting {s['idle_started_after_paint_s']} s after the first paint; "
+            f"load {s['loadavg_start']} -> {s['loadavg_end']} on {s['cpus']} CPUs")
     return [
         Row("responsiveness", "event-loop stall p99 while training", s["stall_training_p99_ms"], "ms",
-            baseline=s["stall_idle_p99_ms"], baseline_name="same window, idle", check=("value", "<=", 50.0), issue=True,
-            note=note, extra=s),
+            baseline=s["stall_idle_p99_ms"], baseline_name="same window, idle (steady state)",
+            check=("value", "<=", 16.0), issue=True, note=note, extra=s),
         Row("responsiveness", "event-loop stall max while training", s["stall_training_max_ms"], "ms",
-            baseline=s["stall_idle_max_ms"], baseline_name="same window, idle",
-            note=f"p50 {s['stall_training_p50_ms']} ms; Stop took {s['stop_seconds']} s"),
+            baseline=s["stall_idle_max_ms"], baseline_name="same window, idle (steady state)",
+            note=f"p50 {s['stall_training_p50_ms']} ms (idle {s['stall_idle_p50_ms']} ms); idle again after Stop: "
+                 f"p99 {s['stall_idle_after_p99_ms']} ms; Stop took {s['stop_seconds']} s"),
+        Row("responsiveness", "GUI process peak RSS while training", s["gui_peak_rss_mb"], "MB",
+            baseline=s["gui_rss_before_training_mb"], baseline_name="same process before training",
+            note=f"ru_maxrss of the window's process (no TensorFlow: {not s['tensorflow_in_gui']}); the worker "
+                 f"process peaked at {s['worker_peak_rss_mb']} MB; GUI CPU seconds idle / training / idle again: "
+                 f"{_triple(s['gui_cpu_s'])}; the GUI thread waited for a CPU (other processes' share of the "
+                 f"stall) {_triple(s['gui_cpu_wait_ms'])} ms"),
     ]
 
 
@@ -142,9 +155,13 @@ NOTES = [
     "+1.56 points between runs: borderline predictions flip under any rounding. The full run therefore trains "
     "with Studio's own defaults (a converged model, as a user gets); agreement with the Keras model (in the "
     "details) is the steadier number.",
-    "- **Event-loop stall**: measured by `bench/gui_responsiveness.py` (GUI); on this shared machine p99 has "
-    "ranged 48-58 ms while training, against 11-47 ms for the same window idle, so the 50 ms target sits inside "
-    "the noise of the host.",
+    "- **Event-loop stall**: measured by `bench/gui_responsiveness.py`. Since the worker process landed the "
+    "window's own work while training is ~0.4 CPU-s per 15 s (frames of at most ~8 ms CPU, 4 per second); the "
+    "rest of a stall is the time the GUI thread waits for a CPU, which on this shared host (load 8-18 on 2 "
+    "CPUs, one scheduler group per engineer) reached 76-388 ms at p99 while training. With the bench's session "
+    "given the CPU first (`setsid`, autogroup nice -19: as on a quiet machine) the same bench measured p99 "
+    "10.4 ms while training against 7.4 ms idle at steady state. The GUI thread's wait for a CPU is reported "
+    "per window so the two can be told apart.",
     "- **GPU**: this machine has none; `bench/gpu.sh` reports GPU vs CPU vs `--distribute mirrored` "
     "throughput where one is available.",
     "",
@@ -222,8 +239,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "batch size, optimizer and validation data. Samples/s = training samples / median wall time between "
         "consecutive epoch ends (first epoch excluded: it pays for tracing). Fresh process per measurement, "
         "Studio and Keras alternating; ratio of the medians.",
-        "- **Responsiveness**: a 20 ms `QTimer` in the GUI thread while the Train page trains in its worker "
-        "thread; stall = gap between ticks minus 20 ms; baseline = the same window idle.",
+        "- **Responsiveness**: one GUI process with its real worker process: a 20 ms precise `QTimer` in the GUI "
+        "thread, stall = gap between ticks minus 20 ms; baseline = the same window idle at steady state (from "
+        "10 s after its first paint, the worker warm), then while the Train page trains a 1-D CNN in the worker "
+        "(after its first epoch), then idle again after Stop; GUI peak RSS = `ru_maxrss` of the window's process.",
         "- **Optimization**: one process trains the compact CNN on the bundled inspection sample with `train()`, "
         "then `studio.core.optimize.build_variant` converts it (wall time per quantization) and prunes 50 % with "
         "its fine-tune; `measure_variant` runs float32 and int8 through LiteRT on val + test; latency is the "

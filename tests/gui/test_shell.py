@@ -278,9 +278,9 @@ def test_fit_verdict_and_variant_rows_in_plain_words() -> None:
 
     variant = {"name": "p50-int8", "bytes": 41_000, "gzip_bytes": 22_000, "sparsity": 0.5, "accuracy": 0.875,
                "agreement": 0.99, "latency_ms": 0.72, "fits": {"cortex-m4": False},
-               "fit_detail": {"cortex-m4": {"reason": "needs 284 KB RAM, has 256 KB"}}}
-    row = variant_row(variant, "cortex-m4")
-    assert row == ["p50-int8", "40 KB", "21 KB", "50 %", "87.5 %", "99.0 %", "0.72 ms",
+               "fit_detail": {"cortex-m4": {"reason": "needs 284 KB RAM, has 256 KB"}}, "arena_bytes": 290_000}
+    row = variant_row(variant, "cortex-m4")  # name, file, zipped, RAM, sparsity, accuracy, change, agreement, ...
+    assert row == ["p50-int8", "40 KB", "21 KB", "283 KB", "50 %", "87.5 %", "—", "99.0 %", "0.72 ms",
                    "no: needs 284 KB RAM, has 256 KB"]
 
 

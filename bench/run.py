@@ -155,13 +155,14 @@ NOTES = [
     "+1.56 points between runs: borderline predictions flip under any rounding. The full run therefore trains "
     "with Studio's own defaults (a converged model, as a user gets); agreement with the Keras model (in the "
     "details) is the steadier number.",
-    "- **Event-loop stall**: measured by `bench/gui_responsiveness.py`. Since the worker process landed the "
-    "window's own work while training is ~0.4 CPU-s per 15 s (frames of at most ~8 ms CPU, 4 per second); the "
-    "rest of a stall is the time the GUI thread waits for a CPU, which on this shared host (load 8-18 on 2 "
-    "CPUs, one scheduler group per engineer) reached 76-388 ms at p99 while training. With the bench's session "
-    "given the CPU first (`setsid`, autogroup nice -19: as on a quiet machine) the same bench measured p99 "
-    "10.4 ms while training against 7.4 ms idle at steady state. The GUI thread's wait for a CPU is reported "
-    "per window so the two can be told apart.",
+    "- **Event-loop stall**: measured by `bench/gui_responsiveness.py`. Since the worker process landed, the "
+    "window's own work while training is ~0.4-0.5 CPU-s per 15 s (frames of at most ~8 ms CPU, 4 per second); "
+    "the rest of a stall is the time the GUI thread waits for a CPU, which on this shared host (load 17-21 on "
+    "2 CPUs, one scheduler group per engineer) is as large idle as while training (2026-12-01: p99 43.5 ms "
+    "training vs 44.9 ms idle in the same run). With the bench's session given the CPU first (`setsid`, "
+    "autogroup nice -19, as on a quiet machine; see the module docstring) two runs the same hour measured p99 "
+    "9.5 and 9.2 ms while training against 6.8 and 7.1 ms idle at steady state (max 26.6 / 26.8 ms). The GUI "
+    "thread's wait for a CPU is reported per window so the two can be told apart.",
     "- **GPU**: this machine has none; `bench/gpu.sh` reports GPU vs CPU vs `--distribute mirrored` "
     "throughput where one is available.",
     "",

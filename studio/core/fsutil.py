@@ -76,9 +76,19 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8"))
 
 
-def read_json(path: str | Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+# A project file bigger than this is no file Studio wrote (a 10^6-image manifest is ~200 MB).
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+def read_json(path: str | Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse a UTF-8 JSON file. Only a regular file of at most ``max_bytes`` is read: a project received from
+    elsewhere may hold a named pipe (which blocks a read forever) or a link to ``/dev/zero`` (which never ends)
+    in a JSON file's place. Those raise OSError (:class:`~studio.core.untrusted.NotRegularFile`) like an
+    unreadable file, so every caller words the error for its file as before."""
+    from studio.core.untrusted import open_checked
+
+    with open_checked(path, max_bytes) as fh:
+        return json.loads(fh.read(max_bytes + 1).decode("utf-8"))
 
 
 def chmod_like_open(fd: int) -> None:

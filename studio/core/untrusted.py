@@ -59,32 +59,43 @@ def regular_file_problem(path: Path) -> str | None:
     return None
 
 
-def open_regular(path: str | Path, max_bytes: int | None = None, *, error: type = DatasetError) -> IO[bytes]:
-    """Open ``path`` for binary reading only if it is a regular file of at most ``max_bytes``.
+class NotRegularFile(OSError):
+    """A path that is no regular file of a readable size (a FIFO, a device, a folder, or too large)."""
+
+
+def open_checked(path: str | Path, max_bytes: int | None = None) -> IO[bytes]:
+    """Open ``path`` for binary reading only if it is a regular file of at most ``max_bytes``, else raise
+    :class:`NotRegularFile`; a missing or unreadable file raises the OSError ``open`` would.
 
     Opened non-blocking first, then checked with ``fstat`` on the open descriptor, so a FIFO (or one swapped
-    in after an earlier check) is refused at once instead of blocking the read. Raises ``error`` (a
-    StudioError subclass) naming the file.
+    in after an earlier check) is refused at once instead of blocking the read.
     """
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _NOCTTY | _BINARY)
-    except FileNotFoundError as exc:
-        raise error("file not found", path=path, hint="was the data folder moved or renamed?") from exc
-    except OSError as exc:
-        raise error(f"cannot open the file ({exc.strerror or exc})", path=path) from exc
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _NOCTTY | _BINARY)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"not a regular file ({kind_of(st.st_mode)}); only ordinary files are read", path=path)
+            raise NotRegularFile(f"not a regular file ({kind_of(st.st_mode)}); only ordinary files are read")
         if max_bytes is not None and st.st_size > max_bytes:
-            raise error(f"the file is too large ({st.st_size:,} bytes; the limit is {max_bytes:,})", path=path)
+            raise NotRegularFile(f"the file is too large ({st.st_size:,} bytes; the limit is {max_bytes:,})")
         if _NONBLOCK and hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_regular(path: str | Path, max_bytes: int | None = None, *, error: type = DatasetError) -> IO[bytes]:
+    """:func:`open_checked`, every refusal raised as ``error`` (a StudioError subclass) naming the file."""
+    path = Path(path)
+    try:
+        return open_checked(path, max_bytes)
+    except FileNotFoundError as exc:
+        raise error("file not found", path=path, hint="was the data folder moved or renamed?") from exc
+    except NotRegularFile as exc:
+        raise error(str(exc), path=path) from exc
+    except OSError as exc:
+        raise error(f"cannot open the file ({exc.strerror or exc})", path=path) from exc
 
 
 def read_regular(path: str | Path, max_bytes: int | None = None, *, error: type = DatasetError) -> bytes:
@@ -306,6 +317,9 @@ def check_weights_file(path: Path, expected_shapes: list[tuple[int, ...]]) -> No
                 continue
             budget[shape] -= 1
 
+    problem = regular_file_problem(path)  # HDF5 would block opening a FIFO
+    if problem:
+        raise ProjectError(f"the weights file is unreadable ({problem})", path=path, hint="train the model again")
     try:
         with h5py.File(path, "r") as fh:
             visit(fh, "")
@@ -320,7 +334,8 @@ def check_weights_file(path: Path, expected_shapes: list[tuple[int, ...]]) -> No
 
 
 __all__ = [
-    "open_regular", "read_regular", "regular_file_problem", "is_within", "confined", "relative_problem",
+    "NotRegularFile", "open_checked", "open_regular", "read_regular", "regular_file_problem", "is_within",
+    "confined", "relative_problem",
     "check_input_shape_bounds", "check_spec_fields", "check_manifest", "check_run_model_json", "check_weights_file", "kind_of",
     "MAX_IMAGE_FILE_BYTES", "MAX_WINDOW", "MAX_CHANNELS", "MAX_CLASSES",
 ]

@@ -211,3 +211,46 @@ def test_hostile_npz_cannot_make_studio_allocate(sensor_copy) -> None:
             np.lib.format.write_array_header_1_0(fh, header)
     with pytest.raises(ProjectError):
         load_recordings(sensor_copy)
+
+
+# ---------------------------------------------------------------------------------------------- pipes and devices
+class Hung(BaseException):
+    """Raised by the alarm: a command blocked (no ``except Exception`` or ``except OSError`` swallows it)."""
+
+
+PROJECT_FILES = ["project.json", "data/manifest.json", "data/recordings.npz", "runs/run-fake/model.json",
+                 "runs/run-fake/weights.h5", "variants/f32/variant.json", "variants/f32/model.tflite"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("name", PROJECT_FILES)
+def test_a_project_file_that_is_a_pipe_or_a_device_is_one_line_never_a_hang(capsys, sensor_copy, tmp_path: Path,
+                                                                             name: str, kind: str) -> None:
+    """A project from elsewhere with a named pipe, or a link to a device, in a file's place: every command
+    ends at once (a pipe blocked the open forever, /dev/zero read until memory ran out)."""
+    import signal
+
+    from studio import cli
+
+    target = sensor_copy.path / name
+    target.unlink()
+    os.mkfifo(target) if kind == "fifo" else os.symlink("/dev/null", target)
+    p = str(sensor_copy.path)
+
+    def hung(signum, frame):
+        raise Hung(f"blocked on {name}")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    errors = []
+    try:
+        for argv in (["info", p], ["variants", p], ["evaluate", p], ["export", p, str(tmp_path / "out")]):
+            signal.alarm(30)
+            code = cli.main(argv)
+            signal.alarm(0)
+            err = capsys.readouterr().err
+            assert code in (0, 2) and "Traceback" not in err, (argv, code, err)
+            errors += [line for line in err.splitlines() if line.startswith("error: ")]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert any("not a regular file" in e for e in errors), errors

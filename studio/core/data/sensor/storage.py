@@ -16,6 +16,7 @@ import numpy as np
 
 from studio.core.errors import ProjectError
 from studio.core.fsutil import atomic_open
+from studio.core.untrusted import regular_file_problem
 
 RECORDINGS_FILE = "recordings.npz"
 GENERATION_KEY = "__generation__"
@@ -54,6 +55,9 @@ def load_recordings(project: Any, manifest: dict[str, Any] | None = None) -> dic
     hint = "import the data again"
     if not path.exists():
         raise ProjectError("the sensor recordings are missing", path=path, hint=hint)
+    problem = regular_file_problem(path)  # a FIFO would block the unzip, a device never end
+    if problem:
+        raise ProjectError(f"the sensor recordings are unreadable ({problem})", path=path, hint=hint)
     manifest = manifest or project.load_manifest()
     chans = len(manifest.get("channels") or [])
     expected = {str(r["id"]): (int(r.get("length") or 0), chans) for r in manifest.get("recordings") or []}

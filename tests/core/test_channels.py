@@ -173,3 +173,25 @@ def test_plan_is_json_and_rebuilds_the_narrow_model_from_the_registry(keras) -> 
     with pytest.raises(ConfigError, match="does not fit"):
         apply_plan(build_model("cnn1d", (32, 3), 4), stored)
     assert make_plan(trained, 0.0)["layers"] == []
+
+
+@pytest.mark.parametrize("damage", [
+    lambda e: e.update(to=10**9),  # wider than the layer: would allocate without limit
+    lambda e: e.update(to=0),
+    lambda e: e.update(to="12"),
+    lambda e: e.update(index=-1),
+    lambda e: e.update(key="kernel_size"),
+    lambda e: e.pop("class"),
+])
+def test_a_damaged_plan_from_variant_json_is_refused(keras, damage) -> None:
+    """A variant.json from elsewhere may only narrow the producer layers the model has (issue 11)."""
+    from studio.core.models import build_model
+
+    model = build_model("compact_cnn", (16, 16, 1), 4, width=0.5)
+    plan = json.loads(json.dumps(make_plan(model, 0.5)))
+    damage(plan["layers"][0])
+    with pytest.raises(ConfigError, match="does not fit"):
+        apply_plan(model, plan)
+    for bad in ("x", {"format": 1, "layers": "x"}, {"format": "1"}):
+        with pytest.raises(ConfigError):
+            apply_plan(model, bad)

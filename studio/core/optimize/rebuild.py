@@ -104,15 +104,23 @@ def plan_summary(plan: dict[str, Any], g: ChannelGraph) -> dict[str, Any]:
 
 def _entries_by_name(model: Any, plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Plan entries keyed by *this* model's layer names (matched by position, checked by class)."""
-    if int(plan.get("format", 0)) != PLAN_FORMAT:
-        raise ConfigError(f"unsupported channel plan format {plan.get('format')!r}",
+    fmt = plan.get("format") if isinstance(plan, dict) else plan
+    if fmt != PLAN_FORMAT:
+        raise ConfigError(f"unsupported channel plan format {fmt!r}",
                           hint="build the variant again with this version of Studio")
     out = {}
-    for e in plan.get("layers", []):
-        i = int(e["index"])
-        if i >= len(model.layers) or type(model.layers[i]).__name__ != e["class"]:
-            raise ConfigError(f"the channel plan does not fit this model (layer {i}, {e.get('name')})",
-                              hint="the plan was made for another architecture or width")
+    layers = plan.get("layers", [])
+    for e in layers if isinstance(layers, list) else [None]:
+        # A plan comes from variant.json, which may come from elsewhere: it may only narrow a producer layer
+        # this model has (a "to" of 10**9 filters would allocate without limit).
+        i, cls = (e.get("index"), e.get("class")) if isinstance(e, dict) else (None, None)
+        fits = (type(i) is int and 0 <= i < len(model.layers) and type(model.layers[i]).__name__ == cls
+                and e.get("key") == PRODUCERS.get(cls))
+        width = int(getattr(model.layers[i], str(e.get("key")), 0) or 0) if fits else 0
+        if not fits or type(e.get("to")) is not int or not 1 <= e["to"] <= width:
+            name = e.get("name") if isinstance(e, dict) else None
+            raise ConfigError(f"the channel plan does not fit this model (layer {i}, {name})",
+                              hint="the plan was made for another architecture or width, or is damaged")
         out[model.layers[i].name] = e
     return out
 

@@ -271,6 +271,35 @@ def explain(project: Any, path: str | Path, request: ExplainRequest | None = Non
     return dict(result, cached=False)
 
 
+def explain_recording(project: Any, recording: str, request: ExplainRequest | None = None,
+                      backend: Backend | None = None) -> dict[str, Any]:
+    """The why-map of one of the project's sensor recordings (by manifest id, e.g. "r0007"): the signal
+    comes from ``P/data/recordings.npz``, and the result carries it (``signal``, rows x channels) so a window
+    can draw it without the original file. Cached like files (keyed by the import time)."""
+    from studio.core.data.sensor import load_recordings
+    from studio.core.errors import DatasetError
+    from studio.core.inference import signal_input
+
+    request = (request or ExplainRequest()).validated()
+    manifest = project.load_manifest()
+    rec = next((r for r in manifest.get("recordings", []) if r["id"] == recording), None)
+    if rec is None:
+        raise DatasetError(f"no recording {recording!r} in this project", path=project.manifest_path)
+    backend = backend or backend_for(project, request.run_id, request.variant)
+    raw = json.dumps([recording, manifest.get("imported"), request.method, request.target, backend.ident,
+                      CACHE_FORMAT])
+    key = "rec-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:28]
+    hit = _cache_get(project, key) if request.use_cache else None
+    if hit is not None:
+        return dict(hit, cached=True)
+    signal = load_recordings(project)[recording]
+    result = explain_input(backend, signal_input(signal, backend.spec, rec["source"]), request.method,
+                           request.target)
+    result.update(recording=recording, true_label=rec["label"], signal=np.round(signal, 5).tolist())
+    _cache_put(project, key, result)
+    return dict(result, cached=False)
+
+
 def explain_many(project: Any, paths: list[str | Path], request: ExplainRequest | None = None,
                  reporter: Reporter | None = None) -> list[dict[str, Any]]:
     """Why-maps of several files with one loaded model (the Evaluate gallery, the report). A file that cannot
@@ -292,6 +321,20 @@ def explain_many(project: Any, paths: list[str | Path], request: ExplainRequest 
 
 
 def explain_job(project: Any, request: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
-    """Worker-process job (plain data in and out): ``request`` = {"paths": [...], plus ExplainRequest keys}."""
+    """Worker-process job (plain data in and out): ``request`` = {"paths": [...]} (files) and / or
+    {"recordings": [ids]} (the project's sensor recordings), plus ExplainRequest keys."""
+    from studio.core.errors import StudioError
+
+    req = ExplainRequest.from_json(request).validated()
     paths = list(request.get("paths") or [])
-    return {"results": explain_many(project, paths, ExplainRequest.from_json(request), reporter)}
+    out = explain_many(project, paths, req, reporter) if paths else []
+    recordings = list(request.get("recordings") or [])
+    if recordings:
+        backend = backend_for(project, req.run_id, req.variant)
+        for rid in recordings:
+            check_cancel(reporter)
+            try:
+                out.append(explain_recording(project, str(rid), req, backend))
+            except StudioError as exc:
+                out.append({"recording": rid, "error": str(exc)})
+    return {"results": out}

@@ -125,3 +125,25 @@ def test_explain_rejects_a_file_of_the_wrong_kind(tmp_path: Path) -> None:
         load_input(tmp_path / "notes.txt", InputSpec(kind="image", channels=3, size=32))
     with pytest.raises(DatasetError):
         load_input(tmp_path / "nothing.png", InputSpec(kind="image", channels=3, size=32))
+
+
+@pytest.mark.slow
+def test_explain_job_for_project_recordings_carries_the_signal(tmp_path: Path) -> None:
+    from studio.core.data.synth import make_sensor_folder
+    from studio.core.explain import explain_job
+    from studio.core.overlay import overlay_image
+    from studio.core.reporter import NullReporter
+    from studio.core.train import default_config, train
+
+    root = make_sensor_folder(tmp_path / "s", ("idle", "shake"), recordings=4, length=120)
+    project = Project.create(tmp_path / "p", "sensor")
+    import_data(project, root, val_split=0.25, seed=1, window=40, stride=40)
+    train(project, default_config(project, arch="cnn1d", epochs=2, patience=0))
+    rec = project.load_manifest()["recordings"][0]
+    out = explain_job(project, {"recordings": [rec["id"], "nope"]}, NullReporter())["results"]
+    assert out[0]["recording"] == rec["id"] and out[0]["true_label"] == rec["label"]
+    assert np.asarray(out[0]["signal"]).shape == (120, 3) and np.asarray(out[0]["heatmap"]).shape == (3, 120)
+    assert "error" in out[1]
+    assert overlay_image(out[0], np.asarray(out[0]["signal"])).size[0] >= 320
+    again = explain_job(project, {"recordings": [rec["id"]]}, NullReporter())["results"][0]
+    assert again["cached"] is True

@@ -78,6 +78,9 @@ def test_excluding_a_recording_drops_its_windows(tmp_path: Path) -> None:
     curate(project, [rec["source"]], "exclude")
     m2 = project.load_manifest()
     assert len(split_windows(project, "train")[0]) == n_before - rec["windows"]
+    from studio.core.data.sensor.shaping import split_recordings
+
+    assert rec["id"] not in split_recordings(project, "train")[2]  # what training and evaluation read
     assert m2["recording_counts"][rec["label"]] == m["recording_counts"][rec["label"]] - 1
     assert m2["counts"][rec["label"]] == m["counts"][rec["label"]] - rec["windows"]
 

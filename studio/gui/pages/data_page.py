@@ -185,6 +185,11 @@ class DataPage(Page):
         self.preview_layout.setHorizontalSpacing(8)
         self.preview_layout.setVerticalSpacing(8)
         results.addWidget(self.preview)
+        from studio.gui.pages.suspects_panel import SuspectsPanel
+
+        results.addWidget(self.section("4. Possibly mislabelled examples"))
+        self.suspects = SuspectsPanel(state)  # issue 14: found by the trained model, fixed reversibly
+        results.addWidget(self.suspects)
         self.body.addWidget(self.results)
         self.body.addStretch(1)
         self.preview_job = None
@@ -226,6 +231,7 @@ class DataPage(Page):
             self.recording_column_edit.setText(saved.get("recording_column") or "")
         self._update_import_text(manifest is not None)
         self.show_manifest(manifest)
+        self.suspects.reload()
 
     def _update_import_text(self, has_data: bool) -> None:
         self.import_button.setText("Import again" if has_data else "Import")

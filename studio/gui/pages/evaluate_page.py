@@ -150,6 +150,11 @@ class EvaluatePage(Page):
         self.mistakes_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.mistakes_table.setMaximumHeight(220)
         results.addWidget(self.mistakes_table)
+        from studio.gui.pages.why_panel import WhyPanel
+
+        self.why = WhyPanel(state)  # why-maps of the mistakes and of any sample (issue 14)
+        self.mistakes_table.cellDoubleClicked.connect(self.why.explain_row)
+        results.addWidget(self.why)
         self.body.addWidget(self.results)
         self.body.addStretch(1)
         self.results.setVisible(False)
@@ -243,6 +248,7 @@ class EvaluatePage(Page):
             if w is not None:
                 w.deleteLater()
         self.gallery_title.setText(f"Mistakes ({len(items)})" if items else "Mistakes: none")
+        self.why.set_mistakes(items)
         images = [i for i in items if i.get("path") and Path(str(i["path"])).suffix.lower() not in ("", ".csv")]
         self.gallery.setVisible(bool(images))
         self.mistakes_table.setVisible(bool(items) and not images)

@@ -150,7 +150,7 @@ def split_recordings(project: Any, split: str, manifest: dict[str, Any] | None =
     index = {c: i for i, c in enumerate(manifest["classes"])}
     signals, labels, ids = [], [], []
     for rec in manifest["recordings"]:
-        if rec["split"] == split:
+        if rec["split"] == split and not rec.get("excluded"):  # excluded by the user (data/curation.py)
             signals.append(recordings[rec["id"]])
             labels.append(index[rec["label"]])
             ids.append(rec["id"])

@@ -75,6 +75,56 @@ def open_project(window, kind: str, tmp: Path):  # noqa: ANN001
     return project
 
 
+def scroll_to(page, widget, above: int = 40) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = page.findChild(QScrollArea)
+    scroll.verticalScrollBar().setValue(widget.mapTo(scroll.widget(), QPoint(0, 0)).y() - above)
+
+
+def trust_shots(window, project, shot) -> None:  # noqa: ANN001
+    """Issue 14: why-maps on Evaluate, "possibly mislabelled" on Data, Try it with files and (fake) camera."""
+    from studio.core.data import sample_path
+    from studio.core.live import FakeFrameSource
+
+    m = project.load_manifest()
+    tests = [str(sample_path(project, m, s)) for s in m["samples"] if s["split"] == "test"] or \
+        [str(sample_path(project, m, s)) for s in m["samples"] if s["split"] == "val"][::7]
+    window.show_step("evaluate")
+    evaluate = window.page("evaluate")
+    if evaluate.why.items:
+        evaluate.why.explain_mistakes()
+    else:  # a model with no mistakes: why-maps of a few test photos
+        evaluate.why.explain_many({"paths": tests[:3]})
+    wait_job(evaluate.why)
+    scroll_to(evaluate, evaluate.why)
+    shot("12-evaluate-why")
+    window.show_step("data")
+    data = window.page("data")
+    data.suspects.find()
+    wait_job(data.suspects)
+    wait(None, 1500)  # thumbnails
+    scroll_to(data, data.suspects)
+    shot("13-data-suspects")
+    window.show_step("tryit")
+    tryit = window.page("tryit")
+    wait_until(lambda: tryit.variant_combo.count() > 1, ms=30_000)
+    tryit.try_paths(tests[:3])
+    wait_job(tryit)
+    shot("14-tryit-files")
+    tryit.source_factory = lambda _camera: FakeFrameSource(tests[:8], loop=True, size=(640, 480), interval=0.2)
+    tryit.refresh_cameras()
+    tryit.start_button.click()
+    wait_until(lambda: tryit.live_view.last is not None and tryit.live_view.last.index >= 12, ms=60_000)
+    tryit.live_view.freeze_button.click()
+    tryit.why_frame_button.click()
+    wait_until(lambda: tryit.frame_why.result is not None, ms=120_000)
+    scroll_to(tryit, tryit.camera_title)
+    shot("15-tryit-camera")
+    tryit.stop_camera()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -192,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         shot("08-export")
     except ImportError:
         print("export core missing: no export screenshot", file=sys.stderr)
+
+    trust_shots(window, project, shot)
 
     # the sensor sample: data and a short training
     open_project(window, "sensor", tmp)

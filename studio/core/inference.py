@@ -20,6 +20,7 @@ import numpy as np
 
 from studio.core.data.sensor.single import read_signal  # noqa: F401 - one recording from a CSV (TF-free)
 from studio.core.errors import DatasetError, ProjectError
+from studio.core.live import frame_pixels, litert_predictor  # noqa: F401 - TF-free (the live camera's)
 from studio.core.pipeline import InputSpec
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"})
@@ -56,18 +57,9 @@ def image_input(path: str | Path, spec: InputSpec) -> ModelInput:
 
 def frame_input(frame: np.ndarray, spec: InputSpec, source: str = "camera") -> ModelInput:
     """A camera frame (uint8 ``[h, w]``, ``[h, w, 3]`` or ``[h, w, 4]``) prepared like a training image."""
-    from PIL import Image
-
-    from studio.core.data.image import fit_image
-
-    a = np.ascontiguousarray(frame)
-    if a.ndim == 3 and a.shape[2] == 4:
-        a = a[:, :, :3]
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    pixels = fit_image(Image.fromarray(a.astype(np.uint8)), spec.size, spec.channels)
+    pixels = frame_pixels(frame, spec.size, spec.channels)
     return ModelInput("image", spec.preprocess(pixels[None]), source, pixels=pixels,
-                      size=(int(a.shape[1]), int(a.shape[0])))
+                      size=(int(frame.shape[1]), int(frame.shape[0])))
 
 
 def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> ModelInput:
@@ -147,31 +139,6 @@ def keras_backend(project: Any, run_id: str | None = None) -> Backend:
 
     return Backend("keras", info.run_id, info.spec, list(info.classes), predict,
                    f"run:{info.run_id}:{_mtime_ident(info.weights_path)}", model=model, info={"run": info.run_id})
-
-
-def litert_predictor(model_bytes: bytes, num_threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-    """``predict`` over a .tflite model: batch 1 per invoke (as on a device), int8 I/O quantized with the
-    tensors' own scale and zero point. One interpreter per predictor: not for use from two threads at once."""
-    from studio.core.measure import dequantize_output, litert_interpreter, quantize_input
-
-    interp = litert_interpreter(model_bytes, num_threads=num_threads)
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
-    if int(inp["shape"][0]) != 1:
-        interp.resize_tensor_input(inp["index"], [1] + [int(s) for s in inp["shape"][1:]])
-        interp.allocate_tensors()
-    k = int(out["shape"][-1])
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
-        res = np.empty((len(xq), k), np.float32)
-        for i in range(len(xq)):
-            interp.set_tensor(inp["index"], xq[i : i + 1])
-            interp.invoke()
-            res[i] = dequantize_output(interp.get_tensor(out["index"])[0], out)
-        return res
-
-    return predict
 
 
 def litert_backend(project: Any, variant: str | None = None, num_threads: int = 1) -> Backend:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ConfigError, DatasetError, ProjectError
+from studio.core.live import scale_pixels
 from studio.core.project import SPLITS, modality_of
 from studio.core.reporter import Reporter, check_cancel
 
@@ -91,9 +92,7 @@ class InputSpec:
     def preprocess(self, x: np.ndarray) -> np.ndarray:
         """Raw batch -> float32 model input. Images: uint8 -> ``x*scale+offset``. Sensors: already normalized."""
         if self.kind == "image":
-            return (np.asarray(x, dtype=np.float32) * np.float32(self.scale) + np.float32(self.offset)).astype(
-                np.float32
-            )
+            return scale_pixels(x, self.scale, self.offset)
         return np.asarray(x, dtype=np.float32)
 
 

@@ -3,30 +3,27 @@
 * :func:`try_files` answers files, a folder or a sensor CSV with a **LiteRT variant** (the exported or chosen
   ``.tflite``), with its why-map (occlusion through LiteRT, so the map explains the device's answer too), and
   beside it the float model's answer (the trained run) flagged when the two differ.
-* :class:`LiveClassifier` answers frames from a :class:`FrameSource` one at a time, newest frame first, and
-  measures frames per second. The camera is one such source (in the GUI, Qt Multimedia); tests and the
-  benchmark use :class:`FakeFrameSource`. The live path uses LiteRT only: no TensorFlow, so it may run in a
-  thread of the GUI process.
+* The live camera path (:class:`LiveClassifier` over a :class:`FrameSource`, :class:`FakeFrameSource` in
+  tests and the benchmark) lives in :mod:`studio.core.live`, which is TensorFlow-free even statically so the
+  window may run it in a thread; it is re-exported here.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Iterable
 
 import numpy as np
 
 from studio.core.errors import DatasetError, StudioError
 from studio.core.inference import (CSV_SUFFIXES, IMAGE_SUFFIXES, Backend, frame_input, keras_backend,
                                    litert_backend, load_input)
+from studio.core.live import FPS_WINDOW, FakeFrameSource, FrameResult, FrameSource, LiveClassifier  # noqa: F401
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 MAX_FILES = 1000
 DIFFER_CONFIDENCE = 0.05  # the float answer is shown when top-1 differs or confidence moves more than this
-FPS_WINDOW = 30
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -123,118 +120,8 @@ def try_job(project: Any, request: dict[str, Any], reporter: Reporter) -> dict[s
 
 
 # ---------------------------------------------------------------------------------------------- frames
-class FrameSource(Protocol):
-    """Anything that yields camera-like frames: uint8 ``[h, w, 3]`` (RGB) arrays."""
+def explain_frame(backend: Backend, frame: np.ndarray) -> dict[str, Any]:
+    """The why-map of one (frozen) camera frame through ``backend`` (the GUI asks the worker with a PNG)."""
+    from studio.core.explain import explain_input
 
-    def read(self) -> np.ndarray | None:
-        """The newest frame, or None when the source has ended (a camera never ends until closed)."""
-
-    def close(self) -> None: ...
-
-
-class FakeFrameSource:
-    """Frames from a list of arrays (or image files), optionally looping: tests and benchmarks drive the live
-    path with it. ``size`` resizes file frames to that (width, height) as a camera would deliver them."""
-
-    def __init__(self, frames: Iterable[np.ndarray | str | Path], loop: bool = False,
-                 size: tuple[int, int] | None = None) -> None:
-        self._frames = [self._load(f, size) for f in frames]
-        if not self._frames:
-            raise ValueError("a fake frame source needs at least one frame")
-        self.loop = loop
-        self._i = 0
-        self.closed = False
-
-    @staticmethod
-    def _load(f: np.ndarray | str | Path, size: tuple[int, int] | None) -> np.ndarray:
-        if isinstance(f, np.ndarray):
-            return f
-        from PIL import Image
-
-        with Image.open(f) as img:
-            img = img.convert("RGB")
-            if size:
-                img = img.resize(size, Image.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
-
-    def read(self) -> np.ndarray | None:
-        if self.closed:
-            return None
-        if self._i >= len(self._frames):
-            if not self.loop:
-                return None
-            self._i = 0
-        frame = self._frames[self._i]
-        self._i += 1
-        return frame
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@dataclass
-class FrameResult:
-    """One answered frame (plain data, safe to send to the GUI thread)."""
-
-    index: int
-    frame: np.ndarray
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    latency_ms: float  # preprocessing + inference of this frame
-    fps: float  # frames answered per second over the last FPS_WINDOW frames
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class LiveClassifier:
-    """Answer frames of ``source`` with ``backend`` (a LiteRT variant), measuring frames per second."""
-
-    def __init__(self, backend: Backend, source: FrameSource) -> None:
-        if backend.spec.kind != "image":
-            raise DatasetError("the live camera needs an image model", hint="this project classifies sensor data")
-        self.backend = backend
-        self.source = source
-        self.count = 0
-        self._times: deque[float] = deque(maxlen=FPS_WINDOW + 1)
-
-    @property
-    def fps(self) -> float:
-        if len(self._times) < 2:
-            return 0.0
-        return (len(self._times) - 1) / max(1e-9, self._times[-1] - self._times[0])
-
-    def step(self) -> FrameResult | None:
-        """Read and answer one frame; None when the source has ended."""
-        frame = self.source.read()
-        if frame is None:
-            return None
-        t0 = time.perf_counter()
-        inp = frame_input(frame, self.backend.spec)
-        probs = self.backend.predict(inp.x)[0]
-        t1 = time.perf_counter()
-        self._times.append(t1)
-        i = int(np.argmax(probs))
-        result = FrameResult(self.count, frame, self.backend.classes[i], round(float(probs[i]), 4),
-                             {c: round(float(p), 4) for c, p in zip(self.backend.classes, probs)},
-                             round((t1 - t0) * 1000.0, 3), round(self.fps, 2))
-        self.count += 1
-        return result
-
-    def run(self, on_result: Callable[[FrameResult], None], max_frames: int | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Answer frames until the source ends, ``max_frames`` were answered or ``should_stop()``; returns the
-        number answered."""
-        n = 0
-        while (max_frames is None or n < max_frames) and not should_stop():
-            result = self.step()
-            if result is None:
-                break
-            on_result(result)
-            n += 1
-        return n
-
-    def explain(self, frame: np.ndarray) -> dict[str, Any]:
-        """The why-map of one (frozen) frame through the same LiteRT model."""
-        from studio.core.explain import explain_input
-
-        return explain_input(self.backend, frame_input(frame, self.backend.spec))
+    return explain_input(backend, frame_input(frame, backend.spec))

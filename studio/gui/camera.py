@@ -3,9 +3,12 @@
 Qt Multimedia ships in the ``pyside6-addons`` wheel (175 MB download, 422 MB installed for 6.11.3, mostly
 Qt WebEngine; the camera needs ~60 MB of it), not in ``pyside6-essentials`` which Studio depends on. So the
 camera is optional: ``pip install "small-model-studio[camera]"`` adds it, and without it the page says so in
-plain words (:func:`camera_status`) and still answers files, folders and fake frames.
+plain words (:func:`camera_status`) and still answers files, folders and fake frames. Measured here: the
+6.11.3 addons load beside essentials 6.11.3 (FFmpeg 7.1.5 backend) once the system has the PulseAudio
+client library (libpulse0, libsndfile1, libasyncns0); without them the import fails and the page names the
+missing library.
 
-:class:`LiveThread` runs :class:`studio.core.tryit.LiveClassifier` (LiteRT only, no TensorFlow) in a QThread of
+:class:`LiveThread` runs :class:`studio.core.live.LiveClassifier` (LiteRT only, TensorFlow-free even statically) in a QThread of
 the GUI process and emits each answered frame; the page shows the newest one. It never waits for the GUI: when
 frames come faster than the window paints, the window simply skips to the newest.
 """
@@ -23,12 +26,26 @@ INSTALL_HINT = ('Live camera needs Qt Multimedia, which this installation does n
                 'Files, folders and CSVs work without it.')
 
 
+def multimedia_problem(exc: ImportError, installed: bool) -> str:
+    """Why Qt Multimedia does not load, in plain words: not installed, or installed without the system
+    libraries it links to (measured on Debian 12 with pyside6-addons 6.11.3: libpulse0, libsndfile1 and
+    libasyncns0 are needed; a minimal system lacks them)."""
+    if not installed:
+        return INSTALL_HINT
+    missing = str(exc).split(":")[0].strip()
+    return (f"Qt Multimedia is installed but cannot load: the system library {missing} is missing. Install the "
+            "PulseAudio client library (Debian / Ubuntu: sudo apt install libpulse0), then restart Studio. "
+            "Files, folders and CSVs work without it.")
+
+
 def camera_status() -> tuple[bool, str]:
     """(usable, plain-words reason): Qt Multimedia importable and at least one camera connected."""
     try:
         from PySide6.QtMultimedia import QMediaDevices
-    except ImportError:
-        return False, INSTALL_HINT
+    except ImportError as exc:
+        import importlib.util
+
+        return False, multimedia_problem(exc, importlib.util.find_spec("PySide6.QtMultimedia") is not None)
     if not QMediaDevices.videoInputs():
         return False, "No camera found. Connect one and press Refresh, or try files instead."
     return True, ""
@@ -106,7 +123,7 @@ class QtCameraSource(QObject):
 
 class LiveThread(QThread):
     """Classify frames of a source with a LiteRT backend until stopped; ``answered`` carries each
-    :class:`studio.core.tryit.FrameResult`, ``failed`` an exception, ``ended`` the frame count."""
+    :class:`studio.core.live.FrameResult`, ``failed`` an exception, ``ended`` the frame count."""
 
     answered = Signal(object)
     failed = Signal(object)
@@ -114,7 +131,7 @@ class LiveThread(QThread):
 
     def __init__(self, backend: Any, source: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from studio.core.tryit import LiveClassifier
+        from studio.core.live import LiveClassifier
 
         self.live = LiveClassifier(backend, source)
         self._stop = threading.Event()

@@ -39,6 +39,7 @@ PAGE_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("evaluate", "studio.gui.pages.evaluate_page", "EvaluatePage"),
     ("optimize", "studio.gui.pages.optimize_page", "OptimizePage"),
     ("export", "studio.gui.pages.export_page", "ExportPage"),
+    ("tryit", "studio.gui.pages.tryit_page", "TryItPage"),
 )
 PAGE_TITLES = {"": "Welcome", **{step: title for step, title in STEPS}}
 
@@ -212,7 +213,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {project.path}", 5000)
         # go to the first step that is not done yet
         for step, _title in STEPS:
-            if not self.state.is_done(step) and self.state.is_reachable(step):
+            if step != "tryit" and not self.state.is_done(step) and self.state.is_reachable(step):
                 self.show_step(step)
                 return
         self.show_step("export")

@@ -35,6 +35,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("evaluate", "Evaluate"),
     ("optimize", "Optimize"),
     ("export", "Export"),
+    ("tryit", "Try it"),
 )
 STEP_IDS = tuple(step for step, _ in STEPS)
 MAX_RECENT = 8
@@ -218,7 +219,7 @@ class AppState(QObject):
             return True
         if step in ("model", "train"):
             return project.has_data()
-        if step in ("evaluate", "optimize"):
+        if step in ("evaluate", "optimize", "tryit"):
             return bool(project.list_runs())
         if step == "export":
             return bool(project.list_variants())

@@ -24,6 +24,19 @@ def try_files(project: Any, request: dict[str, Any], reporter: Any) -> dict[str,
     return try_job(project, request, reporter)
 
 
+@job("live_model", "Loading the model for the camera", lane="query")
+def live_model(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, Any]:
+    """``request["variant"]`` (a name, or "active" / None): which ``.tflite`` the window's live camera loads
+    and how its input is scaled (:func:`studio.core.live.live_model_info`; reads files only, no TensorFlow)."""
+    from studio.core.live import live_model_info
+    from studio.core.optimize.store import load_variant
+    from studio.core.pipeline import InputSpec
+
+    name = request.get("variant")
+    data, _ = load_variant(project, None if name in (None, "active") else str(name))
+    return live_model_info(data, InputSpec.from_json(data["input_spec"]))
+
+
 @job("suspects", "Looking for mislabelled examples")
 def suspects(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, Any]:
     from studio.core.suspects import suspects_job

@@ -8,7 +8,7 @@ import pytest
 from studio.core.data import sample_path
 from studio.core.errors import DatasetError
 from studio.core.project import Project
-from studio.core.tryit import FakeFrameSource, LiveClassifier, TryRequest, differs, list_inputs, try_files
+from studio.core.tryit import FakeFrameSource, explain_frame, LiveClassifier, TryRequest, differs, list_inputs, try_files
 
 
 def test_fake_source_list_inputs_and_differs(tmp_path) -> None:
@@ -75,7 +75,7 @@ def test_live_classifier_answers_fake_camera_frames_fast(int8_project: tuple[Pro
     assert live.run(seen.append, max_frames=60) == 60
     assert [r.index for r in seen] == list(range(60)) and seen[-1].frame.shape == (480, 640, 3)
     assert seen[-1].label in m["classes"] and seen[-1].fps >= 10, f"{seen[-1].fps} frames/s"
-    why = live.explain(seen[0].frame)
+    why = explain_frame(live.backend, seen[0].frame)
     assert why["image_size"] == [640, 480] and 0 <= why["peak"][0] < 640 and 0 <= why["peak"][1] < 480
     stop = iter([False, False, True])
     assert live.run(lambda r: None, should_stop=lambda: next(stop)) == 2
@@ -100,3 +100,42 @@ def test_report_shows_why_maps_of_the_variants_mistakes_and_the_mislabel_list(
     assert "<h2>Why the model got these wrong</h2>" in html and "<h2>Possibly mislabelled examples</h2>" in html
     assert html.count("<img src='data:image/png;base64,") == min(wrong, MAX_MISTAKES)
     assert (f"{wrong} of {len(split.y)}" in html) if wrong else ("No mistakes" in html)
+
+
+@pytest.mark.slow
+def test_live_model_answers_like_litert_in_a_process_without_tensorflow(int8_project: tuple[Project, dict],
+                                                                        tmp_path) -> None:
+    """The window's camera path: the worker's live_model job names the .tflite; studio.core.live loads it
+    and answers frames exactly as the LiteRT backend does, in a fresh process that never imports TensorFlow."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from studio.core.inference import litert_backend
+    from studio.core.reporter import RecordingReporter
+    from studio.jobs import run_job
+
+    project, _ = int8_project
+    info = run_job("live_model", project, {"variant": "int8"}, RecordingReporter())
+    assert info["name"] == "int8" and info["quantize"] == "int8" and info["spec"]["size"] == 32
+    m = project.load_manifest()
+    files = [str(sample_path(project, m, s)) for s in m["samples"] if s["split"] == "test"][:6]
+    expected = [r.label for r in _run(LiveClassifier(litert_backend(project, "int8"), FakeFrameSource(files)))]
+    (tmp_path / "info.json").write_text(json.dumps(info))
+    code = ("import json, sys; from studio.core.live import FakeFrameSource, LiveClassifier, LiveModel; "
+            f"model = LiveModel.load(json.load(open({str(tmp_path / 'info.json')!r}))); seen = []; "
+            f"LiveClassifier(model, FakeFrameSource({files!r})).run(seen.append); "
+            "print(json.dumps([[r.label for r in seen], 'tensorflow' in sys.modules]))")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    labels, tf_loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert labels == expected and not tf_loaded
+
+
+def _run(live: LiveClassifier) -> list:
+    seen: list = []
+    live.run(seen.append)
+    return seen

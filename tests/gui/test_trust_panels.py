@@ -92,7 +92,7 @@ def test_suspects_panel_finds_lists_and_fixes_through_jobs(qtbot, tmp_path: Path
     assert panel.find_button.isEnabled()
     panel.find_button.click()
     assert state.requests[-1][0] == "suspects"
-    assert panel.table.table.rowCount() == 1 and "1 of 30" in panel.note.text()
+    assert panel.table.table.rowCount() == 1 and "1 of 30" in panel.table.summary.text()
     assert set(load_thumbnails(found["suspects"])) == {"a/a1.png"}
     panel.table.table.selectAll()
     panel.table.accept_button.click()

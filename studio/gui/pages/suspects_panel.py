@@ -107,8 +107,7 @@ class SuspectsPanel(QWidget):
         self._show_results(True)
         self.table.set_suspects(result)
         self.map.set_map(result.get("map") or {})
-        self.note.setText(f"{result['n_flagged']} of {result['n_ranked']} examples are possibly mislabelled "
-                          "(most suspicious first). Double-click one to see it; select and fix below.")
+        self.note.setText("Most suspicious first. Double-click one to see it; select rows and fix them below.")
         if result.get("suspects"):
             self.thumb_job = start_job(lambda _r: load_thumbnails(result["suspects"]), "suspect thumbnails",
                                        succeeded=self._thumbs)

@@ -107,7 +107,10 @@ class WhyPanel(QWidget):
     def explain_mistakes(self) -> None:
         if self.state.project is None or not self.items or (self.job is not None and self.job.isRunning()):
             return
-        request = why_requests(self.items, self._modality())
+        self.explain_many(why_requests(self.items, self._modality()))
+
+    def explain_many(self, request: dict[str, Any]) -> None:
+        """Why-maps of several files (``paths``) or recordings (``recordings``), shown in the grid."""
         self.note.setText("Drawing the why-maps…")
         self.job = self.state.run("explain", request, succeeded=self._show_maps, failed=self._failed, owner=self)
 
@@ -140,11 +143,12 @@ class WhyPanel(QWidget):
         self.results = list(out.get("results") or [])
         for k, result in enumerate(self.results):
             view = WhyMapView()
-            view.setMaximumWidth(400)
+            view.setMaximumWidth(320)
             view.show_result(result, _signal(result))
             self.grid.addWidget(view, k // COLUMNS, k % COLUMNS)
         shown = sum(1 for r in self.results if not r.get("error"))
-        self.note.setText(f"Why-maps of {shown} mistake(s): red marks what decided the model's (wrong) answer.")
+        self.note.setText(f"Why-maps of {shown} mistake(s): red marks what decided the model's (wrong) answer."
+                          if self.items else f"Why-maps of {shown} example(s): red marks what decided the answer.")
 
     @Slot(object)
     def _show_one(self, out: dict[str, Any]) -> None:

@@ -51,7 +51,10 @@ class WhyMapView(QWidget):
         if result.get("error"):
             self.picture.setText(str(result["error"]))
             return
-        self.picture.setPixmap(overlay_pixmap(result, source))
+        pix = overlay_pixmap(result, source)
+        if self.maximumWidth() < pix.width():  # a grid cell: the whole picture and legend, smaller
+            pix = pix.scaledToWidth(self.maximumWidth(), Qt.TransformationMode.SmoothTransformation)
+        self.picture.setPixmap(pix)
 
     def show_message(self, text: str) -> None:
         self.result = None
@@ -238,7 +241,7 @@ class LiveView(QWidget):
         self.save_combo.addItems([str(c) for c in classes])
 
     def show_frame(self, result: Any) -> None:
-        """A :class:`studio.core.tryit.FrameResult` (ignored while frozen)."""
+        """A :class:`studio.core.live.FrameResult` (ignored while frozen)."""
         if self.frozen:
             return
         self.last = result

@@ -113,7 +113,7 @@ def trust_shots(window, project, shot) -> None:  # noqa: ANN001
     tryit.try_paths(tests[:3])
     wait_job(tryit)
     shot("14-tryit-files")
-    tryit.source_factory = lambda _camera: FakeFrameSource(tests[:8], loop=True, size=(640, 480), interval=0.2)
+    tryit.source_factory = lambda _camera: FakeFrameSource(tests[:8], loop=True, size=(640, 480), interval=1 / 30)
     tryit.refresh_cameras()
     tryit.start_button.click()
     wait_until(lambda: tryit.live_view.last is not None and tryit.live_view.last.index >= 12, ms=60_000)
@@ -265,6 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     train.start_button.click()
     wait_job(train)
     shot("10-train-sensors")
+    window.show_step("evaluate")  # why-maps of a sensor model: the span (and channel) that decided, shaded
+    evaluate.evaluate_button.click()
+    wait_job(evaluate)
+    if evaluate.why.items:
+        evaluate.why.explain_mistakes()
+    else:
+        sensor = window.state.project.load_manifest()
+        evaluate.why.explain_many({"recordings": [r["id"] for r in sensor["recordings"] if r["split"] != "train"][:3]})
+    wait_job(evaluate.why)
+    scroll_to(evaluate, evaluate.why)
+    shot("16-evaluate-why-sensor")
     print(f"done in {time.monotonic() - t0:.0f} s; TensorFlow in the window's process: "
           f"{'tensorflow' in sys.modules}", flush=True)
     window.close()

@@ -93,8 +93,12 @@ def test_suspects_panel_finds_lists_and_fixes_through_jobs(qtbot, tmp_path: Path
     panel.find_button.click()
     assert state.requests[-1][0] == "suspects"
     assert panel.table.table.rowCount() == 1 and "1 of 30" in panel.table.summary.text()
+    assert "Most suspicious first" in panel.note.text()
     assert set(load_thumbnails(found["suspects"])) == {"a/a1.png"}
     panel.table.table.selectAll()
     panel.table.accept_button.click()
     assert state.requests[-1] == ("curate", {"names": ["a/a1.png"], "action": "relabel", "label": "b"})
     assert "now b (was a)" in panel.table.table.item(0, 2).text() and "Restore undoes" in panel.note.text()
+    state.answers["suspects"] = {**found, "n_flagged": 20}  # a weak model disagrees with most labels: said so
+    panel.find_button.click()
+    assert "probably not good enough" in panel.note.text()

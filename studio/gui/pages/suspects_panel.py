@@ -21,6 +21,7 @@ from studio.gui.widgets.trust import EmbeddingMap, SuspectsTable
 from studio.gui.workers import start_job
 
 THUMB = 96
+WEAK_MODEL_SHARE = 0.25  # more flagged than this: say the model may be too weak to judge the labels
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -107,7 +108,13 @@ class SuspectsPanel(QWidget):
         self._show_results(True)
         self.table.set_suspects(result)
         self.map.set_map(result.get("map") or {})
-        self.note.setText("Most suspicious first. Double-click one to see it; select rows and fix them below.")
+        share = result["n_flagged"] / max(1, result["n_ranked"])
+        if share > WEAK_MODEL_SHARE:  # the model, not the labels, is likely what is wrong
+            self.note.setText(f"The model disagrees with {100 * share:.0f} % of the labels: it is probably not good "
+                              "enough yet to judge them. Train a better model first (more epochs, more data); "
+                              "until then, treat this list with care.")
+        else:
+            self.note.setText("Most suspicious first. Double-click one to see it; select rows and fix them below.")
         if result.get("suspects"):
             self.thumb_job = start_job(lambda _r: load_thumbnails(result["suspects"]), "suspect thumbnails",
                                        succeeded=self._thumbs)

@@ -18,7 +18,7 @@ from studio.gui.widgets import dialogs
 from studio.gui.widgets.trust import WhyMapView
 
 MAX_MAPS = 12
-COLUMNS = 3
+COLUMNS = 3  # photos; signal plots are wide: two a row, larger, so the legend stays readable
 
 
 def why_requests(items: list[dict[str, Any]], modality: str) -> dict[str, Any]:
@@ -143,9 +143,10 @@ class WhyPanel(QWidget):
         self.results = list(out.get("results") or [])
         for k, result in enumerate(self.results):
             view = WhyMapView()
-            view.setMaximumWidth(320)
+            columns = 2 if result.get("kind") == "sensor" else COLUMNS
+            view.setMaximumWidth(500 if columns == 2 else 320)
             view.show_result(result, _signal(result))
-            self.grid.addWidget(view, k // COLUMNS, k % COLUMNS)
+            self.grid.addWidget(view, k // columns, k % columns)
         shown = sum(1 for r in self.results if not r.get("error"))
         self.note.setText(f"Why-maps of {shown} mistake(s): red marks what decided the model's (wrong) answer."
                           if self.items else f"Why-maps of {shown} example(s): red marks what decided the answer.")

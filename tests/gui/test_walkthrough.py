@@ -154,6 +154,34 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
         assert blocker.args == [True], export.output.toPlainText()
 
 
+def try_it(window, qtbot, folder: Path) -> None:
+    """Issue 14 in the window's process: why-maps on Evaluate (worker), Try it answering a photo with the int8
+    variant (worker) and fake camera frames with LiteRT in a thread of this process (never TensorFlow)."""
+    import numpy as np
+
+    from studio.core.live import FakeFrameSource
+
+    photos = sorted(str(p) for p in folder.rglob("*.png"))[:2]
+    why = window.page("evaluate").why
+    why.explain_many({"paths": photos})
+    wait_job(qtbot, why)
+    assert len(why.results) == 2 and all(not r.get("error") for r in why.results)
+    window.next_button.click()  # Export -> Try it
+    page = window.page("tryit")
+    assert window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: page.variant() is not None, timeout=30_000)
+    page.try_paths(photos[:1])
+    wait_job(qtbot, page)
+    assert page.last_result["model"]["kind"] == "litert" and page.last_result["items"][0]["label"]
+    page.source_factory = lambda _camera: FakeFrameSource([np.full((48, 64, 3), 90, np.uint8)], loop=True,
+                                                          interval=1 / 30)
+    page.refresh_cameras()
+    page.start_button.click()
+    qtbot.waitUntil(lambda: page.live_view.last is not None and page.live_view.last.index >= 5, timeout=30_000)
+    page.stop_camera()
+    qtbot.waitUntil(lambda: page.live_thread is None, timeout=10_000)
+
+
 @in_child
 def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_images: Path, tmp_path: Path) -> None:
     import_data(window, qtbot, Project.create(tmp_path / "img", "image"), tiny_images)
@@ -161,6 +189,7 @@ def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_ima
     train_one_epoch(window, qtbot)
     evaluate(window, qtbot, other_folder=tiny_images)
     optimize_and_export(window, qtbot, tmp_path)
+    try_it(window, qtbot, tiny_images)
     assert dialog_log.errors() == []
     assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 
@@ -178,7 +207,8 @@ def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_se
 
 @pytest.mark.skipif(CHILD, reason="the parent of the walkthroughs")
 def test_walkthroughs_never_import_tensorflow_in_the_gui(tmp_path: Path) -> None:
-    """Both walkthroughs (image and sensor: import → train → evaluate → optimize → export → self-test) in a GUI
+    """Both walkthroughs (image and sensor: import → train → evaluate → optimize → export → self-test; the
+    image one then why-maps and Try it with a fake camera, LiteRT in the window's process) in a GUI
     process of their own, through its worker; that process never imports TensorFlow."""
     here = Path(__file__)
     names = ["test_image_project_from_import_to_export", "test_sensor_project_from_import_to_export"]

@@ -46,6 +46,10 @@ STAGING_SUFFIX = ".studio-tmp"
 _TEMP = re.compile(r"^\.(?P<owner>.+)\.(?P<pid>\d+)-[A-Za-z0-9_]+\.studio-tmp(\.[A-Za-z0-9]+)?$")
 _OLD = re.compile(r"^\.(?P<owner>.+)\.studio-old-(?P<pid>\d+)-.+$")
 OLD_MARK = ".studio-old-"
+# What Studio's replace_dir left before these commits (a project made then may hold them): directories named
+# ".NAME.<8 mkdtemp characters>.tmp" (staging) and ".NAME.old-<pid>-<ns>" (set aside). Handled like the above.
+_LEGACY_TEMP = re.compile(r"^\.(?P<owner>.+)\.[a-z0-9_]{8}\.tmp$")
+_LEGACY_OLD = re.compile(r"^\.(?P<owner>.+)\.old-(?P<pid>\d+)-\d{10,}$")
 
 
 def creator_alive(pid: int) -> bool:
@@ -221,7 +225,7 @@ def recover(folder: str | Path, only: str | None = None) -> list[str]:
                 if _TEMP.match(name):
                     os.unlink(entry)
                     done.append(f"removed unfinished {name}")
-            elif _TEMP.match(name):
+            elif _TEMP.match(name) or _LEGACY_TEMP.match(name):
                 shutil.rmtree(entry)
                 done.append(f"removed unfinished {name}")
             elif (folder / owner).exists():
@@ -237,7 +241,7 @@ def recover(folder: str | Path, only: str | None = None) -> list[str]:
 
 def _creator(name: str) -> int:
     """The process id a leftover's name records (0 when it names none: then it is treated as abandoned)."""
-    m = _TEMP.match(name) or _OLD.match(name)
+    m = _TEMP.match(name) or _OLD.match(name) or _LEGACY_OLD.match(name)
     return int(m.group("pid")) if m else 0
 
 
@@ -251,7 +255,7 @@ def needs_recovery(folder: str | Path) -> bool:
 
 def _owner(name: str) -> str | None:
     """The name a staging or set-aside entry (see :data:`_TEMP`, :data:`_OLD`) belongs to, else None."""
-    m = _TEMP.match(name) or _OLD.match(name)
+    m = _TEMP.match(name) or _OLD.match(name) or _LEGACY_TEMP.match(name) or _LEGACY_OLD.match(name)
     return m.group("owner") if m else None
 
 

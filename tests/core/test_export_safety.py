@@ -140,6 +140,23 @@ def test_leftovers_of_a_crashed_swap_are_never_listed_and_are_cleaned(sensor_cop
     assert sorted(p.name for p in vdir.iterdir()) == ["f32"]
 
 
+def test_leftovers_of_studio_before_commits_are_cleaned_too(sensor_copy, monkeypatch) -> None:
+    """A project made by the earlier replace_dir, killed between its renames: '.f32.old-<pid>-<ns>' with no
+    f32 in place, and a '.f32.<mkdtemp>.tmp' staging folder. Never listed; the next open puts f32 back."""
+    from studio.core.project import Project
+
+    vdir = sensor_copy.variants_dir
+    (vdir / ".f32.k3j_x9q2.tmp").mkdir()
+    (vdir / ".f32.k3j_x9q2.tmp" / "variant.json").write_text("{}")
+    os.replace(vdir / "f32", vdir / ".f32.old-4242-1764590000123456789")
+    (vdir / ".notes.tmp").write_text("not Studio's: kept")
+    assert sensor_copy.list_variants() == [] and list_variants(sensor_copy) == []
+    monkeypatch.setattr(commit, "creator_alive", lambda pid: False)
+    Project.open(sensor_copy.path)
+    assert sensor_copy.list_variants() == ["f32"] and list_variants(sensor_copy)[0]["name"] == "f32"
+    assert sorted(p.name for p in vdir.iterdir()) == [".notes.tmp", "f32"]
+
+
 def test_a_cancelled_reexport_leaves_the_earlier_bundle(sensor_copy, tmp_path: Path) -> None:
     from studio.core.errors import Cancelled
     from studio.core.reporter import NullReporter

@@ -12,15 +12,23 @@ excluded): samples/s = training samples / median interval. Each measurement is a
 plain Keras alternate (S K K S S K ...) so a change in the machine's load hits both, and the ratio is taken
 between the medians over processes.
 
+Two networks: the compact CNN at 32 px (augmented; cheap, so Studio's per-batch machinery shows most) and
+issue 16's standard small network, MobileNetV2-0.35 from scratch at 96 px, batch 32, no augmentation, on 1,000
+small images (25 steps an epoch, so Studio's precise-BN pass runs before every validation). Each prints the
+per-pair ratios, the ratio of medians, the ratio per CPU-second and the load average while it ran.
+
 Also runnable by hand (and by ``bench/gpu.sh``)::
 
     python -m bench.train_throughput --mode studio|keras [--distribute mirrored] [--arch ...] [--size 64]
+    python -m bench.train_throughput --pairs 3 --arch mobilenetv2 --width 0.35 --size 96 --image 32 \
+        --per-class 250 --no-augment          # the interleaved ratio of one configuration
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -35,9 +43,14 @@ MODULE = "bench.train_throughput"
 # The compact CNN at 32 px is what Studio picks for small images (digits-like); a cheap model makes the
 # per-batch cost of Studio's machinery as visible as it can be.
 FULL = {"classes": 4, "per_class": 300, "image": 32, "arch": "compact_cnn", "size": 32, "batch": 32,
-        "epochs": 5, "pairs": 3}
+        "epochs": 5, "pairs": 3, "augment": True, "label": ""}
 QUICK = {"classes": 4, "per_class": 100, "image": 32, "arch": "compact_cnn", "size": 32, "batch": 32,
-         "epochs": 3, "pairs": 1}
+         "epochs": 3, "pairs": 1, "augment": True, "label": ""}
+# The standard small network of issue 16: MobileNetV2-0.35 from scratch at 96 px, batch 32, no augmentation,
+# ~1,000 small images (800 train / 200 val, so 25 steps an epoch: Studio's precise-BN pass is on).
+MOBILENET = {"classes": 4, "per_class": 250, "image": 32, "arch": "mobilenetv2", "width": 0.35, "size": 96,
+             "batch": 32, "epochs": 5, "pairs": 3, "augment": False, "label": ", MobileNetV2-0.35 96px"}
+MOBILENET_QUICK = dict(MOBILENET, per_class=60, epochs=3, pairs=1)
 
 
 def make_project(workdir: Path, classes: int, per_class: int, image: int, seed: int = 0) -> Path:
@@ -97,7 +110,8 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
 
     project = Project.open(p["project"])
     config = TrainConfig(arch=p["arch"], input_size=int(p["size"]), epochs=int(p["epochs"]),
-                         batch_size=int(p["batch"]), learning_rate=1e-3, augment=True, flip=False,
+                         batch_size=int(p["batch"]), learning_rate=1e-3, augment=bool(p.get("augment", True)),
+                         flip=False,
                          pretrained="none", patience=0, seed=1234, distribute=p.get("distribute", "none"),
                          width=p.get("width"))
     if p["mode"] == "studio":
@@ -171,42 +185,77 @@ def _plain_keras(project: Any, config: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- parent side
-def run(quick: bool = False, log: Any = print) -> list[Row]:
-    cfg = QUICK if quick else FULL
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}"
+
+
+def measure(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """``cfg["pairs"]`` Studio / plain-Keras process pairs on one fresh project, alternating (S K K S ...), so a
+    change in the machine's load hits both; per-pair ratios and the ratio of medians."""
     work = Path(tempfile.mkdtemp(prefix="smsbench-train-"))
+    results: dict[str, list[dict[str, Any]]] = {"studio": [], "keras": []}
+    loads = [_load()]
     try:
         project = make_project(work, cfg["classes"], cfg["per_class"], cfg["image"])
         payload = {"project": str(project), "arch": cfg["arch"], "size": cfg["size"], "batch": cfg["batch"],
-                   "epochs": cfg["epochs"]}
-        results: dict[str, list[dict[str, Any]]] = {"studio": [], "keras": []}
+                   "epochs": cfg["epochs"], "augment": cfg["augment"], "width": cfg.get("width")}
         for i in range(cfg["pairs"]):
             order = ("studio", "keras") if i % 2 == 0 else ("keras", "studio")
             for mode in order:
-                r = run_child(MODULE, dict(payload, mode=mode)).data
+                r = run_child(MODULE, dict(payload, mode=mode), timeout=3600).data
                 results[mode].append(r)
                 log(f"    {mode:<6} {r['samples_per_s']:.1f} samples/s, {r['samples_per_cpu_s']:.1f} per CPU-s "
                     f"(epoch intervals {', '.join(f'{s:.2f}' for s in r['intervals'])} s, CPU "
-                    f"{', '.join(f'{s:.2f}' for s in r['cpu_intervals'])} s)")
+                    f"{', '.join(f'{s:.2f}' for s in r['cpu_intervals'])} s; load {_load()})")
+            loads.append(_load())
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    studio = median([r["samples_per_s"] for r in results["studio"]])
-    keras = median([r["samples_per_s"] for r in results["keras"]])
-    studio_cpu = median([r["samples_per_cpu_s"] for r in results["studio"]])
-    keras_cpu = median([r["samples_per_cpu_s"] for r in results["keras"]])
-    n = results["studio"][0]["n_train"]
-    best = {m: n_best / min(i for r in results[m] for i in r["intervals"])
-            for m, n_best in (("studio", results["studio"][0]["n_train"]), ("keras", results["keras"][0]["n_train"]))}
-    desc = (f"{cfg['arch']} {cfg['size']}px, batch {cfg['batch']}, {n} train images, augment on, "
-            f"{cfg['epochs']} epochs (first excluded), {cfg['pairs']} process pair(s) alternating; fastest single "
-            f"epoch: Studio {best['studio']:.0f} vs Keras {best['keras']:.0f} samples/s "
-            f"(ratio {best['studio'] / best['keras']:.3f})")
-    return [Row("training", "throughput: Studio train() vs plain model.fit", studio, "samples/s",
-                baseline=keras, baseline_name="plain tf_keras fit", check=("ratio", ">=", 0.95), issue=True, note=desc,
-                extra={"runs": results}),
-            Row("training", "throughput per CPU-second (same runs)", studio_cpu, "samples/CPU-s",
-                baseline=keras_cpu, baseline_name="plain tf_keras fit",
+    pair_ratios = [s["samples_per_s"] / k["samples_per_s"] for s, k in zip(results["studio"], results["keras"])]
+    out = {
+        "studio": median([r["samples_per_s"] for r in results["studio"]]),
+        "keras": median([r["samples_per_s"] for r in results["keras"]]),
+        "studio_cpu": median([r["samples_per_cpu_s"] for r in results["studio"]]),
+        "keras_cpu": median([r["samples_per_cpu_s"] for r in results["keras"]]),
+        "pair_ratios": pair_ratios,
+        "best": {m: results[m][0]["n_train"] / min(i for r in results[m] for i in r["intervals"])
+                 for m in ("studio", "keras")},
+        "n_train": results["studio"][0]["n_train"],
+        "loads": loads,
+        "runs": results,
+    }
+    out["ratio"] = out["studio"] / out["keras"]
+    out["cpu_ratio"] = out["studio_cpu"] / out["keras_cpu"]
+    log(f"    => {cfg['arch']}: Studio / plain fit = {out['ratio']:.3f} (wall, ratio of medians; pairs "
+        f"{', '.join(f'{x:.3f}' for x in pair_ratios)}), {out['cpu_ratio']:.3f} per CPU-second; "
+        f"load (1/5 min) {' -> '.join(loads)}")
+    return out
+
+
+def _rows(cfg: dict[str, Any], m: dict[str, Any], check: float) -> list[Row]:
+    model = f"{cfg['arch']}" + (f"-{cfg['width']:g}" if cfg.get("width") else "")
+    desc = (f"{model} {cfg['size']}px, batch {cfg['batch']}, {m['n_train']} train images, augment "
+            f"{'on' if cfg['augment'] else 'off'}, {cfg['epochs']} epochs (first excluded), {cfg['pairs']} "
+            f"process pair(s) alternating; per-pair ratios {', '.join(f'{x:.3f}' for x in m['pair_ratios'])}; "
+            f"fastest single epoch: Studio {m['best']['studio']:.0f} vs Keras {m['best']['keras']:.0f} samples/s "
+            f"(ratio {m['best']['studio'] / m['best']['keras']:.3f}); load average (1/5 min) during the runs "
+            f"{' -> '.join(m['loads'])}")
+    label = cfg.get("label", "")  # "" for the compact CNN: its rows keep their names (history in results.json)
+    return [Row("training", f"throughput: Studio train() vs plain model.fit{label}", m["studio"], "samples/s",
+                baseline=m["keras"], baseline_name="plain tf_keras fit", check=("ratio", ">=", check), issue=True,
+                note=desc, extra={"runs": m["runs"], "loads": m["loads"], "pair_ratios": m["pair_ratios"]}),
+            Row("training", f"throughput per CPU-second (same runs){label}", m["studio_cpu"], "samples/CPU-s",
+                baseline=m["keras_cpu"], baseline_name="plain tf_keras fit",
                 note="training samples / median process CPU time (all threads) between epoch ends: the work "
                      "done, nearly independent of other processes' load on shared cores")]
+
+
+def run(quick: bool = False, log: Any = print) -> list[Row]:
+    rows: list[Row] = []
+    for cfg in ((QUICK, MOBILENET_QUICK) if quick else (FULL, MOBILENET)):
+        log(f"  {cfg['arch']} at {cfg['size']} px, {cfg['classes'] * cfg['per_class']} images:")
+        rows += _rows(cfg, measure(cfg, log), 0.95)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,10 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classes", type=int, default=4)
     ap.add_argument("--batch", type=int, default=32, help="per-replica batch size")
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--no-augment", action="store_true", help="train without augmentation (both sides)")
+    ap.add_argument("--pairs", type=int, default=None,
+                    help="instead of one measurement: this many Studio / plain-fit process pairs, alternating, "
+                         "and their ratio (with --arch mobilenetv2 --width 0.35 --size 96 --image 32 "
+                         "--per-class 250 --no-augment: issue 16's standard small network)")
     ap.add_argument("--workdir", default=None,
                     help="keep the generated images and project here and reuse them on the next call "
                          "(default: a temporary folder, removed afterwards)")
     args = ap.parse_args(argv)
+    if args.pairs:
+        cfg = {"classes": args.classes, "per_class": args.per_class, "image": args.image or args.size,
+               "arch": args.arch, "width": args.width, "size": args.size, "batch": args.batch,
+               "epochs": args.epochs, "pairs": args.pairs, "augment": not args.no_augment}
+        m = measure(cfg)
+        print(json.dumps({k: v for k, v in m.items() if k != "runs"}))
+        return 0
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="smsbench-train-"))
     try:
         project = work / "project"
@@ -235,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             project = make_project(work, args.classes, args.per_class, args.image or args.size)
         payload = {"project": str(project), "arch": args.arch, "size": args.size, "batch": args.batch,
-                   "epochs": args.epochs, "mode": args.mode, "distribute": args.distribute, "width": args.width}
+                   "epochs": args.epochs, "mode": args.mode, "distribute": args.distribute, "width": args.width,
+                   "augment": not args.no_augment}
         r = run_child(MODULE, payload, timeout=7200)
     finally:
         if not args.workdir:

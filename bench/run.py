@@ -141,12 +141,17 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
 NOTES = [
     "## Profiling fixes and known limits",
     "",
-    "- **Precise BatchNorm on small data** (`studio/core/train.py`): before each validation Studio recomputes "
-    "the BN statistics with one extra training-mode forward pass (so MobileNetV2 from scratch does not evaluate "
-    "at chance). Run eagerly over 256 samples it made `train()` about 0.8x as fast as plain `fit` here; it now "
-    "runs as one compiled `tf.function` over at most 1/16 of the training set (64..256 samples), which brought "
-    "Studio level with plain Keras per CPU-second. The same pass is why Studio's peak RSS is above plain Keras "
-    "for MobileNetV2 at 96 px (one forward over the calibration batch at once).",
+    "- **Precise BatchNorm on small data** (`studio/core/train_callbacks.py`, `BatchNormWindow`): with few "
+    "steps per epoch the BN moving averages lag the weights and MobileNetV2 from scratch evaluates at chance. "
+    "Studio used to fix that with an extra training-mode forward pass over 64..256 training images before each "
+    "validation (eager at first: 0.8x a plain `fit`; compiled: still 2.8 % of a MobileNetV2-0.35 epoch's CPU, "
+    "and the peak RSS of one forward over the calibration batch at once). Without augmentation the statistics "
+    "now come from the epoch's own last training batches (at least 64 samples): the moving statistics are zeroed "
+    "before them and bias-corrected after (`1 - momentum^k`), so no extra pass runs. Augmented runs keep the "
+    "pass over clean training inputs (statistics of augmented batches made worse models: the why-map test's "
+    "peaks on the mark fell from >= 90 % to 83 %). The best weights are written from the "
+    "callback's copy in Keras's own HDF5 layout (`studio.core.runs.WeightsLayout`) instead of a second "
+    "`save_weights` pass over the model.",
     "- **Shared cores**: these 2 cores run other jobs at the same time (load average from 2 to 10 while this "
     "suite was developed), so wall-clock numbers move by tens of percent between runs; the interleaved medians "
     "and the per-CPU-second training figure are the ones to trust. Re-run a section when the machine is quieter.",

@@ -22,6 +22,7 @@ Also runnable by hand (and by ``bench/gpu.sh``)::
     python -m bench.train_throughput --mode studio|keras [--distribute mirrored] [--arch ...] [--size 64]
     python -m bench.train_throughput --pairs 3 --arch mobilenetv2 --width 0.35 --size 96 --image 32 \
         --per-class 250 --no-augment          # the interleaved ratio of one configuration
+    python -m bench.train_throughput --interleave --epochs 7 ...   # same flags: epochs alternate in ONE process
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _EpochClock:
     def __init__(self) -> None:
         self.epoch_ends: list[float] = []
         self.cpu_ends: list[float] = []
+        self.val_accuracy: list[float | None] = []
 
     def progress(self, fraction: float, message: str = "") -> None:
         pass
@@ -84,16 +86,21 @@ class _EpochClock:
         if kind == "epoch":
             self.epoch_ends.append(time.perf_counter())
             self.cpu_ends.append(time.process_time())
+            self.val_accuracy.append(values.get("val_accuracy"))
 
     def cancel_requested(self) -> bool:
         return False
 
 
-def _summary(ends: list[float], cpu_ends: list[float], n_train: int, fit_seconds: float) -> dict[str, Any]:
+def _summary(ends: list[float], cpu_ends: list[float], n_train: int, fit_seconds: float,
+             val_accuracy: list[float | None]) -> dict[str, Any]:
     intervals = [b - a for a, b in zip(ends, ends[1:])]
     cpu = [b - a for a, b in zip(cpu_ends, cpu_ends[1:])]
     return {
         "n_train": n_train,
+        # each epoch's validation accuracy: the plain fit of MobileNetV2 from scratch stays at chance here (its
+        # BatchNorm statistics lag), Studio's must not
+        "val_accuracy": [None if v is None else round(float(v), 4) for v in val_accuracy],
         "intervals": intervals,
         "cpu_intervals": cpu,
         "samples_per_s": n_train / median(intervals) if intervals else None,
@@ -114,13 +121,16 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
                          flip=False,
                          pretrained="none", patience=0, seed=1234, distribute=p.get("distribute", "none"),
                          width=p.get("width"))
-    if p["mode"] == "studio":
+    if p["mode"] == "interleave":
+        out = _interleaved(project, config)
+    elif p["mode"] == "studio":
         from studio.core.train import train
 
         clock = _EpochClock()
         t = time.perf_counter()
         train(project, config, clock)
-        out = _summary(clock.epoch_ends, clock.cpu_ends, _n_train(project), time.perf_counter() - t)
+        out = _summary(clock.epoch_ends, clock.cpu_ends, _n_train(project), time.perf_counter() - t,
+                       clock.val_accuracy)
     else:
         out = _plain_keras(project, config)
     out["mode"] = p["mode"]
@@ -173,15 +183,76 @@ def _plain_keras(project: Any, config: Any) -> dict[str, Any]:
         model = build()
     ends: list[float] = []
     cpu_ends: list[float] = []
+    val_accuracy: list[float | None] = []
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             ends.append(time.perf_counter())
             cpu_ends.append(time.process_time())
+            val_accuracy.append((logs or {}).get("val_accuracy"))
 
     t = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[Clock()], verbose=0)
-    return _summary(ends, cpu_ends, len(train_data), time.perf_counter() - t)
+    return _summary(ends, cpu_ends, len(train_data), time.perf_counter() - t, val_accuracy)
+
+
+def _interleaved(project: Any, config: Any) -> dict[str, Any]:
+    """One process, two models of the same network and data: one fitted with Studio's training callback (its
+    precise-BN plan, best weights written to a run folder), one plain; their epochs alternate (S K, K S, ...),
+    so the machine's load hits both alike. What it leaves out: train()'s setup before the first epoch."""
+    from studio.core import models
+    from studio.core.pipeline import Augmentation, dataset_from_split, load_split, spec_for_project
+    from studio.core.reporter import NullReporter
+    from studio.core.runs import RunRecorder
+    from studio.core.tfenv import load_tf
+    from studio.core.train_callbacks import make_callback, precise_bn_plan
+
+    tf, keras = load_tf()
+    manifest = project.load_manifest()
+    spec = spec_for_project(project, manifest, config.input_size)
+    train_data = load_split(project, "train", spec, manifest, allow_streaming=True)
+    val_data = load_split(project, "val", spec, manifest, allow_streaming=True)
+    aug = Augmentation(flip=config.flip) if config.augment else Augmentation.none()
+    train_ds = dataset_from_split(train_data, spec, config.batch_size, augment=aug, shuffle=True, seed=config.seed)
+    val_ds = dataset_from_split(val_data, spec, config.batch_size)
+    steps = -(-len(train_data) // config.batch_size)
+    params = models.resolve_params(config.arch, **config.model_params())
+    run_dir = Path(tempfile.mkdtemp(prefix="smsbench-run-"))
+    fits: dict[str, tuple[Any, list[Any]]] = {}
+    for mode in ("studio", "keras"):
+        keras.utils.set_random_seed(config.seed)
+        model = models.build_model(config.arch, spec.shape, len(manifest["classes"]), **params)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+        callbacks = []
+        if mode == "studio":
+            precise_bn, calibration = precise_bn_plan(train_data.x, spec, config.seed, steps, config.batch_size,
+                                                      False, bool(config.augment))
+            callbacks = [make_callback(keras, NullReporter(), config.epochs, steps, run_dir / "weights.h5", 0,
+                                       True, precise_bn=precise_bn, calibration=calibration,
+                                       recorder=RunRecorder(run_dir, {"format": 1}))]
+        fits[mode] = (model, callbacks)
+    wall: dict[str, list[float]] = {"studio": [], "keras": []}
+    cpu: dict[str, list[float]] = {"studio": [], "keras": []}
+    val: dict[str, list[float]] = {"studio": [], "keras": []}
+    try:
+        for epoch in range(config.epochs):
+            for mode in (("studio", "keras") if epoch % 2 == 0 else ("keras", "studio")):
+                model, callbacks = fits[mode]
+                w, c = time.perf_counter(), time.process_time()
+                h = model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + 1,
+                              callbacks=callbacks, verbose=0)
+                wall[mode].append(time.perf_counter() - w)
+                cpu[mode].append(time.process_time() - c)
+                val[mode].append(round(float(h.history["val_accuracy"][-1]), 4))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    n = len(train_data)
+    # per epoch (first excluded: tracing), plain time / Studio time = Studio's relative throughput
+    ratios = [k / s for s, k in zip(wall["studio"][1:], wall["keras"][1:])]
+    return {"n_train": n, "wall": wall, "cpu": cpu, "val_accuracy": val, "epoch_ratios": ratios,
+            "ratio": median(ratios),
+            "cpu_ratio": median(cpu["keras"][1:]) / median(cpu["studio"][1:])}
 
 
 # ---------------------------------------------------------------------------------------------- parent side
@@ -207,7 +278,8 @@ def measure(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
                 results[mode].append(r)
                 log(f"    {mode:<6} {r['samples_per_s']:.1f} samples/s, {r['samples_per_cpu_s']:.1f} per CPU-s "
                     f"(epoch intervals {', '.join(f'{s:.2f}' for s in r['intervals'])} s, CPU "
-                    f"{', '.join(f'{s:.2f}' for s in r['cpu_intervals'])} s; load {_load()})")
+                    f"{', '.join(f'{s:.2f}' for s in r['cpu_intervals'])} s; val accuracy "
+                    f"{', '.join('-' if v is None else f'{v:.2f}' for v in r['val_accuracy'])}; load {_load()})")
             loads.append(_load())
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -221,13 +293,18 @@ def measure(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
         "best": {m: results[m][0]["n_train"] / min(i for r in results[m] for i in r["intervals"])
                  for m in ("studio", "keras")},
         "n_train": results["studio"][0]["n_train"],
+        # median over processes of the last epoch's validation accuracy (Studio: after its precise BN)
+        "final_val": {m: median([r["val_accuracy"][-1] for r in results[m] if r["val_accuracy"]
+                                 and r["val_accuracy"][-1] is not None] or [float("nan")])
+                      for m in ("studio", "keras")},
         "loads": loads,
         "runs": results,
     }
     out["ratio"] = out["studio"] / out["keras"]
     out["cpu_ratio"] = out["studio_cpu"] / out["keras_cpu"]
     log(f"    => {cfg['arch']}: Studio / plain fit = {out['ratio']:.3f} (wall, ratio of medians; pairs "
-        f"{', '.join(f'{x:.3f}' for x in pair_ratios)}), {out['cpu_ratio']:.3f} per CPU-second; "
+        f"{', '.join(f'{x:.3f}' for x in pair_ratios)}), {out['cpu_ratio']:.3f} per CPU-second; final val "
+        f"accuracy {out['final_val']['studio']:.3f} vs {out['final_val']['keras']:.3f}; "
         f"load (1/5 min) {' -> '.join(loads)}")
     return out
 
@@ -238,7 +315,9 @@ def _rows(cfg: dict[str, Any], m: dict[str, Any], check: float) -> list[Row]:
             f"{'on' if cfg['augment'] else 'off'}, {cfg['epochs']} epochs (first excluded), {cfg['pairs']} "
             f"process pair(s) alternating; per-pair ratios {', '.join(f'{x:.3f}' for x in m['pair_ratios'])}; "
             f"fastest single epoch: Studio {m['best']['studio']:.0f} vs Keras {m['best']['keras']:.0f} samples/s "
-            f"(ratio {m['best']['studio'] / m['best']['keras']:.3f}); load average (1/5 min) during the runs "
+            f"(ratio {m['best']['studio'] / m['best']['keras']:.3f}); last epoch's validation accuracy (median): "
+            f"Studio {m['final_val']['studio']:.3f}, plain fit {m['final_val']['keras']:.3f} (chance "
+            f"{1 / cfg['classes']:.2f}); load average (1/5 min) during the runs "
             f"{' -> '.join(m['loads'])}")
     label = cfg.get("label", "")  # "" for the compact CNN: its rows keep their names (history in results.json)
     return [Row("training", f"throughput: Studio train() vs plain model.fit{label}", m["studio"], "samples/s",
@@ -278,10 +357,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead of one measurement: this many Studio / plain-fit process pairs, alternating, "
                          "and their ratio (with --arch mobilenetv2 --width 0.35 --size 96 --image 32 "
                          "--per-class 250 --no-augment: issue 16's standard small network)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="one process: epochs of Studio's training callback and of a plain fit alternate on two "
+                         "copies of the model (the callback's cost alone, robust to a shared machine's load)")
     ap.add_argument("--workdir", default=None,
                     help="keep the generated images and project here and reuse them on the next call "
                          "(default: a temporary folder, removed afterwards)")
     args = ap.parse_args(argv)
+    if args.interleave:
+        work = Path(tempfile.mkdtemp(prefix="smsbench-train-"))
+        try:
+            project = make_project(work, args.classes, args.per_class, args.image or args.size)
+            payload = {"project": str(project), "arch": args.arch, "size": args.size, "batch": args.batch,
+                       "epochs": args.epochs, "mode": "interleave", "width": args.width,
+                       "augment": not args.no_augment}
+            load = _load()
+            r = run_child(MODULE, payload, timeout=7200).data
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(dict(r, load=f"{load} -> {_load()}")))
+        return 0
     if args.pairs:
         cfg = {"classes": args.classes, "per_class": args.per_class, "image": args.image or args.size,
                "arch": args.arch, "width": args.width, "size": args.size, "batch": args.batch,

@@ -29,7 +29,7 @@ from studio.core.fsutil import atomic_write_json
 from studio.core.pipeline import Augmentation, InputSpec, SplitData, dataset_from_split, load_split, spec_for_project
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.runs import RunInfo, RunRecorder, load_run_model, model_json, package_versions, save_weights_atomic
-from studio.core.train_callbacks import StopNow, calibration_inputs, make_callback
+from studio.core.train_callbacks import StopNow, make_callback, precise_bn_plan
 from studio.core.closed_form import sensor_spec
 from studio.core.train_config import TrainConfig, default_config
 
@@ -334,9 +334,11 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     callback = None
     try:
         _write_config(run[1], config, classes, replicas, global_batch, cw, len(train_data), len(val_data))
-        calibration = calibration_inputs(train_data.x, spec, int(config.seed), steps, strategy is not None)
+        precise_bn, calibration = precise_bn_plan(train_data.x, spec, int(config.seed), steps, global_batch,
+                                                  strategy is not None, bool(config.augment))
         callback = make_callback(keras, reporter, int(config.epochs), steps, run[1] / "weights.h5",
-                                 int(config.patience), has_val, calibration=calibration, recorder=recorder)
+                                 int(config.patience), has_val, precise_bn=precise_bn, calibration=calibration,
+                                 recorder=recorder)
         reporter.status(f"Training {config.arch} ({model.count_params():,} parameters) on {len(train_data)} "
                         "samples")
         _fit(fit_model, train_ds, val_ds, config, cw, callback, run[1])

@@ -21,14 +21,15 @@ from studio.core.runs import WeightsLayout
 
 LR_FACTOR = 0.3
 MIN_LR = 1e-6
-# Small data (few steps per epoch): recompute BatchNorm statistics exactly before each validation.
+# Small data (few steps per epoch): validation uses exact BatchNorm statistics of the current weights
+# ("precise BN", see precise_bn_plan): from the epoch's last training batches (at least PRECISE_BN_SAMPLES
+# samples) when they are the data as it is, else from an extra pass over PRECISE_BN_SAMPLES..256 training inputs.
 PRECISE_BN_MAX_STEPS = 50
-PRECISE_BN_SAMPLES = 256
-# ...but never more than 1/16 of the training set (at least 64 samples): the calibration is an extra forward
-# pass per epoch, and 256 samples cost ~10 % of a 960-image epoch (bench/train_throughput.py); per-channel
-# statistics over 64 images x every spatial position are already tight.
+PRECISE_BN_SAMPLES = 64
+PRECISE_BN_MAX_SAMPLES = 256
+# ...never more than 1/16 of the training set: the extra pass costs a forward per epoch (~10 % of a 960-image
+# epoch at 256 samples, bench/train_throughput.py); per-channel statistics over 64 images are already tight.
 PRECISE_BN_FRACTION = 16
-PRECISE_BN_MIN_SAMPLES = 64
 
 
 # ------------------------------------------------------------------------------------------- stopping rules
@@ -95,32 +96,90 @@ class TrainingMonitor:
 
 
 # ---------------------------------------------------------------------------------------------- precise BN
-def calibration_inputs(x: np.ndarray | None, spec: Any, seed: int, steps: int,
-                       distributed: bool) -> np.ndarray | None:
-    """The training inputs for precise BN, or None when it is not used (many steps per epoch: the moving
-    averages keep up; distributed or streamed data: no array to draw from)."""
-    if distributed or steps >= PRECISE_BN_MAX_STEPS or x is None:
+def precise_bn_batches(steps: int, batch_size: int, distributed: bool) -> int | None:
+    """How many of an epoch's last training batches set the BatchNorm statistics for validation, or None when
+    the moving averages are left alone (many steps per epoch: they keep up; distributed: replicated variables)."""
+    if distributed or steps >= PRECISE_BN_MAX_STEPS:
         return None
-    n_cal = min(PRECISE_BN_SAMPLES, max(PRECISE_BN_MIN_SAMPLES, len(x) // PRECISE_BN_FRACTION))
+    return max(1, min(int(steps), math.ceil(PRECISE_BN_SAMPLES / max(1, int(batch_size)))))
+
+
+def precise_bn_plan(x: np.ndarray | None, spec: Any, seed: int, steps: int, batch_size: int, distributed: bool,
+                    augmented: bool) -> tuple[int | None, np.ndarray | None]:
+    """``(precise_bn, calibration)`` for :func:`make_callback`: how precise BN gets its statistics, if at all.
+
+    Training batches as they are (no augmentation): from the epoch's last batches (:class:`BatchNormWindow`,
+    free). Augmented batches are not what validation and inference see (rotated, shifted, re-lit images with
+    filled borders; noisy, scaled recordings): their statistics made worse models (tests/core/test_explain.py's
+    why-map check: 83 % of peaks on the mark instead of >= 90 %), so an extra training-mode pass over clean
+    training inputs gives them (:func:`recalibrate_batchnorm`), or the window when the data is streamed.
+    """
+    batches = precise_bn_batches(steps, batch_size, distributed)
+    if batches is None or not augmented or x is None:
+        return batches, None
+    n_cal = min(PRECISE_BN_MAX_SAMPLES, max(PRECISE_BN_SAMPLES, len(x) // PRECISE_BN_FRACTION))
     pick = np.random.default_rng(int(seed)).permutation(len(x))[:n_cal]
-    return spec.preprocess(x[np.sort(pick)])
+    return None, spec.preprocess(x[np.sort(pick)])
 
 
 def batchnorm_layers(keras: Any, model: Any) -> list[Any]:
-    """The BatchNormalization layers of ``model``, nested ones included (a distiller,
-    studio.core.optimize.distill, wraps the student model it trains). Walking ``submodules`` takes ~70 ms for
-    MobileNetV2: callers that calibrate every epoch keep the list."""
-    return [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization)]
+    """The BatchNormalization layers of ``model`` that training updates: nested ones included (a distiller,
+    studio.core.optimize.distill, wraps the student it trains), frozen ones (inference mode) left out."""
+    return [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization) and m.trainable]
+
+
+class BatchNormWindow:
+    """Precise BatchNorm from the last ``k`` training batches of each epoch, without an extra forward pass.
+
+    On small data a few dozen steps are too few for the moving averages (momentum 0.99, 0.999 in MobileNetV2)
+    to catch up with weights that keep changing, so inference-mode BN sees the wrong statistics and a deep net
+    (MobileNetV2 from scratch) evaluates at chance while training accuracy climbs. The fix is statistics of the
+    current weights ("precise BN"). An extra training-mode forward pass of 64 images before each validation
+    costs 2.8 % of a MobileNetV2-0.35 epoch's CPU time (96 px, 800 images); when the training batches are the
+    data as it is (no augmentation) the training pass itself provides them instead: :meth:`begin`, before the
+    first of the last ``k`` batches, sets every moving mean and variance to 0; the usual updates of those
+    batches then leave ``(1 - m) * sum_j m^(k-j) s_j``, and :meth:`end` divides by ``1 - m^k`` (Adam's bias
+    correction): the average of the ``k`` batches' statistics (weights ``m^(k-j)``, nearly equal), under
+    weights at most ``k - 1`` steps older than the final ones. A layer whose statistics did not move gets its
+    values back. Costs a few ms an epoch.
+    """
+
+    def __init__(self, keras: Any, model: Any) -> None:
+        self.bns = batchnorm_layers(keras, model)
+        self.seen = 0  # batches trained since begin()
+        self._saved: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._saved is not None
+
+    def begin(self) -> None:
+        self._saved = [(b.moving_mean.numpy(), b.moving_variance.numpy()) for b in self.bns]
+        self.seen = 0
+        for b, (mean, var) in zip(self.bns, self._saved):
+            b.moving_mean.assign(np.zeros_like(mean))
+            b.moving_variance.assign(np.zeros_like(var))
+
+    def end(self) -> None:
+        """The bias-corrected statistics of the batches since :meth:`begin` (a no-op when it was not called)."""
+        if self._saved is None:
+            return
+        for b, (mean, var) in zip(self.bns, self._saved):
+            m_now, v_now = b.moving_mean.numpy(), b.moving_variance.numpy()
+            correction = 1.0 - float(b.momentum) ** self.seen
+            if correction <= 0.0 or not (m_now.any() or v_now.any()):
+                b.moving_mean.assign(mean)
+                b.moving_variance.assign(var)
+            else:
+                b.moving_mean.assign(m_now / correction)
+                b.moving_variance.assign(v_now / correction)
+        self._saved = None
 
 
 def recalibrate_batchnorm(keras: Any, model: Any, x: Any, forward: Any = None,
                           bns: list[Any] | None = None) -> None:
-    """Set every BatchNorm's moving statistics to the exact statistics of ``x`` under the current weights.
-
-    On small data a few dozen steps are too few for the moving averages to catch up with weights that keep
-    changing, so inference-mode BN sees the wrong statistics and a deep net (MobileNetV2 from scratch)
-    evaluates at chance while training accuracy climbs. One forward pass in training mode with momentum 0
-    ("precise BN") fixes that: each layer gets its population statistics, layer by layer.
+    """Set every BatchNorm's moving statistics to the exact statistics of ``x`` under the current weights: one
+    forward pass in training mode with momentum 0 (each layer gets its population statistics, layer by layer).
 
     ``forward`` is an optional compiled ``x -> model(x, training=True)`` (see :func:`batchnorm_forward`); it
     must have been traced while the momenta were 0, which the first call here guarantees. ``bns``: the
@@ -170,14 +229,17 @@ class _StudioCallbackBase:
     """
 
     def __init__(self, keras: Any, reporter: Reporter, epochs: int, steps: int, weights_path: Path | None,
-                 patience: int, has_val: bool, interval: float, calibration: np.ndarray | None,
-                 recorder: Any = None) -> None:
+                 patience: int, has_val: bool, interval: float, precise_bn: int | None,
+                 calibration: np.ndarray | None = None, recorder: Any = None) -> None:
         super().__init__()
         self.recorder = recorder  # studio.core.runs.RunRecorder: keeps the run folder valid after each epoch
         self._supports_tf_logs = True
         self._keras, self.reporter, self.epochs, self.steps = keras, reporter, epochs, steps
         self.weights_path, self.has_val, self.interval = weights_path, has_val, interval
-        self.calibration = calibration
+        self.precise_bn = precise_bn  # the number of last batches of an epoch for BatchNormWindow, or None
+        self.calibration = calibration  # or the inputs of an extra precise-BN pass (see precise_bn_plan)
+        self._bn_forward: Any = None  # compiled on first use (see batchnorm_forward)
+        self._bns: list[Any] | None = None
         self.monitor = TrainingMonitor(patience)
         self.history: list[dict[str, Any]] = []
         self.cancelled = False
@@ -186,8 +248,7 @@ class _StudioCallbackBase:
         self._last_report = 0.0
         self._t0 = 0.0
         self._epoch = 0
-        self._bn_forward: Any = None  # compiled on first use (see batchnorm_forward)
-        self._bns: list[Any] | None = None
+        self._bn_window: BatchNormWindow | None = None  # made on first use (the model is set by then)
         self._layout: WeightsLayout | None = None
 
     @property
@@ -198,18 +259,33 @@ class _StudioCallbackBase:
     def early_stopped(self) -> bool:
         return self.monitor.early_stopped
 
-    def _recalibrate(self) -> None:
-        if self._bn_forward is None:
-            self._bn_forward = batchnorm_forward(self.model)
-            self._bns = batchnorm_layers(self._keras, self.model)
-        recalibrate_batchnorm(self._keras, self.model, self.calibration, self._bn_forward, self._bns)
+    def _precise_bn(self) -> None:
+        """Before validation (or, without a validation split, before the epoch's weights are kept)."""
+        if self._bn_window is not None:
+            self._bn_window.end()
+        if self.calibration is not None:
+            if self._bn_forward is None:
+                self._bn_forward = batchnorm_forward(self.model)
+                self._bns = batchnorm_layers(self._keras, self.model)
+            recalibrate_batchnorm(self._keras, self.model, self.calibration, self._bn_forward, self._bns)
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self._epoch = epoch
         self._t0 = time.perf_counter()
 
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        if self.precise_bn is None:
+            return
+        steps = (self.params or {}).get("steps") or self.steps  # what fit counted, else ours
+        if batch == max(0, int(steps) - self.precise_bn):
+            if self._bn_window is None:
+                self._bn_window = BatchNormWindow(self._keras, self.model)
+            self._bn_window.begin()
+
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.batches += 1
+        if self._bn_window is not None and self._bn_window.active:
+            self._bn_window.seen += 1
         if self.reporter.cancel_requested():
             self.cancelled = True
             self.model.stop_training = True
@@ -229,8 +305,7 @@ class _StudioCallbackBase:
     def on_test_begin(self, logs: Any = None) -> None:
         if self.cancelled:
             raise StopNow()
-        if self.calibration is not None:
-            self._recalibrate()
+        self._precise_bn()
 
     def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
         if self.reporter.cancel_requested():
@@ -240,8 +315,8 @@ class _StudioCallbackBase:
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if self.cancelled:  # a partial epoch: not a result
             return
-        if self.calibration is not None and not self.has_val:
-            self._recalibrate()
+        if not self.has_val:  # the kept weights get the statistics all the same
+            self._precise_bn()
         row = self._epoch_row(epoch, logs or {})
         self.history.append(row)
         lr = self.model.optimizer.learning_rate
@@ -307,7 +382,9 @@ def _callback_class(keras: Any) -> type:
 
 def make_callback(keras: Any, reporter: Reporter, epochs: int, steps: int, weights_path: Path | None,
                   patience: int, has_val: bool, interval: float = 0.1,
-                  calibration: np.ndarray | None = None, recorder: Any = None) -> Any:
-    """The one callback between Keras and Studio (see :class:`_StudioCallbackBase`)."""
+                  precise_bn: int | None = None, calibration: np.ndarray | None = None,
+                  recorder: Any = None) -> Any:
+    """The one callback between Keras and Studio (see :class:`_StudioCallbackBase`); ``precise_bn`` and
+    ``calibration``: see :func:`precise_bn_plan`."""
     return _callback_class(keras)(keras, reporter, epochs, steps, weights_path, patience, has_val, interval,
-                                  calibration, recorder)
+                                  precise_bn, calibration, recorder)

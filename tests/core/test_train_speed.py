@@ -1,5 +1,6 @@
-"""What makes train() cheap per epoch without changing what it writes: the best weights are written from the
-copy the callback keeps, in exactly Keras's HDF5 layout (not by a second ``model.save_weights`` pass)."""
+"""What makes train() cheap per epoch without changing what it does: the best weights are written from the
+copy the callback keeps, in exactly Keras's HDF5 layout (not by a second ``model.save_weights`` pass), and
+precise BatchNorm comes from the epoch's last training batches (not from an extra forward pass)."""
 
 from __future__ import annotations
 
@@ -71,18 +72,79 @@ def test_weights_written_from_a_copy_are_keras_own_file(tmp_path: Path, arch: st
         WeightsLayout(model).write(ours, snapshot[:-1])
 
 
-def test_batchnorm_layers_are_found_once_and_reused() -> None:
-    from studio.core.tfenv import load_tf
-    from studio.core.train_callbacks import batchnorm_layers, recalibrate_batchnorm
+def _bn_net(keras: Any) -> Any:
+    """Conv -> BN -> ReLU -> Conv -> BN (frozen) -> pool -> softmax: one updating BN and one frozen one."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inp)
+    x = keras.layers.BatchNormalization(momentum=0.99, name="bn_live")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    frozen = keras.layers.BatchNormalization(name="bn_frozen")
+    x = frozen(x)
+    frozen.trainable = False
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, out)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")  # weights fixed
+    return model
 
-    _, keras = load_tf()
-    model = _model("compact_cnn", (16, 16, 3))
-    bns = batchnorm_layers(keras, model)
-    assert bns and all(isinstance(b, keras.layers.BatchNormalization) for b in bns)
-    x = np.random.default_rng(1).normal(3.0, 2.0, (16, 16, 16, 3)).astype(np.float32)
-    recalibrate_batchnorm(keras, model, x, bns=bns)
-    first = bns[0]
-    # momentum 0 during the pass: the first BN's moving mean is exactly the batch mean of its input
-    inp = keras.Model(model.input, first.input)(x, training=True).numpy()
-    np.testing.assert_allclose(first.moving_mean.numpy(), inp.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
-    assert all(b.momentum not in (0.0,) for b in bns)  # restored
+
+@pytest.mark.parametrize("n, batch, k", [(40, 8, 3), (36, 8, 2), (16, 8, 5)])
+def test_precise_bn_from_the_last_batches_is_their_exact_statistics(n: int, batch: int, k: int) -> None:
+    """With the weights held fixed (learning rate 0), the moving statistics after an epoch are the average of
+    the last k batches' own statistics (the partial last batch counted like the others), the frozen layer is
+    untouched, and no extra forward pass ran."""
+    from studio.core.reporter import NullReporter
+    from studio.core.tfenv import load_tf
+    from studio.core.train_callbacks import batchnorm_layers, make_callback
+
+    tf, keras = load_tf()
+    model = _bn_net(keras)
+    live, frozen = model.get_layer("bn_live"), model.get_layer("bn_frozen")
+    assert batchnorm_layers(keras, model) == [live]
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.0, (n, 8, 8, 2)).astype(np.float32) * np.linspace(0.5, 3.0, n)[:, None, None, None]
+    y = rng.integers(0, 3, n)
+    frozen.moving_mean.assign(np.full(4, 0.7, np.float32))
+    steps = -(-n // batch)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+    cb = make_callback(keras, NullReporter(), 1, steps, None, 0, True, precise_bn=k)
+    model.fit(ds, validation_data=ds, epochs=1, callbacks=[cb], verbose=0)
+
+    feats = keras.Model(model.input, live.input)
+    first = max(0, steps - k)
+    used = min(k, steps)
+    weights = np.array([0.99 ** (used - 1 - j) for j in range(used)])
+    stats = [feats(x[i * batch:(i + 1) * batch]).numpy() for i in range(first, steps)]
+    mean = sum(w * s.mean(axis=(0, 1, 2)) for w, s in zip(weights, stats)) / weights.sum()
+    np.testing.assert_allclose(live.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-5)
+    # Keras's fused BN updates the moving variance with the Bessel-corrected batch variance
+    var = sum(w * s.var(axis=(0, 1, 2), ddof=1) for w, s in zip(weights, stats)) / weights.sum()
+    np.testing.assert_allclose(live.moving_variance.numpy(), var, rtol=1e-3, atol=1e-5)
+    np.testing.assert_array_equal(frozen.moving_mean.numpy(), np.full(4, 0.7, np.float32))
+    np.testing.assert_array_equal(frozen.moving_variance.numpy(), np.ones(4, np.float32))
+
+
+def test_precise_bn_only_for_few_steps_and_one_device() -> None:
+    from studio.core.train_callbacks import PRECISE_BN_MAX_STEPS, precise_bn_batches
+
+    assert precise_bn_batches(25, 32, False) == 2  # issue 16's MobileNetV2: 800 images, batch 32 -> 64 samples
+    assert precise_bn_batches(2, 32, False) == 2
+    assert precise_bn_batches(1, 32, False) == 1
+    assert precise_bn_batches(10, 8, False) == 8
+    assert precise_bn_batches(PRECISE_BN_MAX_STEPS, 32, False) is None  # many steps: the averages keep up
+    assert precise_bn_batches(25, 32, True) is None
+
+
+def test_augmented_batches_get_an_extra_pass_over_clean_inputs_instead() -> None:
+    from studio.core.pipeline import InputSpec
+    from studio.core.train_callbacks import precise_bn_plan
+
+    spec = InputSpec(kind="image", size=8, channels=3, source_channels=3)
+    x = np.random.default_rng(0).integers(0, 256, (800, 8, 8, 3), dtype=np.uint8)
+    assert precise_bn_plan(x, spec, 1, 25, 32, False, augmented=False) == (2, None)
+    batches, cal = precise_bn_plan(x, spec, 1, 25, 32, False, augmented=True)
+    assert batches is None and cal.shape == (64, 8, 8, 3) and cal.dtype == np.float32
+    assert precise_bn_plan(None, spec, 1, 25, 32, False, augmented=True) == (2, None)  # streamed: the window
+    assert precise_bn_plan(x, spec, 1, 60, 32, False, augmented=True) == (None, None)

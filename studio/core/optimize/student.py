@@ -52,7 +52,7 @@ def fit_student(model: Any, data: TrainingData, epochs: int, learning_rate: floa
     from studio.core.optimize.distill import make_distiller, resize_for_teacher
     from studio.core.tfenv import load_tf
     from studio.core.train import _datasets, class_weights_for
-    from studio.core.train_callbacks import StopNow, calibration_inputs, make_callback
+    from studio.core.train_callbacks import StopNow, make_callback, precise_bn_plan
 
     _, keras = load_tf()
     batch = int(batch_size or data.config.batch_size)
@@ -66,10 +66,11 @@ def fit_student(model: Any, data: TrainingData, epochs: int, learning_rate: floa
     if teacher is not None:
         fit_model = make_distiller(model, teacher, distill, resize_for_teacher(teacher, model.input_shape[1:]))
         fit_model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
-    calibration = calibration_inputs(data.train.x, data.spec, int(seed), steps, False)
     has_val = len(data.val) > 0
+    precise_bn, calibration = precise_bn_plan(data.train.x, data.spec, int(seed), steps, batch, False,
+                                              bool(cfg.augment))
     callback = make_callback(keras, reporter, int(epochs), steps, None, int(patience), has_val,
-                             calibration=calibration)
+                             precise_bn=precise_bn, calibration=calibration)
     try:
         fit_model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), class_weight=cw,
                       callbacks=[callback], verbose=0)

@@ -141,7 +141,7 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
 NOTES = [
     "## Profiling fixes and known limits",
     "",
-    "- **Precise BatchNorm on small data** (`studio/core/train_callbacks.py`, `BatchNormWindow`): with few "
+    "- **Precise BatchNorm on small data** (`studio/core/precise_bn.py`): with few "
     "steps per epoch the BN moving averages lag the weights and MobileNetV2 from scratch evaluates at chance. "
     "Studio used to fix that with an extra training-mode forward pass over 64..256 training images before each "
     "validation (eager at first: 0.8x a plain `fit`; compiled: still 2.8 % of a MobileNetV2-0.35 epoch's CPU, "

@@ -205,7 +205,8 @@ def _interleaved(project: Any, config: Any) -> dict[str, Any]:
     from studio.core.reporter import NullReporter
     from studio.core.runs import RunRecorder
     from studio.core.tfenv import load_tf
-    from studio.core.train_callbacks import make_callback, precise_bn_plan
+    from studio.core.precise_bn import precise_bn_plan
+    from studio.core.train_callbacks import make_callback
 
     tf, keras = load_tf()
     manifest = project.load_manifest()

@@ -27,9 +27,10 @@ from studio.core import models
 from studio.core.errors import Cancelled, ConfigError, ProjectError, StudioError
 from studio.core.fsutil import atomic_write_json
 from studio.core.pipeline import Augmentation, InputSpec, SplitData, dataset_from_split, load_split, spec_for_project
+from studio.core.precise_bn import precise_bn_plan
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.runs import RunInfo, RunRecorder, load_run_model, model_json, package_versions, save_weights_atomic
-from studio.core.train_callbacks import StopNow, make_callback, precise_bn_plan
+from studio.core.train_callbacks import StopNow, make_callback
 from studio.core.closed_form import sensor_spec
 from studio.core.train_config import TrainConfig, default_config
 

@@ -1,9 +1,10 @@
-"""The bridge between Keras's ``fit`` and Studio: one callback, its stopping rules, and precise BatchNorm.
+"""The bridge between Keras's ``fit`` and Studio: one callback and its stopping rules.
 
 :class:`TrainingMonitor` is the bookkeeping of a run in plain Python (no Keras, unit-tested): which epoch is
 the best, when to cut the learning rate, when to stop early. The Keras callback (:func:`make_callback`) only
 reads the logs, asks the monitor, and applies its decision (copy/save the best weights, set the learning rate,
-stop); it also reports batch/epoch metrics and stops within one batch when cancel is requested.
+stop); it also reports batch/epoch metrics, stops within one batch when cancel is requested, and applies the
+run's precise-BatchNorm plan (:mod:`studio.core.precise_bn`) before each validation.
 """
 
 from __future__ import annotations
@@ -16,22 +17,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from studio.core.precise_bn import BatchNormWindow, batchnorm_forward, batchnorm_layers, recalibrate_batchnorm
 from studio.core.reporter import Reporter
 from studio.core.runs import WeightsLayout
 
 LR_FACTOR = 0.3
 MIN_LR = 1e-6
-# Small data (few steps per epoch): validation uses exact BatchNorm statistics of the current weights
-# ("precise BN", see precise_bn_plan): from the epoch's last training batches (at least PRECISE_BN_SAMPLES
-# samples) when they are the data as it is, else from an extra pass over PRECISE_BN_SAMPLES..256 training inputs.
-PRECISE_BN_MAX_STEPS = 50
-PRECISE_BN_SAMPLES = 64
-PRECISE_BN_MAX_SAMPLES = 256
-# ...never more than 1/16 of the training set: the extra pass costs a forward per epoch (~10 % of a 960-image
-# epoch at 256 samples, bench/train_throughput.py); per-channel statistics over 64 images are already tight.
-PRECISE_BN_FRACTION = 16
-
-
 # ------------------------------------------------------------------------------------------- stopping rules
 class EpochDecision(NamedTuple):
     """What the monitor decided after one epoch."""
@@ -95,126 +86,6 @@ class TrainingMonitor:
         return EpochDecision(best, new_lr, stop)
 
 
-# ---------------------------------------------------------------------------------------------- precise BN
-def precise_bn_batches(steps: int, batch_size: int, distributed: bool) -> int | None:
-    """How many of an epoch's last training batches set the BatchNorm statistics for validation, or None when
-    the moving averages are left alone (many steps per epoch: they keep up; distributed: replicated variables)."""
-    if distributed or steps >= PRECISE_BN_MAX_STEPS:
-        return None
-    return max(1, min(int(steps), math.ceil(PRECISE_BN_SAMPLES / max(1, int(batch_size)))))
-
-
-def precise_bn_plan(x: np.ndarray | None, spec: Any, seed: int, steps: int, batch_size: int, distributed: bool,
-                    augmented: bool) -> tuple[int | None, np.ndarray | None]:
-    """``(precise_bn, calibration)`` for :func:`make_callback`: how precise BN gets its statistics, if at all.
-
-    Training batches as they are (no augmentation): from the epoch's last batches (:class:`BatchNormWindow`,
-    free). Augmented batches are not what validation and inference see (rotated, shifted, re-lit images with
-    filled borders; noisy, scaled recordings): their statistics made worse models (tests/core/test_explain.py's
-    why-map check: 83 % of peaks on the mark instead of >= 90 %), so an extra training-mode pass over clean
-    training inputs gives them (:func:`recalibrate_batchnorm`), or the window when the data is streamed.
-    """
-    batches = precise_bn_batches(steps, batch_size, distributed)
-    if batches is None or not augmented or x is None:
-        return batches, None
-    n_cal = min(PRECISE_BN_MAX_SAMPLES, max(PRECISE_BN_SAMPLES, len(x) // PRECISE_BN_FRACTION))
-    pick = np.random.default_rng(int(seed)).permutation(len(x))[:n_cal]
-    return None, spec.preprocess(x[np.sort(pick)])
-
-
-def batchnorm_layers(keras: Any, model: Any) -> list[Any]:
-    """The BatchNormalization layers of ``model`` that training updates: nested ones included (a distiller,
-    studio.core.optimize.distill, wraps the student it trains), frozen ones (inference mode) left out."""
-    return [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization) and m.trainable]
-
-
-class BatchNormWindow:
-    """Precise BatchNorm from the last ``k`` training batches of each epoch, without an extra forward pass.
-
-    On small data a few dozen steps are too few for the moving averages (momentum 0.99, 0.999 in MobileNetV2)
-    to catch up with weights that keep changing, so inference-mode BN sees the wrong statistics and a deep net
-    (MobileNetV2 from scratch) evaluates at chance while training accuracy climbs. The fix is statistics of the
-    current weights ("precise BN"). An extra training-mode forward pass of 64 images before each validation
-    costs 2.8 % of a MobileNetV2-0.35 epoch's CPU time (96 px, 800 images); when the training batches are the
-    data as it is (no augmentation) the training pass itself provides them instead: :meth:`begin`, before the
-    first of the last ``k`` batches, sets every moving mean and variance to 0; the usual updates of those
-    batches then leave ``(1 - m) * sum_j m^(k-j) s_j``, and :meth:`end` divides by ``1 - m^k`` (Adam's bias
-    correction): the average of the ``k`` batches' statistics (weights ``m^(k-j)``, nearly equal), under
-    weights at most ``k - 1`` steps older than the final ones. A layer whose statistics did not move gets its
-    values back. Costs a few ms an epoch.
-    """
-
-    def __init__(self, keras: Any, model: Any) -> None:
-        self.bns = batchnorm_layers(keras, model)
-        self.seen = 0  # batches trained since begin()
-        self._saved: list[tuple[np.ndarray, np.ndarray]] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self._saved is not None
-
-    def begin(self) -> None:
-        self._saved = [(b.moving_mean.numpy(), b.moving_variance.numpy()) for b in self.bns]
-        self.seen = 0
-        for b, (mean, var) in zip(self.bns, self._saved):
-            b.moving_mean.assign(np.zeros_like(mean))
-            b.moving_variance.assign(np.zeros_like(var))
-
-    def end(self) -> None:
-        """The bias-corrected statistics of the batches since :meth:`begin` (a no-op when it was not called)."""
-        if self._saved is None:
-            return
-        for b, (mean, var) in zip(self.bns, self._saved):
-            m_now, v_now = b.moving_mean.numpy(), b.moving_variance.numpy()
-            correction = 1.0 - float(b.momentum) ** self.seen
-            if correction <= 0.0 or not (m_now.any() or v_now.any()):
-                b.moving_mean.assign(mean)
-                b.moving_variance.assign(var)
-            else:
-                b.moving_mean.assign(m_now / correction)
-                b.moving_variance.assign(v_now / correction)
-        self._saved = None
-
-
-def recalibrate_batchnorm(keras: Any, model: Any, x: Any, forward: Any = None,
-                          bns: list[Any] | None = None) -> None:
-    """Set every BatchNorm's moving statistics to the exact statistics of ``x`` under the current weights: one
-    forward pass in training mode with momentum 0 (each layer gets its population statistics, layer by layer).
-
-    ``forward`` is an optional compiled ``x -> model(x, training=True)`` (see :func:`batchnorm_forward`); it
-    must have been traced while the momenta were 0, which the first call here guarantees. ``bns``: the
-    model's :func:`batchnorm_layers`, when the caller keeps them.
-    """
-    bns = batchnorm_layers(keras, model) if bns is None else bns
-    if not bns or len(x) == 0:
-        return
-    saved = [layer.momentum for layer in bns]
-    try:
-        for layer in bns:
-            layer.momentum = 0.0
-        if forward is not None:
-            forward(x)
-        else:
-            model(x, training=True)
-    finally:
-        for layer, m in zip(bns, saved):
-            layer.momentum = m
-
-
-def batchnorm_forward(model: Any) -> Any:
-    """A graph-compiled training-mode forward pass of ``model`` for :func:`recalibrate_batchnorm`.
-
-    Run eagerly, the once-per-epoch calibration pass dispatches every op from Python: measured by
-    ``bench/train_throughput.py`` (compact CNN, 32 px, 960 images) it cost ~15 % of an epoch's wall time on a
-    busy 2-core machine and made ``train()`` ~0.8x as fast as a plain ``fit``; compiled once (traced with the
-    BN momenta at 0, as every call runs) it takes about a third of that wall time.
-    """
-    from studio.core.tfenv import load_tf
-
-    tf, _ = load_tf()
-    return tf.function(lambda t: model(t, training=True))
-
-
 # ---------------------------------------------------------------------------------------------- the callback
 class StopNow(Exception):
     """Raised inside fit() to skip the validation pass of an epoch the user cancelled."""
@@ -250,6 +121,7 @@ class _StudioCallbackBase:
         self._epoch = 0
         self._bn_window: BatchNormWindow | None = None  # made on first use (the model is set by then)
         self._layout: WeightsLayout | None = None
+        self._read_weights: Any = None  # compiled on first use (see _snapshot)
 
     @property
     def best_epoch(self) -> int:
@@ -324,7 +196,7 @@ class _StudioCallbackBase:
         decision = self.monitor.update(epoch, row[key + "loss"], row[key + "accuracy"],
                                        float(self._keras.backend.get_value(lr)))
         if decision.best or self.best_weights is None:
-            self.best_weights = [w.copy() for w in self.model.get_weights()]
+            self.best_weights = self._snapshot()
             if self.weights_path is not None:
                 self._save_best()
         row["best"] = self.monitor.best_epoch == epoch + 1
@@ -337,6 +209,18 @@ class _StudioCallbackBase:
         self.reporter.progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}/{self.epochs}")
         if decision.stop:
             self.model.stop_training = True
+
+    def _snapshot(self) -> list[np.ndarray]:
+        """A copy of ``model.get_weights()`` from one compiled call (262 eager variable reads for MobileNetV2
+        cost ~20 ms CPU an epoch; this ~3 ms): the arrays of the weights Keras saves, in the same order."""
+        if self._read_weights is None:
+            from studio.core.tfenv import load_tf
+
+            tf, _ = load_tf()
+            # the model whose weights get_weights() returns: a distiller's are its student's
+            weights = list(getattr(self.model, "student", self.model).weights)
+            self._read_weights = tf.function(lambda: [tf.identity(w) for w in weights])
+        return [np.array(t) for t in self._read_weights()]
 
     def _save_best(self) -> None:
         """``weights.h5`` from the copy just taken (:class:`~studio.core.runs.WeightsLayout`: a fraction of the

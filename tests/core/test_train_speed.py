@@ -97,7 +97,8 @@ def test_precise_bn_from_the_last_batches_is_their_exact_statistics(n: int, batc
     untouched, and no extra forward pass ran."""
     from studio.core.reporter import NullReporter
     from studio.core.tfenv import load_tf
-    from studio.core.train_callbacks import batchnorm_layers, make_callback
+    from studio.core.precise_bn import batchnorm_layers
+    from studio.core.train_callbacks import make_callback
 
     tf, keras = load_tf()
     model = _bn_net(keras)
@@ -127,7 +128,7 @@ def test_precise_bn_from_the_last_batches_is_their_exact_statistics(n: int, batc
 
 
 def test_precise_bn_only_for_few_steps_and_one_device() -> None:
-    from studio.core.train_callbacks import PRECISE_BN_MAX_STEPS, precise_bn_batches
+    from studio.core.precise_bn import PRECISE_BN_MAX_STEPS, precise_bn_batches
 
     assert precise_bn_batches(25, 32, False) == 2  # issue 16's MobileNetV2: 800 images, batch 32 -> 64 samples
     assert precise_bn_batches(2, 32, False) == 2
@@ -139,7 +140,7 @@ def test_precise_bn_only_for_few_steps_and_one_device() -> None:
 
 def test_augmented_batches_get_an_extra_pass_over_clean_inputs_instead() -> None:
     from studio.core.pipeline import InputSpec
-    from studio.core.train_callbacks import precise_bn_plan
+    from studio.core.precise_bn import precise_bn_plan
 
     spec = InputSpec(kind="image", size=8, channels=3, source_channels=3)
     x = np.random.default_rng(0).integers(0, 256, (800, 8, 8, 3), dtype=np.uint8)
@@ -148,3 +149,23 @@ def test_augmented_batches_get_an_extra_pass_over_clean_inputs_instead() -> None
     assert batches is None and cal.shape == (64, 8, 8, 3) and cal.dtype == np.float32
     assert precise_bn_plan(None, spec, 1, 25, 32, False, augmented=True) == (2, None)  # streamed: the window
     assert precise_bn_plan(x, spec, 1, 60, 32, False, augmented=True) == (None, None)
+
+
+def test_best_weights_snapshot_is_get_weights_and_stays_put() -> None:
+    """The callback's compiled snapshot equals ``get_weights()`` and does not follow later training steps."""
+    from studio.core.reporter import NullReporter
+    from studio.core.tfenv import load_tf
+    from studio.core.train_callbacks import make_callback
+
+    tf, keras = load_tf()
+    model = _bn_net(keras)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    cb = make_callback(keras, NullReporter(), 1, 1, None, 0, False)
+    cb.set_model(model)
+    before = [w.copy() for w in model.get_weights()]
+    snap = cb._snapshot()
+    assert len(snap) == len(before) and all(np.array_equal(a, b) for a, b in zip(snap, before))
+    rng = np.random.default_rng(2)
+    model.fit(rng.normal(size=(8, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, 8), epochs=1, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), before))  # training moved them
+    assert all(np.array_equal(a, b) for a, b in zip(snap, before))

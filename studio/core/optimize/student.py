@@ -52,7 +52,8 @@ def fit_student(model: Any, data: TrainingData, epochs: int, learning_rate: floa
     from studio.core.optimize.distill import make_distiller, resize_for_teacher
     from studio.core.tfenv import load_tf
     from studio.core.train import _datasets, class_weights_for
-    from studio.core.train_callbacks import StopNow, make_callback, precise_bn_plan
+    from studio.core.precise_bn import precise_bn_plan
+    from studio.core.train_callbacks import StopNow, make_callback
 
     _, keras = load_tf()
     batch = int(batch_size or data.config.batch_size)

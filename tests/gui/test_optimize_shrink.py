@@ -60,8 +60,8 @@ def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(w
     panel = page.search_panel
     qtbot.waitUntil(lambda: len(panel.frontier.points) == 4, timeout=60_000)
     assert [p["id"] for p in panel.frontier.frontier()] == [1, 3, 0]
-    assert "Best that fits" in panel.result_label.text() and "44.0 KB" in panel.result_label.text()
-    assert "Your trained model as int8: 100.0 KB" in panel.result_label.text()
+    assert "Best that fits" in panel.frontier.summary.text() and "44.0 KB" in panel.frontier.summary.text()
+    assert "Your trained model as int8: 100.0 KB, 11.7 KB RAM" in panel.result_label.text()
     assert panel.frontier.limit.isVisible()
     panel.budget_spin.setValue(3)
     panel.max_kb_spin.setValue(30)

@@ -205,7 +205,10 @@ def _until(pts: Points, train_deadline: float, n_alive: int) -> float:
 
 def _channel_points(pts: Points, cands: list[Candidate]) -> None:
     """Channel-prune the trained run and the best finished candidate, the largest fractions first (the small
-    end of the frontier is what a device search is for), each fine-tune given an equal share of the time left."""
+    end of the frontier is what a device search is for), each fine-tune given an equal share of the time left;
+    a pruned model with more weights than ``max_bytes`` is never fine-tuned."""
+    from studio.core.optimize.rebuild import prune_channels
+
     sources: list[tuple[Candidate | None, Any, int | None, Any]] = []
     if pts.teacher is not None:
         sources.append((None, pts.teacher, pts.run_side, pts.run_config))
@@ -213,8 +216,17 @@ def _channel_points(pts: Points, cands: list[Candidate]) -> None:
     if finished:
         best = max(finished, key=lambda c: (c.val_accuracy or 0.0, -c.est_bytes))
         sources.append((best, best.model, best.size, pts.train_config(best)))
-    jobs = [(f, src) for f in sorted(pts.config.channel_fractions, reverse=True) for src in sources]
-    for k, (fraction, (source, model, side, cfg)) in enumerate(jobs):
+    jobs, too_big = [], 0
+    for fraction in sorted(pts.config.channel_fractions, reverse=True):
+        for source, model, side, cfg in sources:
+            pruned = prune_channels(model, fraction)  # seconds, no training: its size is known before any
+            if pruned[0].count_params() > pts.max_bytes:  # an int8 file holds at least one byte per weight
+                too_big += 1
+                continue
+            jobs.append((fraction, (source, model, side, cfg), pruned))
+    if too_big:
+        pts.notes.append(f"{too_big} channel-pruning point(s) skipped: more weights than the largest file allows")
+    for k, (fraction, (source, model, side, cfg), pruned) in enumerate(jobs):
         if pts.clock.user_cancelled:
             raise Cancelled()
         reserve = min(pts.measure_reserve(len(jobs) - k), pts.clock.left() / 3)
@@ -222,7 +234,7 @@ def _channel_points(pts: Points, cands: list[Candidate]) -> None:
             pts.notes.append(f"the budget ended after {k} of {len(jobs)} channel-pruning points")
             return
         until = time.monotonic() + (pts.clock.left() - reserve) / (len(jobs) - k)
-        pts.channel_point(source, model, side, cfg, fraction, until)
+        pts.channel_point(source, model, side, cfg, fraction, until, pruned)
 
 
 __all__ = ["SearchResult", "keep_point", "search"]

@@ -129,8 +129,8 @@ class Points:
         from studio.core.models import build_model
         from studio.core.tfenv import load_tf
 
-        if epochs <= 0:
-            return
+        if epochs <= 0 or time.monotonic() >= until:
+            return  # nothing is built once training time is over (each build and trace costs seconds)
         spec, raw, _ = self.data(c.size)
         cfg = self.train_config(c)
         if c.model is None:
@@ -159,14 +159,12 @@ class Points:
             raise Cancelled()
 
     def channel_point(self, c: Candidate | None, model: Any, side: int | None, cfg: Any, fraction: float,
-                      until: float) -> None:
-        """Channel-prune ``model`` (the run's when ``c`` is None, else candidate ``c``'s) by ``fraction``,
-        fine-tune it against ``model`` until ``until`` at the latest, and measure it."""
-        from studio.core.optimize.rebuild import prune_channels
-
+                      until: float, pruned: tuple[Any, dict[str, Any]]) -> None:
+        """Fine-tune ``pruned`` (``model`` channel-pruned by ``fraction``; ``model`` is the run's when ``c`` is
+        None, else candidate ``c``'s) against ``model`` until ``until`` at the latest, and measure it."""
         label = "the run" if c is None else c.key
         spec, raw, _ = self.data(side)
-        narrow, plan = prune_channels(model, fraction)
+        narrow, plan = pruned
         epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(self.config.epochs or cfg.epochs))
         self.clock.status(f"Channel pruning {label} by {fraction:.0%}: fine-tuning up to {epochs} epoch(s)")
         try:

@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from studio.gui.widgets import dialogs
-from studio.gui.widgets.frontier import FrontierView, point_text
+from studio.gui.widgets.frontier import FrontierView
 
 EXPLAIN = ("Studio tries smaller architectures, widths and input sizes, and removes channels from your trained "
            "model; it measures every model the way the device runs it (int8 accuracy through LiteRT, RAM through "
@@ -156,18 +156,14 @@ class SearchPanel(QWidget):
 
     def show_result(self, result: dict[str, Any]) -> None:
         """A finished (or stopped) search's JSON, or the last one read back."""
-        self.frontier.set_points(list(result.get("points") or []))
-        best = result.get("best_fitting")
-        if best is None:
-            fitting = [p for p in result.get("frontier") or [] if p.get("fits")]
-            best = max(fitting, key=lambda p: p.get("accuracy") or 0.0) if fitting else None
-        head = "The search was stopped; every model measured so far is kept. " if result.get("stopped") else ""
+        self.frontier.set_points(list(result.get("points") or []))  # its summary names the best that fits
+        text = "The search was stopped; every model measured so far is kept." if result.get("stopped") else ""
         if result.get("complete") is False:
-            head = "The last search was interrupted; these models were measured before it stopped. "
+            text = "The last search was interrupted; these models were measured before it stopped."
         base = result.get("baseline") or {}
-        text = head + (f"Best that fits: {point_text(best)}." if best else "No model found fits the device.")
         if base.get("bytes"):
-            text += (f" Your trained model as int8: {base['bytes'] / 1024:.1f} KB, accuracy "
+            text += (f" Your trained model as int8: {base['bytes'] / 1024:.1f} KB, "
+                     f"{(base.get('arena_bytes') or 0) / 1024:.1f} KB RAM, accuracy "
                      f"{(base.get('accuracy') or 0) * 100:.1f} %.")
         notes = [str(n) for n in result.get("notes") or []]
         if notes:
@@ -175,7 +171,7 @@ class SearchPanel(QWidget):
         kept = [p["name"] for p in result.get("frontier") or [] if p.get("name")]
         if kept:
             text += f" Kept as variants: {', '.join(kept)}."
-        self.result_label.setText(text)
+        self.result_label.setText(text.strip())
 
     @Slot(object)
     def _show_last(self, result: dict[str, Any]) -> None:

@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel-rank", choices=["l1", "bn"], default="l1",
                    help="channels: rank filters by kernel L1 norm or batch-norm scale")
     p.add_argument("--distill", dest="distill", action="store_true", default=None,
-                   help="fine-tune against the trained model's outputs (default: on for channel pruning)")
+                   help="fine-tune against the trained model's outputs too (off by default: not better on our data)")
     p.add_argument("--no-distill", dest="distill", action="store_false", help="fine-tune on labels only")
     p.add_argument("--distill-alpha", type=float, help="weight of the label loss, 0..1")
     p.add_argument("--distill-temperature", type=float, help="softening temperature, 1 or more")
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-candidates", type=int, default=16)
     p.add_argument("--epochs", type=int, help="epochs of a fully trained candidate (default: Studio's)")
     p.add_argument("--distill", dest="distill", action="store_true", default=None,
-                   help="candidates learn from the trained run (default)")
+                   help="candidates learn from the trained run (off by default: not better on our data)")
     p.add_argument("--no-distill", dest="distill", action="store_false")
     p.add_argument("--no-keep", action="store_true", help="do not keep the frontier points as variants")
 

@@ -24,8 +24,8 @@ from studio.core.reporter import NullReporter, RecordingReporter
 # ---------------------------------------------------------------------------------------------- plain Python
 def test_names_epochs_and_distillation_defaults() -> None:
     c50 = OptimizeConfig(prune=0.5, prune_kind="channels")
-    assert c50.default_name() == "c50-int8" and c50.distills and c50.epochs == 40
-    assert OptimizeConfig(prune=0.5, prune_kind="channels", distill=False).default_name() == "c50-nokd-int8"
+    assert c50.default_name() == "c50-int8" and not c50.distills and c50.epochs == 40
+    assert OptimizeConfig(prune=0.5, prune_kind="channels", distill=True).default_name() == "c50-kd-int8"
     w50 = OptimizeConfig(prune=0.5, prune_kind="weights")
     assert w50.default_name() == "p50-int8" and not w50.distills and w50.epochs == 4
     assert OptimizeConfig(prune=0.5, prune_kind="weights", distill=True).default_name() == "p50-kd-int8"
@@ -91,7 +91,8 @@ def test_channel_pruned_variant_is_smaller_everywhere_and_rebuilds_from_json(tra
     from studio.core.measure import run_litert
 
     project = trained
-    info = optimize(project, OptimizeConfig(prune=0.5, prune_kind="channels", finetune_epochs=1), NullReporter())
+    info = optimize(project, OptimizeConfig(prune=0.5, prune_kind="channels", finetune_epochs=1, distill=True),
+                    NullReporter())
     v = info.to_json()
     ref = v["reference"]
     assert v["prune_kind"] == "channels" and v["distill"]["alpha"] > 0

@@ -22,7 +22,8 @@ def test_prune_kinds_say_what_they_shrink_and_the_request_follows(window, qtbot,
     page = window.page("optimize")
     page.reload()
     box = page.kind_box
-    assert box.kind() == "channels" and box.distill_check.isChecked()
+    assert box.kind() == "channels" and not box.distill_check.isChecked()  # the measured default: off
+    box.distill_check.setChecked(True)
     assert "flash" in box.explain["channels"].text() and "only the zipped file" in box.explain["weights"].text()
     page.prune_slider.setValue(50)
     assert page.prune_label.text() == "50 % of the channels removed" and "RAM" in page.hint.text()
@@ -66,7 +67,7 @@ def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(w
     panel.budget_spin.setValue(3)
     panel.max_kb_spin.setValue(30)
     req = panel.request()
-    assert req == {"target": "cortex-m4", "budget_min": 3.0, "max_bytes": 30 * 1024, "distill": True, "keep": False}
+    assert req == {"target": "cortex-m4", "budget_min": 3.0, "max_bytes": 30 * 1024, "distill": False, "keep": False}
     # live: points arrive one by one while a search runs
     panel.frontier.set_points([])
     for p in points[:2]:

@@ -13,12 +13,17 @@ from typing import Any
 
 from studio.core.errors import Cancelled, ConfigError
 from studio.core.fsutil import atomic_write_json, safe_name
-from studio.core.optimize.config import DEFAULT_CHANNEL_FINETUNE_EPOCHS, FINETUNE_LR_FACTOR, Arrays, OptimizeConfig
+from studio.core.optimize.config import (
+    DEFAULT_CHANNEL_FINETUNE_EPOCHS,
+    DISTILL_BY_DEFAULT,
+    FINETUNE_LR_FACTOR,
+    Arrays,
+    OptimizeConfig,
+)
 from studio.core.optimize.search_space import Candidate, SearchConfig, pareto_front
 from studio.core.optimize.student import TrainingData, fit_student, run_train_config
 
-# Measured default (docs/benchmarks.md, "Distillation"): candidates learn from the trained run.
-DISTILL_DEFAULT = True
+DISTILL_DEFAULT = DISTILL_BY_DEFAULT  # candidates learn from the trained run only when asked (see config)
 SEARCH_FORMAT = 1
 PUBLIC_KEYS = ("id", "kind", "name", "bytes", "flash_bytes", "gzip_bytes", "arena_bytes", "macs", "params",
                "latency_ms", "latency_median_ms", "accuracy", "test_accuracy", "keras_accuracy", "fits",
@@ -232,6 +237,8 @@ class Points:
             m = measure_variant(model_bytes, model, arrays, q, quiet, measure_arena=q in ("int8", "float32"))
             m.update(quantize=q, flash_bytes=flash_bytes(len(model_bytes)), params=int(model.count_params()))
             fit = check_fit(m, self.target)
+            if fit["ok"] and self.config.max_bytes and m["bytes"] > self.config.max_bytes:  # the user's own limit
+                fit = {"ok": False, "reason": f"larger than the {self.config.max_bytes / 1024:.0f} KB asked for"}
             point = {"id": len(self.points), "kind": kind, "name": None, **{k: m.get(k) for k in (
                 "bytes", "flash_bytes", "gzip_bytes", "macs", "params", "latency_ms", "latency_median_ms",
                 "accuracy", "test_accuracy", "keras_accuracy")},

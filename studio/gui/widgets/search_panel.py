@@ -64,9 +64,9 @@ class SearchPanel(QWidget):
         row.addSpacing(16)
         self.distill_check = QCheckBox("Learn from the trained model")
         self.distill_check.setObjectName("searchDistill")
-        self.distill_check.setChecked(True)
-        self.distill_check.setToolTip("Candidates copy the trained model's softened answers while they train "
-                                      "(distillation, the measured default)")
+        self.distill_check.setChecked(False)
+        self.distill_check.setToolTip("Candidates also copy the trained model's softened answers while they train "
+                                      "(distillation; off by default: on our data it did not beat plain training)")
         row.addWidget(self.distill_check)
         row.addStretch(1)
         layout.addLayout(row)
@@ -105,7 +105,7 @@ class SearchPanel(QWidget):
     def set_values(self, saved: dict[str, Any]) -> None:
         self.budget_spin.setValue(int(saved.get("budget_min") or 10))
         self.max_kb_spin.setValue(int(saved.get("max_kb") or 0))
-        self.distill_check.setChecked(bool(saved.get("distill", True)))
+        self.distill_check.setChecked(bool(saved.get("distill", False)))
 
     def set_target(self, target: Any) -> None:
         from studio.core.targets import MCU_CODE_RESERVE

@@ -26,9 +26,9 @@ PRUNE_KINDS = ("channels", "weights")
 DEFAULT_CHANNEL_FINETUNE_EPOCHS = 40
 CHANNEL_PATIENCE = 10
 # Whether channel-pruning fine-tunes (and search candidates) learn from the trained run by default. Off: on the
-# development data distillation did not beat plain fine-tuning at the same budget (digits c50 test 0.9889 with
-# vs 0.9916 without, 40 epochs; inspection mixed, -5.2 to +1.6 points; docs/benchmarks.md "distillation
-# effect"); --distill / the Optimize page's check box turn it on.
+# development data distillation did not beat plain fine-tuning at the same budget (docs/benchmarks.md,
+# "distillation effect", one seed: digits c50 / c75 / width-0.5 student -0.28 / -0.56 / -0.14 points;
+# inspection +2.08 / -12.5 / +6.25); --distill / the Optimize page's check box turn it on.
 DISTILL_BY_DEFAULT = False
 
 

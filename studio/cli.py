@@ -412,6 +412,19 @@ def cmd_selftest(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     return run_selftest(rep)
 
 
+def cmd_check_bundle(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.selftest import check_bundle
+
+    result = check_bundle(args.bundle, compiled=False if args.no_compile else None, kit=args.kit, reporter=rep)
+    if not args.json:
+        for check in result["checks"]:
+            state = ("passed" if check["ok"] else "FAILED") if check["ran"] else "not run"
+            extra = check.get("detail") if check["ran"] else check.get("reason")
+            sys.stdout.write(f"{check['title']}: {state}" + (f" ({extra})" if extra else "") + "\n")
+        sys.stdout.write("\n".join(result["summary"]) + "\n")
+    return result
+
+
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -573,6 +586,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="device profile id (see 'studio targets')")
 
     add("targets", cmd_targets, "list device profiles")
+
+    p = add("selftest", cmd_check_bundle,
+            "check an exported bundle: does it reproduce Studio's answers, and is the model correct on its golden "
+            "examples (exit 1 when it does not reproduce them)")
+    p.add_argument("bundle", help="the exported bundle folder")
+    p.add_argument("--no-compile", action="store_true", help="MCU bundles: do not compile main.cc")
+    p.add_argument("--kit", help="a TFLite-Micro host build (default: $STUDIO_TFLM_KIT)")
 
     p = sub.add_parser("gui", help="open the desktop app", description="open the desktop app")
     p.add_argument("project", nargs="?", help="project folder to open")

@@ -1,10 +1,11 @@
 """Export bundle: the model, its preprocessing spec, a self-testing harness, and for MCUs the C/C++ files.
 
 The bundle proves itself on the device: ``golden/`` holds real validation samples in their *raw* form (the
-original image files, or raw sensor windows) and the outputs the host's LiteRT produced for them, so
-``run_model.py --selftest`` exercises the harness's own decoding and scaling as well as the runtime. For
-microcontrollers ``main.cc`` does the same with one quantized golden input, an op resolver listing exactly the
-model's ops, and the arena measured with the real TFLite-Micro interpreter.
+original image files, or raw sensor windows), their true labels, and the outputs the host produced for them,
+so ``run_model.py --selftest`` exercises the harness's own decoding and scaling as well as the runtime. For
+microcontrollers ``main.cc`` runs the same goldens (quantized, in ``golden_data.cc``) at start-up, with an op
+resolver listing exactly the model's ops and the arena measured with the real TFLite-Micro interpreter (see
+:mod:`studio.core.golden` for how goldens are chosen, :mod:`studio.core.mcu_bundle` for the C/C++ side).
 
 The bundle is written to a hidden staging folder and committed at the end (see
 :mod:`studio.core.export_folder`): a new folder in one swap, an earlier export file by file, replacing only
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io as io_mod
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +29,11 @@ from studio.core import commit
 from studio.core.errors import ConfigError, ProjectError
 from studio.core.export_folder import check_output_folder, commit_bundle, file_hashes, previous_bundle
 from studio.core.formats import FORMATS
-from studio.core.golden import Golden, choose_golden_indices
+from studio.core.golden import Golden
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
 
 TEMPLATE_FILES = ("run_model.py", "requirements.txt")
-INT_TOLERANCE = 2  # LSBs: optimized int8 kernels on other CPUs may round an output differently by 1
-FLOAT_TOLERANCE = 1e-3  # probabilities
 
 
 @dataclass
@@ -137,7 +137,7 @@ def write_bundle(
     ``bundle.json`` lists every file with its SHA-256 and the commit's ``generation``: a re-export replaces
     exactly these files, and a reader can tell a complete bundle from a mix (``export_folder.verify_bundle``)."""
     from studio.core import golden as golden_mod
-    from studio.core import mcu_bundle, measure, micro
+    from studio.core import mcu_bundle, measure
     from studio.core.cescape import class_name_problem
 
     reporter = reporter or NullReporter()
@@ -150,6 +150,9 @@ def write_bundle(
         if class_name_problem(name):
             raise ConfigError(f"class {name!r} cannot be exported: {class_name_problem(name)}",
                               hint="rename the class folder (or label) and import, train and optimize again")
+    if target.mcu and variant.get("quantize") not in ("int8", "float32"):
+        raise ConfigError(f"{target.title} runs TFLite-Micro, which cannot run a {variant.get('quantize')} model",
+                          hint="export an int8 variant for microcontrollers")
     files: list[str] = []
 
     def put(name: str, data: bytes | str) -> None:
@@ -165,61 +168,45 @@ def write_bundle(
                            hint="build the variant again with 'studio optimize'") from exc
     put("model.tflite", model_bytes)
     put("labels.txt", "".join(c + "\n" for c in classes))
-    pre = preprocess_json(spec, classes, io, model_bytes)
-    put("preprocess.json", json.dumps(pre, indent=2))
+    put("preprocess.json", json.dumps(preprocess_json(spec, classes, io, model_bytes), indent=2))
     for name in TEMPLATE_FILES:
         put(name, (tdir / name).read_bytes())
 
-    # golden inputs, raw
     reporter.status("Recording golden outputs for the self-test")
-    golden_dir = folder / "golden"
-    golden_dir.mkdir()
-    gold_json: dict[str, Any] = {
-        "tolerance": INT_TOLERANCE if io["output"]["dtype"] in ("int8", "uint8") else FLOAT_TOLERANCE,
-        "tolerance_note": "max |device - host| per raw output value",
-        "runtime": "ai-edge-litert on the host that exported this bundle",
-    }
-    if spec["kind"] == "image":
-        for name, data in golden.files or []:
-            put(f"golden/{name}", data)
-    else:
-        np.savez(golden_dir / "golden_windows.npz", windows=np.asarray(golden.windows, dtype=np.float32))
-        files.append("golden/golden_windows.npz")
-        gold_json["windows_file"] = "golden_windows.npz"
-    gold_json["items"] = golden_mod.expected_items(model_bytes, spec, golden, golden_dir)
+    gold_json = _put_golden_files(put, folder, spec, golden)
+    x = golden_mod.model_inputs(spec, golden, folder / "golden")
+    arena = None
+    if target.mcu:
+        reporter.status("Measuring the TFLite-Micro arena and writing the C/C++ files")
+        arena = mcu_bundle.arena_for_bundle(model_bytes, variant, x, io)
+    outputs = golden_mod.host_outputs(model_bytes, x, io, arena["recommended_bytes"] if arena else None)
+    tol = golden_mod.tolerance(outputs)
+    gold_json.update(tolerance=tol["tolerance"], tolerance_note=tol["note"], kernel_diffs=tol["kernel_diffs"],
+                     items=golden_mod.items(spec, golden, outputs["litert_xnnpack"]))
+    if target.mcu:
+        gold_json["tflm"] = mcu_bundle.write_mcu_files(
+            put, tdir=tdir, folder=folder, model_bytes=model_bytes, io=io, classes=classes, arena=arena, x=x,
+            expected=outputs["tflm_reference"], labels=[classes.index(label) for label in golden.labels],
+            tolerance=tol["tolerance"], input_note=_input_text(spec, io))
+        for item, out in zip(gold_json["items"], outputs["tflm_reference"]):
+            item["expected_tflm"] = np.asarray(out).reshape(-1).tolist()
     put("golden/golden.json", json.dumps(gold_json, indent=1))
     check_cancel(reporter)
 
-    arena_bytes = None
-    if target.mcu:
-        if variant.get("quantize") not in ("int8", "float32"):
-            raise ConfigError(
-                f"{target.title} runs TFLite-Micro, which cannot run a {variant.get('quantize')} model",
-                hint="export an int8 variant for microcontrollers",
-            )
-        reporter.status("Writing the TFLite-Micro files (C array, op resolver, golden data)")
-        arena = variant.get("arena") or {}
-        x0 = _first_golden_input(spec, golden, golden_dir, io)
-        if not arena.get("recommended_bytes"):
-            arena = micro.find_arena(model_bytes, x0).to_json()
-        if not arena.get("recommended_bytes"):
-            raise ConfigError(f"this model does not run in TFLite-Micro: {arena.get('error')}",
-                              hint="choose an int8 variant of a supported architecture")
-        arena_bytes = int(arena["recommended_bytes"])
-        expected = micro.run_tflm(model_bytes, x0, arena_bytes)[0]
-        out_dtype = np.dtype(io["output"]["dtype"])
-        mcu_bundle.write_mcu_files(
-            put, tdir=tdir, model_bytes=model_bytes, ops=measure.op_names(model_bytes), io=io, classes=classes,
-            arena_bytes=arena_bytes, golden_input=x0[0], golden_expected=np.asarray(expected, dtype=out_dtype),
-            tolerance=INT_TOLERANCE if out_dtype.kind in "iu" else FLOAT_TOLERANCE,
-        )
-        variant = dict(variant, arena=arena)
-
-    readme = _readme(tdir, project_name, variant, target, classes, spec, io, gold_json["tolerance"])
-    put("README.md", readme)
+    put("README.md", _readme(tdir, project_name, variant, target, classes, spec, io, gold_json, arena))
     if report_html:
         put("report.html", report_html)
-    bundle = {
+    meta = _bundle_json(project_name, variant, target, model_bytes, arena, golden, files)
+    meta.update(generation=generation, sha256=file_hashes(folder, sorted(files)))
+    put("bundle.json", json.dumps(meta, indent=2))
+    return sorted(files), arena["recommended_bytes"] if arena else None
+
+
+def _bundle_json(project_name: str, variant: dict[str, Any], target: TargetProfile, model_bytes: bytes,
+                 arena: dict[str, Any] | None, golden: Golden, files: list[str]) -> dict[str, Any]:
+    from studio.core import measure
+
+    return {
         "schema_version": FORMATS["bundle"].current,  # read back with formats.read_versioned("bundle", ...)
         "studio_version": __version__,
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -231,56 +218,54 @@ def write_bundle(
         "accuracy": variant.get("accuracy"),
         "bytes": len(model_bytes),
         "gzip_bytes": measure.gzip_size(model_bytes),
-        "arena": (
-            {"bytes": arena_bytes, "min_bytes": (variant.get("arena") or {}).get("min_bytes"),
-             "how": micro.HEADROOM_TEXT}
-            if arena_bytes else None
-        ),
+        "arena": dict(arena, bytes=arena["recommended_bytes"]) if arena else None,
+        "golden": len(golden.labels),
         "ops": measure.op_names(model_bytes),
         "files": sorted(files + ["bundle.json"]),
-        "generation": generation,
-        "sha256": file_hashes(folder, sorted(files)),
     }
-    put("bundle.json", json.dumps(bundle, indent=2))
-    return sorted(files), arena_bytes
 
 
-def _first_golden_input(spec: dict[str, Any], golden: Golden, golden_dir: Path, io: dict[str, Any]) -> np.ndarray:
-    """The first golden sample as the model's input tensor ([1, ...], model dtype)."""
-    from studio.core.golden import model_inputs
-    from studio.core.measure import quantize_input
+def _put_golden_files(put: Any, folder: Path, spec: dict[str, Any], golden: Golden) -> dict[str, Any]:
+    """The raw golden inputs (image files, or the windows as .npz); returns the start of golden.json."""
+    (folder / "golden").mkdir()
+    gold_json: dict[str, Any] = {
+        "format": "small-model-studio/golden", "version": 2,
+        "runtime": "expected: ai-edge-litert (XNNPACK) on the host that exported this bundle",
+    }
+    if spec["kind"] == "image":
+        for name, data in golden.files or []:
+            put(f"golden/{name}", data)
+    else:
+        buf = io_mod.BytesIO()
+        np.savez(buf, windows=np.asarray(golden.windows, dtype=np.float32))
+        put("golden/golden_windows.npz", buf.getvalue())
+        gold_json["windows_file"] = "golden_windows.npz"
+    return gold_json
 
-    first = Golden(golden.labels[:1], files=(golden.files or [])[:1] or None,
-                   windows=None if golden.windows is None else golden.windows[:1])
-    detail = {"dtype": np.dtype(io["input"]["dtype"]), "quantization": (io["input"]["scale"],
-                                                                         io["input"]["zero_point"])}
-    return quantize_input(model_inputs(spec, first, golden_dir), detail)
+
+def _input_text(spec: dict[str, Any], io: dict[str, Any]) -> str:
+    if spec["kind"] == "image":
+        return (f"{spec['size']}x{spec['size']} {'RGB' if int(spec['channels']) == 3 else 'grey'} image (HWC), "
+                f"pixel * {spec['scale']:g} + {spec['offset']:g}, then {io['input']['dtype']}")
+    return (f"window of {spec['window']} rows x channels {', '.join(spec.get('channel_names') or [])}, "
+            f"normalized per channel, then {io['input']['dtype']}")
 
 
 def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: TargetProfile, classes: list[str],
-            spec: dict[str, Any], io: dict[str, Any], tolerance: float) -> str:
+            spec: dict[str, Any], io: dict[str, Any], gold_json: dict[str, Any], arena: dict | None) -> str:
+    from studio.core import mcu_bundle
+
     text = (tdir / "README.md").read_text(encoding="utf-8")
-    if spec["kind"] == "image":
-        inp = (f"{spec['size']}x{spec['size']} {'RGB' if int(spec['channels']) == 3 else 'grey'} image, "
-               f"pixel * {spec['scale']:g} + {spec['offset']:g}, then {io['input']['dtype']}")
-        example = "photo.jpg    # or a folder of images"
-    else:
-        inp = (f"window of {spec['window']} rows x channels {', '.join(spec.get('channel_names') or [])}, "
-               f"normalized per channel, then {io['input']['dtype']}")
-        example = "recording.csv    # columns named as in preprocess.json"
-    mcu = ""
     if target.mcu:
-        arena = (variant.get("arena") or {}).get("recommended_bytes")
-        mcu = (
-            "- `model_data.h/.cc` — the model as an aligned C array; `golden_data.h/.cc` — one golden input and "
-            "the expected output.\n"
-            f"- `main.cc` — TFLite-Micro harness: op resolver with exactly the model's ops, arena of {arena} bytes "
-            f"({(variant.get('arena') or {}).get('headroom', '')}); prints SELFTEST PASSED on the device.\n"
-            "- `tflm.mk` / `CMakeLists.txt` — build snippets for the tflite-micro Makefile, ESP-IDF or CMake.\n"
-        )
+        device = mcu_bundle.readme_section(tdir, arena or {}, gold_json, len(classes))
+    else:
+        device = (tdir / "README_linux.md").read_text(encoding="utf-8").replace(
+            "@EXAMPLE@", "photo.jpg    # or a folder of images" if spec["kind"] == "image"
+            else "recording.csv    # columns named as in preprocess.json")
     acc = variant.get("accuracy")
     return (
-        text.replace("@PROJECT_NAME@", project_name)
+        text.replace("@DEVICE_SECTION@", device)
+        .replace("@PROJECT_NAME@", project_name)
         .replace("@STUDIO_VERSION@", __version__)
         .replace("@DATE@", _dt.date.today().isoformat())
         .replace("@VARIANT@", str(variant.get("name")))
@@ -290,10 +275,9 @@ def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: Targ
         .replace("@GZIP_BYTES@", str(variant.get("gzip_bytes")))
         .replace("@QUANTIZE@", str(variant.get("quantize")))
         .replace("@ACCURACY@", "–" if acc is None else f"{acc * 100:.1f}%")
-        .replace("@INPUT@", inp)
-        .replace("@MCU_FILES@", mcu)
-        .replace("@EXAMPLE@", example)
-        .replace("@TOLERANCE@", f"{tolerance:g}")
+        .replace("@INPUT@", _input_text(spec, io))
+        .replace("@GOLDEN_COUNT@", str(len(gold_json.get("items", []))))
+        .replace("@TOLERANCE@", f"{gold_json['tolerance']:g}")
     )
 
 
@@ -319,6 +303,7 @@ def export(
 ) -> ExportResult:
     """Write the bundle of ``variant`` (default: the active one) for ``target`` (default: the project's)."""
     from studio.core import golden as golden_mod
+    from studio.core import measure
     from studio.core.optimize import load_variant
     from studio.core.report import build_report
 
@@ -337,7 +322,11 @@ def export(
     _check_same_classes(project, data)
     reporter.status(f"Exporting variant '{data['name']}' for {profile.title}")
     reporter.progress(0.05, "collecting golden inputs")
-    golden = golden_mod.from_project(project, spec, classes)
+    inp = measure.io_details(model_bytes)["input"]
+    in_bytes = int(np.prod(inp["shape"][1:])) * np.dtype(inp["dtype"]).itemsize
+    golden = golden_mod.from_project(project, spec, classes, model_bytes,
+                                     golden_mod.golden_limit(len(classes), in_bytes if profile.mcu else None),
+                                     progress=lambda f: reporter.progress(0.05 + 0.2 * f, "choosing golden inputs"))
     check_cancel(reporter)
     reporter.progress(0.3, "writing the bundle")
     in_place = bool(previous)
@@ -361,4 +350,4 @@ def export(
     return ExportResult(out, data["name"], profile.id, files, arena)
 
 
-__all__ = ["export", "ExportResult", "Golden", "write_bundle", "preprocess_json", "choose_golden_indices"]
+__all__ = ["export", "ExportResult", "Golden", "write_bundle", "preprocess_json"]

@@ -1,14 +1,21 @@
 """Golden inputs of a bundle: real samples in their raw form, with their true labels and the host's outputs.
 
 A bundle proves itself on the device by running these samples through the device's own preprocessing and
-runtime and comparing every output value with what Studio recorded. The raw form matters: image goldens are
-the original files (so the harness's decoding is tested too), sensor goldens are un-normalized model inputs (windows, or whole recordings resampled / padded as
-the run's input spec says).
+runtime and comparing every output value with what Studio recorded. So that the comparison can fail, the
+samples are the ones whose outputs are *not* saturated: per class the least confident correctly classified
+sample (or, for a class the model never gets right, the closest miss), then the most borderline sample of all
+(smallest margin between the two best classes), then more of the same round-robin. A one-hot output (127 /
+-128) would only test the top-1 class; these test every output value.
+
+The raw form matters: image goldens are the original files (so the harness's decoding is tested too), sensor
+goldens are un-normalized model inputs (windows, or whole recordings resampled / padded as the run's input spec
+says). Every item carries its true label, so a self-test can say both "reproduces
+Studio's answers" and "correct on N of M examples".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,10 @@ import numpy as np
 
 from studio.core.fsutil import safe_name
 
-GOLDEN_COUNT = 8
+GOLDEN_COUNT = 8  # goldens at least (when the validation split has that many samples)
+MAX_GOLDEN = 16  # and at most: one per class plus a borderline one, up to this
+MCU_GOLDEN_BYTES = 128 * 1024  # flash the golden inputs of an MCU bundle may take (at least 2 goldens)
+MAX_CANDIDATES = 256  # validation samples scored to choose from (stratified by class)
 MAX_GOLDEN_FILE_BYTES = 1024 * 1024
 
 
@@ -24,17 +34,78 @@ MAX_GOLDEN_FILE_BYTES = 1024 * 1024
 class Golden:
     """Raw golden inputs: image files (name, bytes), or raw (un-normalized) sensor windows [n, window, ch].
 
-    ``labels`` are the samples' true class names (not what the model predicts)."""
+    ``labels`` are the samples' true class names (not what the model predicts); ``why`` says why each was
+    chosen; ``names`` name sensor windows by source file and row."""
 
     labels: list[str]
     files: list[tuple[str, bytes]] | None = None
     windows: np.ndarray | None = None
+    why: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
 
-def choose_golden_indices(y: np.ndarray, n: int = GOLDEN_COUNT) -> np.ndarray:
-    from studio.core.convert import representative_indices
+def golden_limit(n_classes: int, input_bytes: int | None = None) -> int:
+    """How many goldens: one per class plus a borderline one, at least GOLDEN_COUNT, at most MAX_GOLDEN; for an
+    MCU bundle (``input_bytes`` given: one quantized input's size) also what fits in MCU_GOLDEN_BYTES."""
+    n = min(max(GOLDEN_COUNT, n_classes + 1), MAX_GOLDEN)
+    if input_bytes:
+        n = min(n, max(2, MCU_GOLDEN_BYTES // max(1, int(input_bytes))))
+    return n
 
-    return np.sort(representative_indices(np.asarray(y), n, seed=7))
+
+def choose_golden(probs: np.ndarray, y: np.ndarray, limit: int) -> list[tuple[int, str]]:
+    """Indices of the golden samples in priority order, each with the reason it was chosen.
+
+    ``probs`` [n, classes] are the exported model's probabilities, ``y`` the true labels. Classes take turns;
+    each class's goldens are misclassified as often as the model misclassifies that class (rounded, so a class
+    the model gets 95 % right gets correct goldens, one it gets half wrong gets half misses), and within each
+    kind the samples nearest the decision boundary come first: the least confident correct ones, the closest
+    misses. After the first round comes the most borderline sample of all (smallest top-2 margin).
+    """
+    probs, y = np.asarray(probs, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    if not len(y):
+        return []
+    pred = np.argmax(probs, axis=1)
+    p_true = probs[np.arange(len(y)), y]
+    top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.zeros((len(y), 2))
+    margin = top2[:, 1] - top2[:, 0]
+    per_class = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        right, wrong = idx[pred[idx] == c], idx[pred[idx] != c]
+        per_class.append({"right": list(right[np.argsort(p_true[right], kind="stable")]),
+                          "wrong": list(wrong[np.argsort(-p_true[wrong], kind="stable")]),
+                          "miss_rate": len(wrong) / len(idx), "taken": 0, "misses": 0})
+    chosen: list[tuple[int, str]] = []
+    taken: set[int] = set()
+
+    def take_from(q: dict[str, Any]) -> None:
+        q["taken"] += 1
+        want_miss = q["misses"] < int(np.floor(q["taken"] * q["miss_rate"] + 0.5))
+        kind = "wrong" if (want_miss and q["wrong"]) or not q["right"] else "right"
+        while q[kind] and int(q[kind][0]) in taken:
+            q[kind].pop(0)
+        if not q[kind]:
+            return
+        i = int(q[kind].pop(0))
+        q["misses"] += kind == "wrong"
+        why = (f"least confident correct (p={p_true[i]:.2f} for its class)" if kind == "right" else
+               f"closest miss (p={p_true[i]:.2f} for its class; {q['miss_rate'] * 100:.0f} % of the class missed)")
+        chosen.append((i, why))
+        taken.add(i)
+
+    rnd = 0
+    while len(chosen) < limit and any(q["right"] or q["wrong"] for q in per_class):
+        for q in per_class:
+            if len(chosen) < limit and (q["right"] or q["wrong"]):
+                take_from(q)
+        if rnd == 0 and len(chosen) < limit:
+            rest = [int(i) for i in np.argsort(margin, kind="stable") if int(i) not in taken]
+            if rest:
+                chosen.append((rest[0], f"borderline (margin {margin[rest[0]]:.2f} between the two best classes)"))
+                taken.add(rest[0])
+        rnd += 1
+    return chosen[:limit]
 
 
 def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarray:
@@ -53,48 +124,68 @@ def model_inputs(spec: dict[str, Any], golden: Golden, folder: Path) -> np.ndarr
     return normalize(golden.windows, ispec.norm, ispec.mean, ispec.std)
 
 
-def expected_items(model_bytes: bytes, spec: dict[str, Any], golden: Golden, folder: Path) -> list[dict]:
-    """golden.json items: true label, the host's (LiteRT) raw output and its top-1, the file name for images."""
-    from studio.core.measure import run_litert
+def items(spec: dict[str, Any], golden: Golden, raw: np.ndarray) -> list[dict]:
+    """golden.json items: true label, the host's raw output and its top-1, the file (images) and why chosen."""
+    names = [name for name, _ in golden.files or []] if spec["kind"] == "image" else list(golden.names)
+    out = []
+    for i in range(len(golden.labels)):
+        r = np.asarray(raw[i]).reshape(-1)
+        item: dict[str, Any] = {"label": golden.labels[i], "expected": r.tolist(), "expected_top1": int(np.argmax(r))}
+        if spec["kind"] == "image":
+            item["file"] = names[i]
+        elif i < len(names):
+            item["name"] = names[i]
+        if i < len(golden.why):
+            item["why"] = golden.why[i]
+        out.append(item)
+    return out
 
-    run = run_litert(model_bytes, model_inputs(spec, golden, folder))
-    names = [name for name, _ in golden.files or []] if spec["kind"] == "image" else [None] * len(run.raw)
-    items = []
-    for i, name in enumerate(names):
-        raw = np.asarray(run.raw[i]).reshape(-1)
-        item = {"label": golden.labels[i], "expected": raw.tolist(), "expected_top1": int(np.argmax(raw))}
-        if name is not None:
-            item["file"] = name
-        items.append(item)
-    return items
 
-
-def from_project(project: Any, spec: dict[str, Any], classes: list[str]) -> Golden:
-    """Golden samples from the project's validation split (train when there is none)."""
+def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_bytes: bytes, limit: int,
+                 progress: Any = None) -> Golden:
+    """Golden samples from the project's validation split (train when there is none), scored by the exported
+    model itself (LiteRT) and chosen by :func:`choose_golden`."""
+    from studio.core.convert import representative_indices
     from studio.core.data import split_samples
+    from studio.core.data.sensor.shaping import normalize, shape_all, split_recordings
+    from studio.core.measure import run_litert
     from studio.core.pipeline import InputSpec
 
     ispec = InputSpec.from_json(spec)
     manifest = project.load_manifest()
     split = "val" if manifest.get("split_counts", {}).get("val") else "train"
     if spec["kind"] == "image":
+        from studio.core.data.image import load_image
+
         paths, y, _ = split_samples(project, split, manifest)
         if not paths:
             paths, y, _ = split_samples(project, "train", manifest)
-        idx = choose_golden_indices(y)
-        files, labels = [], []
-        for k, i in enumerate(idx):
-            label = classes[int(y[i])]
-            files.append(_golden_file(Path(paths[i]), f"{k:02d}_{safe_name(label)}", ispec))
-            labels.append(label)
-        return Golden(labels, files=files)
-    from studio.core.data.sensor.shaping import shape_all, split_recordings
-
-    signals, labels, _ = split_recordings(project, split, manifest)
-    x, groups = shape_all(signals, ispec.window, ispec.stride, ispec.length_policy)  # raw: the harness normalizes
-    y = labels[groups] if len(groups) else labels
-    idx = choose_golden_indices(y)
-    return Golden([classes[int(y[i])] for i in idx], windows=np.asarray(x[idx], dtype=np.float32))
+        cand = np.sort(representative_indices(y, MAX_CANDIDATES, seed=7))
+        x = ispec.preprocess(np.stack([load_image(paths[i], ispec.size, ispec.channels) for i in cand]))
+    else:
+        signals, rec_labels, rec_ids = split_recordings(project, split, manifest)
+        # raw inputs (the harness normalizes), and per input its recording
+        raw_windows, groups = shape_all(signals, ispec.window, ispec.stride, ispec.length_policy)
+        y = rec_labels[groups] if len(groups) else rec_labels
+        cand = np.sort(representative_indices(y, MAX_CANDIDATES, seed=7))
+        x = normalize(raw_windows[cand], ispec.norm, ispec.mean, ispec.std)
+    chosen = choose_golden(run_litert(model_bytes, x, progress=progress).probs, y[cand], limit)
+    picked = [int(cand[i]) for i, _ in chosen]
+    labels = [classes[int(y[i])] for i in picked]
+    why = [w for _, w in chosen]
+    if spec["kind"] == "image":
+        files = [_golden_file(Path(paths[i]), f"{k:02d}_{safe_name(labels[k])}", ispec) for k, i in enumerate(picked)]
+        return Golden(labels, files=files, why=why)
+    sources = {r["id"]: r.get("source") or r["id"] for r in manifest.get("recordings", [])}
+    first = {int(g): int(np.argmax(groups == g)) for g in np.unique(groups)}
+    names = []
+    for i in picked:
+        source = sources.get(rec_ids[groups[i]], rec_ids[groups[i]])
+        if ispec.length_policy == "windows":
+            names.append(f"{source} @ row {(i - first[int(groups[i])]) * ispec.stride}")
+        else:
+            names.append(f"{source} (whole recording)")
+    return Golden(labels, windows=np.asarray(raw_windows[picked], dtype=np.float32), why=why, names=names)
 
 
 def _golden_file(src: Path, stem: str, ispec: Any) -> tuple[str, bytes]:
@@ -116,4 +207,57 @@ def _golden_file(src: Path, stem: str, ispec: Any) -> tuple[str, bytes]:
     return stem + ".png", buf.getvalue()
 
 
-__all__ = ["Golden", "choose_golden_indices", "model_inputs", "expected_items", "from_project", "GOLDEN_COUNT"]
+
+
+
+# ---------------------------------------------------------------------------------------------- tolerance
+INT_TOLERANCE = 2  # LSBs at least: optimized int8 kernels round a requantization differently by one step
+FLOAT_TOLERANCE = 1e-3  # at least, on float outputs (probabilities): float kernels differ only by ~1e-6
+
+
+def host_outputs(model_bytes: bytes, x: np.ndarray, io: dict[str, Any], arena: int | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Raw outputs of the float32 model inputs ``x`` from every kernel set on this host: LiteRT with XNNPACK
+    (what ``run_model.py`` uses), LiteRT's builtin kernels and, given an ``arena``, TFLite-Micro's reference
+    kernels (what ``main.cc`` uses)."""
+    from studio.core.measure import quantize_input, run_litert
+
+    outs = {"litert_xnnpack": run_litert(model_bytes, x).raw,
+            "litert_builtin": run_litert(model_bytes, x, delegates=False).raw}
+    if arena:
+        from studio.core.micro import run_tflm
+
+        detail = {"dtype": np.dtype(io["input"]["dtype"]),
+                  "quantization": (io["input"]["scale"], io["input"]["zero_point"])}
+        outs["tflm_reference"] = run_tflm(model_bytes, quantize_input(x, detail), arena)
+    return outs
+
+
+def tolerance(outputs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The golden tolerance, justified by the kernels: every pair of host kernel sets is compared on the golden
+    inputs, and the tolerance is twice the largest difference seen, but at least INT_TOLERANCE LSBs (integer
+    outputs) or FLOAT_TOLERANCE (float outputs). Returns ``{"tolerance", "kernel_diffs", "note"}``."""
+    names = sorted(outputs)
+    first = np.asarray(outputs[names[0]])
+    integer = first.dtype.kind in "iu"
+    diffs = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = np.abs(np.asarray(outputs[a], np.float64) - np.asarray(outputs[b], np.float64))
+            diffs[f"{a} vs {b}"] = float(d.max()) if d.size else 0.0
+    worst = max(diffs.values(), default=0.0)
+    if integer:
+        tol: float = max(INT_TOLERANCE, int(np.ceil(2 * worst)))
+        unit = "LSB of the int8 output"
+        floor = (f"at least {INT_TOLERANCE}: optimized kernels (XNNPACK, CMSIS-NN, ESP-NN) may round a "
+                 "requantization differently by one step, and a step in the last layers can move an output by two")
+    else:
+        tol = max(FLOAT_TOLERANCE, float(2 * worst))
+        unit = "in output units"
+        floor = (f"at least {FLOAT_TOLERANCE:g}: float kernels differ only in summation order and fused "
+                 "multiply-adds, orders of magnitude below that")
+    seen = ", ".join(f"{k} {v:g}" for k, v in diffs.items())
+    note = (f"max |device - host| allowed per output value, {unit}: twice the largest difference between this "
+            f"host's kernel sets on these inputs ({seen}), {floor}")
+    return {"tolerance": tol, "kernel_diffs": diffs, "note": note}
+__all__ = ["Golden", "choose_golden", "golden_limit", "model_inputs", "items", "from_project", "host_outputs", "tolerance"]

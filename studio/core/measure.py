@@ -81,9 +81,12 @@ def run_litert(
     x: np.ndarray,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    delegates: bool = True,
 ) -> RunOutput:
-    """Run every sample through LiteRT one at a time (batch 1, one thread: as on a small device)."""
-    interp = litert_interpreter(model_bytes)
+    """Run every sample through LiteRT one at a time (batch 1, one thread: as on a small device).
+
+    ``delegates=False``: LiteRT's builtin kernels only (no XNNPACK), e.g. to compare kernel implementations."""
+    interp = litert_interpreter(model_bytes, delegates=delegates)
     inp = interp.get_input_details()[0]
     out = interp.get_output_details()[0]
     shape = list(inp["shape"])

@@ -39,20 +39,68 @@ class ArenaResult:
     probes: int
     output: list[int | float] | None  # TFLite-Micro's output for the probe input, at min_bytes
     error: str | None = None
+    kernel_scratch_bytes: int = 0  # part of the headroom: optimized kernels' largest scratch buffer
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def recommended_arena(min_bytes: int) -> int:
-    raw = min_bytes * (1 + HEADROOM_FRACTION) + HEADROOM_BYTES
+def recommended_arena(min_bytes: int, kernel_scratch: int = 0) -> int:
+    """The arena a bundle states: the measured minimum + optimized kernels' scratch + a margin, 16-aligned."""
+    raw = min_bytes * (1 + HEADROOM_FRACTION) + HEADROOM_BYTES + kernel_scratch
     return int((int(raw) + 15) // 16 * 16)
 
 
 HEADROOM_TEXT = (
-    f"measured minimum on the host TFLite-Micro interpreter + {int(HEADROOM_FRACTION * 100)}% + "
-    f"{HEADROOM_BYTES} bytes for optimized target kernels' scratch buffers"
+    "measured minimum on the host TFLite-Micro interpreter (reference kernels) + the largest scratch buffer "
+    "CMSIS-NN's optimized int8 kernels (Cortex-M4/M7/M33) ask for in this model + "
+    f"{int(HEADROOM_FRACTION * 100)}% + {HEADROOM_BYTES} bytes (memory-planner packing, other kernels)"
 )
+
+
+def _round_up(n: int, k: int) -> int:
+    return (int(n) + k - 1) // k * k
+
+
+def kernel_scratch(model_bytes: bytes) -> dict[str, Any]:
+    """Largest scratch buffer CMSIS-NN's int8 kernels request for one op of this model (reference kernels need
+    none): ``{"bytes", "op"}``.
+
+    Scratch buffers live only while their op runs, so the arena grows by at most the largest one. Sizes follow
+    CMSIS-NN's ``*_get_buffer_size`` functions for cores with the DSP extension (Cortex-M4/M7/M33, the MCUs
+    Studio targets), as upper bounds (padding assumed wherever it would matter). Float32 models get 0: CMSIS-NN
+    has no float kernels, TFLite-Micro runs them with its reference kernels. ESP-NN's buffers are not modelled;
+    the proportional margin is what covers them.
+    """
+    from studio.core.measure import litert_interpreter
+
+    interp = litert_interpreter(model_bytes, delegates=False)
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    best: dict[str, Any] = {"bytes": 0, "op": None}
+    for k, op in enumerate(interp._get_ops_details()):  # noqa: SLF001 - see measure.op_names
+        ins = [i for i in op["inputs"] if i >= 0]
+        if not ins or np.dtype(tensors[ins[0]]["dtype"]) != np.int8:
+            continue
+        name, x, size = op["op_name"], tensors[ins[0]]["shape"], 0
+        w = tensors[ins[1]]["shape"] if len(ins) > 1 else None
+        if name == "CONV_2D" and w is not None:  # w [out_c, kh, kw, in_c]: int16 im2col of two columns
+            size = 0 if w[1] == w[2] == 1 else 4 * _round_up(int(w[1] * w[2] * w[3]), 4)
+        elif name == "DEPTHWISE_CONV_2D" and w is not None:  # w [1, kh, kw, out_c]: int16 im2col of one patch
+            size = 2 * int(x[-1] * w[1] * w[2])
+        elif name == "AVERAGE_POOL_2D":  # int32 accumulators, one per channel
+            size = 4 * int(x[-1])
+        if size > best["bytes"]:
+            best = {"bytes": int(size), "op": f"{name} (op {k})"}
+    return best
+
+
+def arena_plan(model_bytes: bytes, min_bytes: int) -> dict[str, Any]:
+    """The stated arena and how it is made up: measured minimum, kernel scratch, margin."""
+    scratch = kernel_scratch(model_bytes)
+    total = recommended_arena(min_bytes, scratch["bytes"])
+    return {"min_bytes": int(min_bytes), "kernel_scratch_bytes": scratch["bytes"], "kernel_scratch_op": scratch["op"],
+            "margin_bytes": total - int(min_bytes) - scratch["bytes"], "recommended_bytes": total,
+            "how": HEADROOM_TEXT}
 
 
 # ---------------------------------------------------------------------------------------------- worker
@@ -83,14 +131,29 @@ def _worker_loop(model_path: str, input_path: str) -> int:
 
 
 def probe_main(argv: list[str]) -> int:
-    """Entry for the worker process: ``<model.tflite> <input.npy>``."""
+    """Entry for the worker process: ``<model.tflite> <input.npy>`` (arena probes), or
+    ``--run <model.tflite> <inputs.npy> <arena> <outputs.npy>`` (one run of :func:`run_tflm`)."""
+    if argv[:1] == ["--run"]:
+        model, inputs, arena, out = argv[1:5]
+        np.save(out, run_tflm(Path(model).read_bytes(), np.load(inputs, allow_pickle=False), int(arena)),
+                allow_pickle=False)
+        return 0
     return _worker_loop(argv[0], argv[1])
 
 
-def _worker_command(model_path: str, input_path: str) -> list[str]:
+def _worker_command(*args: str) -> list[str]:
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--tflm-probe", model_path, input_path]
-    return [sys.executable, "-m", "studio.core.micro", model_path, input_path]
+        return [sys.executable, "--tflm-probe", *args]
+    return [sys.executable, "-m", "studio.core.micro", *args]
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not getattr(sys, "frozen", False):  # a source checkout that is not pip-installed must import too
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 class _Prober:
@@ -102,18 +165,13 @@ class _Prober:
         self.count = 0
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        if not getattr(sys, "frozen", False):  # a source checkout that is not pip-installed must import too
-            root = str(Path(__file__).resolve().parents[2])
-            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return subprocess.Popen(
             self.cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=_worker_env(),
         )
 
     def probe(self, arena: int) -> tuple[bool, str]:
@@ -202,8 +260,9 @@ def find_arena(
                 step += 1
                 if progress:
                     progress(min(1.0, 0.1 + 0.9 * step / steps_total))
-            return ArenaResult(True, hi, recommended_arena(hi), HEADROOM_TEXT, prober.count,
-                               _parse_output(out_text))
+            scratch = kernel_scratch(model_bytes)["bytes"]
+            return ArenaResult(True, hi, recommended_arena(hi, scratch), HEADROOM_TEXT, prober.count,
+                               _parse_output(out_text), kernel_scratch_bytes=scratch)
         finally:
             prober.close()
 
@@ -231,6 +290,23 @@ def run_tflm(model_bytes: bytes, x: np.ndarray, arena_size: int) -> np.ndarray:
         outs.append(np.asarray(interp.get_output(0))[0].copy())
         interp.reset()
     return np.stack(outs)
+
+
+def run_tflm_isolated(model_bytes: bytes, x: np.ndarray, arena_size: int, timeout: float = 300) -> np.ndarray:
+    """:func:`run_tflm` in a child process: for models and arenas not known to be safe (a bundle on disk, which
+    anyone may have edited), so that a TFLite-Micro crash cannot take the caller with it. Raises RuntimeError
+    with the reason when the run fails."""
+    with tempfile.TemporaryDirectory(prefix="studio-tflm-run-") as tmp:
+        paths = [os.path.join(tmp, n) for n in ("model.tflite", "inputs.npy", "outputs.npy")]
+        Path(paths[0]).write_bytes(model_bytes)
+        np.save(paths[1], np.ascontiguousarray(x), allow_pickle=False)
+        proc = subprocess.run(_worker_command("--run", paths[0], paths[1], str(int(arena_size)), paths[2]),
+                              capture_output=True, text=True, timeout=timeout, env=_worker_env())
+        if proc.returncode != 0 or not os.path.exists(paths[2]):
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            how = f"crashed (signal {-proc.returncode})" if proc.returncode < 0 else f"failed: {last[:200]}"
+            raise RuntimeError(f"TFLite-Micro {how}")
+        return np.load(paths[2], allow_pickle=False)
 
 
 if __name__ == "__main__":  # the arena probe worker (see module docstring)

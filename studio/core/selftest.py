@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from studio.core.bundle_check import check_bundle  # noqa: F401 - a bundle's self-test, beside the installation's
 from studio.core.reporter import NullReporter, Reporter
 
 STEPS = ("tensorflow", "data", "train", "prune-int8", "litert", "tflite-micro", "export", "harness")
@@ -205,3 +206,4 @@ def run_selftest(reporter: Reporter | None = None, keep: str | Path | None = Non
     if state.get("tracebacks"):
         out["tracebacks"] = state["tracebacks"]
     return out
+

@@ -1,4 +1,4 @@
-"""Export page jobs: write a bundle; run a bundle's self-test in this process (the frozen app's way)."""
+"""Export page jobs: write a bundle; check a bundle the way its device will (the self-test)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ def export(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, An
 
 @job("bundle_selftest", "Running the self-test", needs_project=False)
 def bundle_selftest(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, Any]:
-    """``request["bundle"]``: a bundle folder; runs its ``run_model.py --selftest`` here (no other Python is
-    at hand in a frozen app). Returns ``code`` (the exit code) and ``output``."""
-    from studio.core.selftest import run_harness_in_process
+    """``request["bundle"]``: a bundle folder; ``request["compiled"]``: False never compiles ``main.cc``.
 
-    code, output = run_harness_in_process(Path(request["bundle"]), ["--selftest"])
-    return {"code": int(code), "output": output}
+    :func:`studio.core.bundle_check.check_bundle` as plain data: a Linux / phone bundle runs its own
+    ``run_model.py --selftest`` (a child Python from source, in-process when frozen); a microcontroller bundle
+    its golden data in the TFLite-Micro interpreter and, when a C++ compiler and a TFLite-Micro host build are
+    found, ``main.cc`` compiled and run. ``checks`` says which ran and why the others did not."""
+    from studio.core.bundle_check import check_bundle
+
+    return check_bundle(Path(request["bundle"]), compiled=request.get("compiled"), reporter=reporter)

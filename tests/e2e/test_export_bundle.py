@@ -53,8 +53,8 @@ def test_bundle_files_and_stated_arena_runs_in_tflite_micro(image_bundle) -> Non
     project, variant, result, _ = image_bundle
     out = result.out
     for name in ("model.tflite", "labels.txt", "preprocess.json", "run_model.py", "README.md", "requirements.txt",
-                 "report.html", "model_data.h", "model_data.cc", "main.cc", "golden_data.cc", "tflm.mk",
-                 "CMakeLists.txt", "bundle.json", "golden/golden.json"):
+                 "report.html", "model_data.h", "model_data.cc", "main.cc", "golden_data.cc", "Makefile.inc",
+                 "CMakeLists.txt", "studio_model.h", "bundle.json", "golden/golden.json", "golden/golden_tflm.npz"):
         assert (out / name).exists(), name
         assert name in result.files
     assert (out / "labels.txt").read_text().split() == ["bar", "disc", "ring"]
@@ -73,13 +73,16 @@ def test_bundle_files_and_stated_arena_runs_in_tflite_micro(image_bundle) -> Non
     pre = json.loads((out / "preprocess.json").read_text())
     spec = InputSpec.from_json(variant["input_spec"])
     golden = json.loads((out / "golden" / "golden.json").read_text())
-    x = spec.preprocess(load_image(out / "golden" / golden["items"][0]["file"], spec.size, spec.channels)[None])
+    x = spec.preprocess(np.stack([load_image(out / "golden" / it["file"], spec.size, spec.channels)
+                                  for it in golden["items"]]))
     xq = quantize_input(x, {"dtype": np.int8, "quantization": (pre["input"]["scale"], pre["input"]["zero_point"])})
     gd = (out / "golden_data.cc").read_text()
-    np.testing.assert_array_equal(_c_ints(gd, "g_golden_input"), xq.reshape(-1))
+    np.testing.assert_array_equal(_c_ints(gd, "g_golden_inputs"), xq.reshape(-1))  # every golden, as decoded
     got = run_tflm((out / "model.tflite").read_bytes(), xq, arena)  # the arena the bundle states
     np.testing.assert_array_equal(got.reshape(-1), _c_ints(gd, "g_golden_expected"))
-    assert np.max(np.abs(got.reshape(-1) - np.array(golden["items"][0]["expected"]))) <= golden["tolerance"]
+    labels = _c_ints(gd, "g_golden_labels")
+    assert [pre["classes"][i] for i in labels] == [it["label"] for it in golden["items"]]
+    assert np.max(np.abs(got - np.array([it["expected"] for it in golden["items"]]))) <= golden["tolerance"]
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
@@ -181,7 +184,7 @@ def sensor_bundle(tmp_path_factory: pytest.TempPathFactory):
     return project, export(project, root / "out", target="linux"), src
 
 
-def test_sensor_bundle_selftest_and_csv(sensor_bundle) -> None:
+def test_sensor_bundle_selftest_and_csv(sensor_bundle, tmp_path: Path) -> None:
     _, result, src = sensor_bundle
     out = result.out
     assert not (out / "main.cc").exists() and result.arena_bytes is None
@@ -205,10 +208,41 @@ def test_sensor_bundle_selftest_and_csv(sensor_bundle) -> None:
     assert rec["windows"] == len(rows) and "mean" in rec["rule"] and len(rec["top"]) == 3
     text = subprocess.run([sys.executable, str(out / "run_model.py"), str(csv)], capture_output=True, text=True)
     assert "mean of the windows' probabilities over 9 window(s)" in text.stdout, text.stdout
-    # a corrupted golden window changes the outputs: the self-test fails
+    # a corrupted golden window changes the outputs: the self-test fails (on a copy: the fixture is shared)
+    out = Path(shutil.copytree(out, tmp_path / "corrupted"))
     np.savez(out / "golden" / "golden_windows.npz", windows=raw[::-1].copy())
     bad = subprocess.run([sys.executable, str(out / "run_model.py"), "--selftest"], capture_output=True, text=True)
     assert bad.returncode == 1 and "SELFTEST FAILED" in bad.stdout
+
+
+def test_check_bundle_separates_reproducing_from_correct(sensor_bundle, tmp_path: Path) -> None:
+    """A bundle can reproduce Studio's answers while the model is wrong on its golden examples: the self-test
+    says both, and never gives a plain pass then."""
+    from studio.core.selftest import check_bundle
+
+    bundle = tmp_path / "b"
+    shutil.copytree(sensor_bundle[1].out, bundle)
+    good = check_bundle(bundle)
+    n = good["reproduces"]["total"]
+    assert good["ok"] and good["reproduces"]["ran"] == ["litert"] and good["reproduces"]["matched"] == n
+    assert good["summary"][0].startswith(f"Reproduces Studio's answers on {n} of {n}")
+    k = good["correct"]["n"]
+    assert f"Correct on {k} of {n}" in good["summary"][1]
+    assert k == sum(it["predicted"] == it["label"] for it in good["items"])
+    # a model wrong on every golden (here: labels that disagree with every prediction)
+    gj = bundle / "golden" / "golden.json"
+    golden = json.loads(gj.read_text())
+    classes = json.loads((bundle / "preprocess.json").read_text())["classes"]
+    for it, row in zip(golden["items"], good["items"]):
+        it["label"] = next(c for c in classes if c != row["predicted"])
+    gj.write_text(json.dumps(golden))
+    wrong = check_bundle(bundle)
+    assert wrong["ok"] is True  # the device still reproduces Studio's answers ...
+    assert wrong["correct"] == wrong["correct"] | {"n": 0, "total": n, "all": False}  # ... but the model is wrong
+    assert wrong["summary"][1].startswith(f"Correct on 0 of {n} golden examples ({n} taken for another class)")
+    assert len(wrong["correct"]["wrong"]) == n
+    out = subprocess.run([sys.executable, str(bundle / "run_model.py"), "--selftest"], capture_output=True, text=True)
+    assert out.returncode == 0 and f"CORRECT ON 0 OF {n}" in out.stdout
 
 
 def test_export_refuses_foreign_folder(sensor_bundle, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ because this test process may have imported TensorFlow for the core tests: there
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -152,6 +153,21 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
         with qtbot.waitSignal(export.selftest_finished, timeout=120_000) as blocker:
             export.selftest_button.click()
         assert blocker.args == [True], export.output.toPlainText()
+        result = export.selftest_result
+        n, k = result["reproduces"]["total"], result["correct"]["n"]
+        assert "Reproduces Studio's answers" in export.selftest_label.text()
+        assert f"Correct on {k} of {n}" in export.correct_label.text()
+        # a model wrong on every golden example: still reproduced, but never shown as a plain pass
+        golden_json = tmp_path / "bundle" / "golden" / "golden.json"
+        golden = json.loads(golden_json.read_text())
+        classes = json.loads((tmp_path / "bundle" / "preprocess.json").read_text())["classes"]
+        for item, row in zip(golden["items"], result["items"]):
+            item["label"] = next(c for c in classes if c != row["predicted"])
+        golden_json.write_text(json.dumps(golden))
+        with qtbot.waitSignal(export.selftest_finished, timeout=120_000):
+            export.selftest_button.click()
+        assert f"Correct on 0 of {n}" in export.correct_label.text()
+        assert export.correct_label.objectName() == "badText"
 
 
 def try_it(window, qtbot, folder: Path) -> None:

@@ -1,18 +1,18 @@
 """Export page: write the bundle for a variant and a device, list the files, and run the bundle's self-test.
 
-The bundle is written by the worker's ``export`` job. The self-test runs the bundle's own ``run_model.py
---selftest`` — the very script the device will run — in a separate process (``QProcess`` with this Python; it
-needs LiteRT only). In a frozen app there is no separate Python to call, so the worker runs it in-process
-(``bundle_selftest`` job).
+The bundle is written by the worker's ``export`` job. The self-test is the worker's ``bundle_selftest`` job
+(:func:`studio.core.bundle_check.check_bundle`): for Linux / phone bundles the bundle's own ``run_model.py
+--selftest``; for microcontrollers the golden check in the TFLite-Micro interpreter (and ``main.cc`` compiled
+against TFLite-Micro when a compiler and a host build are present). The page shows its two answers separately,
+*reproduces Studio's answers* and *correct on N of M examples*, and which checks ran.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QProcess, QUrl, Signal, Slot
+from PySide6.QtCore import QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,7 +31,11 @@ from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
 
-SELFTEST_TIMEOUT_MS = 120_000
+LINUX_NOTE = ("The self-test runs the bundle's own program on recorded examples and checks that it gives the same "
+              "answers as Studio did. Run the same check on the device: python3 run_model.py --selftest")
+MCU_NOTE = ("The self-test runs the bundle's recorded examples in TFLite-Micro on this PC (and compiles main.cc "
+            "when a C++ compiler and a TFLite-Micro build are found). On the device, build and flash main.cc: it "
+            "runs the same check at start-up (see README.md in the bundle).")
 
 
 class ExportPage(Page):
@@ -80,12 +84,17 @@ class ExportPage(Page):
         actions.addWidget(self.selftest_button)
         row.addWidget(box)
         row.addWidget(self.open_button)
-        self.selftest_label = QLabel()
-        row.addWidget(self.selftest_label, 1)
+        row.addStretch(1)
         self.body.addLayout(row)
-        self.selftest_note = self.note(
-            "The self-test runs the bundle's own program on recorded examples and checks that it gives the same "
-            "answers as Studio did. Run the same command on the device: python3 run_model.py --selftest")
+        self.selftest_label = QLabel()
+        self.selftest_label.setObjectName("selftestLabel")
+        self.selftest_label.setWordWrap(True)
+        self.body.addWidget(self.selftest_label)
+        self.correct_label = QLabel()
+        self.correct_label.setObjectName("correctLabel")
+        self.correct_label.setWordWrap(True)
+        self.body.addWidget(self.correct_label)
+        self.selftest_note = self.note(LINUX_NOTE)
         self.body.addWidget(self.selftest_note)
         self.output = QPlainTextEdit()
         self.output.setObjectName("selftestOutput")
@@ -94,8 +103,9 @@ class ExportPage(Page):
         self.body.addWidget(self.output)
         self.body.addStretch(1)
         self.bundle: Path | None = None
-        self.process: QProcess | None = None
+        self.selftest_running = False
         self.selftest_passed: bool | None = None
+        self.selftest_result: dict[str, Any] | None = None
         self._out_custom = False
         self._loading = False
         self._variants_job: Any = None
@@ -198,6 +208,12 @@ class ExportPage(Page):
     def _exported(self, result: dict[str, Any]) -> None:
         out = Path(result.get("out") or result.get("path") or self.out_edit.text().strip())
         self._set_bundle(out)
+        try:
+            from studio.core.targets import get_target
+
+            self.selftest_note.setText(MCU_NOTE if get_target(result.get("target")).mcu else LINUX_NOTE)
+        except Exception:  # noqa: BLE001 - an unknown target keeps the general note
+            self.selftest_note.setText(LINUX_NOTE)
         files = result.get("files") or sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
         self.files.clear()
         for f in files:
@@ -218,7 +234,9 @@ class ExportPage(Page):
         self.selftest_button.setEnabled(script is not None)
         self.open_button.setEnabled(path is not None)
         self.selftest_passed = None
+        self.selftest_result = None
         self.selftest_label.setText("")
+        self.correct_label.setText("")
         self.output.setVisible(False)
         self.output.clear()
         if path is None:
@@ -239,75 +257,57 @@ class ExportPage(Page):
 
     # ------------------------------------------------------------------------------------------ self-test
     def shutdown(self) -> None:
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
-            self.process.kill()
-            self.process.waitForFinished(3000)
+        """Nothing to stop here: the self-test is a worker job."""
 
     @Slot()
     def run_selftest(self) -> None:
-        script = self.harness()
-        if script is None or (self.process is not None) or self.is_busy():
+        bundle = self.bundle
+        if self.harness() is None or bundle is None or self.selftest_running or self.is_busy():
             return
+        self.selftest_running = True
         self.selftest_button.setEnabled(False)
         self.selftest_label.setObjectName("")
         self.selftest_label.setText("Running the self-test…")
+        self.correct_label.setText("")
         self.output.clear()
         self.output.setVisible(True)
-        if getattr(sys, "frozen", False):  # no other Python to call: the worker runs the script in-process
-            self.job = self.state.run("bundle_selftest", {"bundle": str(script.parent)}, project=False,
-                                      succeeded=self._selftest_in_process_done, failed=self._selftest_failed,
-                                      owner=self)
-            return
-        self.process = QProcess(self)
-        self.process.setWorkingDirectory(str(script.parent))
-        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
-        self.process.readyReadStandardOutput.connect(self._selftest_output)
-        self.process.finished.connect(self._selftest_finished)
-        self.process.errorOccurred.connect(self._selftest_error)
-        self.process.start(sys.executable, [str(script), "--selftest"])
+        self.job = self.state.run("bundle_selftest", {"bundle": str(bundle)}, project=False,
+                                  succeeded=self._selftest_done, failed=self._selftest_failed,
+                                  done=self._selftest_job_ended, owner=self)
 
     @Slot()
-    def _selftest_output(self) -> None:
-        if self.process is not None:
-            text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
-            cursor = self.output.textCursor()
-            cursor.movePosition(cursor.MoveOperation.End)
-            cursor.insertText(text)
-            self.output.setTextCursor(cursor)
-            self.output.ensureCursorVisible()
-
-    @Slot(int, QProcess.ExitStatus)
-    def _selftest_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._selftest_output()
-        ok = status == QProcess.ExitStatus.NormalExit and code == 0
-        self.process.deleteLater()
-        self.process = None
-        self._show_selftest(ok)
-
-    @Slot(QProcess.ProcessError)
-    def _selftest_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self.process is not None:
-            self.output.appendPlainText(f"Could not start Python: {self.process.errorString()}")
-            self.process.deleteLater()
-            self.process = None
-            self._show_selftest(False)
+    def _selftest_job_ended(self, *_: Any) -> None:
+        self.selftest_running = False
+        self.selftest_button.setEnabled(self.harness() is not None)
 
     @Slot(object)
-    def _selftest_in_process_done(self, result: dict[str, Any]) -> None:
-        self.output.appendPlainText(str(result.get("output") or "").rstrip())
-        self._show_selftest(int(result.get("code", 1)) == 0)
+    def _selftest_done(self, result: dict[str, Any]) -> None:
+        self.selftest_result = result
+        lines = []
+        for check in result.get("checks", []):
+            state = ("passed" if check.get("ok") else "FAILED") if check.get("ran") else "not run"
+            extra = check.get("detail") if check.get("ran") else check.get("reason")
+            lines.append(f"{check.get('title')}: {state}" + (f" ({extra})" if extra else ""))
+        for item in result.get("items", []):
+            mark = "✔" if item.get("correct") else "✘"
+            lines.append(f"{mark} {item.get('name')}: true {item.get('label')}, predicted {item.get('predicted')}")
+        self.output.setPlainText("\n".join(lines))
+        self._show_selftest(bool(result.get("ok")), result)
 
     @Slot(object)
     def _selftest_failed(self, exc: BaseException) -> None:
-        self.output.appendPlainText(str(exc))
-        self._show_selftest(False)
+        self.output.setPlainText(f"The self-test could not run: {exc}")
+        self._show_selftest(False, None)
 
-    def _show_selftest(self, ok: bool) -> None:
+    def _show_selftest(self, ok: bool, result: dict[str, Any] | None) -> None:
         self.selftest_passed = ok
-        self.selftest_button.setEnabled(True)
+        summary = (result or {}).get("summary") or ["The self-test could not run: see below.", ""]
         self.selftest_label.setObjectName("okText" if ok else "badText")
-        self.selftest_label.setText("✔ Self-test passed: the bundle reproduces Studio's answers." if ok else
-                                    "✘ Self-test failed: see the output below.")
-        self.selftest_label.style().unpolish(self.selftest_label)
-        self.selftest_label.style().polish(self.selftest_label)
+        self.selftest_label.setText(("✔ " if ok else "✘ ") + summary[0])
+        correct = (result or {}).get("correct") or {}
+        self.correct_label.setObjectName("okText" if correct.get("all") else "badText")
+        self.correct_label.setText(summary[1] if len(summary) > 1 else "")
+        for label in (self.selftest_label, self.correct_label):
+            label.style().unpolish(label)
+            label.style().polish(label)
         self.selftest_finished.emit(ok)

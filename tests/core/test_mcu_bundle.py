@@ -1,0 +1,218 @@
+"""The MCU bundle's pieces without TensorFlow or TFLite-Micro: golden choice, tolerance, C string escaping, the
+harness's output parsing, and main.cc's golden comparison run against a stand-in interpreter (the real library is
+in tests/e2e/test_mcu_build.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.core import mcu_bundle
+from studio.core.golden import MAX_GOLDEN, choose_golden, golden_limit, tolerance
+from studio.core.tflm_build import parse_output
+from studio.resources import resource_path
+
+GXX = shutil.which("g++")
+
+
+def _probs(y: np.ndarray, strength: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = np.eye(3)[y] * strength + rng.normal(0, 1, (len(y), 3))
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def test_goldens_are_least_confident_correct_then_borderline() -> None:
+    y = np.repeat([0, 1, 2], 30)
+    probs = _probs(y, 4.0, 0)
+    pred = probs.argmax(1)
+    chosen = choose_golden(probs, y, 8)
+    idx = [i for i, _ in chosen]
+    assert len(idx) == 8 == len(set(idx))
+    assert [y[i] for i in idx[:3]] == [0, 1, 2]  # round 1: one per class
+    for i, why in chosen[:3]:
+        if pred[i] == y[i]:  # the least confident of the correct ones of its class
+            right = np.flatnonzero((y == y[i]) & (pred == y))
+            assert probs[i, y[i]] == probs[right, y[i]].min() and why.startswith("least confident correct")
+    margin = np.sort(probs, 1)[:, -1] - np.sort(probs, 1)[:, -2]
+    rest = [j for j in range(len(y)) if j not in idx[:3]]
+    assert chosen[3][1].startswith("borderline") and margin[idx[3]] == margin[rest].min()
+    # far from saturated: the picks are the least confident ones
+    assert probs[idx].max(1).mean() < probs.max(1).mean()
+
+
+def test_goldens_are_as_often_wrong_as_the_model_is_per_class() -> None:
+    y = np.repeat([0, 1, 2], 40)
+    probs = _probs(y, 4.0, 1)
+    probs[y == 2] = probs[y == 2][:, [2, 0, 1]]  # class 2 is now almost always taken for class 0
+    pred = probs.argmax(1)
+    chosen = choose_golden(probs, y, 9)
+    per_class = {c: [i for i, _ in chosen if y[i] == c] for c in range(3)}
+    wrong_2 = [i for i in per_class[2] if pred[i] != 2]
+    assert len(wrong_2) >= len(per_class[2]) - 1 >= 1  # the class the model gets wrong shows up wrong
+    assert all(pred[i] == y[i] for i in per_class[0] + per_class[1] if "borderline" not in dict(chosen)[i])
+    closest = np.flatnonzero((y == 2) & (pred != 2))
+    assert probs[wrong_2[0], 2] == probs[closest, 2].max()  # the closest miss first
+
+
+def test_golden_limit_and_mcu_budget() -> None:
+    assert golden_limit(3) == 8 and golden_limit(10) == 11 and golden_limit(60) == MAX_GOLDEN
+    assert golden_limit(3, input_bytes=96 * 96 * 3) == 4  # 128 KB of flash for 27 KB inputs
+    assert golden_limit(60, input_bytes=1_000_000) == 2  # always a correct one and a borderline one
+    assert choose_golden(np.zeros((0, 3)), np.zeros(0, int), 8) == []
+
+
+def test_tolerance_from_kernel_differences() -> None:
+    a = np.array([[10, -20, 30]], np.int8)
+    t = tolerance({"x": a, "y": a + np.array([[1, 0, 0]], np.int8), "z": a + np.array([[0, 3, 0]], np.int8)})
+    assert t["kernel_diffs"] == {"x vs y": 1.0, "x vs z": 3.0, "y vs z": 3.0}
+    assert t["tolerance"] == 6 and "twice the largest difference" in t["note"]
+    assert tolerance({"x": a, "y": a})["tolerance"] == 2  # the floor for integer outputs
+    f = np.array([[0.2, 0.8]], np.float32)
+    assert tolerance({"x": f, "y": f + 1e-6})["tolerance"] == pytest.approx(1e-3)
+
+
+def test_parse_harness_output() -> None:
+    text = ("arena used: 5296 of 8800 bytes\r\ngolden 0: true idle, predicted spin, max |diff| 1 LSB: ok\r\n"
+            "golden 1: true spin, predicted spin, max |diff| 3000 e-6: DIFFERS\r\n"
+            "SELFTEST FAILED: 1 of 2 golden inputs differ\r\nCORRECT ON 1 OF 2 golden examples\r\n")
+    out = parse_output(text)
+    assert (out["arena_used"], out["arena_bytes"], out["passed"], out["correct"], out["total"]) == (
+        5296, 8800, False, 1, 2)
+    assert out["items"][0] == {"index": 0, "label": "idle", "predicted": "spin", "max_diff": 1.0, "ok": True}
+    assert out["items"][1]["max_diff"] == pytest.approx(0.003) and not out["items"][1]["ok"]
+
+
+STUB_INTERPRETER = """
+#pragma once
+// Stand-in for TFLite-Micro: the "model" copies its first STUDIO_MODEL_OUTPUT_LEN inputs to its outputs.
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+typedef enum { kTfLiteOk = 0, kTfLiteError = 1 } TfLiteStatus;
+typedef enum { kTfLiteFloat32 = 1, kTfLiteUInt8 = 3, kTfLiteInt16 = 7, kTfLiteInt8 = 9 } TfLiteType;
+typedef union { int8_t* int8; uint8_t* uint8; int16_t* i16; float* f; } TfLitePtrUnion;
+struct TfLiteTensor { TfLiteType type; TfLitePtrUnion data; size_t bytes; };
+#define MicroPrintf(...) (printf(__VA_ARGS__), printf("\\n"))
+#define TFLITE_SCHEMA_VERSION 3
+namespace tflite {
+struct Model { int version() const { return 3; } };
+inline const Model* GetModel(const void*) { static Model m; return &m; }
+class MicroOpResolver {};
+template <unsigned N> class MicroMutableOpResolver : public MicroOpResolver {
+ public:
+%s
+};
+class MicroInterpreter {
+ public:
+  MicroInterpreter(const Model*, const MicroOpResolver&, uint8_t*, size_t) {
+    in_.type = STUB_TYPE; in_.data.STUB_FIELD = in_buf_; in_.bytes = sizeof(in_buf_);
+    out_.type = STUB_TYPE; out_.data.STUB_FIELD = out_buf_; out_.bytes = sizeof(out_buf_);
+  }
+  TfLiteStatus AllocateTensors() { return kTfLiteOk; }
+  TfLiteStatus Invoke() {
+    for (int i = 0; i < STUDIO_MODEL_OUTPUT_LEN; ++i) out_buf_[i] = in_buf_[i];
+    return kTfLiteOk;
+  }
+  TfLiteTensor* input(size_t) { return &in_; }
+  TfLiteTensor* output(size_t) { return &out_; }
+  size_t arena_used_bytes() const { return 1234; }
+ private:
+  STUB_CTYPE in_buf_[STUDIO_MODEL_INPUT_LEN];
+  STUB_CTYPE out_buf_[STUDIO_MODEL_OUTPUT_LEN];
+  TfLiteTensor in_{}, out_{};
+};
+}  // namespace tflite
+"""
+HOSTILE_LABELS = ["ok", 'cr"ack', "back\\slash??/", "new\nline", "tab\there", "Sprünge ü", "x"]
+OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
+
+
+def _io(dtype: str, n_in: int, n_out: int) -> dict:
+    return {"input": {"dtype": dtype, "shape": [1, n_in], "scale": 0.5, "zero_point": -1},
+            "output": {"dtype": dtype, "shape": [1, n_out], "scale": 1 / 256, "zero_point": -128}}
+
+
+def _write_harness(folder: Path, dtype: str, inputs: np.ndarray, expected: np.ndarray, labels: list[int],
+                   tol: float, classes: list[str]) -> None:
+    methods = "\n".join(f"  TfLiteStatus {mcu_bundle.resolver_method(o)}() {{ return kTfLiteOk; }}" for o in OPS)
+    stubs = folder / "stubs" / "tensorflow" / "lite"
+    for rel in ("micro/micro_interpreter.h", "micro/micro_log.h", "micro/micro_mutable_op_resolver.h",
+                "schema/schema_generated.h"):
+        (stubs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (stubs / rel).write_text(STUB_INTERPRETER % methods if rel.endswith("interpreter.h") else
+                                 '#pragma once\n#include "tensorflow/lite/micro/micro_interpreter.h"\n')
+    io = _io(dtype, inputs.shape[1], expected.shape[1])
+    files = mcu_bundle.model_data_files(bytes(range(256)))
+    files.update(mcu_bundle.golden_data_files(inputs, expected, labels, tol))
+    files["studio_model.h"] = mcu_bundle.studio_model_h(io, classes, "a test input")
+    files["main.cc"] = mcu_bundle.main_cc(resource_path("harness", "main.cc").read_text(), OPS, 4096, classes, io)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def _compile(folder: Path, dtype: str, std: str, extra: list[str] | None = None,
+             sources: tuple[str, ...] = mcu_bundle.HARNESS_SOURCES) -> subprocess.CompletedProcess:
+    ctype, field = {"int8": ("int8_t", "int8"), "float32": ("float", "f")}[dtype]
+    cmd = [GXX, f"-std={std}", "-Wall", "-Wextra", "-Wdouble-promotion", "-Wsign-compare", "-Wshadow",
+           "-Wunused-function", "-Wvla", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+           f"-DSTUB_TYPE={'kTfLiteInt8' if dtype == 'int8' else 'kTfLiteFloat32'}", f"-DSTUB_CTYPE={ctype}",
+           f"-DSTUB_FIELD={field}", "-I", str(folder / "stubs"), "-I", str(folder), *(extra or []),
+           *[str(folder / s) for s in sources], "-o", str(folder / "harness")]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+def test_main_cc_golden_check_passes_fails_and_counts_correct(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    inputs = rng.integers(-100, 100, (3, 8)).astype(np.int8)
+    expected = inputs[:, :3].copy()  # what the stand-in model computes
+    predicted = expected.argmax(1)
+    labels = [int(predicted[0]), int(predicted[1]), int((predicted[2] + 1) % 3)]  # the model is wrong on one
+    classes = ["ok", 'cr"ack', "x"]
+    for case, delta, code in (("exact", 0, 0), ("at-tolerance", 2, 0), ("beyond", 3, 1)):
+        folder = tmp_path / case
+        folder.mkdir()
+        exp = expected.astype(np.int16)
+        exp[1, 2] += delta
+        _write_harness(folder, "int8", inputs, exp.astype(np.int8), labels, 2, classes)
+        build = _compile(folder, "int8", "c++17")
+        assert build.returncode == 0, build.stderr
+        run = subprocess.run([str(folder / "harness")], capture_output=True, text=True)
+        assert run.returncode == code, run.stdout
+        out = parse_output(run.stdout)
+        assert out["arena_used"] == 1234 and out["total"] == 3 and out["correct"] == 2
+        assert [it["label"] for it in out["items"]] == [classes[i] for i in labels]
+        assert [it["ok"] for it in out["items"]] == [True, code == 0, True]
+        assert out["items"][1]["max_diff"] == delta and out["passed"] is (code == 0)
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+@pytest.mark.parametrize("std", ["c++11", "c++17"])
+def test_hostile_labels_compile_and_come_out_unchanged(tmp_path: Path, std: str) -> None:
+    n = len(HOSTILE_LABELS)
+    inputs = np.zeros((1, n), np.float32)
+    _write_harness(tmp_path, "float32", inputs, np.zeros((1, n), np.float32), [0], 1e-3, HOSTILE_LABELS)
+    (tmp_path / "labels_main.cc").write_text(
+        '#include <stdio.h>\n#include "studio_model.h"\n'
+        "int main() { for (int i = 0; i < STUDIO_MODEL_NUM_CLASSES; ++i) printf(\"%s%c\", studio_model_label(i), 31);"
+        " return studio_model_selftest(); }\n")
+    build = _compile(tmp_path, "float32", std, ["-DSTUDIO_NO_MAIN"], (*mcu_bundle.HARNESS_SOURCES, "labels_main.cc"))
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(tmp_path / "harness")], capture_output=True)
+    assert run.returncode == 0, run.stdout
+    printed = run.stdout.split(b"\x1f")[:n]
+    assert [p.decode("utf-8") for p in printed] == HOSTILE_LABELS
+    assert "??/" not in mcu_bundle.c_string("back\\slash??/")  # no trigraph can form
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+def test_main_cc_refuses_to_compile_without_static_memory(tmp_path: Path) -> None:
+    _write_harness(tmp_path, "int8", np.zeros((1, 4), np.int8), np.zeros((1, 3), np.int8), [0], 2, ["a", "b", "c"])
+    cmd = [GXX, "-std=c++17", "-fsyntax-only", "-I", str(tmp_path / "stubs"), "-I", str(tmp_path),
+           str(tmp_path / "main.cc")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode != 0 and proc.stderr.count("error:") == 1 and "TF_LITE_STATIC_MEMORY" in proc.stderr

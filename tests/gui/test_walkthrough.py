@@ -164,6 +164,7 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
         for item, row in zip(golden["items"], result["items"]):
             item["label"] = next(c for c in classes if c != row["predicted"])
         golden_json.write_text(json.dumps(golden))
+        qtbot.waitUntil(export.selftest_button.isEnabled, timeout=30_000)  # the first job has ended
         with qtbot.waitSignal(export.selftest_finished, timeout=120_000):
             export.selftest_button.click()
         assert f"Correct on 0 of {n}" in export.correct_label.text()

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from studio.core import mcu_bundle as micro
@@ -76,22 +75,10 @@ def test_hostile_labels_compile_and_mean_exactly_their_bytes(tmp_path: Path, std
 @pytest.mark.skipif(CPP is None, reason="g++ not installed")
 @pytest.mark.parametrize("std", ["c++11", "c++17"])
 def test_main_cc_with_hostile_labels_compiles(tmp_path: Path, std: str) -> None:
-    from test_export import STUB_HEADERS, _io
+    """The generated harness compiles with these labels and prints them back byte for byte."""
+    from test_mcu_bundle import labels_through_main_cc
 
-    ops = ["QUANTIZE", "FULLY_CONNECTED", "SOFTMAX"]
-    methods = "\n".join(f"  TfLiteStatus {micro.resolver_method(o)}() {{ return kTfLiteOk; }}" for o in ops)
-    for rel, text in STUB_HEADERS.items():
-        path = tmp_path / "stubs" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text % methods if "%s" in text else text)
-    files = micro.model_data_files(bytes(range(32)))
-    files.update(micro.golden_data_files(np.arange(-4, 4, dtype=np.int8), np.zeros(len(HOSTILE), np.int8), 2))
-    files["main.cc"] = micro.main_cc(resource_path("harness", "main.cc").read_text(), ops, 4096, HOSTILE, _io("int8"))
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    proc = subprocess.run([CPP, f"-std={std}", "-Wall", "-Werror", "-c", "main.cc", "-I", "stubs", "-I", ".",
-                           "-o", "main.o"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    assert labels_through_main_cc(tmp_path, std, HOSTILE) == HOSTILE
 
 
 def test_main_cc_refuses_an_op_name_that_is_not_an_identifier() -> None:

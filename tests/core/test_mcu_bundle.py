@@ -127,7 +127,6 @@ class MicroInterpreter {
 };
 }  // namespace tflite
 """
-HOSTILE_LABELS = ["ok", 'cr"ack', "back\\slash??/", "new\nline", "tab\there", "Sprünge ü", "x"]
 OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
 
 
@@ -190,12 +189,11 @@ def test_main_cc_golden_check_passes_fails_and_counts_correct(tmp_path: Path) ->
         assert out["items"][1]["max_diff"] == delta and out["passed"] is (code == 0)
 
 
-@pytest.mark.skipif(GXX is None, reason="g++ not installed")
-@pytest.mark.parametrize("std", ["c++11", "c++17"])
-def test_hostile_labels_compile_and_come_out_unchanged(tmp_path: Path, std: str) -> None:
-    n = len(HOSTILE_LABELS)
-    inputs = np.zeros((1, n), np.float32)
-    _write_harness(tmp_path, "float32", inputs, np.zeros((1, n), np.float32), [0], 1e-3, HOSTILE_LABELS)
+def labels_through_main_cc(tmp_path: Path, std: str, labels: list[str]) -> list[str]:
+    """Generate main.cc with ``labels``, compile it (warnings as errors) against the stand-in interpreter, run it,
+    and return the labels it prints through studio_model_label (for tests/core/test_cescape.py)."""
+    n = len(labels)
+    _write_harness(tmp_path, "float32", np.zeros((1, n), np.float32), np.zeros((1, n), np.float32), [0], 1e-3, labels)
     (tmp_path / "labels_main.cc").write_text(
         '#include <stdio.h>\n#include "studio_model.h"\n'
         "int main() { for (int i = 0; i < STUDIO_MODEL_NUM_CLASSES; ++i) printf(\"%s%c\", studio_model_label(i), 31);"
@@ -204,9 +202,7 @@ def test_hostile_labels_compile_and_come_out_unchanged(tmp_path: Path, std: str)
     assert build.returncode == 0, build.stderr
     run = subprocess.run([str(tmp_path / "harness")], capture_output=True)
     assert run.returncode == 0, run.stdout
-    printed = run.stdout.split(b"\x1f")[:n]
-    assert [p.decode("utf-8") for p in printed] == HOSTILE_LABELS
-    assert "??/" not in mcu_bundle.c_string("back\\slash??/")  # no trigraph can form
+    return [p.decode("utf-8") for p in run.stdout.split(b"\x1f")[:n]]
 
 
 @pytest.mark.skipif(GXX is None, reason="g++ not installed")

@@ -293,10 +293,16 @@ def test_omitting_tf_lite_static_memory_cannot_build(bundles, tmp_path: Path) ->
 
 
 def test_check_bundle_runs_tflite_micro_and_the_compiled_harness(bundles, other_models, tmp_path: Path) -> None:
+    from studio.core.reporter import NullReporter
     from studio.core.selftest import check_bundle
+    from studio.jobs import run_job
 
     b = bundles["image-int8"]
-    result = check_bundle(b["bundle"])
+    # the GUI's self-test is the worker job: plain data, no project needed
+    result = run_job("bundle_selftest", None, {"bundle": str(b["bundle"])}, NullReporter())
+    assert [(c["id"], c["title"], c["ran"]) for c in result["checks"]] == [
+        ("tflite-micro", "TFLite-Micro interpreter on this PC", True),
+        ("compiled", "main.cc compiled against TFLite-Micro and run on this PC", True)]
     assert result["ok"] and result["mcu"] and result["reproduces"]["ran"] == ["tflite-micro", "compiled"]
     n = result["reproduces"]["total"]
     assert result["reproduces"]["matched"] == n and result["correct"]["total"] == n

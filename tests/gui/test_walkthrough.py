@@ -129,7 +129,9 @@ def evaluate(window, qtbot, other_folder: Path | None = None) -> None:
             viewers[-1].close()
 
 
-def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
+def optimize_and_export(window, qtbot, tmp_path: Path, target: str = "linux") -> None:
+    """Build an int8 variant, export it for ``target`` and run the self-test (for a microcontroller: the worker's
+    TFLite-Micro check, and main.cc compiled when this machine has the TFLite-Micro kit and a compiler)."""
     pytest.importorskip("studio.core.export")
     window.next_button.click()
     page = window.page("optimize")
@@ -143,6 +145,7 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
     window.next_button.click()
     export = window.page("export")
     qtbot.waitUntil(lambda: export.variant_combo.count() == 1, timeout=30_000)
+    export.target_combo.setCurrentIndex(export.target_combo.findData(target))
     export.out_edit.setText(str(tmp_path / "bundle"))
     export.export_button.click()
     wait_job(qtbot, export, timeout=180_000)
@@ -156,7 +159,22 @@ def optimize_and_export(window, qtbot, tmp_path: Path) -> None:
         result = export.selftest_result
         n, k = result["reproduces"]["total"], result["correct"]["n"]
         assert "Reproduces Studio's answers" in export.selftest_label.text()
-        assert f"Correct on {k} of {n}" in export.correct_label.text()
+        assert f"Correct on {k} of {result['correct']['total']}" in export.correct_label.text()
+        checks = {c["id"]: c for c in result["checks"]}  # the page says which checks ran
+        if target == "linux":
+            assert list(checks) == ["litert"] and checks["litert"]["ran"]
+        else:
+            from studio.core.tflm_build import find_compiler, find_kit, why_not_available
+
+            assert result["mcu"] and checks["tflite-micro"]["ran"] and checks["tflite-micro"]["ok"]
+            assert "TFLite-Micro interpreter on this PC: passed" in export.output.toPlainText()
+            reason = why_not_available(find_kit(), find_compiler())
+            assert checks["compiled"]["ran"] == (reason is None) and checks["compiled"].get("reason") == reason
+            if reason is None:
+                assert checks["compiled"]["ok"] and "main.cc compiled" in export.selftest_label.text()
+                assert "arena used" in export.output.toPlainText()
+            else:
+                assert f"not run ({reason})" in export.output.toPlainText()
         # a model wrong on every golden example: still reproduced, but never shown as a plain pass
         golden_json = tmp_path / "bundle" / "golden" / "golden.json"
         golden = json.loads(golden_json.read_text())
@@ -217,7 +235,7 @@ def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_se
     choose_model(window, qtbot, "dense")
     train_one_epoch(window, qtbot)
     evaluate(window, qtbot)
-    optimize_and_export(window, qtbot, tmp_path)
+    optimize_and_export(window, qtbot, tmp_path, target="cortex-m7")
     assert dialog_log.errors() == []
     assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 

@@ -47,7 +47,7 @@ def _read(bundle: Path) -> tuple[dict, dict, dict]:
     return meta, golden, pre
 
 
-def _compare(got: np.ndarray, expected: np.ndarray, tol: float, classes: list[str], labels: list[str]
+def _compare(got: np.ndarray, expected: np.ndarray, tol: float, classes: list[str], labels: list[str | None]
              ) -> list[dict[str, Any]]:
     rows = []
     for i in range(len(expected)):
@@ -89,7 +89,7 @@ def _tflm_check(bundle: Path, golden: dict, classes: list[str], labels: list[str
     rows = _compare(got, expected, float(golden["tolerance"]), classes, labels)
     array = _model_array_matches(bundle, model_bytes)
     ok = all(r["ok"] for r in rows) and array is not False
-    detail = f"arena {info['arena_bytes']} bytes (the one main.cc states)"
+    detail = f"arena {info['arena_bytes']} bytes, the size main.cc states"
     if array is False:
         detail += "; model_data.cc does NOT hold model.tflite"
     return dict(check, ran=True, ok=ok, rows=rows, detail=detail, model_array_matches=array)
@@ -155,7 +155,7 @@ def check_bundle(bundle: str | Path, *, compiled: bool | None = None, kit: str |
     mcu = bool(target.get("mcu") or target.get("runtime") == "tflm")
     classes = list(pre.get("classes") or [])
     items = golden.get("items") or []
-    labels = [str(it.get("label")) for it in items]
+    labels = [None if it.get("label") is None else str(it["label"]) for it in items]  # None: a boundary blend
     tol = float(golden.get("tolerance", 0))
     checks = []
     if mcu:
@@ -186,12 +186,13 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
         row = {"name": names[i], "label": labels[i], "why": it.get("why")}
         predicted = first["rows"][i]["predicted"] if first and i < len(first["rows"]) else studio
         row["predicted"] = predicted
-        row["correct"] = predicted == labels[i] if predicted is not None else None
+        row["correct"] = predicted == labels[i] if predicted is not None and labels[i] is not None else None
         for c in ran:
             r = c["rows"][i] if i < len(c["rows"]) else {}
             row[c["id"]] = {"predicted": r.get("predicted"), "max_diff": r.get("max_diff"), "ok": r.get("ok")}
         rows.append(row)
     n_correct = sum(1 for r in rows if r["correct"])
+    labelled = sum(1 for label in labels if label is not None)
     wrong = [{"name": r["name"], "label": r["label"], "predicted": r["predicted"]} for r in rows if r["correct"] is False]
     which = "; ".join(c["title"] for c in ran) or "nothing could run"
     if not ran:
@@ -201,9 +202,11 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
     else:
         line1 = (f"Does NOT reproduce Studio's answers: {matched} of {total} golden examples match "
                  f"({which}).")
-    line2 = f"Correct on {n_correct} of {total} golden examples"
+    line2 = f"Correct on {n_correct} of {labelled} golden examples"
     if wrong:
         line2 += f" ({len(wrong)} taken for another class)"
+    if labelled < total:
+        line2 += f", plus {total - labelled} boundary blends without a label"
     line2 += ": the least confident samples, picked to test the device, not an accuracy figure"
     line2 += (f" (validation accuracy {meta['accuracy'] * 100:.1f} %)." if meta.get("accuracy") is not None else ".")
     out: dict[str, Any] = {
@@ -211,7 +214,7 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
         "ok": reproduced,
         "reproduces": {"ok": reproduced, "matched": matched, "total": total, "tolerance": tol,
                        "ran": [c["id"] for c in ran]},
-        "correct": {"n": n_correct, "total": total, "all": n_correct == total, "wrong": wrong},
+        "correct": {"n": n_correct, "total": labelled, "all": n_correct == labelled, "wrong": wrong},
         "checks": [{k: v for k, v in c.items() if k != "rows"} for c in checks],
         "items": rows,
         "validation_accuracy": meta.get("accuracy"),

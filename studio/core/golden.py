@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,16 +28,19 @@ MAX_GOLDEN = 16  # and at most: one per class plus a borderline one, up to this
 MCU_GOLDEN_BYTES = 128 * 1024  # flash the golden inputs of an MCU bundle may take (at least 2 goldens)
 MAX_CANDIDATES = 256  # validation samples scored to choose from (stratified by class)
 MAX_GOLDEN_FILE_BYTES = 1024 * 1024
+SATURATED = 0.99  # top probability above which a golden tests little more than its top-1 class
+MIN_UNSATURATED = 2  # fewer unsaturated real goldens than this: add boundary blends
+BLEND_STEPS = 10
 
 
 @dataclass
 class Golden:
     """Raw golden inputs: image files (name, bytes), or raw (un-normalized) sensor windows [n, window, ch].
 
-    ``labels`` are the samples' true class names (not what the model predicts); ``why`` says why each was
-    chosen; ``names`` name sensor windows by source file and row."""
+    ``labels`` are the samples' true class names (not what the model predicts), None for a boundary blend
+    (see :func:`boundary_blend`); ``why`` says why each was chosen; ``names`` name sensor inputs by source."""
 
-    labels: list[str]
+    labels: list[str | None]
     files: list[tuple[str, bytes]] | None = None
     windows: np.ndarray | None = None
     why: list[str] = field(default_factory=list)
@@ -137,16 +140,85 @@ def items(spec: dict[str, Any], golden: Golden, raw: np.ndarray) -> list[dict]:
             item["name"] = names[i]
         if i < len(golden.why):
             item["why"] = golden.why[i]
+        if golden.labels[i] is None:
+            item["blend"] = True  # a boundary blend: no true label, not counted in "correct on N of M"
         out.append(item)
     return out
+
+
+def boundary_blend(score: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """A raw input between two real ones of different predicted classes, where the model's answer changes.
+
+    When a model is saturated on every real sample (probabilities 1 / 0, int8 outputs 127 / -128), no real
+    golden tests more than the top-1 class: a slightly different model would still pass. Mixing ``t * a +
+    (1 - t) * b`` (pixels rounded for uint8 images) and bisecting on ``t`` finds inputs on the decision boundary,
+    whose outputs are graded. Returns the least saturated probe (raw input, probabilities, t), or None when
+    ``a`` and ``b`` get the same answer. ``score(raw [n, ...]) -> probabilities [n, classes]``."""
+    def mix(t: float) -> np.ndarray:
+        m = t * a.astype(np.float32) + (1.0 - t) * b.astype(np.float32)
+        return np.clip(np.rint(m), 0, 255).astype(np.uint8) if a.dtype == np.uint8 else m.astype(a.dtype)
+
+    ends = score(np.stack([a, b]))
+    top_a = int(np.argmax(ends[0]))
+    if top_a == int(np.argmax(ends[1])):
+        return None
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(BLEND_STEPS):
+        t = (lo + hi) / 2
+        raw = mix(t)
+        p = score(raw[None])[0]
+        if best is None or p.max() < best[1].max():
+            best = (raw, p, t)
+        lo, hi = (lo, t) if int(np.argmax(p)) == top_a else (t, hi)
+    return best
+
+
+def _scorer(model_bytes: bytes, prepare: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """raw inputs -> the model's probabilities (one LiteRT interpreter, kept)."""
+    from studio.core.measure import dequantize_output, litert_interpreter, quantize_input
+
+    interp = litert_interpreter(model_bytes)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+
+    def score(raw: np.ndarray) -> np.ndarray:
+        xq = quantize_input(prepare(raw), inp)
+        rows = []
+        for i in range(len(xq)):
+            interp.set_tensor(inp["index"], xq[i : i + 1])
+            interp.invoke()
+            rows.append(interp.get_tensor(out["index"])[0].copy())
+        return dequantize_output(np.stack(rows), out)
+
+    return score
+
+
+def _add_blends(golden: Golden, raws: list[np.ndarray], probs: np.ndarray, score: Callable, n: int) -> list:
+    """Up to ``n`` boundary blends between goldens of different predicted classes; returns their raw inputs."""
+    pred = [int(np.argmax(p)) for p in probs]
+    names = golden.names or [f for f, _ in golden.files or []]
+    blends = []
+    for i in range(len(raws)):
+        for j in range(i + 1, len(raws)):
+            if len(blends) >= n or pred[i] == pred[j] or any(set(k) == {pred[i], pred[j]} for k, _ in blends):
+                continue
+            found = boundary_blend(score, raws[i], raws[j])
+            if found is not None:
+                raw, p, t = found
+                why = (f"boundary blend: {t:.0%} of {names[i]} ({golden.labels[i]}) + {1 - t:.0%} of {names[j]} "
+                       f"({golden.labels[j]}), top probability {p.max():.2f} (real samples are saturated)")
+                blends.append(((pred[i], pred[j]), (raw, why, f"blend of {names[i]} and {names[j]}")))
+    return [b for _, b in blends]
 
 
 def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_bytes: bytes, limit: int,
                  progress: Any = None) -> Golden:
     """Golden samples from the project's validation split (train when there is none), scored by the exported
-    model itself (LiteRT) and chosen by :func:`choose_golden`."""
+    model itself (LiteRT) and chosen by :func:`choose_golden`; when the model is saturated on them, some make
+    room for boundary blends (:func:`boundary_blend`, label None)."""
     from studio.core.convert import representative_indices
     from studio.core.data import split_samples
+    from studio.core.data.image import load_image
     from studio.core.data.sensor.shaping import normalize, shape_all, split_recordings
     from studio.core.measure import run_litert
     from studio.core.pipeline import InputSpec
@@ -155,27 +227,61 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_b
     manifest = project.load_manifest()
     split = "val" if manifest.get("split_counts", {}).get("val") else "train"
     if spec["kind"] == "image":
-        from studio.core.data.image import load_image
-
         paths, y, _ = split_samples(project, split, manifest)
         if not paths:
             paths, y, _ = split_samples(project, "train", manifest)
         cand = np.sort(representative_indices(y, MAX_CANDIDATES, seed=7))
-        x = ispec.preprocess(np.stack([load_image(paths[i], ispec.size, ispec.channels) for i in cand]))
+        raw_of = {int(i): load_image(paths[i], ispec.size, ispec.channels) for i in cand}
+        prepare = ispec.preprocess
     else:
         signals, rec_labels, rec_ids = split_recordings(project, split, manifest)
         # raw inputs (the harness normalizes), and per input its recording
         raw_windows, groups = shape_all(signals, ispec.window, ispec.stride, ispec.length_policy)
         y = rec_labels[groups] if len(groups) else rec_labels
         cand = np.sort(representative_indices(y, MAX_CANDIDATES, seed=7))
-        x = normalize(raw_windows[cand], ispec.norm, ispec.mean, ispec.std)
-    chosen = choose_golden(run_litert(model_bytes, x, progress=progress).probs, y[cand], limit)
+        raw_of = {int(i): raw_windows[i] for i in cand}
+
+        def prepare(raw: np.ndarray) -> np.ndarray:
+            return normalize(raw, ispec.norm, ispec.mean, ispec.std)
+
+    probs = run_litert(model_bytes, prepare(np.stack([raw_of[int(i)] for i in cand])), progress=progress).probs
+    chosen = choose_golden(probs, y[cand], limit)
+    unsaturated = sum(probs[i].max() < SATURATED for i, _ in chosen)
+    n_blend = min(3, max(1, limit // 3)) if unsaturated < MIN_UNSATURATED and len(chosen) > 1 else 0
+    chosen = _make_room(chosen, probs, n_blend) if n_blend else chosen
     picked = [int(cand[i]) for i, _ in chosen]
-    labels = [classes[int(y[i])] for i in picked]
-    why = [w for _, w in chosen]
+    golden = Golden([classes[int(y[i])] for i in picked], why=[w for _, w in chosen])
     if spec["kind"] == "image":
-        files = [_golden_file(Path(paths[i]), f"{k:02d}_{safe_name(labels[k])}", ispec) for k, i in enumerate(picked)]
-        return Golden(labels, files=files, why=why)
+        golden.files = [_golden_file(Path(paths[i]), f"{k:02d}_{safe_name(golden.labels[k])}", ispec)
+                        for k, i in enumerate(picked)]
+    else:
+        golden.names = _sensor_names(manifest, rec_ids, groups, picked, ispec)
+    blends = (_add_blends(golden, [raw_of[i] for i in picked], probs[[i for i, _ in chosen]],
+                          _scorer(model_bytes, prepare), n_blend) if n_blend else [])
+    for raw, why, name in blends:
+        golden.labels.append(None)
+        golden.why.append(why)
+        if spec["kind"] == "image":
+            golden.files.append((f"{len(golden.labels) - 1:02d}_blend.png", _png(raw)))
+        else:
+            golden.names.append(name)
+    if spec["kind"] != "image":
+        raws = [raw_of[i] for i in picked] + [raw for raw, _, _ in blends]
+        golden.windows = np.asarray(np.stack(raws), dtype=np.float32)
+    return golden
+
+
+def _make_room(chosen: list[tuple[int, str]], probs: np.ndarray, n: int) -> list[tuple[int, str]]:
+    """``chosen`` without ``n`` of its items (at least 2 stay) for boundary blends: first a "borderline" sample
+    that is not (saturated: its margin is ~1), then the last ones (the first round, one per class, stays)."""
+    keep = max(2, len(chosen) - n)
+    fake = [k for k, (i, why) in enumerate(chosen) if why.startswith("borderline") and probs[i].max() >= SATURATED]
+    order = [k for k in range(len(chosen)) if k not in fake] + fake
+    return [chosen[k] for k in sorted(order[:keep])]
+
+
+def _sensor_names(manifest: dict[str, Any], rec_ids: list[str], groups: np.ndarray, picked: list[int],
+                  ispec: Any) -> list[str]:
     sources = {r["id"]: r.get("source") or r["id"] for r in manifest.get("recordings", [])}
     first = {int(g): int(np.argmax(groups == g)) for g in np.unique(groups)}
     names = []
@@ -185,7 +291,17 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_b
             names.append(f"{source} @ row {(i - first[int(groups[i])]) * ispec.stride}")
         else:
             names.append(f"{source} (whole recording)")
-    return Golden(labels, windows=np.asarray(raw_windows[picked], dtype=np.float32), why=why, names=names)
+    return names
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buf = BytesIO()
+    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _golden_file(src: Path, stem: str, ispec: Any) -> tuple[str, bytes]:
@@ -195,18 +311,9 @@ def _golden_file(src: Path, stem: str, ispec: Any) -> tuple[str, bytes]:
     data = read_regular(src, MAX_IMAGE_FILE_BYTES)  # a regular file inside the data root (see sample_path)
     if len(data) <= MAX_GOLDEN_FILE_BYTES:
         return stem + src.suffix.lower(), data
-    from io import BytesIO
-
-    from PIL import Image
-
     from studio.core.data.image import load_image
 
-    arr = load_image(src, ispec.size, ispec.channels)
-    buf = BytesIO()
-    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(buf, format="PNG")
-    return stem + ".png", buf.getvalue()
-
-
+    return stem + ".png", _png(load_image(src, ispec.size, ispec.channels))
 
 
 

@@ -117,7 +117,8 @@ constexpr int kGoldenInputLen = {inputs[0].size if n else 0};
 constexpr int kGoldenOutputLen = {expected[0].size if n else 0};
 extern const {in_t} g_golden_inputs[];     // kGoldenCount x kGoldenInputLen
 extern const {out_t} g_golden_expected[];  // kGoldenCount x kGoldenOutputLen
-extern const int g_golden_labels[];       // true class index of each golden input
+extern const int g_golden_labels[];       // true class index of each golden input (-1: a boundary blend)
+constexpr int kGoldenLabelled = {sum(1 for v in labels if int(v) >= 0)};  // goldens with a true label
 // Largest allowed |device - host| per output value ({"output units" if floating else "LSBs"}), see golden/golden.json.
 typedef {diff_t} GoldenDiff;
 constexpr GoldenDiff kGoldenTolerance = {tol};

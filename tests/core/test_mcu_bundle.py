@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from studio.core import mcu_bundle
-from studio.core.golden import MAX_GOLDEN, choose_golden, golden_limit, tolerance
+from studio.core.golden import MAX_GOLDEN, boundary_blend, choose_golden, golden_limit, tolerance
 from studio.core.tflm_build import parse_output
 from studio.resources import resource_path
 
@@ -56,6 +56,37 @@ def test_goldens_are_as_often_wrong_as_the_model_is_per_class() -> None:
     assert all(pred[i] == y[i] for i in per_class[0] + per_class[1] if "borderline" not in dict(chosen)[i])
     closest = np.flatnonzero((y == 2) & (pred != 2))
     assert probs[wrong_2[0], 2] == probs[closest, 2].max()  # the closest miss first
+
+
+def _saturated_model(raw: np.ndarray) -> np.ndarray:
+    """A model that is sure of everything real: class 0 when the mean pixel is below 128, else class 1."""
+    z = (raw.reshape(len(raw), -1).astype(np.float64).mean(axis=1) - 128.0) * 2.0
+    p1 = 1 / (1 + np.exp(-z))
+    return np.stack([1 - p1, p1], axis=1)
+
+
+def test_boundary_blend_finds_graded_outputs_between_saturated_samples() -> None:
+    a = np.full((4, 4, 3), 250, np.uint8)  # class 1, p = 1.0
+    b = np.full((4, 4, 3), 5, np.uint8)  # class 0, p = 1.0
+    assert _saturated_model(np.stack([a, b])).max(axis=1).min() > 0.999
+    raw, p, t = boundary_blend(_saturated_model, a, b)
+    assert raw.dtype == np.uint8 and raw.shape == a.shape and 0 < t < 1
+    assert p.max() < 0.9  # near the decision boundary: every output value means something
+    np.testing.assert_allclose(_saturated_model(raw[None])[0], p)
+    assert boundary_blend(_saturated_model, a, a.copy()) is None  # same answer at both ends: nothing between
+
+
+def test_room_for_blends_drops_a_saturated_borderline_first() -> None:
+    from studio.core.golden import _make_room
+
+    probs = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    chosen = [(0, "least confident correct"), (1, "least confident correct"), (2, "borderline (margin 1.00)"),
+              (3, "least confident correct"), (4, "least confident correct")]
+    assert [i for i, _ in _make_room(chosen, probs, 2)] == [0, 1, 3]  # the fake borderline, then the last
+    assert [i for i, _ in _make_room(chosen[:3], probs, 3)] == [0, 1]  # at least two real goldens stay
+    graded = probs.copy()
+    graded[2] = [0.55, 0.45]  # a real borderline sample stays
+    assert [i for i, _ in _make_room(chosen, graded, 2)] == [0, 1, 2]
 
 
 def test_golden_limit_and_mcu_budget() -> None:
@@ -203,6 +234,16 @@ def labels_through_main_cc(tmp_path: Path, std: str, labels: list[str]) -> list[
     run = subprocess.run([str(tmp_path / "harness")], capture_output=True)
     assert run.returncode == 0, run.stdout
     return [p.decode("utf-8") for p in run.stdout.split(b"\x1f")[:n]]
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+def test_main_cc_counts_only_labelled_goldens_as_correct(tmp_path: Path) -> None:
+    inputs = np.array([[5, 1, 0, 9], [0, 7, 1, 2]], np.int8)
+    _write_harness(tmp_path, "int8", inputs, inputs[:, :3].copy(), [0, -1], 2, ["a", "b", "c"])  # 2nd: a blend
+    assert _compile(tmp_path, "int8", "c++17").returncode == 0
+    out = parse_output(subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True).stdout)
+    assert out["passed"] and (out["correct"], out["total"]) == (1, 1)
+    assert [it["label"] for it in out["items"]] == ["a", "(blend)"]
 
 
 @pytest.mark.skipif(GXX is None, reason="g++ not installed")

@@ -109,10 +109,11 @@ def test_build_sh_passes_golden_check_within_stated_arena(bundles, name: str) ->
     meta = json.loads((b["bundle"] / "bundle.json").read_text())
     golden = json.loads((b["bundle"] / "golden" / "golden.json").read_text())
     n = len(golden["items"])
-    assert parsed["passed"] is True and parsed["total"] == n == meta["golden"] >= 4
+    labelled = sum(g["label"] is not None for g in golden["items"])
+    assert parsed["passed"] is True and n == meta["golden"] >= 4 and parsed["total"] == labelled >= 2
     assert [it["ok"] for it in parsed["items"]] == [True] * n
-    # every golden carries its true label, and the harness reports it
-    assert [it["label"] for it in parsed["items"]] == [g["label"] for g in golden["items"]]
+    # every golden carries its true label (a boundary blend none), and the harness reports it
+    assert [it["label"] for it in parsed["items"]] == [g["label"] or "(blend)" for g in golden["items"]]
     assert parsed["correct"] == sum(it["label"] == it["predicted"] for it in parsed["items"])
     # arena truth: the compiled build uses no more than the stated arena, and no more than the Python-measured
     # minimum (TFLite-Micro's Python interpreter records allocations, which costs arena); the stated size keeps
@@ -139,17 +140,22 @@ def test_goldens_are_not_saturated_and_the_python_harness_uses_the_same(bundles,
         inputs, expected, labels = data["inputs"], data["expected"], data["labels"]
     classes = json.loads((b["bundle"] / "preprocess.json").read_text())["classes"]
     assert len(inputs) == len(golden["items"])
-    assert [classes[i] for i in labels] == [g["label"] for g in golden["items"]]
+    assert [classes[i] if i >= 0 else None for i in labels] == [g["label"] for g in golden["items"]]
     top = expected.max(axis=1)
+    # not one-hot: graded outputs, which a slightly different model cannot reproduce. A model saturated on every
+    # real sample gets boundary blends (label None) instead of some of them.
+    unsaturated = top < 127 if expected.dtype == np.int8 else top < 1.0 - 1e-3
+    assert unsaturated.sum() >= 2, expected
     if expected.dtype == np.int8:
-        assert np.all(top < 127), expected  # not one-hot: every output value carries information
         assert golden["tolerance"] >= 2 and golden["kernel_diffs"]
-    else:
-        assert np.all(top < 1.0 - 1e-3), expected
+    blends = [g for g in golden["items"] if g["label"] is None]
+    assert all(g["blend"] and g["why"].startswith("boundary blend") for g in blends)
+    assert len(golden["items"]) - len(blends) >= 2
     for item, exp in zip(golden["items"], expected):  # the C harness compares the values golden.json records
         assert item["expected_tflm"] == exp.tolist() and item["why"]
         assert np.max(np.abs(np.asarray(item["expected"]) - exp)) <= golden["tolerance"]
     print(f"\n{name} golden outputs ({golden['tolerance']:g} tolerance):\n{expected}")
+    print(f"\n{name} golden items: " + "; ".join(g["why"] for g in golden["items"]))
     run = _run([sys.executable, str(b["bundle"] / "run_model.py"), "--selftest"])
     assert run.returncode == 0 and "SELFTEST PASSED" in run.stdout and "CORRECT ON" in run.stdout, run.stdout
 

@@ -289,8 +289,9 @@ class ExportPage(Page):
             extra = check.get("detail") if check.get("ran") else check.get("reason")
             lines.append(f"{check.get('title')}: {state}" + (f" ({extra})" if extra else ""))
         for item in result.get("items", []):
-            mark = "✔" if item.get("correct") else "✘"
-            lines.append(f"{mark} {item.get('name')}: true {item.get('label')}, predicted {item.get('predicted')}")
+            mark = {True: "✔", False: "✘"}.get(item.get("correct"), "·")
+            truth = item.get("label") if item.get("label") is not None else "(boundary blend)"
+            lines.append(f"{mark} {item.get('name')}: true {truth}, predicted {item.get('predicted')}")
         self.output.setPlainText("\n".join(lines))
         self._show_selftest(bool(result.get("ok")), result)
 

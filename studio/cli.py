@@ -217,7 +217,15 @@ def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     else:
         rep.status(f"Training {config.arch} for up to {config.epochs} epochs (batch {config.batch_size})")
     result = train(project, config, rep)
-    return result.to_json()
+    out = result.to_json()
+    activation = out.get("activation") or {}
+    if activation.get("note"):
+        rep.status(activation["note"])
+    if activation.get("reason") in ("stopped", "worse"):
+        rep.status(f"To make this run the model: studio use {args.project} {out['run']}")
+    elif activation.get("replaced_better"):
+        rep.status(f"To go back: studio use {args.project} {activation['previous_run']}")
+    return out
 
 
 def models_closed_form(arch: str) -> bool:
@@ -233,6 +241,13 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     project = Project.open(args.project)
     result = evaluate(project, run_id=args.run, split=args.split, data_path=args.data, reporter=rep)
     out = result.to_json()
+    if args.threshold is not None:
+        from studio.core.verdict import verdict_of
+
+        if not 0.0 <= args.threshold <= 1.0:
+            raise UsageError(f"--threshold {args.threshold:g} is not between 0 and 1",
+                             hint="e.g. --threshold 0.8: below 80 % confidence a sample goes to check by hand")
+        out["verdict"] = verdict_of(out, project.modality, threshold=args.threshold)
     if not args.json:
         if "recording_accuracy" in out:
             rep.status(f"per recording: accuracy {out['recording_accuracy'] * 100:.1f}% on {out['recordings']} "
@@ -241,6 +256,38 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
                        f"({out.get('input_policy', '')})")
         else:
             rep.status(f"accuracy {out['accuracy'] * 100:.1f}% on {out['n']} samples")
+        for line in out["verdict"]["lines"]:
+            rep.status(line)
+    return out
+
+
+def cmd_runs(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+    from studio.core.run_history import run_history
+
+    out = run_history(Project.open(args.project))
+    if not args.json:
+        for run in out["runs"]:
+            score = run["best_val_recording_accuracy"] if run["best_val_recording_accuracy"] is not None \
+                else run["best_val_accuracy"]
+            sys.stdout.write(
+                f"{'*' if run['active'] else ' '} {run['id']}  {(run['started'] or '')[:16]:16}  {run['state']:11}  "
+                f"{'-' if score is None else f'{100 * score:.1f} %':>7}  {run['title']}: {run['settings_text']}"
+                + (f"  (not usable: {run['problem']})" if run["problem"] else "") + "\n")
+        if not out["runs"]:
+            sys.stdout.write("no runs yet: train one with 'studio train'\n")
+        elif out["active_run"]:
+            sys.stdout.write("* = the project's model (best validation accuracy shown)\n")
+    return out
+
+
+def cmd_use(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    from studio.core.project import Project
+    from studio.core.run_history import use_run
+
+    out = use_run(Project.open(args.project), args.run)
+    rep.status(f"{out['active_run']} is now the project's model"
+               + (f" (was {out['previous_run']})" if out["previous_run"] else ""))
     return out
 
 
@@ -493,6 +540,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a labelled folder (or CSV) with the same classes")
     p.add_argument("--split", choices=["val", "test", "train"], default=None)
     p.add_argument("--run", help="run id (default: the active run)")
+    p.add_argument("--threshold", type=float, metavar="F",
+                   help="0..1: below this confidence a sample goes to 'check by hand' in the verdict")
+
+    p = add("runs", cmd_runs, "list the training runs (newest first) and which one is the project's model")
+    p.add_argument("project")
+
+    p = add("use", cmd_use, "make a training run the project's model (see 'studio runs')")
+    p.add_argument("project")
+    p.add_argument("run", help="run id, as 'studio runs' lists it")
 
     p = add("explain", cmd_explain, "show why the model answers what it does for one file (a why-map)")
     p.add_argument("project")
@@ -671,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
 # Commands that write a project hold its lock from start to end (one writer per project across processes;
 # the GUI's worker does the same for its jobs). Reading commands (info, evaluate, variants) never wait.
 WRITERS = {"import": "importing data", "train": "training", "optimize": "building a variant",
-           "export": "exporting"}
+           "export": "exporting", "use": "choosing the model"}
 
 
 def command_lock(args: argparse.Namespace) -> Any:

@@ -81,7 +81,7 @@ def choose(project: Any, config: Any, reporter: Reporter) -> tuple[Any, dict[str
     return winner, sel
 
 
-def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
+def train_sensor(project: Any, config: Any, reporter: Reporter, activate: str = "finished") -> Any:
     """The default sensor path: choose by measurement when asked (``config.select``), then fit the winner."""
     from studio.core.models import get_spec
 
@@ -89,12 +89,12 @@ def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
     if config.select:
         config, selection = choose(project, config, reporter)
     if get_spec(config.arch).trained_by == "closed form":
-        return fit_minirocket(project, config, reporter, selection)
+        return fit_minirocket(project, config, reporter, selection, activate=activate)
     from studio.core.fsutil import atomic_write_json, read_json
     from studio.core.train import train
 
     reporter.status(f"Training the winner, {config.arch}, on {spec_text(sensor_spec(project, project.load_manifest(), config))}")
-    result = train(project, config, reporter)
+    result = train(project, config, reporter, activate=activate)
     if selection is not None:
         atomic_write_json(result.path / "selection.json", selection)
         metrics = read_json(result.path / "metrics.json")
@@ -103,7 +103,8 @@ def train_sensor(project: Any, config: Any, reporter: Reporter) -> Any:
     return result
 
 
-def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None) -> Any:
+def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None = None,
+                   activate: str = "finished") -> Any:
     """Fit MiniRocket (biases + ridge head) and write a finished run; on tiny data refit on train + val."""
     from studio.core import models
     from studio.core.models import minirocket
@@ -138,7 +139,7 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
     run_id, run_path = project.new_run_dir()
     try:
         result = _write_run(project, run_id, run_path, model, config, params, spec, classes, tr, va, refit, row,
-                            fit, selection, val_acc, val_rec, t0, c0)
+                            fit, selection, val_acc, val_rec, t0, c0, activate)
     except BaseException:  # nothing of this run is usable before model.json (written last): no half run left
         import shutil
 
@@ -151,9 +152,11 @@ def fit_minirocket(project: Any, config: Any, reporter: Reporter, selection: dic
 def _write_run(project: Any, run_id: str, run_path: Any, model: Any, config: Any, params: dict[str, Any],
                spec: Any, classes: list[str], tr: Any, va: Any, refit: bool, row: dict[str, Any], fit: Any,
                selection: dict[str, Any] | None, val_acc: float | None, val_rec: float | None, t0: float,
-               c0: float) -> Any:
-    """The run folder of a closed-form fit: weights, config, metrics, then model.json (the run is then valid)."""
+               c0: float, activate: str) -> Any:
+    """The run folder of a closed-form fit: weights, config, metrics, then model.json (the run is then valid);
+    then the run contract (:func:`studio.core.run_history.offer_run` with policy ``activate``)."""
     from studio.core.fsutil import atomic_write_json
+    from studio.core.run_history import offer_run
     from studio.core.runs import model_json, package_versions, save_weights_atomic
     from studio.core.train import TrainResult
 
@@ -180,10 +183,10 @@ def _write_run(project: Any, run_id: str, run_path: Any, model: Any, config: Any
         metrics["selection"] = {"why": selection["why"], "cpu_seconds": selection["cpu_seconds"]}
     atomic_write_json(run_path / "metrics.json", metrics)
     atomic_write_json(run_path / "model.json", model_json("minirocket", params, spec, classes, project.task))
-    project.update(active_run=run_id, settings={"train": config.to_json()})
+    activation = offer_run(project, run_id, "finished", activate, settings=config.to_json())
     return TrainResult(run=run_id, path=run_path, arch="minirocket", params=int(model.count_params()),
                        epochs=[row], best_epoch=1, best_val_accuracy=val_acc, stopped=False, stop_reason=None,
-                       seconds=seconds, config=config)
+                       seconds=seconds, config=config, activation=activation)
 
 
 def spec_text(spec: Any) -> str:

@@ -19,6 +19,7 @@ from studio.core.errors import ConfigError, DatasetError, ProjectError
 from studio.core.metrics import classification_metrics
 from studio.core.project import SPLITS
 from studio.core.reporter import NullReporter, Reporter, check_cancel
+from studio.core.verdict import prediction_rows, verdict_of
 
 MAX_MISCLASSIFIED = 1000
 PREDICT_BATCH = 64
@@ -150,10 +151,12 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
         }
         for i in wrong[np.argsort(-probs[wrong, pred[wrong]])][:MAX_MISCLASSIFIED]
     ]
-    extra: dict[str, Any] = {"n_misclassified": int(len(wrong))}
+    extra: dict[str, Any] = {"n_misclassified": int(len(wrong)), "predictions": prediction_rows(y, probs)}
     if groups is not None and rec_ids is not None:
         extra.update(recording_metrics(probs, y, groups, rec_ids, info.classes))
         extra["input_policy"] = describe_spec(spec)
+    extra["verdict"] = verdict_of(dict(extra, labels=m["labels"], confusion_matrix=m["confusion_matrix"]),
+                                  project.modality)
     reporter.progress(1.0, "evaluation finished")
     return EvalResult(
         accuracy=m["accuracy"],
@@ -205,6 +208,7 @@ def recording_metrics(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, rec_
         "recording_per_class": m["per_class"],
         "recording_macro_f1": m["macro_f1"],
         "recording_misclassified": wrong[:MAX_MISCLASSIFIED],
+        "recording_predictions": prediction_rows(truth, mean),
         "windows_per_recording": {"min": int(counts.min()) if len(counts) else 0,
                                   "max": int(counts.max()) if len(counts) else 0,
                                   "mean": round(float(counts.mean()), 3) if len(counts) else 0.0},

@@ -43,6 +43,7 @@ class ExportResult:
     target: str
     files: list[str] = field(default_factory=list)
     arena_bytes: int | None = None
+    run_id: str | None = None  # the training run the variant came from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class ExportResult:
             "target": self.target,
             "files": list(self.files),
             "arena_bytes": self.arena_bytes,
+            "run_id": self.run_id,
         }
 
 
@@ -348,7 +350,7 @@ def export(
     project.update(settings={"target": profile.id})
     reporter.progress(1.0, "exported")
     reporter.status(f"Wrote {len(files)} files to {out}")
-    return ExportResult(out, data["name"], profile.id, files, arena)
+    return ExportResult(out, data["name"], profile.id, files, arena, run_id=data.get("run_id"))
 
 
 __all__ = ["export", "ExportResult", "Golden", "write_bundle", "preprocess_json"]

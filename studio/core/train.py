@@ -29,6 +29,7 @@ from studio.core.fsutil import atomic_write_json
 from studio.core.pipeline import Augmentation, InputSpec, SplitData, dataset_from_split, load_split, spec_for_project
 from studio.core.precise_bn import precise_bn_plan
 from studio.core.reporter import NullReporter, Reporter, check_cancel
+from studio.core.run_history import offer_run
 from studio.core.runs import RunInfo, RunRecorder, load_run_model, model_json, package_versions, save_weights_atomic
 from studio.core.train_callbacks import StopNow, make_callback
 from studio.core.closed_form import sensor_spec
@@ -53,6 +54,7 @@ class TrainResult:
     stop_reason: str | None
     seconds: float
     config: TrainConfig
+    activation: dict[str, Any] | None = None  # run_history.offer_run's answer: is this run now the model?
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,8 @@ class TrainResult:
             "config": self.config.to_json(),
             "stop_note": (f"kept the best weights (epoch {self.best_epoch}) as run {self.run}" if self.stopped
                           else None),
+            "active": bool(self.activation and self.activation.get("active")),
+            "activation": self.activation,
         }
 
 
@@ -231,29 +235,17 @@ def _abandon(project: Any, recorder: RunRecorder, run_id: str, callback: Any, ex
     body = callback.summary() if callback is not None else {}
     if recorder.abandon(state, f"{type(exc).__name__}: {exc}"[:200], body):
         try:
-            _offer_run(project, run_id, finished=False)
+            offer_run(project, run_id, state)
         except (OSError, StudioError):
             pass
 
 
-def _offer_run(project: Any, run_id: str, finished: bool, settings: dict[str, Any] | None = None) -> None:
-    """Make ``run_id`` the active run when it finished, or when the project has no usable active run (the
-    shared run contract: a stopped run never replaces a usable one), and record the ``settings`` it used."""
-    changes: dict[str, Any] = {}
-    active = project.data.get("active_run")
-    if finished or active == run_id or active not in project.list_runs():
-        changes["active_run"] = run_id
-    if settings:
-        changes["settings"] = {"train": settings}
-    if changes:
-        project.update(changes)
-
-
 def _finish(project: Any, model: Any, callback: Any, config: TrainConfig, recorder: RunRecorder,
-            run: tuple[str, Path, bool], t_start: float, settings_before: dict[str, Any]) -> TrainResult:
+            run: tuple[str, Path, bool], t_start: float, settings_before: dict[str, Any],
+            activate: str = "finished") -> TrainResult:
     """Best weights back into the model, the final ``metrics.json`` (state finished or stopped), and the
-    project's active run (per the run contract, :func:`_offer_run`) and the train settings this run changed
-    (``settings_before``: those at its start)."""
+    project's active run (per the run contract, :func:`studio.core.run_history.offer_run` with policy
+    ``activate``) and the train settings this run changed (``settings_before``: those at its start)."""
     run_id, run_path, chief = run
     weights_path = run_path / "weights.h5"
     model.set_weights(callback.best_weights)
@@ -270,12 +262,13 @@ def _finish(project: Any, model: Any, callback: Any, config: TrainConfig, record
         # Only the settings this run changed: a choice made elsewhere meanwhile (the Model page, another
         # command) is kept, and the next training starts from what this one used.
         used = {k: v for k, v in config.to_json().items() if settings_before.get(k) != v}
-        _offer_run(project, run_id, finished=not stopped, settings=used)
+        activation = offer_run(project, run_id, "stopped" if stopped else "finished", activate, settings=used)
     else:
         shutil.rmtree(run_path, ignore_errors=True)
+        activation = None
     return TrainResult(run=run_id, path=run_path, arch=config.arch, params=int(model.count_params()),
                        epochs=callback.history, best_epoch=callback.best_epoch, best_val_accuracy=best_val,
-                       stopped=stopped, stop_reason=reason, seconds=seconds, config=config)
+                       stopped=stopped, stop_reason=reason, seconds=seconds, config=config, activation=activation)
 
 
 def _with_teacher(project: Any, model: Any, config: TrainConfig, reporter: Reporter) -> Any:
@@ -293,11 +286,15 @@ def _with_teacher(project: Any, model: Any, config: TrainConfig, reporter: Repor
 
 
 # ---------------------------------------------------------------------------------------------- train
-def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+def train(project: Any, config: TrainConfig, reporter: Reporter | None = None, *,
+          activate: str = "finished") -> TrainResult:
     """Train ``config`` on the project's train split, validate on val, and write a finished run.
 
     Cancelling keeps the best weights so far and still writes a valid run (``metrics.json`` says
     ``"stopped": true``); cancelling before the first epoch ends removes the run folder and raises Cancelled.
+    Whether the run becomes the project's model follows the run contract with policy ``activate``
+    (:func:`studio.core.run_history.offer_run`: "finished", or "better" for the GUI, which asks the user);
+    ``TrainResult.activation`` says what happened.
     """
     from studio.core.tfenv import load_tf
 
@@ -305,7 +302,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     if project.modality == "sensor" and (config.select or models.get_spec(config.arch).trained_by == "closed form"):
         from studio.core.closed_form import train_sensor
 
-        return train_sensor(project, config.validate(project.modality), reporter)
+        return train_sensor(project, config.validate(project.modality), reporter, activate=activate)
     t_start = time.perf_counter()
     manifest = project.load_manifest()
     settings_before = dict(project.settings.get("train") or {})
@@ -331,7 +328,7 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
 
     run = _open_run(project, strategy)
     recorder = RunRecorder(run[1], model_json(config.arch, params, spec, classes, project.task), keep=run[2],
-                           on_first_best=lambda: _offer_run(project, run[0], finished=False))
+                           on_first_best=lambda: offer_run(project, run[0], "running"))
     callback = None
     try:
         _write_config(run[1], config, classes, replicas, global_batch, cw, len(train_data), len(val_data))
@@ -348,6 +345,6 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None) -
     except BaseException as exc:
         _abandon(project, recorder, run[0], callback, exc)
         raise
-    result = _finish(project, model, callback, config, recorder, run, t_start, settings_before)
+    result = _finish(project, model, callback, config, recorder, run, t_start, settings_before, activate)
     reporter.progress(1.0, "training finished" if not result.stopped else "training stopped")
     return result

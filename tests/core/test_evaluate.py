@@ -65,6 +65,10 @@ def test_evaluate_on_splits_and_a_fresh_folder(trained: tuple[Project, Path]) ->
     assert len(out["misclassified"]) == out["n"] - sum(out["confusion_matrix"][i][i] for i in range(2))
     for item in out["misclassified"]:
         assert Path(item["path"]).exists() and item["true"] != item["predicted"] and 0 < item["confidence"] <= 1
+    # the verdict and the per-sample predictions it is recomputed from at any threshold
+    assert len(out["predictions"]) == out["n"] and out["verdict"]["n"] == out["n"]
+    assert out["verdict"]["unit"] == "images" and out["verdict"]["good_class"] is None
+    assert [c["correct"] for c in out["verdict"]["classes"]] == [out["confusion_matrix"][i][i] for i in range(2)]
     assert evaluate(project, split="train").n == 12
     ext = evaluate(project, data_path=str(fresh))
     assert ext.n == 6 and ext.source == str(fresh) and ext.split is None

@@ -67,6 +67,7 @@ def test_recording_metrics_average_window_probabilities() -> None:
     assert m["recording_accuracy"] == 0.5 and m["recordings"] == 2
     assert m["recording_confusion_matrix"] == [[1, 0], [1, 0]]
     assert m["recording_misclassified"][0]["id"] == "b" and m["windows_per_recording"]["max"] == 2
+    assert m["recording_predictions"] == [[0, 0, 0.65], [1, 0, 0.8]]  # what the per-recording verdict uses
 
 
 def test_candidates_and_folds() -> None:

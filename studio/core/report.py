@@ -34,22 +34,27 @@ def _kb(v: Any) -> str:
     return "–" if v is None else f"{float(v) / 1024:.1f} KB"
 
 
-def svg_curves(series: dict[str, list[float]], title: str, width: int = 420, height: int = 220) -> str:
-    """A line chart of ``series`` (name -> values per epoch) as inline SVG."""
-    series = {k: [float(v) for v in vals if v is not None] for k, vals in series.items() if vals}
+def svg_curves(series: dict[str, list[float]], title: str, width: int = 420, height: int = 240,
+               percent: bool = False) -> str:
+    """A line chart of ``series`` (name -> values per epoch) as inline SVG: round ticks, whole epochs, the legend
+    under the chart (never over a curve); ``percent``: fractions drawn on a 0-100 % axis."""
+    from studio.core.units import linear_ticks, tick_text
+
+    scale = 100.0 if percent else 1.0
+    series = {k: [float(v) * scale for v in vals if v is not None] for k, vals in series.items() if vals}
+    series = {k: v for k, v in series.items() if v}
     if not series:
         return f"<p class='note'>No {title.lower()} recorded.</p>"
     colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-    pad_l, pad_r, pad_t, pad_b = 44, 10, 22, 28
+    pad_l, pad_r, pad_t, pad_b = 48, 12, 22, 52
     n = max(len(v) for v in series.values())
-    lo = min(min(v) for v in series.values())
-    hi = max(max(v) for v in series.values())
+    lo, hi = (0.0, 100.0) if percent else (min(min(v) for v in series.values()), max(max(v) for v in series.values()))
     if hi - lo < 1e-9:
         hi = lo + 1.0
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
 
-    def px(i: int) -> float:
-        return pad_l + (w * i / max(1, n - 1))
+    def px(i: int) -> float:  # epoch i + 1
+        return pad_l + (w * i / max(1, n - 1)) if n > 1 else pad_l + w / 2
 
     def py(v: float) -> float:
         return pad_t + h * (1 - (v - lo) / (hi - lo))
@@ -57,15 +62,24 @@ def svg_curves(series: dict[str, list[float]], title: str, width: int = 420, hei
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>",
              f"<text x='{width / 2}' y='14' text-anchor='middle' font-size='12'>{_e(title)}</text>",
              f"<rect x='{pad_l}' y='{pad_t}' width='{w}' height='{h}' fill='none' stroke='#bbb'/>"]
-    for frac in (0, 0.5, 1):
-        v = lo + (hi - lo) * frac
-        parts.append(f"<text x='{pad_l - 4}' y='{py(v) + 4:.1f}' text-anchor='end' font-size='10'>{v:.3g}</text>")
-    parts.append(f"<text x='{pad_l + w / 2}' y='{height - 6}' text-anchor='middle' font-size='10'>epoch (1–{n})</text>")
+    for v in linear_ticks(lo, hi, 6):
+        label = f"{tick_text(v)} %" if percent else tick_text(v)
+        parts.append(f"<line x1='{pad_l}' x2='{pad_l + w}' y1='{py(v):.1f}' y2='{py(v):.1f}' stroke='#eee'/>"
+                     f"<text x='{pad_l - 4}' y='{py(v) + 4:.1f}' text-anchor='end' font-size='10'>{label}</text>")
+    for e in linear_ticks(1, n, 8, integer=True) if n > 1 else [1]:
+        parts.append(f"<text x='{px(int(e) - 1):.1f}' y='{pad_t + h + 13}' text-anchor='middle' "
+                     f"font-size='10'>{int(e)}</text>")
+    parts.append(f"<text x='{pad_l + w / 2}' y='{pad_t + h + 26}' text-anchor='middle' font-size='10'>epoch</text>")
+    x_legend = pad_l
     for k, (name, vals) in enumerate(series.items()):
         c = colours[k % len(colours)]
         pts = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(vals))
+        shown = "validation" if str(name).startswith("val_") else ("training" if name in ("loss", "accuracy")
+                                                                    else str(name))
         parts.append(f"<polyline fill='none' stroke='{c}' stroke-width='2' points='{pts}'/>")
-        parts.append(f"<text x='{pad_l + 6}' y='{pad_t + 14 + 13 * k}' font-size='11' fill='{c}'>{_e(name)}</text>")
+        parts.append(f"<rect x='{x_legend}' y='{height - 14}' width='12' height='3' fill='{c}'/>"
+                     f"<text x='{x_legend + 16}' y='{height - 9}' font-size='11' fill='{c}'>{_e(shown)}</text>")
+        x_legend += 26 + 7 * len(shown)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -129,8 +143,12 @@ def variants_table(variants: list[dict[str, Any]], chosen: str | None, target: s
             why = ((v.get("fit_detail") or {}).get(target) or {}).get("reason", "")
             fits = f"<td title='{_e(why)}'>{'yes' if ok else 'no'}</td>"
         cls = " class='chosen'" if v.get("name") == chosen else ""
-        lat, p95 = v.get("latency_median_ms") or v.get("latency_ms"), v.get("latency_p95_ms") or 0.0
-        lat_text = "–" if lat is None else f"{lat:.3f} / {p95:.3f} ms"
+        # median and p95 of the same timings (an older variant has only the mean: said so, never "0.000")
+        lat, p95 = v.get("latency_median_ms"), v.get("latency_p95_ms")
+        mean_only = lat is None and v.get("latency_ms") is not None
+        lat = v.get("latency_ms") if mean_only else lat
+        lat_text = "–" if lat is None else (f"{lat:.3f}{' (mean)' if mean_only else ''} / "
+                                            f"{'–' if p95 is None else f'{p95:.3f}'} ms")
         acc_pts = (v.get("vs_int8") or {}).get("accuracy_points")
         macs = v.get("macs")
         rows.append(
@@ -229,7 +247,7 @@ def render_report(
     if curves:
         parts.append("<h2>Training curves</h2><div>")
         for name, series in curves.items():
-            parts.append(svg_curves(series, name))
+            parts.append(svg_curves(series, name, percent=name == "Accuracy"))
         parts.append("</div>")
     parts += ["<h2>Confusion matrix (validation, LiteRT)</h2>",
               confusion_html(list(classes), val.get("confusion_matrix") or [])]

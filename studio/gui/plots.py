@@ -12,7 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
+
+from studio.core.units import linear_ticks, size_axis, tick_text
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#3d4d58")
 
@@ -22,6 +24,61 @@ GREEN = "#3c9a6b"
 RED = "#c0392b"
 GREY = "#9aa7b0"
 PALETTE = ["#2f6f8f", "#e08a2c", "#3c9a6b", "#8e5ea2", "#c0392b", "#7f8c8d", "#d4a017", "#1f9bb5"]
+
+
+# ---------------------------------------------------------------------------------------------- axes, legends
+class IntegerAxis(pg.AxisItem):
+    """Whole-number ticks only (epochs, rows, counts): never "1.5 epoch"."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803 - pyqtgraph API
+        return [(1.0, linear_ticks(minVal, maxVal, max(2, int(size // 55)), integer=True))]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [str(int(round(v))) for v in values]
+
+
+class PercentAxis(pg.AxisItem):
+    """A percent axis (values 0..100): round ticks written "80 %" (0 % and 100 % included at the ends)."""
+
+    def __init__(self, orientation: str = "left", **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self.setStyle(hideOverlappingLabels=False)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
+        return [(1.0, linear_ticks(minVal, maxVal, max(3, int(size // 25))))]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [f"{tick_text(v)} %" for v in values]
+
+
+class LogSizeAxis(pg.AxisItem):
+    """A log axis of sizes whose view coordinate is log10(KB): round ticks, all in KB or all in MB, spaced so
+    labels never overlap (:func:`studio.core.units.size_axis`)."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self._labels: dict[float, str] = {}
+        self.unit = "KB"
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
+        lo, hi = sorted((minVal, maxVal))
+        self.unit, ticks = size_axis(10.0 ** lo, 10.0 ** hi, max(2, int(size // 80)))
+        self._labels = {round(math.log10(kb), 6): label for kb, label in ticks}
+        return [(1.0, [math.log10(kb) for kb, _ in ticks])]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [self._labels.get(round(v, 6), "") for v in values]
+
+
+def legend_below(plot: pg.PlotWidget | pg.PlotItem, columns: int = 3) -> pg.LegendItem:
+    """A legend under the plot's bottom axis, outside the data (curves added later with ``name=`` join it)."""
+    item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    legend = pg.LegendItem(colCount=max(1, columns), horSpacing=18, labelTextColor="#3d4d58")
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    item.layout.addItem(legend, 4, 1)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    item.legend = legend  # PlotItem.plot(name=...) adds to it
+    return legend
 
 
 def plot_widget(title: str = "", left: str = "", bottom: str = "", height: int = 220) -> pg.PlotWidget:
@@ -53,7 +110,7 @@ class BarChart(pg.PlotWidget):
             self.setTitle(title, color="#24313a", size="10pt")
         self.showGrid(y=True, alpha=0.15)
         self._bars: list[pg.BarGraphItem] = []
-        self._legend = self.addLegend(offset=(-10, 10))
+        self._legend = legend_below(self, columns=3)
 
     def set_counts(self, classes: Sequence[str], stacks: dict[str, Sequence[int]]) -> None:
         """``stacks`` maps a series name ("train", "val"...) to one count per class; bars are stacked."""
@@ -81,20 +138,29 @@ class BarChart(pg.PlotWidget):
 
 
 class CurvePlot(pg.PlotWidget):
-    """Named curves created once; :meth:`set` replaces a curve's data."""
+    """Named curves created once; :meth:`set` replaces a curve's data. Epochs on whole-number ticks, the legend
+    under the plot; ``percent``: the left axis is 0..100 % (values must already be in percent)."""
 
     def __init__(self, title: str, left: str, bottom: str = "epoch", height: int = 240,
-                 legend_offset: tuple[int, int] = (-10, 10)) -> None:
-        super().__init__()
+                 legend_offset: tuple[int, int] | None = None, percent: bool | None = None,
+                 legend_columns: int = 3) -> None:
+        percent = left.strip() == "%" if percent is None else percent
+        axes = {"bottom": IntegerAxis("bottom")} if bottom == "epoch" else {}
+        if percent:
+            axes["left"] = PercentAxis("left")
+        super().__init__(axisItems=axes)
+        self.percent = percent
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
         self.hideButtons()
         self.setTitle(title, color="#24313a", size="10pt")
-        self.setLabel("left", left)
+        self.setLabel("left", "accuracy" if percent and left.strip() == "%" else left)
         self.setLabel("bottom", bottom)
         self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.addLegend(offset=legend_offset)  # negative y: bottom corner (accuracy rises towards the top)
+        if percent:  # 0 % and 100 % ticks need half a label of room inside the view to be drawn
+            self.setYRange(0, 100, padding=0.07)
+        self.legend = legend_below(self, legend_columns)  # legend_offset: kept for callers, unused (outside)
         self.curves: dict[str, pg.PlotDataItem] = {}
         # Live plots repaint a few times a second: keep each axis (ticks, labels, grid) as a cached pixmap that
         # is re-rendered only when its range changes (replaying the axis' text was half of a repaint's cost).
@@ -174,11 +240,11 @@ def _blue_lut() -> np.ndarray:
     return (lo + (hi - lo) * t).astype(np.uint8)
 
 
-def size_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Readable ticks for a log10(KB) axis: 1, 2, 5, 10, 20, 50... KB, then 1, 2, 5... MB (1 MB = 1024 KB)."""
-    candidates = [(m * 10.0**e, f"{m * 10**e:g} KB") for e in range(-1, 3) for m in (1, 2, 5)]
-    candidates += [(m * 10.0**e * 1024, f"{m * 10**e:g} MB") for e in range(0, 4) for m in (1, 2, 5)]
-    return [(math.log10(kb), label) for kb, label in candidates if lo <= math.log10(kb) <= hi]
+def size_ticks(lo: float, hi: float, max_ticks: int = 6) -> list[tuple[float, str]]:
+    """Ticks for a log10(KB) axis, all in one unit (KB, or MB from 1 MB up): [(log10 KB, label)]. Prefer
+    :class:`LogSizeAxis`, which also spaces them by the axis's width."""
+    _unit, ticks = size_axis(10.0 ** lo, 10.0 ** hi, max_ticks)
+    return [(math.log10(kb), label) for kb, label in ticks]
 
 
 class ScatterPlot(pg.PlotWidget):
@@ -188,15 +254,16 @@ class ScatterPlot(pg.PlotWidget):
     """
 
     def __init__(self, height: int = 280) -> None:
-        super().__init__()
+        super().__init__(axisItems={"bottom": LogSizeAxis("bottom"), "left": PercentAxis("left")})
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
         self.hideButtons()
         self.setLogMode(x=True, y=False)
-        self.setLabel("bottom", "model file size (KB, log scale)")
-        self.setLabel("left", "accuracy (%)")
+        self.setLabel("bottom", "model file size (log scale)")
+        self.setLabel("left", "accuracy")
         self.getAxis("bottom").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
+        legend_below(self, columns=2)
         self.fits_points = self.plot([], [], pen=None, symbol="o", symbolSize=13, symbolBrush=GREEN,
                                      symbolPen=pg.mkPen("#ffffff", width=1.2), name="fits the device")
         self.nofit_points = self.plot([], [], pen=None, symbol="o", symbolSize=13, symbolBrush=RED,
@@ -235,9 +302,9 @@ class ScatterPlot(pg.PlotWidget):
         if xs:
             lo, hi = math.log10(min(xs)) - 0.3, math.log10(max(xs)) + 0.3
             self.setXRange(lo, hi, padding=0)
-            self.getAxis("bottom").setTicks([size_ticks(lo, hi)])
         if ys:
             self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
 
 
-__all__ = ["BarChart", "CurvePlot", "HeatMap", "ScatterPlot", "plot_widget", "QColor"]
+__all__ = ["BarChart", "CurvePlot", "HeatMap", "IntegerAxis", "LogSizeAxis", "PercentAxis", "ScatterPlot",
+           "legend_below", "plot_widget", "size_ticks", "QColor"]

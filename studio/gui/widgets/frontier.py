@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.pareto import pareto_front
-from studio.gui.plots import BLUE, GREEN, GREY, RED, size_ticks
+from studio.gui.plots import BLUE, GREEN, GREY, RED, LogSizeAxis, PercentAxis
 
 
 def point_text(p: dict[str, Any]) -> str:
@@ -46,13 +46,13 @@ class FrontierView(QWidget):
         super().__init__(parent)
         self.points: dict[int, dict[str, Any]] = {}
         self.selected: int | None = None
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems={"bottom": LogSizeAxis("bottom"), "left": PercentAxis("left")})
         self.plot.setMinimumHeight(300)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLogMode(x=True, y=False)
-        self.plot.setLabel("bottom", "model file size (KB, log scale)")
-        self.plot.setLabel("left", "validation accuracy through LiteRT (%)")
+        self.plot.setLabel("bottom", "model file size (log scale)")
+        self.plot.setLabel("left", "validation accuracy through LiteRT")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.line = self.plot.plot([], [], pen=pg.mkPen(BLUE, width=1.5), stepMode=None)
@@ -138,7 +138,6 @@ class FrontierView(QWidget):
         if xs:
             lo, hi = math.log10(min(xs)) - 0.2, math.log10(max(xs)) + 0.2
             self.plot.setXRange(lo, hi, padding=0)
-            self.plot.getAxis("bottom").setTicks([size_ticks(lo, hi)])
         ys = [p["accuracy"] * 100 for p in self.points.values()]
         if ys:
             self.plot.setYRange(max(0.0, min(ys) - 5), min(100.0, max(ys) + 2) + 1, padding=0)

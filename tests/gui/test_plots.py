@@ -1,0 +1,45 @@
+"""Charts a person can read: one size unit per axis, % axes in %, whole epochs, legends outside the data."""
+
+from __future__ import annotations
+
+import math
+
+from studio.gui.plots import BLUE, ORANGE, CurvePlot, ScatterPlot
+
+
+def _drawn_ticks(axis, lo: float, hi: float, pixels: float) -> list[str]:  # noqa: ANN001
+    levels = axis.tickValues(lo, hi, pixels)
+    return [s for _, values in levels for s in axis.tickStrings(values, 1.0, 1.0)]
+
+
+def test_size_axis_one_unit_and_percent_axis(qtbot) -> None:  # noqa: ANN001
+    plot = ScatterPlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 300)
+    plot.set_points([("float32", 258.0, 88.5, False), ("int8", 103.0, 89.6, True)], 8 * 1024 - 64, "flash")
+    axis = plot.getAxis("bottom")
+    lo, hi = plot.getViewBox().viewRange()[0]
+    labels = _drawn_ticks(axis, lo, hi, 900)
+    assert labels and {label.split()[1] for label in labels} == {"MB"}  # 100 KB .. 8 MB: all in MB
+    assert len(labels) <= 900 // 80
+    small = _drawn_ticks(axis, math.log10(20), math.log10(500), 300)
+    assert {label.split()[1] for label in small} == {"KB"} and len(small) <= 4
+    assert all(s.endswith(" %") for s in _drawn_ticks(plot.getAxis("left"), 80, 95, 250))
+
+
+def test_curves_whole_epochs_percent_axis_and_legend_outside(qtbot) -> None:  # noqa: ANN001
+    acc = CurvePlot("Accuracy", "%")
+    qtbot.addWidget(acc)
+    acc.add_curve("train", BLUE, label="training")
+    acc.add_curve("val", ORANGE, label="validation")
+    acc.set("train", [1, 2, 3], [30.0, 45.0, 60.0])
+    acc.resize(500, 300)
+    acc.show()
+    qtbot.waitExposed(acc)
+    assert _drawn_ticks(acc.getAxis("bottom"), 0.9, 3.1, 400) == ["1", "2", "3"]
+    left = _drawn_ticks(acc.getAxis("left"), *acc.getViewBox().viewRange()[1], 200)
+    assert left[0] == "0 %" and left[-1] == "100 %"  # a percent axis is 0..100 %, never 0.2..0.8
+    legend = acc.getPlotItem().legend
+    assert [label.text for _, label in legend.items] == ["training", "validation"]
+    view = acc.getViewBox().sceneBoundingRect()
+    assert not legend.sceneBoundingRect().intersects(view)  # below the axis, never over a curve

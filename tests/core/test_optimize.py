@@ -85,7 +85,8 @@ def test_int8_runs_identically_in_litert_and_tflite_micro(trained) -> None:
     assert m["io"]["input"]["dtype"] == "int8" and m["io"]["output"]["dtype"] == "int8"
     assert m["accuracy"] >= m["keras_accuracy"] - 0.05 and m["agreement"] >= 0.9
     assert m["val"]["n"] == 48 and sum(c["support"] for c in m["val"]["per_class"].values()) == 48
-    assert m["latency_ms"] > 0 and m["latency_p95_ms"] >= m["latency_ms"] * 0.5
+    # a busy host makes a few invokes very slow: the mean can pass p95, the median cannot
+    assert m["latency_ms"] > 0 and 0 < m["latency_median_ms"] <= m["latency_p95_ms"]
     assert 0 < m["gzip_bytes"] < m["bytes"]
     assert m["macs"] == 12 * 12 * (16 * 9 + 16 * 9 + 24 * 16) + 24 * 16 + 16 * 3
     arena = m["arena"]

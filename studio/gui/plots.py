@@ -300,10 +300,13 @@ class ScatterPlot(pg.PlotWidget):
             self.limit.label.setFormat(limit_label)
             xs = xs + [limit_kb]
         if xs:
-            lo, hi = math.log10(min(xs)) - 0.3, math.log10(max(xs)) + 0.3
+            margin = 0.3 if ys else 1.0  # no variant yet: a decade either side of the limit, so ticks show
+            lo, hi = math.log10(min(xs)) - margin, math.log10(max(xs)) + margin
             self.setXRange(lo, hi, padding=0)
         if ys:
             self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
+        else:
+            self.setYRange(0.0, 100.0, padding=0.04)  # an empty plot still reads 0-100 %
 
 
 __all__ = ["BarChart", "CurvePlot", "HeatMap", "IntegerAxis", "LogSizeAxis", "PercentAxis", "ScatterPlot",

@@ -41,6 +41,20 @@ STEP_IDS = tuple(step for step, _ in STEPS)
 MAX_RECENT = 8
 
 
+def variant_runs(project: Project) -> list[str | None]:
+    """The run each variant was built from (``variant.json``'s ``run_id``), read without the worker."""
+    import json
+
+    out: list[str | None] = []
+    for name in project.list_variants():
+        try:
+            data = json.loads((project.variants_dir / name / "variant.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out.append(data.get("run_id") if isinstance(data, dict) else None)
+    return out
+
+
 def gui_settings() -> QSettings:
     """The app's own preferences file (never inside a project)."""
     folder = user_data_dir()
@@ -185,10 +199,11 @@ class AppState(QObject):
 
     # ----------------------------------------------------------------------------- steps
     def mark_done(self, step: str, done: bool = True) -> None:
-        """Record that a step was completed (only for steps whose result is not a file we can look at)."""
+        """Record that a step was completed (only for steps whose result is not a file we can look at), for
+        the project's current model: the record holds its run id, so a new model un-ticks the step."""
         if self.project is None:
             return
-        self._send_update({"wizard": {step: bool(done)}})
+        self._send_update({"wizard": {step: (self.project.data.get("active_run") or True) if done else False}})
         self.steps_changed.emit()
 
     def refresh_steps(self) -> None:
@@ -200,15 +215,17 @@ class AppState(QObject):
         if project is None:
             return False
         wizard = project.data.get("wizard") or {}
+        active = project.data.get("active_run")
         if step == "data":
             return project.has_data()
         if step == "model":
             return bool(self.page_settings("train").get("arch")) and project.has_data()
         if step == "train":
-            return bool(project.list_runs())
+            return bool(active) and active in project.list_runs()
         if step == "optimize":
-            return bool(project.list_variants())
-        return bool(wizard.get(step))
+            return bool(active) and any(run == active for run in variant_runs(project))
+        # evaluate / export: done for the model they were done with (the wizard records its run id)
+        return self.is_done("train") and wizard.get(step) == active
 
     def is_reachable(self, step: str) -> bool:
         """A step can be opened once what it needs exists (data before training, a run before evaluating...)."""

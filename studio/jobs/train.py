@@ -9,10 +9,13 @@ from studio.jobs import job
 
 @job("train", "Training", writes=True)
 def train(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, Any]:
-    """``request["overrides"]``: training choices on top of the core's defaults (as ``studio train`` flags)."""
+    """``request["overrides"]``: training choices on top of the core's defaults (as ``studio train`` flags);
+    ``request["activate"]``: the run contract's policy ("finished", or "better": a worse finished run is kept
+    but does not become the model until the user says so, :func:`studio.core.run_history.offer_run`)."""
     from studio.core.train import default_config, train as core_train
 
     overrides = {k: v for k, v in dict(request.get("overrides") or {}).items() if v is not None}
     config = default_config(project, **overrides)
     reporter.status("Preparing the data…")
-    return core_train(project, config, reporter).to_json()
+    policy = str(request.get("activate") or "finished")
+    return core_train(project, config, reporter, activate=policy).to_json()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.gui.state import AppState
@@ -41,6 +41,7 @@ class Page(QWidget):
         self.body.setAlignment(Qt.AlignmentFlag.AlignTop)
         scroll.setWidget(inner)
         outer.addWidget(scroll)
+        state.project_changed.connect(self._project_switched)
 
     # Overridden by pages ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -49,6 +50,21 @@ class Page(QWidget):
     def entered(self) -> None:
         """Called each time the page becomes visible."""
         self.reload()
+
+    def forget(self) -> None:
+        """Another project was opened: drop whatever was shown for the previous one (results, messages,
+        bundles). The default clears the page's task line; pages with results override it (and call this)."""
+        task = getattr(self, "task", None)
+        if task is not None and not task.busy:
+            task.set_idle("")
+
+    @Slot()
+    def _project_switched(self) -> None:
+        if self.is_busy():
+            return  # its job still reports to it (switching is disabled while a job runs)
+        self.forget()
+        if self.isVisible():
+            self.reload()  # the window may already have shown this page for the new project
 
     def shutdown(self) -> None:
         """The window is closing: stop anything the page runs outside the job registry (e.g. a QProcess)."""

@@ -31,11 +31,46 @@ from studio.gui.pages.base import Page
 from studio.gui.plots import HeatMap
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
+from studio.gui.widgets.mistakes import count_title, place_text, recording_index
 from studio.gui.widgets.taskbar import TaskBar
+from studio.gui.widgets.verdict import VerdictPanel, remember
 from studio.gui.workers import start_job
 
 MAX_GALLERY = 24
 GALLERY_COLUMNS = 7
+TABLE_TIPS = (
+    "The class the examples really belong to.",
+    "Precision: when the model answers this class, how often it is right.",
+    "Recall: of the real examples of this class, how many the model finds.",
+    "F1: one figure for precision and recall together (their harmonic mean); 100 % only when both are.",
+    "How many examples of this class were checked.",
+)
+MISTAKE_TIPS = (
+    "Which example: for sensors the CSV file and the time into it (the line of the CSV it starts at).",
+    "The class it really belongs to.",
+    "What the model answered instead.",
+    "How sure the model was of its (wrong) answer.",
+)
+
+
+def headline_figures(result: dict[str, Any]) -> dict[str, Any]:
+    """What the Evaluate page leads with: per recording when a sensor recording holds more than one window
+    (the user's question is about recordings), else per example. Keys: accuracy, n, unit, per_class, labels,
+    matrix, misclassified, n_wrong, per_recording, window_accuracy."""
+    windows = (result.get("windows_per_recording") or {}).get("max") or 0
+    labels = result.get("labels") or []
+    if result.get("recording_accuracy") is not None and int(windows) > 1:
+        matrix = result.get("recording_confusion_matrix") or []
+        wrong = sum(v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j)
+        return {"accuracy": float(result["recording_accuracy"]), "n": int(result.get("recordings") or 0),
+                "unit": "recordings", "per_class": result.get("recording_per_class") or {}, "labels": labels,
+                "matrix": matrix, "misclassified": result.get("recording_misclassified") or [], "n_wrong": wrong,
+                "per_recording": True, "window_accuracy": float(result.get("accuracy") or 0.0)}
+    return {"accuracy": float(result.get("accuracy") or 0.0), "n": int(result.get("n") or 0), "unit": None,
+            "per_class": result.get("per_class") or {}, "labels": labels,
+            "matrix": result.get("confusion_matrix") or [], "misclassified": result.get("misclassified") or [],
+            "n_wrong": int(result.get("n_misclassified") or len(result.get("misclassified") or [])),
+            "per_recording": False, "window_accuracy": None}
 
 
 def per_class_rows(result: dict[str, Any]) -> list[tuple[str, float, float, float, int]]:
@@ -104,6 +139,9 @@ class EvaluatePage(Page):
         results = QVBoxLayout(self.results)
         results.setContentsMargins(0, 0, 0, 0)
         results.setSpacing(12)
+        self.verdict = VerdictPanel()
+        self.verdict.changed.connect(self._verdict_changed)
+        results.addWidget(self.verdict)
         top = QHBoxLayout()
         box = QVBoxLayout()
         self.accuracy_label = QLabel("—")
@@ -117,6 +155,8 @@ class EvaluatePage(Page):
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("perClassTable")
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Examples"])
+        for i, tip in enumerate(TABLE_TIPS):
+            self.table.horizontalHeaderItem(i).setToolTip(tip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -124,7 +164,8 @@ class EvaluatePage(Page):
         self.table.setMaximumHeight(260)
         box.addWidget(self.table)
         help_text = QLabel("Precision: when the model says this class, how often it is right. "
-                           "Recall: of the real examples of this class, how many it finds.")
+                           "Recall: of the real examples of this class, how many it finds. "
+                           "F1: both in one figure.")
         help_text.setObjectName("note")
         help_text.setWordWrap(True)
         box.addWidget(help_text)
@@ -145,6 +186,8 @@ class EvaluatePage(Page):
         results.addWidget(self.gallery)
         self.mistakes_table = QTableWidget(0, 4)
         self.mistakes_table.setHorizontalHeaderLabels(["Example", "True class", "Model said", "Confidence"])
+        for i, tip in enumerate(MISTAKE_TIPS):
+            self.mistakes_table.horizontalHeaderItem(i).setToolTip(tip)
         self.mistakes_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.mistakes_table.verticalHeader().setVisible(False)
         self.mistakes_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -178,9 +221,16 @@ class EvaluatePage(Page):
         self.split_combo.addItem("Training examples", "train")
         index = self.split_combo.findData(current)
         self.split_combo.setCurrentIndex(max(index, 0))
-        if self.last_result is None or self.last_result.get("_project") != str(project.path):
-            self.results.setVisible(False)
+        last = self.last_result
+        if last is None or last.get("_project") != str(project.path) or last.get("run") != project.data.get("active_run"):
+            self.forget()  # another project, or another model since: nothing shown is about the model now
             self.task.set_idle("Press Evaluate to test the trained model.")
+
+    def forget(self) -> None:
+        super().forget()
+        self.last_result = None
+        self.results.setVisible(False)
+        self.verdict.set_result(None)
 
     @Slot()
     def _choose_folder(self) -> None:
@@ -224,14 +274,25 @@ class EvaluatePage(Page):
     def show_result(self, result: dict[str, Any]) -> None:
         self.last_result = result
         self.results.setVisible(True)
-        acc = float(result.get("accuracy") or 0.0)
-        n = int(result.get("n") or 0)
+        project = self.state.project
+        self.verdict.set_result(result, project.modality if project is not None else "image")
+        head = headline_figures(result)
+        acc, n = head["accuracy"], head["n"]
         self.accuracy_label.setText(f"{100 * acc:.1f} % right")
         source = result.get("_source")
-        where = {"val": "validation examples", "test": "test examples", "train": "training examples"}.get(
-            str(source), f"the examples in {source}")
-        self.accuracy_note.setText(f"{round(acc * n)} of {n} {where} classified correctly.")
-        rows = per_class_rows(result)
+        split_words = {"val": "validation", "test": "test", "train": "training"}
+        if head["per_recording"]:
+            where = (f"{split_words[str(source)]} recordings" if str(source) in split_words
+                     else f"the recordings in {source}")
+            windows = int(result.get("n") or 0)
+            self.accuracy_note.setText(
+                f"{round(acc * n)} of {n} {where} classified correctly (each recording: the mean of its windows' "
+                f"answers). Per window: {100 * head['window_accuracy']:.1f} % of {windows} windows.")
+        else:
+            where = (f"{split_words[str(source)]} examples" if str(source) in split_words
+                     else f"the examples in {source}")
+            self.accuracy_note.setText(f"{round(acc * n)} of {n} {where} classified correctly.")
+        rows = per_class_rows({"per_class": head["per_class"]})
         self.table.setRowCount(len(rows))
         for i, (name, p, r, f1, support) in enumerate(rows):
             for j, text in enumerate((name, f"{100 * p:.0f} %", f"{100 * r:.0f} %", f"{100 * f1:.0f} %", str(support))):
@@ -239,17 +300,26 @@ class EvaluatePage(Page):
                 if j:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(i, j, item)
-        self.heatmap.set_matrix(result.get("labels") or [], result.get("confusion_matrix") or [])
-        self._show_mistakes(misclassified_items(result))
+        self.heatmap.set_matrix(head["labels"], head["matrix"])
+        items = misclassified_items({"labels": head["labels"], "misclassified": head["misclassified"]})
+        self._show_mistakes(items, head["n_wrong"], "Recordings the model got wrong" if head["per_recording"]
+                            else "Mistakes")
 
-    def _show_mistakes(self, items: list[dict[str, Any]]) -> None:
+    @Slot()
+    def _verdict_changed(self) -> None:
+        project, result = self.state.project, self.last_result
+        if project is not None and result is not None and self.verdict.verdict is not None:
+            remember(project, result.get("run"), self.verdict.verdict)
+
+    def _show_mistakes(self, items: list[dict[str, Any]], total: int | None = None, noun: str = "Mistakes") -> None:
         while self.gallery_layout.count():
             w = self.gallery_layout.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        self.gallery_title.setText(f"Mistakes ({len(items)})" if items else "Mistakes: none")
         self.why.set_mistakes(items)
+        total = max(len(items), int(total if total is not None else len(items)))
         images = [i for i in items if i.get("path") and Path(str(i["path"])).suffix.lower() not in ("", ".csv")]
+        self.gallery_title.setText(count_title(min(len(images), MAX_GALLERY) if images else len(items), total, noun))
         self.gallery.setVisible(bool(images))
         self.mistakes_table.setVisible(bool(items) and not images)
         if images:
@@ -269,12 +339,26 @@ class EvaluatePage(Page):
             self.gallery_job = start_job(work, "gallery", succeeded=self._show_gallery)  # light: a thread here
             return
         self.mistakes_table.setRowCount(len(items))
+        recordings, rate = self._recordings()
         for i, item in enumerate(items):
             conf = item.get("confidence")
-            values = (str(item.get("where") or item.get("path") or i), str(item["true"]), str(item["predicted"]),
+            where = item.get("where") or item.get("path") or i
+            values = (place_text(where, recordings, rate), str(item["true"]), str(item["predicted"]),
                       f"{100 * float(conf):.0f} %" if conf is not None else "")
             for j, text in enumerate(values):
                 self.mistakes_table.setItem(i, j, QTableWidgetItem(text))
+
+    def _recordings(self) -> tuple[dict[str, dict[str, Any]], float | None]:
+        """The project's recordings by id and the sample rate (names sensor mistakes by file and time)."""
+        project = self.state.project
+        if project is None or project.modality != "sensor":
+            return {}, None
+        try:
+            manifest = project.load_manifest()
+        except Exception:  # noqa: BLE001 - no manifest: the ids are all there is
+            return {}, None
+        rate = manifest.get("sample_rate_hz") or (manifest.get("sensor") or {}).get("sample_rate_hz")
+        return recording_index(manifest), (float(rate) if rate else None)
 
     @Slot(object)
     def _show_gallery(self, loaded: list[tuple[dict[str, Any], np.ndarray | None]]) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.target_combo import TargetCombo
+from studio.gui.widgets.verdict import NotReadyBanner
 
 LINUX_NOTE = ("The self-test runs the bundle's own program on recorded examples and checks that it gives the same "
               "answers as Studio did. Run the same check on the device: python3 run_model.py --selftest")
@@ -48,11 +49,14 @@ class ExportPage(Page):
 
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
+        self.not_ready = NotReadyBanner(state)
+        self.body.addWidget(self.not_ready)
         form = QFormLayout()
         form.setHorizontalSpacing(16)
         self.variant_combo = QComboBox()
         self.variant_combo.setObjectName("variantCombo")
         self.variant_combo.currentIndexChanged.connect(self._update_out)
+        self.variant_combo.currentIndexChanged.connect(self._choice_changed)
         form.addRow("Variant:", self.variant_combo)
         self.target_combo = TargetCombo()
         self.target_combo.currentIndexChanged.connect(self._target_changed)
@@ -78,12 +82,17 @@ class ExportPage(Page):
         box, actions = self.guarded_row(add=False)
         self.open_button = QPushButton("Open the folder")
         self.open_button.clicked.connect(self._open_folder)
+        self.report_button = QPushButton("Open report")
+        self.report_button.setObjectName("openReportButton")
+        self.report_button.setToolTip("The bundle's report.html: the model, its accuracy and mistakes, in a browser.")
+        self.report_button.clicked.connect(self._open_report)
         self.selftest_button = QPushButton("Run self-test")
         self.selftest_button.setObjectName("selftestButton")
         self.selftest_button.clicked.connect(self.run_selftest)
         actions.addWidget(self.selftest_button)
         row.addWidget(box)
         row.addWidget(self.open_button)
+        row.addWidget(self.report_button)
         row.addStretch(1)
         self.body.addLayout(row)
         self.selftest_label = QLabel()
@@ -116,6 +125,9 @@ class ExportPage(Page):
         project = self.state.project
         if project is None:
             return
+        self.not_ready.refresh()
+        if self.bundle is not None and not self._bundle_is_current():
+            self._set_bundle(None)  # another project, variant or device since it was written
         self._loading = True
         try:
             self.target_combo.set_target(project.settings.get("target"))
@@ -155,6 +167,24 @@ class ExportPage(Page):
         self._update_out()
         self.variants_shown.emit()
 
+    def forget(self) -> None:
+        super().forget()
+        self._set_bundle(None)
+        self._out_custom = False
+        self._exported_for = None
+
+    def _bundle_is_current(self) -> bool:
+        project = self.state.project
+        return project is not None and getattr(self, "_exported_for", None) == (
+            str(project.path), self.variant_combo.currentData(), self.target_combo.currentData())
+
+    @Slot()
+    def _choice_changed(self) -> None:
+        """Another variant or device: the bundle shown (and its self-test) is not the one these make."""
+        if not self._loading and self.bundle is not None and not self._bundle_is_current():
+            self._set_bundle(None)
+            self.task.set_idle("")
+
     def default_out(self) -> Path | None:
         project = self.state.project
         variant = self.variant_combo.currentData()
@@ -178,6 +208,7 @@ class ExportPage(Page):
             return
         self.state.save_settings("target", self.target_combo.currentData())
         self._update_out()
+        self._choice_changed()
 
     @Slot()
     def _choose_out(self) -> None:
@@ -214,6 +245,9 @@ class ExportPage(Page):
             self.selftest_note.setText(MCU_NOTE if get_target(result.get("target")).mcu else LINUX_NOTE)
         except Exception:  # noqa: BLE001 - an unknown target keeps the general note
             self.selftest_note.setText(LINUX_NOTE)
+        project = self.state.project
+        self._exported_for = (str(project.path) if project else None, self.variant_combo.currentData(),
+                              self.target_combo.currentData())
         files = result.get("files") or sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
         self.files.clear()
         for f in files:
@@ -233,6 +267,10 @@ class ExportPage(Page):
         script = self.harness()
         self.selftest_button.setEnabled(script is not None)
         self.open_button.setEnabled(path is not None)
+        has_report = path is not None and (path / "report.html").exists()
+        self.report_button.setEnabled(has_report)
+        self.report_button.setToolTip("The bundle's report.html: the model, its accuracy and mistakes, in a browser."
+                                      if has_report else "Export a bundle first: the report is written with it.")
         self.selftest_passed = None
         self.selftest_result = None
         self.selftest_label.setText("")
@@ -249,6 +287,11 @@ class ExportPage(Page):
             if candidate.exists():
                 return candidate
         return None
+
+    @Slot()
+    def _open_report(self) -> None:
+        if self.bundle is not None and (self.bundle / "report.html").exists():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.bundle / "report.html")))
 
     @Slot()
     def _open_folder(self) -> None:

@@ -34,6 +34,7 @@ from studio.gui.widgets import dialogs
 from studio.gui.widgets.search_panel import SearchPanel
 from studio.gui.widgets.shrink import PruneKindBox, effect_text
 from studio.gui.widgets.target_combo import TargetCombo
+from studio.gui.widgets.verdict import NotReadyBanner
 
 QUANTIZATIONS = (
     ("int8", "Full int8 — smallest and fastest; needed by microcontrollers"),
@@ -43,6 +44,19 @@ QUANTIZATIONS = (
 )
 COLUMNS = ("Variant", "File (flash)", "Zipped", "RAM (arena)", "Zeros", "Accuracy", "vs unpruned int8", "Agreement",
            "Time / sample", "Fits the device")
+COLUMN_TIPS = (
+    "The variant's name (how it was made: pruning and number format).",
+    "The size of the .tflite file: what the device stores in flash.",
+    "The file's size when zipped: pruned weights (zeros) show up here, not in the file size.",
+    "RAM (arena): the working memory TFLite-Micro needs to run it, as measured.",
+    "Zeros: the share of the weights that pruning set to zero.",
+    "Accuracy measured by running this very file (LiteRT, as on the device), on the validation examples.",
+    "What pruning changed against the unpruned int8 model of the same run (size, RAM, accuracy).",
+    "Agreement: how often this variant gives the same answer as the trained model (100 %: nothing was lost by "
+    "shrinking it, whether the answers are right or not).",
+    "Time for one example on this computer; the device will differ.",
+    "Whether the model fits the chosen device's flash and RAM.",
+)
 
 
 def _fits_value(variant: dict[str, Any], target_id: str | None = None) -> bool | None:
@@ -92,6 +106,8 @@ class OptimizePage(Page):
 
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
+        self.not_ready = NotReadyBanner(state)
+        self.body.addWidget(self.not_ready)
         form = QFormLayout()
         form.setHorizontalSpacing(16)
         row = QHBoxLayout()
@@ -141,6 +157,8 @@ class OptimizePage(Page):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("variantsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for i, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(i).setToolTip(tip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
@@ -180,8 +198,15 @@ class OptimizePage(Page):
             self._loading = False
         self._prune_changed(self.prune_slider.value())
         self.search_panel.set_target(self.target_combo.target())
+        self.not_ready.refresh()
         self.refresh_variants()
         self.search_panel.reload()
+
+    def forget(self) -> None:
+        super().forget()
+        self.variants = []
+        self.table.setRowCount(0)
+        self.scatter.set_points([], None, "")
 
     @Slot(int)
     def _prune_changed(self, value: int) -> None:
@@ -269,6 +294,10 @@ class OptimizePage(Page):
                 item = QTableWidgetItem(text)
                 if j == len(COLUMNS) - 1:
                     item.setToolTip(fit_reason(v, target_id))
+                if j == 0 and v.get("run_id"):
+                    current = v["run_id"] == (self.state.project.data.get("active_run") if self.state.project else None)
+                    item.setToolTip(f"Built from run {v['run_id']}" + ("" if current else
+                                    " — not the project's model now: build it again to shrink the current one"))
                 if j:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if j == len(COLUMNS) - 1 and text != "—":

@@ -104,7 +104,7 @@ class StartPage(Page):
         sample_card, sample = card(
             "Try a sample",
             "Ready-made projects: pictures of parts on a conveyor (ok / defects), or vibration recordings of a "
-            "motor. A fresh copy is made each time, so you cannot break anything.",
+            "motor. It is copied into your Studio folder the first time and reopens as you left it (your own data is never touched).",
         )
         box, row = self.guarded_row(add=False)
         self.sample_image_button = QPushButton("Open the image sample")
@@ -225,7 +225,10 @@ class StartPage(Page):
         try:
             self.state.open_project(path)
         except Exception as exc:  # noqa: BLE001
-            dialogs.show_error(self, exc, "Could not open the project")
+            from studio.gui.widgets.open_data import offer_project_for_data
+
+            if not offer_project_for_data(self, self.state, path):  # a data folder: offer a project for it
+                dialogs.show_error(self, exc, "Could not open the project")
             return False
         return True
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from studio.gui.pages.base import Page
 from studio.gui.plots import BLUE, ORANGE, CurvePlot
 from studio.gui.widgets import dialogs
+from studio.gui.widgets.run_history import RunHistory
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 
@@ -185,7 +186,8 @@ class TrainPage(Page):
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setObjectName("epochsSpin")
         self.epochs_spin.setRange(1, 500)
-        self.epochs_spin.setSuffix(" rounds")
+        self.epochs_spin.valueChanged.connect(self._epochs_suffix)
+        self._epochs_suffix(self.epochs_spin.value())
         self.epochs_spin.setToolTip("An epoch is one pass over all training examples.")
         self.batch_combo = QComboBox()
         for b in BATCH_SIZES:
@@ -199,7 +201,7 @@ class TrainPage(Page):
         self.patience_spin = QSpinBox()
         self.patience_spin.setRange(0, 100)
         self.patience_spin.setSpecialValueText("never")
-        self.patience_spin.setSuffix(" rounds without progress")
+        self.patience_spin.setSuffix(" epochs without progress")
         self.augment_check = QCheckBox("Vary the examples while training (flips, shifts, brightness / noise)")
         self.augment_check.setChecked(True)
         self.pretrained_check = QCheckBox("Start from a network pre-trained on everyday photos (ImageNet)")
@@ -233,7 +235,11 @@ class TrainPage(Page):
         self.result_label.setObjectName("resultLine")
         self.result_label.setWordWrap(True)
         self.body.addWidget(self.result_label)
+        self.history = RunHistory(state, self)
+        self.history.model_changed.connect(self._model_changed)
+        self.body.addWidget(self.history)
         self.body.addStretch(1)
+        self._pretrained_reason = ""  # why the ImageNet box is disabled ("" = it is not)
         self._loading = False
         self.last_result: dict[str, Any] | None = None
         self._archs: dict[str, dict[str, Any]] = {}
@@ -251,6 +257,7 @@ class TrainPage(Page):
         if project is None or self.is_busy():
             return
         self._show_last_run()
+        self.history.refresh()
         if not self.ready:  # until the worker answers, the controls hold no value worth saving or training with
             self._loading = True
             self._set_controls_enabled(False)
@@ -299,9 +306,16 @@ class TrainPage(Page):
             arch = pick("arch", "")
             self.pretrained_check.setVisible(arch == "mobilenetv2")
             self.pretrained_check.setChecked(str(pick("pretrained", "none")) == "imagenet")
+            self._pretrained_reason = pretrained_reason(choices, pick("width", None))
             self.model_line.setText(self._model_text(saved, defaults))
         finally:
             self._choices_applied()
+        if self._pretrained_reason:
+            self.pretrained_check.setEnabled(False)
+            self.pretrained_check.setToolTip(self._pretrained_reason)
+        else:
+            self.pretrained_check.setToolTip("The network starts from weights learnt on millions of everyday "
+                                             "photos: better with few images, and the input stays RGB.")
 
     def _saved_overrides(self) -> dict[str, Any]:
         saved = self.state.page_settings("train")
@@ -344,7 +358,8 @@ class TrainPage(Page):
         self.curves.load_history(list(epochs or []))
         metrics = metrics if isinstance(metrics, dict) else {}
         best = metrics.get("best_val_accuracy")
-        text = f"Last training ({run_dir.name}): {len(epochs or [])} epochs"
+        n = len(epochs or [])
+        text = f"The project's model (run {run_dir.name}): {n} epoch" + ("" if n == 1 else "s")
         reason = metrics.get("stop_reason")
         if reason == "cancelled":
             text += ", stopped by you"
@@ -355,6 +370,10 @@ class TrainPage(Page):
             if metrics.get("best_epoch"):
                 text += f" (epoch {metrics['best_epoch']}, the model that was kept)"
         self.result_label.setText(text + ".")
+
+    @Slot(int)
+    def _epochs_suffix(self, value: int) -> None:
+        self.epochs_spin.setSuffix(" epoch" if value == 1 else " epochs")  # "1 epoch", "20 epochs"
 
     @Slot()
     def _save(self) -> None:
@@ -384,7 +403,9 @@ class TrainPage(Page):
         self.curves.reset()
         self.result_label.setText("")
         self._set_controls_enabled(False)
-        self.job = self.state.run("train", {"overrides": self._saved_overrides()}, succeeded=self._trained,
+        # policy "better": a finished run worse than the current model is kept but asked about (_trained)
+        request = {"overrides": self._saved_overrides(), "activate": "better"}
+        self.job = self.state.run("train", request, succeeded=self._trained,
                                   failed=self._train_failed, done=self._train_done, metrics=self._on_metrics,
                                   batch_metrics=self._on_batches, task=self.task, owner=self)
         self.task.on_status("Preparing the data…" if self.state.tf_ready else "Loading TensorFlow…")
@@ -413,9 +434,37 @@ class TrainPage(Page):
         text = "Stopped early at your request; the best model so far was kept." if stopped else "Training finished."
         if best is not None:
             text += f" Best validation accuracy: <b>{100 * float(best):.1f} %</b>."
+        activation = result.get("activation") or {}
+        if activation.get("note"):
+            text += " " + str(activation["note"])
         self.result_label.setText(text)
         self.task.set_idle("Stopped." if stopped else "Done.")
         self.state.refresh_steps()
+        if activation.get("reason") in ("stopped", "worse"):
+            self._offer_new_run(result, activation)
+
+    def _offer_new_run(self, result: dict[str, Any], activation: dict[str, Any]) -> None:
+        """The run contract kept the old model (the new run stopped or is worse): ask whether to use it."""
+        from studio.gui.widgets.run_history import _pct
+
+        new, old = activation.get("score"), activation.get("previous_score")
+        why = "stopped before the end" if activation.get("reason") == "stopped" else "is worse on validation"
+        question = (f"The new run {result.get('run')} {why} ({_pct(new)} on validation). The project's model "
+                    f"is still {activation.get('previous_run')} ({_pct(old)}). Use the new run as the model?")
+        if dialogs.ask(self, "Use the new run?", question, yes="Use the new run", no="Keep the current model"):
+            self.history.use({"id": result.get("run")}, asked=True)
+
+    @Slot()
+    def _model_changed(self) -> None:
+        self._show_last_run()
+        self.state.refresh_steps()
+
+    def forget(self) -> None:
+        super().forget()
+        self.last_result = None
+        self.curves.reset()
+        self.result_label.setText("")
+        self.history.clear()
 
     @Slot(object)
     def _train_failed(self, exc: BaseException) -> None:
@@ -434,3 +483,19 @@ class TrainPage(Page):
         for w in (self.epochs_spin, self.batch_combo, self.lr_spin, self.patience_spin,
                   self.augment_check, self.pretrained_check):
             w.setEnabled(enabled)
+        if self._pretrained_reason:
+            self.pretrained_check.setEnabled(False)
+
+
+def pretrained_reason(choices: dict[str, Any], width: Any) -> str:
+    """Why the ImageNet box cannot be ticked on this machine ("" when it can): no weights for this width."""
+    available = choices.get("imagenet") or {}
+    if not available:
+        return ""
+    key = str(float(width)) if width is not None else None
+    if key in available and available[key]:
+        return ""
+    if key is None and any(available.values()):
+        return ""
+    return ("Not available: no ImageNet weights for this width are on this computer (Studio looks in "
+            "~/.keras/models and its own weights folder). Pick a width on the Model page that has them.")

@@ -212,6 +212,14 @@ def test_sensor_results_lead_per_recording_and_name_files_and_times(window, qtbo
     assert page.gallery_title.text() == "Recordings the model got wrong (2)"
     assert page.mistakes_table.item(0, 0).text().startswith(rec["source"])
     assert "recordings" in page.verdict.verdict["unit"]
+    # a mistake opens its recording
+    from PySide6.QtWidgets import QDialog
+
+    page._open_signal(0, 0)
+    qtbot.waitUntil(lambda: any(d.objectName() == "signalViewer" and d.isVisible()
+                                for d in page.findChildren(QDialog)), timeout=30_000)
+    assert rec["source"] in page.signal_dialog.windowTitle() and "the model said idle" in page.signal_dialog.windowTitle()
+    page.signal_dialog.close()
     # a window is named by its file, time and line, not "r0003@64"
     from studio.gui.widgets.mistakes import place_text, recording_index
 
@@ -286,3 +294,52 @@ def test_opening_a_data_folder_offers_a_project_for_it(window, qtbot, dialog_log
     dialog_log.shown.clear()
     start.open_path(str(empty))
     assert dialog_log.errors() and not [d for d in dialog_log.shown if d["name"] == "questionDialog"]
+
+
+def test_error_hints_name_the_window_s_controls_not_flags() -> None:
+    from studio.core.errors import ConfigError
+    from studio.gui.widgets.dialogs import error_parts
+
+    for hint in ("copy w.h5 into /k/models, pass --pretrained PATH, or use --pretrained none",
+                 "use --input-size between 32 and 224", "import the data again with --val-split 0.2",
+                 "evaluate on another split (--split) or on a labelled folder (--data)"):
+        _headline, text, _details = error_parts(ConfigError("that did not work", hint=hint))
+        assert "--" not in text and "What to do:" in text, text
+
+
+def test_evaluate_opens_the_report_of_this_model(window, qtbot, tmp_path: Path) -> None:
+    import json
+
+    project = _project(tmp_path, "rep")
+    run = _run(project, "run-20260301-100000", 0.7, active=True)
+    window.state.set_project(project)
+    window.show_step("evaluate")
+    page = window.page("evaluate")
+    assert not page.report_button.isEnabled() and "export" in page.report_button.toolTip()
+    bundle = project.exports_dir / "int8-linux"
+    bundle.mkdir(parents=True)
+    (bundle / "bundle.json").write_text(json.dumps({"run_id": run}))
+    (bundle / "report.html").write_text("<html></html>")
+    page.reload()
+    assert page.report_button.isEnabled() and str(bundle / "report.html") in page.report_button.toolTip()
+    _run(project, "run-20260301-110000", 0.8, active=True)  # another model: that report is not about it
+    window.state.reload_project()
+    page.reload()
+    assert not page.report_button.isEnabled()
+
+
+def test_another_device_forgets_the_bundle_and_its_self_test(window, qtbot, tmp_path: Path) -> None:
+    project = _project(tmp_path, "dev")
+    _run(project, "run-20260301-100000", 0.7, active=True)
+    window.state.set_project(project)
+    export = window.page("export")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "run_model.py").write_text("print('ok')\n")
+    export._set_bundle(bundle)
+    export._exported_for = (str(project.path), export.variant_combo.currentData(), export.target_combo.currentData())
+    export.selftest_label.setText("✔ Self-test passed")
+    assert export.selftest_button.isEnabled()
+    combo = export.target_combo
+    combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
+    assert export.bundle is None and export.selftest_label.text() == "" and not export.selftest_button.isEnabled()

@@ -31,9 +31,9 @@ from studio.gui.pages.base import Page
 from studio.gui.plots import HeatMap
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
-from studio.gui.widgets.mistakes import count_title, place_text, recording_index
+from studio.gui.widgets.mistakes import count_title, place_text, recording_index, show_signal, split_id
 from studio.gui.widgets.taskbar import TaskBar
-from studio.gui.widgets.verdict import VerdictPanel, remember
+from studio.gui.widgets.verdict import VerdictPanel, remember, report_for_model
 from studio.gui.workers import start_job
 
 MAX_GALLERY = 24
@@ -120,6 +120,10 @@ class EvaluatePage(Page):
         self.evaluate_button.clicked.connect(self.evaluate_split)
         row.addWidget(self.evaluate_button)
         row.addStretch(1)
+        self.report_button = QPushButton("Open report")
+        self.report_button.setObjectName("openReportButton")
+        self.report_button.clicked.connect(self._open_report)
+        row.addWidget(self.report_button)
         self.folder_box, row = self.guarded_row()
         row.addWidget(QLabel("Or another labelled folder:"))
         self.folder_edit = QLineEdit()
@@ -192,6 +196,9 @@ class EvaluatePage(Page):
         self.mistakes_table.verticalHeader().setVisible(False)
         self.mistakes_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.mistakes_table.setMaximumHeight(220)
+        self.mistakes_table.setToolTip("Click a row to see its recording (the judged window shaded).")
+        self.mistakes_table.cellClicked.connect(self._open_signal)
+        self.signal_job = None
         results.addWidget(self.mistakes_table)
         from studio.gui.pages.why_panel import WhyPanel
 
@@ -221,6 +228,10 @@ class EvaluatePage(Page):
         self.split_combo.addItem("Training examples", "train")
         index = self.split_combo.findData(current)
         self.split_combo.setCurrentIndex(max(index, 0))
+        report = report_for_model(project)
+        self.report_button.setEnabled(report is not None)
+        self.report_button.setToolTip(f"Open {report} in your browser" if report is not None else
+                                      "The report is written with each export: export this model first.")
         last = self.last_result
         if last is None or last.get("_project") != str(project.path) or last.get("run") != project.data.get("active_run"):
             self.forget()  # another project, or another model since: nothing shown is about the model now
@@ -231,6 +242,15 @@ class EvaluatePage(Page):
         self.last_result = None
         self.results.setVisible(False)
         self.verdict.set_result(None)
+
+    @Slot()
+    def _open_report(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        report = report_for_model(self.state.project)
+        if report is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(report)))
 
     @Slot()
     def _choose_folder(self) -> None:
@@ -346,7 +366,38 @@ class EvaluatePage(Page):
             values = (place_text(where, recordings, rate), str(item["true"]), str(item["predicted"]),
                       f"{100 * float(conf):.0f} %" if conf is not None else "")
             for j, text in enumerate(values):
-                self.mistakes_table.setItem(i, j, QTableWidgetItem(text))
+                cell = QTableWidgetItem(text)
+                cell.setData(Qt.ItemDataRole.UserRole, str(where))
+                self.mistakes_table.setItem(i, j, cell)
+
+    @Slot(int, int)
+    def _open_signal(self, row: int, _column: int) -> None:
+        """A sensor mistake clicked: its recording, the window the model judged shaded (loaded in a thread)."""
+        project, cell = self.state.project, self.mistakes_table.item(row, 0)
+        if project is None or project.modality != "sensor" or cell is None:
+            return
+        rec_id, start = split_id(cell.data(Qt.ItemDataRole.UserRole))
+        recordings, rate = self._recordings()
+        if rec_id not in recordings:
+            return  # another folder was evaluated: its recordings are not the project's
+        title = f"{place_text(cell.data(Qt.ItemDataRole.UserRole), recordings, rate)}: " + \
+            f"{self.mistakes_table.item(row, 1).text()}, the model said {self.mistakes_table.item(row, 2).text()}"
+
+        def work(reporter: Any) -> dict[str, Any]:
+            from studio.core.data.sensor import load_recordings
+
+            manifest = project.load_manifest()
+            window = int(manifest.get("window") or 0)
+            return {"signal": load_recordings(project, manifest)[rec_id], "title": title, "rate": rate,
+                    "channels": list(manifest.get("channels") or []),
+                    "span": (start, start + window) if start is not None and window else None}
+
+        self.signal_job = start_job(work, "signal", succeeded=self._show_signal)
+
+    @Slot(object)
+    def _show_signal(self, loaded: dict[str, Any]) -> None:
+        self.signal_dialog = show_signal(self, loaded["title"], loaded["signal"], loaded["channels"],
+                                         loaded["span"], loaded["rate"])
 
     def _recordings(self) -> tuple[dict[str, dict[str, Any]], float | None]:
         """The project's recordings by id and the sample rate (names sensor mistakes by file and time)."""

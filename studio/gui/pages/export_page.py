@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -158,7 +158,12 @@ class ExportPage(Page):
                 name = str(v.get("name"))
                 acc = v.get("accuracy")
                 label = name + (f"   ({100 * float(acc):.1f} % accuracy)" if acc is not None else "")
+                if v.get("run_id") and v["run_id"] != project.data.get("active_run"):
+                    label += "   (from an earlier model)"
                 self.variant_combo.addItem(label, name)
+                if v.get("run_id"):
+                    self.variant_combo.setItemData(self.variant_combo.count() - 1, f"Built from run {v['run_id']}",
+                                                   Qt.ItemDataRole.ToolTipRole)
             preferred = current or project.data.get("active_variant")
             index = self.variant_combo.findData(preferred)
             self.variant_combo.setCurrentIndex(index if index >= 0 else self.variant_combo.count() - 1)
@@ -254,7 +259,8 @@ class ExportPage(Page):
             if isinstance(f, dict):
                 f = f.get("path") or f.get("name")
             self.files.addItem(str(f))
-        self.task.set_idle(f"Exported to {out}")
+        run = result.get("run_id")
+        self.task.set_idle(f"Exported to {out}" + (f" (the model of run {run})" if run else ""))
         self.state.mark_done("export")
 
     @Slot(object)

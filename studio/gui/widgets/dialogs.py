@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from studio.core.errors import Cancelled, StudioError
+from studio.gui.widgets.gui_words import gui_hint
 
 
 def exec_box(box: QMessageBox) -> int:
@@ -26,8 +27,9 @@ def error_parts(exc: BaseException) -> tuple[str, str, str | None]:
             if exc.line is not None:
                 where += f", line {exc.line}"
             lines.append(where)
-        if exc.hint:
-            lines.append(f"What to do: {exc.hint[:1].upper() + exc.hint[1:]}.".replace("..", "."))
+        hint = gui_hint(exc.hint)  # the window's controls, not the command line's flags
+        if hint:
+            lines.append(f"What to do: {hint[:1].upper() + hint[1:]}.".replace("..", "."))
         # a plain message; details only when there are some to report (a crashed worker's last output)
         return ("That did not work", "\n\n".join(lines), getattr(exc, "details", None) or None)
     details = getattr(exc, "traceback_text", None) or f"{type(exc).__name__}: {exc}"

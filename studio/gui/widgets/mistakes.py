@@ -60,3 +60,47 @@ def count_title(shown: int, total: int, noun: str = "Mistakes") -> str:
     if shown < total:
         return f"{noun}: showing {shown} of {total}"
     return f"{noun} ({total})"
+
+
+def split_id(item_id: Any) -> tuple[str, int | None]:
+    """(recording id, first sample of the window or None for a whole recording) of a mistake's id."""
+    rec_id, _, start = str(item_id).partition("@")
+    try:
+        return rec_id, (int(start) if start else None)
+    except ValueError:
+        return rec_id, None
+
+
+def show_signal(parent: Any, title: str, signal: Any, channels: list[str], span: tuple[int, int] | None,
+                sample_rate: float | None = None) -> Any:
+    """A dialog with a recording's channels and the window the model judged shaded; returns the dialog."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
+
+    from studio.gui.plots import PALETTE, legend_below, plot_widget
+
+    dialog = QDialog(parent)
+    dialog.setObjectName("signalViewer")
+    dialog.setWindowTitle(title)
+    dialog.resize(820, 420)
+    layout = QVBoxLayout(dialog)
+    label = QLabel(title)
+    label.setWordWrap(True)
+    layout.addWidget(label)
+    rate = float(sample_rate) if sample_rate else None
+    plot = plot_widget(bottom="time (s)" if rate else "sample", height=320)
+    legend_below(plot, max(1, min(6, signal.shape[1])))  # outside the data
+    import numpy as np
+
+    x = np.arange(signal.shape[0]) / rate if rate else np.arange(signal.shape[0])
+    for c in range(signal.shape[1]):
+        name = channels[c] if c < len(channels) else f"ch{c}"
+        plot.plot(x, signal[:, c], pen=PALETTE[c % len(PALETTE)], name=name)
+    if span is not None:
+        lo, hi = span
+        region = pg.LinearRegionItem(values=(lo / rate if rate else lo, hi / rate if rate else hi), movable=False,
+                                     brush=pg.mkBrush(214, 69, 65, 40))
+        plot.addItem(region)
+    layout.addWidget(plot)
+    dialog.open()
+    return dialog

@@ -151,3 +151,27 @@ class NotReadyBanner(QLabel):
         self.setText("<b>Not ready yet</b> (the last evaluation of this model): " + html.escape("; ".join(reasons))
                      + ". Making it smaller will not fix that: train with more examples of these classes first.")
         self.setVisible(True)
+
+
+def report_for_model(project: Any) -> Any:
+    """The newest exported bundle's report.html made from the project's current model (``bundle.json``'s
+    ``run_id``), or None. Bundles written outside the project's exports folder are not searched."""
+    import json
+
+    if project is None or not project.data.get("active_run"):
+        return None
+    best = None
+    try:
+        bundles = list(project.exports_dir.glob("*/bundle.json"))
+    except OSError:
+        return None
+    for path in bundles:
+        report = path.parent / "report.html"
+        try:
+            run = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if run == project.data["active_run"] and report.exists():
+            if best is None or report.stat().st_mtime > best.stat().st_mtime:
+                best = report
+    return best

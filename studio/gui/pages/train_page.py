@@ -224,9 +224,9 @@ class TrainPage(Page):
         self.stop_button.setObjectName("stopButton")
 
         plots = QHBoxLayout()
-        self.loss_plot = CurvePlot("Loss (lower is better)", "loss")
+        self.loss_plot = CurvePlot("Loss (lower is better)", "loss", height=300)
         # legend top left: accuracy starts low and rises to the right, so that corner stays clear
-        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%", legend_offset=(10, 10))
+        self.acc_plot = CurvePlot("Accuracy (higher is better)", "%", height=300, legend_offset=(10, 10))
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
         self.body.addLayout(plots)

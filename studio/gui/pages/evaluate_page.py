@@ -31,7 +31,7 @@ from studio.gui.pages.base import Page
 from studio.gui.plots import HeatMap
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
-from studio.gui.widgets.mistakes import count_title, place_text, recording_index, show_signal, split_id
+from studio.gui.widgets.mistakes import count_title, place_text, recording_index
 from studio.gui.widgets.taskbar import TaskBar
 from studio.gui.widgets.verdict import VerdictPanel, remember, report_for_model
 from studio.gui.workers import start_job
@@ -196,9 +196,6 @@ class EvaluatePage(Page):
         self.mistakes_table.verticalHeader().setVisible(False)
         self.mistakes_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.mistakes_table.setMaximumHeight(220)
-        self.mistakes_table.setToolTip("Click a row to see its recording (the judged window shaded).")
-        self.mistakes_table.cellClicked.connect(self._open_signal)
-        self.signal_job = None
         results.addWidget(self.mistakes_table)
         from studio.gui.pages.why_panel import WhyPanel
 
@@ -369,35 +366,6 @@ class EvaluatePage(Page):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, str(where))
                 self.mistakes_table.setItem(i, j, cell)
-
-    @Slot(int, int)
-    def _open_signal(self, row: int, _column: int) -> None:
-        """A sensor mistake clicked: its recording, the window the model judged shaded (loaded in a thread)."""
-        project, cell = self.state.project, self.mistakes_table.item(row, 0)
-        if project is None or project.modality != "sensor" or cell is None:
-            return
-        rec_id, start = split_id(cell.data(Qt.ItemDataRole.UserRole))
-        recordings, rate = self._recordings()
-        if rec_id not in recordings:
-            return  # another folder was evaluated: its recordings are not the project's
-        title = f"{place_text(cell.data(Qt.ItemDataRole.UserRole), recordings, rate)}: " + \
-            f"{self.mistakes_table.item(row, 1).text()}, the model said {self.mistakes_table.item(row, 2).text()}"
-
-        def work(reporter: Any) -> dict[str, Any]:
-            from studio.core.data.sensor import load_recordings
-
-            manifest = project.load_manifest()
-            window = int(manifest.get("window") or 0)
-            return {"signal": load_recordings(project, manifest)[rec_id], "title": title, "rate": rate,
-                    "channels": list(manifest.get("channels") or []),
-                    "span": (start, start + window) if start is not None and window else None}
-
-        self.signal_job = start_job(work, "signal", succeeded=self._show_signal)
-
-    @Slot(object)
-    def _show_signal(self, loaded: dict[str, Any]) -> None:
-        self.signal_dialog = show_signal(self, loaded["title"], loaded["signal"], loaded["channels"],
-                                         loaded["span"], loaded["rate"])
 
     def _recordings(self) -> tuple[dict[str, dict[str, Any]], float | None]:
         """The project's recordings by id and the sample rate (names sensor mistakes by file and time)."""

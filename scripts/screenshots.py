@@ -265,9 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     train.start_button.click()
     wait_job(train)
     shot("10-train-sensors")
+    if train.selection.isVisible():  # how Studio chose the sensor model: the measured candidates
+        scroll_to(train, train.selection)
+        shot("23-train-sensors-candidates")
     window.show_step("evaluate")  # why-maps of a sensor model: the span (and channel) that decided, shaded
     evaluate.evaluate_button.click()
     wait_job(evaluate)
+    shot("24-evaluate-sensors")  # the per-recording headline, confusion matrix and mistakes by file and time
     if evaluate.why.items:
         evaluate.why.explain_mistakes()
     else:

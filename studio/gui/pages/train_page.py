@@ -27,6 +27,7 @@ from studio.gui.pages.base import Page
 from studio.gui.plots import BLUE, ORANGE, CurvePlot
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.run_history import RunHistory
+from studio.gui.widgets.selection_table import SelectionTable
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 
@@ -235,6 +236,8 @@ class TrainPage(Page):
         self.result_label.setObjectName("resultLine")
         self.result_label.setWordWrap(True)
         self.body.addWidget(self.result_label)
+        self.selection = SelectionTable(self)  # sensor runs: the measured candidates and why one was chosen
+        self.body.addWidget(self.selection)
         self.history = RunHistory(state, self)
         self.history.model_changed.connect(self._model_changed)
         self.body.addWidget(self.history)
@@ -346,9 +349,15 @@ class TrainPage(Page):
             run_dir = project.run_dir()
         except Exception:  # noqa: BLE001 - no run yet
             self.curves.reset()
+            self.selection.clear()
             self.result_label.setText("No model trained yet.")
             return
         from studio.core.fsutil import read_json
+
+        try:
+            self.selection.show_selection(read_json(run_dir / "selection.json"))
+        except (OSError, ValueError):
+            self.selection.clear()  # a run of a chosen architecture: no search, no table
 
         try:
             metrics = read_json(run_dir / "metrics.json")
@@ -401,6 +410,7 @@ class TrainPage(Page):
             return
         self._save()
         self.curves.reset()
+        self.selection.clear()
         self.result_label.setText("")
         self._set_controls_enabled(False)
         # policy "better": a finished run worse than the current model is kept but asked about (_trained)
@@ -416,7 +426,9 @@ class TrainPage(Page):
 
     @Slot(str, dict)
     def _on_metrics(self, kind: str, values: dict) -> None:
-        if kind == "epoch":
+        if kind == "candidate":
+            self.selection.add_candidate(values)
+        elif kind == "epoch":
             self.curves.add_epoch(values)
             epoch, total = values.get("epoch"), values.get("epochs")
             acc = values.get("val_accuracy")
@@ -463,6 +475,7 @@ class TrainPage(Page):
         super().forget()
         self.last_result = None
         self.curves.reset()
+        self.selection.clear()
         self.result_label.setText("")
         self.history.clear()
 

@@ -1,0 +1,78 @@
+"""Issue 9, GUI: the Train page of a sensor project shows the candidates Studio measured and why it chose.
+
+No training: the run folder carries a ``selection.json`` as :func:`studio.core.selection.select_sensor` writes
+it, and live rows arrive as the worker's ``candidate`` metrics do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.core.fsutil import atomic_write_json
+from studio.gui.widgets.selection_table import SelectionTable
+
+from test_truth_pages import _project, _run
+
+SELECTION = {
+    "format": 1,
+    "method": "5-fold cross-validation over training + validation recordings, grouped by recording, scored per "
+              "recording",
+    "folds": 5,
+    "candidates": [
+        {"arch": "minirocket", "shaping": {"length_policy": "resample", "window": 256, "stride": 1,
+                                           "norm": "global"},
+         "what": "whole recordings resampled to 256 samples, training statistics", "status": "scored",
+         "score": 0.925, "correct": 37, "recordings": 40, "cpu_seconds": 4.2},
+        {"arch": "minirocket", "shaping": {"length_policy": "windows", "window": 128, "stride": 64,
+                                           "norm": "recording"},
+         "what": "windows of 128 samples, per-recording scaling", "status": "scored",
+         "score": 0.85, "correct": 34, "recordings": 40, "cpu_seconds": 6.0},
+        {"arch": "minirocket", "shaping": {"length_policy": "windows", "window": 64, "stride": 32, "norm": "global"},
+         "what": "windows of 64 samples, training statistics", "status": "skipped",
+         "reason": "search budget of 120 CPU s spent"},
+        {"arch": "cnn1d", "shaping": {"length_policy": "resample", "window": 256, "stride": 1, "norm": "global"},
+         "what": "whole recordings resampled to 256 samples, training statistics", "status": "scored",
+         "score": 0.875, "correct": 35, "recordings": 40, "cpu_seconds": 30.0, "wins": False},
+    ],
+    "winner": {"arch": "minirocket", "shaping": {"length_policy": "resample", "window": 256, "stride": 1,
+                                                 "norm": "global"}, "score": 0.925},
+    "why": "MiniRocket on whole recordings resampled to 256 samples classified 37 of 40 recordings correctly",
+}
+
+
+def _texts(table: SelectionTable, row: int) -> list[str]:
+    return [table.table.item(row, c).text() for c in range(table.table.columnCount())]
+
+
+def test_selection_rows_name_the_winner_the_skipped_and_the_network(qtbot) -> None:
+    table = SelectionTable()
+    qtbot.addWidget(table)
+    table.show_selection(SELECTION)
+    assert table.table.rowCount() == 4
+    first, _second, skipped, network = (_texts(table, r) for r in range(4))
+    assert first[0] == "MiniRocket" and first[2] == "37 of 40" and first[3] == "92.5 %" and first[5] == "chosen"
+    assert table.table.item(0, 0).font().bold() and not table.table.item(1, 0).font().bold()
+    assert skipped[5].startswith("skipped: search budget") and skipped[3] == ""
+    assert network[0] == "1-D CNN" and network[5] == "not clearly better"
+    assert "37 of 40" in table.why.text() and "cross-validation" in table.why.text()
+    table.show_selection(None)
+    assert table.table.rowCount() == 0 and not table.isVisibleTo(None)
+
+
+def test_live_candidates_then_the_run_s_table(window, qtbot, tmp_path: Path) -> None:
+    project = _project(tmp_path, "sens")
+    run = _run(project, "run-20260301-100000", 0.9, active=True)
+    window.state.set_project(project)
+    window.show_step("train")
+    train = window.page("train")
+    assert not train.selection.isVisible()  # a run without a search: no table
+    train._on_metrics("candidate", SELECTION["candidates"][0])
+    assert train.selection.isVisible() and train.selection.table.rowCount() == 1
+    assert "Measuring" in train.selection.why.text()
+    atomic_write_json(project.runs_dir / run / "selection.json", SELECTION)
+    train.reload()
+    assert train.selection.isVisible() and train.selection.table.rowCount() == 4
+    assert _texts(train.selection, 0)[5] == "chosen"
+    other = _project(tmp_path, "other")
+    window.state.set_project(other)
+    assert not train.selection.isVisible()

@@ -11,6 +11,7 @@ a split of the project, or on any labelled folder / CSV with the project's class
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,6 +156,9 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
     if groups is not None and rec_ids is not None:
         extra.update(recording_metrics(probs, y, groups, rec_ids, info.classes))
         extra["input_policy"] = describe_spec(spec)
+    seen = seen_in_training(info.path, split_name)
+    if seen:
+        extra["seen_in_training"] = seen
     extra["verdict"] = verdict_of(dict(extra, labels=m["labels"], confusion_matrix=m["confusion_matrix"]),
                                   project.modality)
     reporter.progress(1.0, "evaluation finished")
@@ -172,6 +176,25 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
         balanced_accuracy=m["balanced_accuracy"],
         extra=extra,
     )
+
+
+def seen_in_training(run_path: Any, split_name: str | None) -> str | None:
+    """Why ``split_name`` is not new data for the run at ``run_path`` (None: it is). The training split always
+    is seen; the validation split is too when a closed-form model was refitted on training + validation."""
+    from studio.core.fsutil import read_json
+
+    if split_name == "train":
+        return "these are the examples the model was trained on"
+    if split_name != "val":
+        return None
+    try:
+        config = read_json(Path(run_path) / "config.json")
+    except (OSError, ValueError):
+        return None
+    if isinstance(config, dict) and config.get("refit_on_train_and_val"):
+        return ("once chosen, the model was refitted on the training and validation examples together, so it has "
+                "seen these")
+    return None
 
 
 def describe_spec(spec: Any) -> str:

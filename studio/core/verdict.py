@@ -217,5 +217,13 @@ def verdict_of(result: dict[str, Any], modality: str = "image", threshold: float
     matrix = result.get("recording_confusion_matrix") if per_recording else result.get("confusion_matrix")
     unit = "recordings" if per_recording else ("images" if modality == "image" else "windows")
     if rows is None:
-        return quality_verdict(labels, matrix, unit=unit)
-    return quality_verdict(labels, predictions=rows if rows else np.zeros((0, 3)), threshold=threshold, unit=unit)
+        v = quality_verdict(labels, matrix, unit=unit)
+    else:
+        v = quality_verdict(labels, predictions=rows if rows else np.zeros((0, 3)), threshold=threshold, unit=unit)
+    seen = result.get("seen_in_training")
+    if seen and v.get("lines"):  # figures on data the model learned from say nothing about new parts
+        v["seen_in_training"] = seen
+        v["lines"] = [f"Not a fair test: {seen}. Check on the test examples or on a folder of new "
+                      f"{unit if unit != 'windows' else 'recordings'}."] + list(v["lines"])
+        v["headline"] = v["lines"][0]
+    return v

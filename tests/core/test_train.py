@@ -267,6 +267,11 @@ def test_sensor_default_selects_by_cross_validation_then_fits_minirocket(tmp_pat
     ev = evaluate(project, split="val").to_json()
     assert ev["recording_accuracy"] >= 0.9 and ev["recordings"] == sum(
         1 for r in project.load_manifest()["recordings"] if r["split"] == "val")
+    # refitted on train + val: the validation figure is not a fair test, and the verdict leads with that
+    assert "refitted" in ev["seen_in_training"]
+    assert ev["verdict"]["headline"].startswith("Not a fair test") and ev["verdict"]["seen_in_training"]
+    kept = train(project, default_config(project).replace(refit=False), NullReporter())
+    assert "seen_in_training" not in evaluate(project, run_id=kept.path.name, split="val").to_json()
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

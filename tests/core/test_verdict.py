@@ -99,3 +99,13 @@ def test_evaluation_json_is_judged_per_recording_for_sensors() -> None:
     assert verdict_of(result, "sensor", threshold=0.8)["to_check"]["count"] == 1
     del result["recording_predictions"]
     assert verdict_of(result, "sensor")["unit"] == "windows"
+
+
+def test_a_result_on_data_the_model_saw_is_not_called_ready() -> None:
+    result = {"labels": ["crack", "ok"], "confusion_matrix": [[5, 0], [0, 5]],
+              "predictions": [[0, 0, 0.99]] * 5 + [[1, 1, 0.99]] * 5}
+    assert verdict_of(result)["headline"].startswith("Ready to try")
+    seen = verdict_of(dict(result, seen_in_training="these are the examples the model was trained on"))
+    assert seen["headline"] == ("Not a fair test: these are the examples the model was trained on. Check on the "
+                                "test examples or on a folder of new images.")
+    assert seen["lines"][1].startswith("Ready to try") and seen["seen_in_training"]

@@ -335,3 +335,19 @@ def test_another_device_forgets_the_bundle_and_its_self_test(window, qtbot, tmp_
     combo = export.target_combo
     combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
     assert export.bundle is None and export.selftest_label.text() == "" and not export.selftest_button.isEnabled()
+
+
+def test_a_result_on_data_the_model_saw_leads_with_not_a_fair_test(window, qtbot, tmp_path: Path) -> None:
+    project = _project(tmp_path, "refit")
+    run = _run(project, "run-20260301-100000", 1.0, active=True)
+    window.state.set_project(project)
+    window.show_step("evaluate")
+    page = window.page("evaluate")
+    perfect = [[0, 0, 0.95]] * 4 + [[1, 1, 0.95]] * 4 + [[2, 2, 0.95]] * 4
+    page.show_result(_result(project, run, perfect))
+    assert page.verdict.headline.text().startswith("Ready to try")
+    page.show_result(_result(project, run, perfect, seen_in_training="once chosen, the model was refitted on "
+                             "the training and validation examples together, so it has seen these"))
+    text = page.verdict.headline.text()
+    assert text.startswith("Not a fair test: once chosen, the model was refitted") and "new images" in text
+    assert "Ready to try" in page.verdict.details.text()  # the figures are still there, below the warning

@@ -121,7 +121,8 @@ class VerdictPanel(QWidget):
         lines = list(self.verdict.get("lines") or [])
         ready = self.verdict.get("ready")
         self.headline.setText(lines[0] if lines else "")
-        self.headline.setStyleSheet(NOT_READY_STYLE if ready is False else READY_STYLE)
+        unfair = bool(self.verdict.get("seen_in_training"))  # figures on data the model learned from
+        self.headline.setStyleSheet(NOT_READY_STYLE if ready is False or unfair else READY_STYLE)
         self.details.setText("<ul style='margin-left: -20px'>" + "".join(
             f"<li>{html.escape(line)}</li>" for line in lines[1:]) + "</ul>" if len(lines) > 1 else "")
         self.changed.emit()

@@ -76,3 +76,22 @@ def test_live_candidates_then_the_run_s_table(window, qtbot, tmp_path: Path) -> 
     other = _project(tmp_path, "other")
     window.state.set_project(other)
     assert not train.selection.isVisible()
+
+
+def test_the_model_page_keeps_the_sensor_default_choose_by_measurement(window, qtbot, tmp_path: Path) -> None:
+    """Opening the Model page stores the default card; for sensors the default is the measured choice, so the
+    Train button must still run the selection (it did not: the page stored select=False)."""
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_sensor_folder
+    from studio.core.project import Project
+
+    data = make_sensor_folder(tmp_path / "rec", ("idle", "shake"), recordings=4, length=64)
+    project = Project.create(tmp_path / "sproj", "sensor")
+    import_data(project, data, val_split=0.25, seed=1)
+    window.state.set_project(project)
+    window.show_step("model")
+    qtbot.waitUntil(lambda: window.state.page_settings("train").get("arch") is not None, timeout=120_000)
+    saved = window.state.page_settings("train")
+    assert saved["arch"] == "minirocket" and saved["select"] is True
+    window.page("model").select("cnn1d")  # picking a card is the user's choice: no search
+    assert window.state.page_settings("train")["select"] is False

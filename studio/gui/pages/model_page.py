@@ -312,7 +312,7 @@ class ModelPage(Page):
         self._show_selection(arch)
         if not saved.get("arch") and arch:
             # sensors: the core's default is "choose by measurement" (select); picking a card turns it off
-            self.state.save_settings("train", {"arch": arch, "select": bool(getattr(defaults, "select", False))})
+            self.state.save_settings("train", {"arch": arch, "select": bool(defaults.get("select", False))})
             self.state.refresh_steps()
         self.choices_shown.emit()
         self.schedule_estimates()

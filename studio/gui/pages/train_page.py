@@ -330,6 +330,10 @@ class TrainPage(Page):
         return out
 
     def _model_text(self, saved: dict[str, Any], defaults: dict[str, Any]) -> str:
+        select = saved.get("select") if saved.get("select") is not None else defaults.get("select")
+        if select:  # sensors by default: the candidates are scored on the user's recordings first
+            return ("<b>Model:</b> chosen by measurement when you train (MiniRocket or a 1-D CNN, each way of "
+                    "reading the recordings scored by cross-validation)  (pick one yourself on the Model page)")
         arch = saved.get("arch") or defaults.get("arch") or ""
         spec = self._archs.get(arch)
         parts = [f"<b>Model:</b> {spec['title'] if spec else arch or 'not chosen'}"]

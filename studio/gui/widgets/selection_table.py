@@ -126,5 +126,6 @@ class SelectionTable(QWidget):
                 if chosen:
                     item.setFont(bold)
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnToContents(0)
+        for column in (0, 2, 3, 4, 5):  # the Input column stretches; the others fit their header and cells
+            self.table.resizeColumnToContents(column)
         self.setVisible(bool(self.rows))

@@ -1,0 +1,228 @@
+"""Fitting a detector's constants from good examples (numpy statistics + forward passes of its own layers).
+
+Every function takes model input already preprocessed (images ``pixel / 127.5 - 1``, sensor windows
+normalized per channel) and returns the fitted Keras model and a few facts for the run's ``model.json``.
+Normalization constants (so scores read as "how many normal spreads above a typical normal example") come
+from the training examples themselves, leave-one-out where a memory bank would otherwise match itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from studio.core.reporter import Reporter, check_cancel
+
+from . import detector as D
+from .detector import DetectorSpec
+
+PREDICT_BATCH = 32
+
+
+def _pool(x: np.ndarray, f: int) -> np.ndarray:
+    if f == 1:
+        return x
+    n, h, w, c = x.shape
+    h2, w2 = h // f, w // f
+    return x[:, : h2 * f, : w2 * f].reshape(n, h2, f, w2, f, c).mean(axis=(2, 4))
+
+
+def sample_patches(x: np.ndarray, p: int, limit: int, seed: int) -> np.ndarray:
+    """Up to ``limit`` random p x p patches (row, column, channel order: the conv kernel's layout)."""
+    n, h, w, c = x.shape
+    rng = np.random.default_rng(seed)
+    per = max(1, limit // max(1, n))
+    ys = rng.integers(0, h - p + 1, size=(n, per))
+    xs = rng.integers(0, w - p + 1, size=(n, per))
+    dy, dx = np.mgrid[0:p, 0:p]
+    rows = ys[:, :, None, None] + dy[None, None]
+    cols = xs[:, :, None, None] + dx[None, None]
+    imgs = np.arange(n)[:, None, None, None]
+    patches = x[imgs, rows, cols]  # [n, per, p, p, c]
+    return patches.reshape(n * per, p * p * c)
+
+
+def predict(model: Any, x: np.ndarray, batch: int = PREDICT_BATCH, reporter: Reporter | None = None) -> Any:
+    """Model outputs on ``x`` batch by batch (list of arrays for multi-output models)."""
+    outs: list[list[np.ndarray]] = []
+    for s in range(0, len(x), batch):
+        check_cancel(reporter)
+        y = model(np.asarray(x[s : s + batch], dtype=np.float32), training=False)
+        ys = y if isinstance(y, (list, tuple)) else [y]
+        outs.append([np.asarray(v) for v in ys])
+    if not outs:
+        return []
+    merged = [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+    return merged if len(merged) > 1 else merged[0]
+
+
+def fit_patch(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Reporter | None = None,
+              progress: Callable[[float], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Patch Gaussians per scale; each scale's map is normalized by the normal images' peak energies."""
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    model = D.build_detector(spec)
+    p = spec.params
+    info: dict[str, Any] = {"scales": []}
+    for k, (f, stride) in enumerate(zip(p["scales"], p["strides"])):
+        check_cancel(reporter)
+        pooled = _pool(x, f)
+        patches = sample_patches(pooled, p["patch"], D.MAX_PATCH_SAMPLES, seed + k)
+        mu, white = D.shrunk_gaussian(patches)
+        lyr = D.layer(model, f"patch_x{f}")
+        dim = white.shape[0]
+        kernel = white.reshape(p["patch"], p["patch"], x.shape[-1], dim)
+        D.set_consts(lyr, whiten=kernel, offset=mu @ white, norm=np.array([0.0, 1.0]))
+        sub = keras.Model(model.input, lyr.output)
+        peaks = predict(sub, x, reporter=reporter).reshape(len(x), -1).max(axis=1)
+        centre, inv = D.robust_norm(peaks)
+        D.set_consts(lyr, norm=np.array([centre, inv]))
+        info["scales"].append({"factor": f, "patches": int(len(patches)), "dim": int(dim)})
+        if progress:
+            progress((k + 1) / len(p["scales"]))
+    return model, info
+
+
+def oriented_kernel(channels: int, orientations: int) -> np.ndarray:
+    """3x3 derivative filters at evenly spaced directions, on luminance (colour images: BT.601 weights)."""
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64) / 8.0
+    lum = np.array([0.299, 0.587, 0.114]) if channels == 3 else np.ones(channels) / channels
+    k = np.zeros((3, 3, channels, orientations))
+    for i in range(orientations):
+        t = 2 * math.pi * i / orientations
+        f = math.cos(t) * sobel + math.sin(t) * sobel.T
+        for c in range(channels):
+            k[:, :, c, i] = f * lum[c]
+    return k
+
+
+def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Reporter | None = None,
+               progress: Callable[[float], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Memory bank of normal images' descriptors (all of them, or a coreset) and leave-one-out norms."""
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    p = spec.params
+    probe = D.build_detector(spec)
+    cells_layer = D.layer(probe, "cells")
+    D.set_consts(cells_layer, oriented=oriented_kernel(x.shape[-1], p["orientations"]))
+    cells = predict(keras.Model(probe.input, cells_layer.output), x, reporter=reporter)
+    v = cells.reshape(len(x), -1).astype(np.float64)
+    v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-12
+    keep = D.coreset(v, min(int(p["bank"]), len(v)), seed)
+    bank = v[keep]
+    spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
+    model = D.build_detector(spec)
+    D.set_consts(D.layer(model, "cells"), oriented=oriented_kernel(x.shape[-1], p["orientations"]))
+    near = D.layer(model, "nearest")
+    d_loo = D.nearest_sqdist(v, bank, exclude_self=True)
+    D.set_consts(near, bank=bank, norm=np.array(D.robust_norm(d_loo)), map_norm=np.array([0.0, 1.0]))
+    # the map's units: each normal image's largest cell difference to its nearest *other* normal image
+    maps = _loo_cell_maps(v, bank, p["grid"], p["orientations"])
+    D.set_consts(near, map_norm=np.array(D.robust_norm(maps.max(axis=1))))
+    if progress:
+        progress(1.0)
+    return model, {"bank": int(len(bank)), "n_train": int(len(v)), "coreset": bool(len(bank) < len(v))}
+
+
+def _loo_cell_maps(v: np.ndarray, bank: np.ndarray, grid: int, orientations: int) -> np.ndarray:
+    sim = v @ bank.T
+    sim[sim > 1 - 1e-9] = -np.inf  # itself
+    nearest = bank[np.argmax(sim, axis=1)]
+    return ((v - nearest) ** 2).reshape(len(v), grid * grid, orientations).sum(axis=2)
+
+
+# ---------------------------------------------------------------------------------------------- sensors
+def dft_constants(window: int, bins: int, bands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hann-windowed DFT (cos, sin) [window, bins] for frequencies 1..bins (no DC: the window's mean is a
+    statistic of its own) and log-spaced band pooling [bins, bands]."""
+    n = np.arange(window)
+    hann = 0.5 - 0.5 * np.cos(2 * math.pi * n / window)
+    k = np.arange(1, bins + 1)
+    cos = np.cos(2 * math.pi * np.outer(n, k) / window) * hann[:, None] / math.sqrt(window)
+    sin = np.sin(2 * math.pi * np.outer(n, k) / window) * hann[:, None] / math.sqrt(window)
+    edges = np.unique(np.round(np.geomspace(1, bins + 1, bands + 1)).astype(int) - 1)
+    pool = np.zeros((bins, bands))
+    for i in range(bands):
+        lo = edges[min(i, len(edges) - 2)]
+        hi = max(edges[min(i + 1, len(edges) - 1)], lo + 1)
+        pool[lo:hi, i] = 1.0
+    pool /= np.maximum(pool.sum(axis=0, keepdims=True), 1.0)
+    return cos, sin, pool
+
+
+def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Reporter | None = None,
+               progress: Callable[[float], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Feature standardization (each block weighted to equal total variance) and a bank of normal windows."""
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    p = spec.params
+    window, ch = spec.input_shape
+    cos, sin, pool = dft_constants(window, p["bins"], p["bands"])
+    # int8 keeps one scale per tensor, and a smooth signal's high-frequency bins are 1000x quieter than its
+    # low ones: so each bin is divided by its median magnitude (over normal windows and channels) inside the
+    # DFT weights (per-output-channel scales there), and each (channel, band) by its residual median in the
+    # band pooling. A normal window then sees ~1 everywhere before the log-like curve.
+    bin_med = np.median(bin_magnitudes(x, cos, sin), axis=(0, 1))  # [bins]
+    bin_gain = 1.0 / np.maximum(bin_med, 1e-2 * max(1e-12, float(np.median(bin_med))))
+    cos, sin = cos * bin_gain[None, :], sin * bin_gain[None, :]
+    med = np.median(band_magnitudes(x, cos, sin, pool), axis=0)  # [ch, bands]
+    scale = 1.0 / np.maximum(med, 1e-2 * max(1e-12, float(np.median(med))))
+    band = block_band_pool(pool, scale)
+    probe = D.build_detector(spec)
+    feat_layer = D.layer(probe, "features")
+    dim = feat_layer.dim
+    D.set_consts(feat_layer, dft_cos=cos, dft_sin=sin, band_pool=band, weight=np.ones(dim), bias=np.zeros(dim))
+    feats = predict(keras.Model(probe.input, feat_layer.output), x, reporter=reporter).astype(np.float64)
+    centre = feats.mean(axis=0)
+    std = feats.std(axis=0)
+    weight = 1.0 / np.maximum(std, 1e-2 * (float(std.mean()) + 1e-9))
+    z = (feats - centre) * weight
+    # each block (shape, spectrum, statistics) weighs the same in the distance, whatever its size
+    blocks = [feat_layer.raw_dim, feat_layer.spec_dim, feat_layer.stat_dim]
+    block_weight = np.concatenate([np.full(b, 1.0 / b) for b in blocks])
+    clip = float(p.get("clip", D.CLIP))
+    # the bank: a coreset in the block-weighted space (where distances are measured)
+    keep = D.coreset(z * np.sqrt(block_weight), min(int(p["bank"]), len(z)), seed)
+    bank = z[keep]
+    spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
+    model = D.build_detector(spec)
+    D.set_consts(D.layer(model, "features"), dft_cos=cos, dft_sin=sin, band_pool=band, weight=weight,
+                 bias=-centre * weight)
+    d_loo = D.window_distance(z, bank, block_weight, clip, exclude_self=True)
+    typical = float(np.median(d_loo)) if len(d_loo) else 1.0
+    D.set_consts(D.layer(model, "nearest"), bank=bank, weight=block_weight[:, None],
+                 norm=np.array([0.0, 1.0 / max(typical, 1e-9)]))
+    if progress:
+        progress(1.0)
+    return model, {"bank": int(len(bank)), "n_train": int(len(z)), "coreset": bool(len(bank) < len(z)),
+                   "feature_dim": int(dim)}
+
+
+def block_band_pool(pool: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """[channels * bins, channels * bands]: channel c's bins pooled into its bands, times scale[c, band]."""
+    ch, bands = scale.shape
+    bins = pool.shape[0]
+    out = np.zeros((ch * bins, ch * bands))
+    for c in range(ch):
+        out[c * bins : (c + 1) * bins, c * bands : (c + 1) * bands] = pool * scale[c][None, :]
+    return out
+
+
+def bin_magnitudes(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """numpy twin of WindowFeatures' |re| + |im| per DFT bin: [n, channels, bins]."""
+    xt = np.transpose(np.asarray(x, dtype=np.float64), (0, 2, 1))
+    xt = xt - xt.mean(axis=-1, keepdims=True)
+    return np.abs(xt @ cos) + np.abs(xt @ sin)
+
+
+def band_magnitudes(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """numpy twin of WindowFeatures' spectrum before the band scale: [n, channels, bands]."""
+    return bin_magnitudes(x, cos, sin) @ pool
+
+
+FITTERS = {"patch": fit_patch, "global": fit_global, "window": fit_window}

@@ -1,0 +1,153 @@
+"""An anomaly run's files and how a detector comes back from them.
+
+``runs/<id>/`` holds, like a classifier run, ``config.json``, ``model.json``, ``metrics.json`` and
+``weights.h5`` (every fitted constant, HDF5 weights only: nothing executable is ever loaded from a project),
+plus ``calibration.json``: the threshold, the policy that chose it and the validation scores it was chosen on,
+so the threshold can be moved later (``studio threshold``, the Evaluate page) without fitting again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import ProjectError
+from studio.core.fsutil import atomic_write_json, read_json
+
+from .detector import DetectorSpec, build_detector
+from .metrics import ThresholdPolicy, anomaly_metrics, choose_threshold
+
+MODEL_FORMAT = 1
+CALIBRATION_FILE = "calibration.json"
+ARCH_PREFIX = "anomaly-"
+
+
+def is_anomaly_arch(arch: str | None) -> bool:
+    return str(arch or "").startswith(ARCH_PREFIX)
+
+
+@dataclass
+class AnomalyRunInfo:
+    run_id: str
+    path: Path
+    detector: DetectorSpec
+    spec: Any  # pipeline.InputSpec
+    classes: list[str]
+    normal_class: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arch(self) -> str:
+        return ARCH_PREFIX + self.detector.kind
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "weights.h5"
+
+
+def model_json(detector: DetectorSpec, spec: Any, classes: list[str], normal: str, task: str,
+               fit: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": MODEL_FORMAT,
+        "task": task,
+        "arch": ARCH_PREFIX + detector.kind,
+        "params": dict(detector.params),
+        "detector": detector.to_json(),
+        "input_shape": list(detector.input_shape),
+        "input_spec": spec.to_json(),
+        "classes": list(classes),
+        "normal_class": normal,
+        "outputs": detector.outputs,
+        "output": (
+            "score [1, 1]: anomaly score, higher = less like the good examples (flagged when > threshold)"
+            + ("; map [1, g, g, 1]: the same per image region" if detector.kind != "window" else
+               "; one window, a recording's score is its highest window score")
+        ),
+        "fit": fit,
+    }
+
+
+def read_anomaly_run(project: Any, run_id: str | None = None) -> AnomalyRunInfo:
+    from studio.core.pipeline import InputSpec
+
+    path = project.run_dir(run_id)
+    file = path / "model.json"
+    try:
+        d = read_json(file)
+        if not is_anomaly_arch(d.get("arch")):
+            raise ProjectError("this run is a classifier, not an anomaly detector", path=file,
+                               hint="train again in this anomaly project")
+        info = AnomalyRunInfo(
+            run_id=path.name,
+            path=path,
+            detector=DetectorSpec.from_json(d["detector"]),
+            spec=InputSpec.from_json(d["input_spec"]),
+            classes=[str(c) for c in d["classes"]],
+            normal_class=str(d["normal_class"]),
+            extra={k: v for k, v in d.items() if k in ("fit", "task", "outputs")},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"model.json is unreadable or incomplete ({exc})", path=file) from exc
+    return info
+
+
+def load_detector(project: Any, run_id: str | None = None) -> tuple[Any, AnomalyRunInfo]:
+    """Rebuild a run's detector from its spec and load its constants (HDF5 weights only)."""
+    info = read_anomaly_run(project, run_id)
+    model = build_detector(info.detector)
+    try:
+        model.load_weights(str(info.weights_path))
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"the detector's constants do not fit its graph ({exc})", path=info.weights_path) from exc
+    return model, info
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+def calibration_record(policy: ThresholdPolicy, good: np.ndarray, defect: np.ndarray, defect_types: list[str],
+                       unit: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """calibration.json: the threshold ``policy`` gives on these validation scores, and the figures there."""
+    threshold = choose_threshold(policy, good, defect)
+    scores = np.concatenate([np.asarray(good, float), np.asarray(defect, float)])
+    is_defect = np.r_[np.zeros(len(good), bool), np.ones(len(defect), bool)]
+    types = [None] * len(good) + list(defect_types)
+    return {
+        "format": MODEL_FORMAT,
+        "policy": policy.to_json(),
+        "policy_text": policy.describe(),
+        "threshold": float(threshold),
+        "unit": unit,  # "image" | "recording": what one validation score stands for
+        "val": {"good": [float(v) for v in good], "defect": [float(v) for v in defect],
+                "defect_types": list(defect_types)},
+        "metrics": anomaly_metrics(scores, is_defect, threshold, types),
+        **(extra or {}),
+    }
+
+
+def write_calibration(run_path: Path, record: dict[str, Any]) -> None:
+    atomic_write_json(Path(run_path) / CALIBRATION_FILE, record)
+
+
+def read_calibration(run_path: Path) -> dict[str, Any]:
+    file = Path(run_path) / CALIBRATION_FILE
+    try:
+        data = read_json(file)
+        float(data["threshold"])
+        return data
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"the run's calibration is missing or damaged ({exc})", path=file,
+                           hint="train again") from exc
+
+
+def recalibrate(run_path: Path, policy: ThresholdPolicy) -> dict[str, Any]:
+    """Choose a new threshold from the stored validation scores and write it (the detector is untouched)."""
+    old = read_calibration(run_path)
+    val = old.get("val") or {}
+    keep = {k: v for k, v in old.items() if k not in ("policy", "policy_text", "threshold", "val", "metrics", "format",
+                                                      "unit")}
+    record = calibration_record(policy, np.asarray(val.get("good", []), float), np.asarray(val.get("defect", []), float),
+                                list(val.get("defect_types", [])), old.get("unit", "image"), keep)
+    write_calibration(run_path, record)
+    return record

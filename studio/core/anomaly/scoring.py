@@ -1,0 +1,226 @@
+"""Scores for a set of examples: a project split or an external labelled folder, images or recordings.
+
+Images: one score (and one map) per image. Sensors: one score per window, and per recording the highest
+window score (one file = one recording). Windows are cut at the stride *and* one more window is aligned to the
+recording's end whenever the stride leaves a tail, so an anomaly in the last samples is never skipped (the
+exported harness cuts windows the same way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import DatasetError, ProjectError
+from studio.core.reporter import Reporter, check_cancel
+
+BATCH = 32
+
+
+def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, list[int]]:
+    """Windows at 0, stride, 2*stride, ... plus one ending at the last sample if a tail is left; their starts."""
+    sig = np.asarray(signal, dtype=np.float32)
+    if sig.ndim == 1:
+        sig = sig[:, None]
+    n = len(sig)
+    if n < window:
+        return np.empty((0, window, sig.shape[1]), dtype=np.float32), []
+    starts = list(range(0, n - window + 1, stride))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    return np.stack([sig[s : s + window] for s in starts]).astype(np.float32), starts
+
+
+@dataclass
+class Scored:
+    """Scores of one set. ``unit_*`` describe the units that get a verdict (images, or recordings)."""
+
+    scores: np.ndarray  # per image / per window
+    maps: np.ndarray | None  # [n, g, g] for images
+    labels: list[str]  # per image / window
+    ids: list[str]
+    paths: list[str] | None = None
+    normal: str = ""
+    recordings: list[str] | None = None  # per window: its recording id (sensors)
+    rec_sources: dict[str, str] = field(default_factory=dict)
+
+    def is_defect(self) -> np.ndarray:
+        return np.array([lab != self.normal for lab in self.labels], dtype=bool)
+
+    def units(self) -> dict[str, Any]:
+        """Per verdict unit: ids, scores, labels (and for recordings the worst window)."""
+        if self.recordings is None:
+            return {"ids": list(self.ids), "scores": np.asarray(self.scores, float), "labels": list(self.labels),
+                    "paths": self.paths}
+        order: list[str] = []
+        best: dict[str, int] = {}
+        for i, rec in enumerate(self.recordings):
+            if rec not in best:
+                order.append(rec)
+                best[rec] = i
+            elif self.scores[i] > self.scores[best[rec]]:
+                best[rec] = i
+        idx = [best[r] for r in order]
+        return {
+            "ids": order,
+            "scores": np.asarray([self.scores[i] for i in idx], float),
+            "labels": [self.labels[i] for i in idx],
+            "worst_window": [self.ids[i] for i in idx],
+            "windows": [sum(1 for r in self.recordings if r == rec) for rec in order],
+            "sources": [self.rec_sources.get(r, r) for r in order],
+            "paths": None,
+        }
+
+
+def score_arrays(model: Any, raw: np.ndarray, preprocess: Any, reporter: Reporter | None = None,
+                 progress: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray | None]:
+    """(scores [n], maps [n, g, g] or None) of ``model`` on raw inputs, preprocessed batch by batch."""
+    scores, maps = [], []
+    lo, hi = progress
+    for s in range(0, len(raw), BATCH):
+        check_cancel(reporter)
+        x = preprocess(raw[s : s + BATCH]) if preprocess is not None else raw[s : s + BATCH]
+        out = model(np.asarray(x, dtype=np.float32), training=False)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        scores.append(np.asarray(outs[0]).reshape(-1))
+        if len(outs) > 1:
+            maps.append(np.asarray(outs[1])[..., 0])
+        if reporter is not None:
+            reporter.progress(lo + (hi - lo) * min(1.0, (s + BATCH) / max(1, len(raw))), "scoring")
+    sc = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    mp = np.concatenate(maps) if maps else None
+    return sc.astype(np.float64), mp
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def image_split(project: Any, manifest: dict[str, Any], split: str) -> tuple[list[str], list[str], list[str]]:
+    """(absolute paths, labels, ids) of one image split."""
+    from studio.core.data import sample_path
+
+    paths, labels, ids = [], [], []
+    for s in manifest["samples"]:
+        if s["split"] == split:
+            paths.append(str(sample_path(project, manifest, s)))
+            labels.append(s["label"])
+            ids.append(s["path"] if s.get("root", 0) == 0 else f"[test] {s['path']}")
+    return paths, labels, ids
+
+
+def sensor_split(project: Any, manifest: dict[str, Any], split: str, spec: Any,
+                 recordings: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, list[str], list[str], list[str],
+                                                                          dict[str, str]]:
+    """(normalized windows, labels, window ids, recording ids, recording sources) of one sensor split."""
+    from studio.core.data.sensor import load_recordings
+    from studio.core.pipeline import normalize_windows
+
+    recordings = recordings if recordings is not None else load_recordings(project)
+    parts, labels, ids, recs, sources = [], [], [], [], {}
+    for rec in manifest["recordings"]:
+        if rec["split"] != split:
+            continue
+        w, starts = anomaly_windows(recordings[rec["id"]], spec.window, spec.stride)
+        parts.append(w)
+        labels += [rec["label"]] * len(w)
+        ids += [f"{rec['id']}@{s}" for s in starts]
+        recs += [rec["id"]] * len(w)
+        sources[rec["id"]] = rec.get("source", rec["id"])
+    x = np.concatenate(parts) if parts else np.empty((0, spec.window, spec.channels), np.float32)
+    return normalize_windows(x, spec), labels, ids, recs, sources
+
+
+def decode(paths: list[str], spec: Any, reporter: Reporter | None, progress: tuple[float, float]) -> np.ndarray:
+    from studio.core.pipeline import decode_images
+
+    return decode_images(paths, spec, reporter, progress, "decoding images")
+
+
+def score_split(project: Any, model: Any, spec: Any, normal: str, split: str, reporter: Reporter | None = None,
+                progress: tuple[float, float] = (0.0, 1.0), recordings: dict[str, np.ndarray] | None = None) -> Scored:
+    """Scores of one split of the project (``spec``: the run's input spec; ``normal``: its good class)."""
+    manifest = project.load_manifest()
+    lo, hi = progress
+    mid = lo + 0.3 * (hi - lo)
+    if spec.kind == "image":
+        paths, labels, ids = image_split(project, manifest, split)
+        raw = decode(paths, spec, reporter, (lo, mid))
+        scores, maps = score_arrays(model, raw, spec.preprocess, reporter, (mid, hi))
+        return Scored(scores, maps, labels, ids, paths, normal)
+    x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
+    scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
+    return Scored(scores, None, labels, ids, None, normal, recs, sources)
+
+
+# ---------------------------------------------------------------------------------------------- external data
+def external_labels(found: list[str], normal: str, path: Any) -> dict[str, str]:
+    """Map the class folders of an external folder to verdicts: the project's normal class (or good/ok/normal)
+    is good; every other folder is a defect type, known or not."""
+    from .data import NORMAL_NAMES
+
+    low = {c.lower(): c for c in found}
+    if normal in found:
+        good = normal
+    elif normal.lower() in low:
+        good = low[normal.lower()]
+    else:
+        cands = [low[n] for n in NORMAL_NAMES if n in low]
+        good = cands[0] if len(cands) == 1 else None
+    if good is None and not found:
+        raise DatasetError("no usable examples in class sub-folders", path=path)
+    return {c: (normal if c == good else c) for c in found}
+
+
+def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: str | Path,
+                   reporter: Reporter | None = None, progress: tuple[float, float] = (0.0, 1.0)) -> Scored:
+    """Scores of an external folder (class sub-folders; good = the normal class or good/ok/normal)."""
+    src = Path(data_path).expanduser().absolute()
+    lo, hi = progress
+    mid = lo + 0.3 * (hi - lo)
+    if spec.kind == "image":
+        from studio.core.data.image import scan_images
+
+        scan = scan_images(src, reporter)
+        if not scan["usable"]:
+            raise DatasetError("no usable images found in class sub-folders", path=src)
+        mapping = external_labels(sorted({s["label"] for s in scan["usable"]}), normal, src)
+        paths = [str(scan["root"] / s["path"]) for s in scan["usable"]]
+        labels = [mapping[s["label"]] for s in scan["usable"]]
+        raw = decode(paths, spec, reporter, (lo, mid))
+        scores, maps = score_arrays(model, raw, spec.preprocess, reporter, (mid, hi))
+        return Scored(scores, maps, labels, paths, paths, normal)
+    from studio.core.data.sensor import _has_dirs, parse_sensor_source
+    from studio.core.pipeline import normalize_windows
+
+    manifest = project.load_manifest()
+    is_table = src.is_file() or (src.is_dir() and not _has_dirs(src))
+    parsed = parse_sensor_source(
+        src,
+        label_column=manifest.get("label_column") if is_table else None,
+        recording_column=manifest.get("recording_column") if is_table else None,
+        channels=list(spec.channel_names) or manifest["channels"],
+    )
+    mapping = external_labels(sorted({r.label for r in parsed.recordings}), normal, src)
+    parts, labels, ids, recs, sources = [], [], [], [], {}
+    for k, r in enumerate(parsed.recordings):
+        w, starts = anomaly_windows(r.signal, spec.window, spec.stride)
+        if not len(w):
+            continue
+        rid = f"r{k + 1:04d}"
+        parts.append(w)
+        labels += [mapping[r.label]] * len(w)
+        ids += [f"{r.source}:{r.rows[0]}+{s}" for s in starts]
+        recs += [rid] * len(w)
+        sources[rid] = f"{r.source} (lines {r.rows[0]}-{r.rows[1]})"
+    if not parts:
+        raise DatasetError(f"no recording is as long as the project's window ({spec.window} rows)", path=src)
+    x = normalize_windows(np.concatenate(parts), spec)
+    scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
+    return Scored(scores, None, labels, ids, None, normal, recs, sources)
+
+
+def require_examples(scored: Scored, what: str, path: Any) -> None:
+    if len(scored.scores) == 0:
+        raise ProjectError(f"the {what} has no examples", path=path,
+                           hint="evaluate on another split (--split) or on a labelled folder (--data)")

@@ -1,0 +1,209 @@
+"""The Train step of an anomaly project: fit a detector on the good training examples, calibrate its threshold.
+
+Writes a run folder like a classifier's (``config.json``, ``model.json``, ``metrics.json``, ``weights.h5``) plus
+``calibration.json``. Defect examples never reach the fit: they only shape the threshold (when the policy uses
+them) and the figures. The run becomes the active run (it always finishes: there are no epochs to stop).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import ProjectError
+from studio.core.fsutil import atomic_write_json
+from studio.core.reporter import NullReporter, Reporter, check_cancel
+
+from . import detector as D
+from .config import AnomalyConfig
+from .fitting import FITTERS
+from .metrics import ThresholdPolicy, score_histogram
+from .runs import calibration_record, model_json, write_calibration
+from .scoring import Scored, score_split
+
+MAX_STORED_SCORES = 5000
+
+
+@dataclass
+class AnomalyTrainResult:
+    run: str
+    path: Path
+    detector: str
+    threshold: float
+    val_auroc: float | None
+    metrics: dict[str, Any]
+    seconds: float
+    config: AnomalyConfig
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "path": str(self.path),
+            "arch": "anomaly-" + self.detector,
+            "detector": self.detector,
+            "threshold": self.threshold,
+            "val_auroc": self.val_auroc,
+            "val": self.metrics,
+            "epochs": [],
+            "best_epoch": None,
+            "best_val_accuracy": self.metrics.get("accuracy"),
+            "stopped": False,
+            "stop_reason": None,
+            "seconds": round(self.seconds, 3),
+            "config": self.config.to_json(),
+        }
+
+
+def _train_inputs(project: Any, manifest: dict[str, Any], spec: Any, reporter: Reporter,
+                  recordings: dict | None) -> np.ndarray:
+    """Model input of the good training examples (defects never are in the train split)."""
+    from .scoring import decode, image_split, sensor_split
+
+    normal = manifest["normal_class"]
+    if spec.kind == "image":
+        paths, labels, _ = image_split(project, manifest, "train")
+        paths = [p for p, lab in zip(paths, labels) if lab == normal]
+        return spec.preprocess(decode(paths, spec, reporter, (0.02, 0.25)))
+    x, labels, _, _, _ = sensor_split(project, manifest, "train", spec, recordings)
+    return x[np.asarray([lab == normal for lab in labels], dtype=bool)]
+
+
+def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray) -> tuple[D.DetectorSpec, dict[str, Any]]:
+    facts: dict[str, Any] = {}
+    if spec.kind == "sensor":
+        return D.window_spec(spec.window, spec.channels, config.bank), facts
+    kind = config.detector
+    kind, facts["alignment_index"] = (D.choose_image_kind(x) if kind == "auto" else (kind, D.alignment_index(x)))
+    facts["chosen"] = "automatically" if config.detector == "auto" else "by the user"
+    if kind == "global":
+        return D.global_spec(spec.size, spec.channels, config.bank), facts
+    return D.patch_spec(spec.size, spec.channels), facts
+
+
+def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None = None) -> AnomalyTrainResult:
+    from studio.core.pipeline import spec_for_project
+    from studio.core.train import package_versions
+
+    reporter = reporter or NullReporter()
+    t0 = time.perf_counter()
+    manifest = project.load_manifest()
+    config.validate(project.modality)
+    if not manifest.get("normal_class"):
+        raise ProjectError("the data was imported before this project was an anomaly project",
+                           path=project.manifest_path, hint="import the data again")
+    reporter.status("Loading the good training examples")
+    spec = spec_for_project(project, manifest, config.input_size)
+    recordings = None
+    if spec.kind == "sensor":
+        from studio.core.data.sensor import load_recordings
+
+        recordings = load_recordings(project)
+    x = _train_inputs(project, manifest, spec, reporter, recordings)
+    if len(x) < 2:
+        raise ProjectError(f"only {len(x)} good training example(s): at least 2 are needed",
+                           path=project.manifest_path, hint="import more good examples")
+    check_cancel(reporter)
+    dspec, facts = _detector_spec(config, spec, x)
+    reporter.status(f"Fitting the {dspec.kind} detector on {len(x)} good "
+                    f"{'images' if spec.kind == 'image' else 'windows'}")
+    model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
+                                           progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"))
+    fit_info.update(facts)
+    dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=fit_info.get("bank",
+                                                                                                dspec.params.get("bank"))))
+    train_scores = _train_scores(model, x)
+    del x
+    reporter.status("Scoring the validation examples and choosing the threshold")
+    val = _score_val(project, model, spec, manifest, dspec, recordings, reporter)
+    policy = ThresholdPolicy("false_alarms", float(config.false_alarms))
+    record = _calibrate(val, policy, manifest)
+    check_cancel(reporter)
+
+    run_id, run_path = project.new_run_dir()
+    try:
+        atomic_write_json(run_path / "config.json", {
+            "config": config.to_json(), "seed": int(config.seed), "versions": package_versions(),
+            "n_train": int(fit_info.get("n_train", len(train_scores))), "n_val": int(len(val.scores)),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+        model.save_weights(str(run_path / "weights.h5"))
+        write_calibration(run_path, record)
+        seconds = time.perf_counter() - t0
+        metrics = _metrics_json(record, train_scores, seconds, dspec.kind)
+        atomic_write_json(run_path / "metrics.json", metrics)
+        classes = list(manifest["classes"])
+        atomic_write_json(run_path / "model.json", model_json(dspec, spec, classes, manifest["normal_class"],
+                                                               project.task, fit_info))
+    except BaseException:
+        shutil.rmtree(run_path, ignore_errors=True)
+        raise
+    project.data["active_run"] = run_id
+    project.settings["train"] = config.to_json()
+    project.save()
+    m = record["metrics"]
+    reporter.progress(1.0, "detector fitted")
+    return AnomalyTrainResult(run_id, run_path, dspec.kind, record["threshold"], m.get("auroc"), m,
+                              time.perf_counter() - t0, config)
+
+
+def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:
+    from .scoring import score_arrays
+
+    pick = np.random.default_rng(0).permutation(len(x))[:MAX_STORED_SCORES]
+    return score_arrays(model, x[np.sort(pick)], None)[0]
+
+
+def _score_val(project: Any, model: Any, spec: Any, manifest: dict[str, Any], dspec: D.DetectorSpec,
+               recordings: dict | None, reporter: Reporter) -> Scored:
+    return score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings)
+
+
+def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Threshold from the validation goods (per recording for sensors); falls back to no-val honesty."""
+    units = val.units()
+    labels = units["labels"]
+    normal = manifest["normal_class"]
+    scores = units["scores"]
+    good = np.array([s for s, lab in zip(scores, labels) if lab == normal])
+    bad = np.array([s for s, lab in zip(scores, labels) if lab != normal])
+    types = [lab for lab in labels if lab != normal]
+    if not len(good):
+        raise ProjectError(
+            "no good examples in the validation split to calibrate the threshold on",
+            path=None, hint="import again with a validation split (--val-split 0.2) and at least 2 good examples",
+        )
+    extra: dict[str, Any] = {"n_val_good": int(len(good)), "n_val_defect": int(len(bad))}
+    if val.recordings is not None:
+        win_good = np.array([s for s, lab in zip(val.scores, val.labels) if lab == normal])
+        extra["windows"] = {"good": [float(v) for v in win_good[:MAX_STORED_SCORES]]}
+    if len(good) < 20:
+        extra["warning"] = (f"only {len(good)} good validation {'recordings' if val.recordings else 'images'}: "
+                            "the false-alarm rate on new data can be higher than the target")
+    return calibration_record(policy, good, bad, types, "recording" if val.recordings is not None else "image", extra)
+
+
+def _metrics_json(record: dict[str, Any], train_scores: np.ndarray, seconds: float, kind: str) -> dict[str, Any]:
+    val = record["val"]
+    return {
+        "epochs": [],
+        "best_epoch": None,
+        "best_val_accuracy": record["metrics"].get("accuracy"),
+        "val_auroc": record["metrics"].get("auroc"),
+        "threshold": record["threshold"],
+        "monitor": "no epochs: the detector is fitted in one pass from the good training examples",
+        "stopped": False,
+        "stop_reason": None,
+        "seconds": round(seconds, 3),
+        "detector": kind,
+        "scores": {
+            "train_good": [float(v) for v in train_scores[:MAX_STORED_SCORES]],
+            "val_good": val["good"],
+            "val_defect": val["defect"],
+        },
+        "histogram": score_histogram(np.r_[train_scores, val["good"]], np.asarray(val["defect"], float)),
+    }

@@ -173,6 +173,7 @@ def cmd_import(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         recording_column=args.recording_column,
         channels=channels,
         reporter=rep,
+        normal=args.normal,
     )
     out = result.to_json()
     for warning in out.get("warnings", []):
@@ -187,6 +188,8 @@ def cmd_train(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     from studio.core.train import default_config, train
 
     project = Project.open(args.project)
+    if project.is_anomaly:
+        return _train_anomaly(project, args, rep)
     overrides = {
         "arch": args.arch,
         "input_size": args.input_size,
@@ -234,6 +237,27 @@ def models_closed_form(arch: str) -> bool:
     return REGISTRY[arch].trained_by == "closed form"
 
 
+def _train_anomaly(project: Any, args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    """`studio train` in an anomaly project: fit the detector on the good examples, calibrate the threshold."""
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.train import train_anomaly
+
+    config = default_config(project, detector=args.detector or args.arch, input_size=args.input_size,
+                            bank=args.bank, false_alarms=args.false_alarms, seed=args.seed)
+    rep.status(f"Fitting the anomaly detector ({config.detector}) on the good examples")
+    out = train_anomaly(project, config, rep).to_json()
+    rep.status(f"{out['detector']} detector: validation AUROC {_fmt(out['val_auroc'])}, threshold "
+               f"{out['threshold']:.4g} ({out['val'].get('false_alarm_rate', 0) * 100:.1f} % false alarms on "
+               "validation good examples)")
+    return out
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%" if pct else f"{value:.3f}"
+
+
 def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     from studio.core.evaluate import evaluate
     from studio.core.project import Project
@@ -241,6 +265,9 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     project = Project.open(args.project)
     result = evaluate(project, run_id=args.run, split=args.split, data_path=args.data, reporter=rep)
     out = result.to_json()
+    if args.threshold is not None and project.is_anomaly:
+        raise UsageError("--threshold is a classifier's confidence for 'check by hand'; a detector's threshold "
+                         "is moved with 'studio threshold'", hint=f"studio threshold {args.project} --value X")
     if args.threshold is not None:
         from studio.core.verdict import verdict_of
 
@@ -248,7 +275,11 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
             raise UsageError(f"--threshold {args.threshold:g} is not between 0 and 1",
                              hint="e.g. --threshold 0.8: below 80 % confidence a sample goes to check by hand")
         out["verdict"] = verdict_of(out, project.modality, threshold=args.threshold)
-    if not args.json:
+    if not args.json and project.is_anomaly:
+        rep.status(f"AUROC {_fmt(out['auroc'])}, detection {_fmt(out['detection_rate'], True)}, false alarms "
+                   f"{_fmt(out['false_alarm_rate'], True)} at threshold {out['threshold']:.4g} on {out['n']} "
+                   f"{out['unit']}s")
+    elif not args.json:
         if "recording_accuracy" in out:
             rep.status(f"per recording: accuracy {out['recording_accuracy'] * 100:.1f}% on {out['recordings']} "
                        f"recordings (mean of each recording's window probabilities)")
@@ -289,6 +320,29 @@ def cmd_use(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     rep.status(f"{out['active_run']} is now the project's model"
                + (f" (was {out['previous_run']})" if out["previous_run"] else ""))
     return out
+
+
+def cmd_threshold(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
+    """Move an anomaly run's threshold (no refit): a false-alarm budget, a detection target, balanced, a value."""
+    from studio.core.anomaly.metrics import ThresholdPolicy
+    from studio.core.anomaly.runs import read_anomaly_run, read_calibration, recalibrate
+    from studio.core.project import Project
+
+    project = Project.open(args.project)
+    info = read_anomaly_run(project, args.run)
+    chosen = [k for k in ("false_alarms", "detection", "balanced", "value") if getattr(args, k) not in (None, False)]
+    if len(chosen) > 1:
+        raise UsageError("give one of --false-alarms, --detection, --balanced, --value")
+    if not chosen:
+        return read_calibration(info.path)
+    kind = chosen[0]
+    rate = getattr(args, kind) if kind in ("false_alarms", "detection") else None
+    policy = ThresholdPolicy(kind, rate, args.value if kind == "value" else None).validated()
+    record = recalibrate(info.path, policy)
+    m = record["metrics"]
+    rep.status(f"threshold {record['threshold']:.4g} ({record['policy_text']}): on validation "
+               f"{_fmt(m['false_alarm_rate'], True)} false alarms, {_fmt(m['detection_rate'], True)} of defects caught")
+    return record
 
 
 def cmd_info(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
@@ -493,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("new", cmd_new, "create a new project folder")
     p.add_argument("project", help="project folder to create")
-    p.add_argument("--task", choices=["image", "sensor"], required=True)
+    p.add_argument("--task", choices=["image", "sensor", "image-anomaly", "sensor-anomaly"], required=True,
+                   help="image / sensor: classify named classes; *-anomaly: learn 'good' from good examples only")
     p.add_argument("--name", help="display name (default: folder name)")
 
     p = add("import", cmd_import, "import a data folder (or CSV) into a project")
@@ -508,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="sensor CSV: the column holding the class")
     p.add_argument("--recording-column", help="sensor CSV: the column holding a recording id")
     p.add_argument("--channels", help="sensor: comma-separated channel columns to use (default: all numeric)")
+    p.add_argument("--normal", metavar="NAME",
+                   help="anomaly projects: the class folder of good examples (default: good, ok or normal)")
 
     p = add("train", cmd_train, "train a model on the imported data")
     p.add_argument("project")
@@ -534,6 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", type=int, help="MiniRocket feature count (840, 2016, 5040, 10000)")
     p.add_argument("--no-refit", action="store_true",
                    help="MiniRocket: keep the model fitted on the training split only (no refit on train + val)")
+    p.add_argument("--detector", choices=["auto", "patch", "global", "window"],
+                   help="anomaly projects: patch (textures, parts anywhere), global (aligned images), window (sensors)")
+    p.add_argument("--bank", type=int, help="anomaly projects: memory-bank size (global and window detectors)")
+    p.add_argument("--false-alarms", type=float,
+                   help="anomaly projects: share of validation good examples the threshold may flag (default 0.01)")
 
     p = add("evaluate", cmd_evaluate, "evaluate the trained model")
     p.add_argument("project")
@@ -549,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("use", cmd_use, "make a training run the project's model (see 'studio runs')")
     p.add_argument("project")
     p.add_argument("run", help="run id, as 'studio runs' lists it")
+
+    p = add("threshold", cmd_threshold, "show or move an anomaly detector's threshold (no refit)")
+    p.add_argument("project")
+    p.add_argument("--false-alarms", type=float, help="flag at most this share of validation good examples")
+    p.add_argument("--detection", type=float, help="catch at least this share of validation defects")
+    p.add_argument("--balanced", action="store_true", help="best detection minus false alarms on validation")
+    p.add_argument("--value", type=float, help="this threshold exactly")
+    p.add_argument("--run", help="run id (default: the active run)")
 
     p = add("explain", cmd_explain, "show why the model answers what it does for one file (a why-map)")
     p.add_argument("project")
@@ -727,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
 # Commands that write a project hold its lock from start to end (one writer per project across processes;
 # the GUI's worker does the same for its jobs). Reading commands (info, evaluate, variants) never wait.
 WRITERS = {"import": "importing data", "train": "training", "optimize": "building a variant",
-           "export": "exporting", "use": "choosing the model"}
+           "export": "exporting", "use": "choosing the model", "threshold": "setting the threshold"}
 
 
 def command_lock(args: argparse.Namespace) -> Any:

@@ -8,6 +8,9 @@ Needs only numpy, pillow and ai-edge-litert (or tflite-runtime): no TensorFlow, 
     python run_model.py recording.csv             # a sensor recording: its windows, then their mean
     python run_model.py --selftest                # prove this device reproduces the host's outputs
 
+An anomaly detector's bundle (preprocess.json has an "anomaly" block) prints OK / NOT OK, the score and the
+threshold per image (per recording: its highest window score); ``--map out.png`` draws the anomaly map.
+
 The preprocessing below is a copy of the one used in training (``preprocess.json`` holds its parameters);
 ``--selftest`` runs the bundled golden inputs (real validation samples, in their raw form) through it and the
 model, and compares with the outputs Studio recorded on the host. It exits with status 1 on any mismatch.
@@ -365,6 +368,160 @@ def selftest(spec: dict, model: Model, as_json: bool = False) -> int:
     return 0 if same == n else 1
 
 
+# ---------------------------------------------------------------------------------------------- anomaly detectors
+# A bundle whose preprocess.json has an "anomaly" block is a detector learned from good examples only: its
+# outputs are a score (and, for images, a map of the image's regions); NOT OK when score > threshold.
+class Detector:
+    """A detector .tflite: float in, (score, map or None, milliseconds) out; outputs found by their shapes."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.base = Model(path, threads)
+        self.score_out = self.map_out = None
+        for d in self.base.interp.get_output_details():
+            size = int(np.prod(d["shape"][1:]))
+            if size == 1 and self.score_out is None:
+                self.score_out = d
+            elif size > 1 and self.map_out is None:
+                self.map_out = d
+        if self.score_out is None:
+            sys.exit("error: this model has no score output: is it an anomaly detector?")
+
+    @staticmethod
+    def _deq(raw: np.ndarray, d: dict) -> np.ndarray:
+        if np.dtype(d["dtype"]).kind == "f":
+            return raw.astype(np.float64)
+        scale, zero = d["quantization"]
+        return (raw.astype(np.float64) - zero) * scale
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """One preprocessed sample -> (raw score [1], raw map or None, ms)."""
+        interp = self.base.interp
+        interp.set_tensor(self.base.inp["index"], self.base.quantize(np.asarray(x, dtype=np.float32)[None, ...]))
+        t0 = time.perf_counter()
+        interp.invoke()
+        ms = (time.perf_counter() - t0) * 1000.0
+        score = interp.get_tensor(self.score_out["index"]).reshape(-1).copy()
+        amap = interp.get_tensor(self.map_out["index"])[0, ..., 0].copy() if self.map_out is not None else None
+        return score, amap, ms
+
+    def score(self, x: np.ndarray) -> tuple[float, np.ndarray | None, float]:
+        raw, amap, ms = self.run(x)
+        value = float(self._deq(raw, self.score_out)[0])
+        return value, (self._deq(amap, self.map_out) if amap is not None else None), ms
+
+
+def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """Windows at the stride plus one ending at the last row when the stride leaves a tail (as Studio cuts)."""
+    if len(signal) < window:
+        return np.empty((0, window, signal.shape[1]), dtype=np.float32)
+    starts = list(range(0, len(signal) - window + 1, stride))
+    if starts[-1] != len(signal) - window:
+        starts.append(len(signal) - window)
+    return np.stack([signal[s : s + window] for s in starts]).astype(np.float32)
+
+
+def save_map(path: Path, image: np.ndarray, amap: np.ndarray, threshold: float) -> None:
+    """The image with regions above the threshold tinted red (stronger = more anomalous)."""
+    from PIL import Image
+
+    rgb = image if image.shape[2] == 3 else np.repeat(image, 3, axis=2)
+    heat = Image.fromarray(np.clip((amap - threshold + 2.0) / 4.0 * 255, 0, 255).astype(np.uint8))
+    heat = np.asarray(heat.resize((rgb.shape[1], rgb.shape[0]), Image.BILINEAR), dtype=np.float32)[..., None] / 255
+    out = rgb.astype(np.float32) * (1 - 0.6 * heat) + np.array([255.0, 0, 0]) * 0.6 * heat
+    Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(path)
+
+
+def check(target: Path, spec: dict, det: Detector, threshold: float, as_json: bool, map_path: str | None) -> int:
+    """OK / NOT OK per image (or per recording: its highest window score), with the score and the threshold."""
+    results = []
+    if spec["task"] == "image":
+        img = spec["image"]
+        files = (sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+                 if target.is_dir() else [target])
+        for f in files:
+            try:
+                pixels = load_image(f, img["size"], img["channels"])
+            except Exception as exc:  # noqa: BLE001 - report the file and go on with the rest
+                print(f"{f}: cannot decode ({exc})", file=sys.stderr)
+                continue
+            score, amap, ms = det.score(preprocess_image(pixels, img))
+            results.append({"input": str(f), "score": score, "latency_ms": ms})
+            if map_path and amap is not None and len(files) == 1:
+                save_map(Path(map_path), pixels, amap, threshold)
+    else:
+        sen = spec["sensor"]
+        windows = anomaly_windows(read_csv_channels(target, sen), sen["window"], sen["stride"])
+        if not len(windows):
+            sys.exit(f"error: {target} is shorter than one window ({sen['window']} rows)")
+        scores = [det.score(normalize_window(w, sen))[0] for w in windows]
+        worst = int(np.argmax(scores))
+        results.append({"input": str(target), "score": float(scores[worst]), "windows": len(scores),
+                        "worst_window": worst, "window_scores": [round(s, 4) for s in scores]})
+    for r in results:
+        r["verdict"] = "NOT OK" if r["score"] > threshold else "OK"
+        r["threshold"] = threshold
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            extra = f", worst of {r['windows']} windows: #{r['worst_window']}" if "windows" in r else ""
+            print(f"{r['input']}: {r['verdict']}  score {r['score']:.4g}  threshold {threshold:.4g}{extra}")
+    return 0
+
+
+def anomaly_selftest(spec: dict, det: Detector) -> int:
+    """Golden inputs -> this device -> the host's raw score (and map) within tolerance; verdicts vs labels."""
+    golden = json.loads((HERE / "golden" / "golden.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256((HERE / "model.tflite").read_bytes()).hexdigest()
+    if spec.get("model_sha256") and digest != spec["model_sha256"]:
+        print("warning: model.tflite is not the file Studio exported (checksum differs)")
+    tol = float(golden["tolerance"])
+    integer = np.dtype(det.score_out["dtype"]).kind in "iu"
+    threshold = float(spec["anomaly"]["threshold"])
+    windows = None
+    if spec["task"] == "sensor":
+        with np.load(HERE / "golden" / golden["windows_file"], allow_pickle=False) as data:
+            windows = data["windows"]
+    failures = correct = 0
+    for i, item in enumerate(golden["items"]):
+        if spec["task"] == "image":
+            img = spec["image"]
+            x = preprocess_image(load_image(HERE / "golden" / item["file"], img["size"], img["channels"]), img)
+            name = item["file"]
+        else:
+            x = normalize_window(windows[i], spec["sensor"])
+            name = f"window {i}"
+        raw, amap, _ = det.run(x)
+        got = [np.asarray(raw, np.float64).reshape(-1)]
+        want = [np.asarray(item["expected_score"], np.float64)]
+        if "expected_map" in item:
+            got.append(np.asarray(amap, np.float64).reshape(-1) if amap is not None else np.zeros(0))
+            want.append(np.asarray(item["expected_map"], np.float64))
+        diff = 0.0
+        for g, w in zip(got, want):
+            if g.shape != w.shape:
+                diff = float("inf")
+                break
+            d = np.abs(g - w) if integer else np.abs(g - w) / np.maximum(1.0, np.abs(w))
+            diff = max(diff, float(d.max()) if d.size else 0.0)
+        ok = diff <= tol
+        failures += 0 if ok else 1
+        score = float(det._deq(raw, det.score_out)[0])
+        verdict = "NOT OK" if score > threshold else "OK"
+        right = (verdict == "NOT OK") == bool(item.get("defect"))
+        correct += int(right)
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {verdict} (score {score:.4g}, threshold {threshold:.4g}; true "
+              f"label {item['label']}{'' if right else ' - missed' if item.get('defect') else ' - false alarm'}), "
+              f"max diff {diff:g} (tolerance {tol:g})")
+    n = len(golden["items"])
+    print(f"correct on these examples: {correct} of {n} verdicts agree with the true labels")
+    if failures:
+        print(f"SELFTEST FAILED: {failures} of {n} golden inputs differ from the host's outputs")
+        return 1
+    print(f"SELFTEST PASSED: {n} golden inputs reproduce Studio's answers")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images or sensor CSVs with the exported model.")
     parser.add_argument("input", nargs="?", help="an image file, a folder of images, or a sensor CSV")
@@ -373,8 +530,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--model", default=str(HERE / "model.tflite"))
     parser.add_argument("--selftest", action="store_true", help="check the golden inputs and exit")
+    parser.add_argument("--threshold", type=float, help="anomaly detectors: use this threshold instead")
+    parser.add_argument("--map", help="anomaly detectors, one image: write its anomaly map over it to this PNG")
     args = parser.parse_args(argv)
     spec = load_spec()
+    if spec.get("anomaly"):
+        det = Detector(Path(args.model), threads=args.threads)
+        if args.selftest:
+            return anomaly_selftest(spec, det)
+        if not args.input:
+            parser.error("give an input (image, folder or CSV), or --selftest")
+        target = Path(args.input)
+        if not target.exists():
+            sys.exit(f"error: {target} does not exist")
+        threshold = float(spec["anomaly"]["threshold"] if args.threshold is None else args.threshold)
+        return check(target, spec, det, threshold, args.json, args.map)
     model = Model(Path(args.model), threads=args.threads)
     if args.selftest:
         return selftest(spec, model, args.json)

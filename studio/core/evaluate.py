@@ -85,10 +85,16 @@ def predict(model: Any, raw: np.ndarray, preprocess: Any = None, batch_size: int
 
 def evaluate(project: Any, run_id: str | None = None, split: str | None = None, data_path: str | None = None,
              reporter: Reporter | None = None) -> EvalResult:
-    """Evaluate a run (the active one by default) on a split or on an external labelled folder / CSV."""
+    """Evaluate a run (the active one by default) on a split or on an external labelled folder / CSV.
+
+    Anomaly projects get the detector's figures instead (:mod:`studio.core.anomaly.evaluate`)."""
     from studio.core.pipeline import decode_images, load_split
     from studio.core.runs import load_run_model
 
+    if project.is_anomaly:
+        from studio.core.anomaly.evaluate import evaluate_anomaly
+
+        return evaluate_anomaly(project, run_id, split, data_path, reporter)  # type: ignore[return-value]
     reporter = reporter or NullReporter()
     manifest = project.load_manifest()
     model, info = load_run_model(project, run_id)

@@ -163,14 +163,21 @@ def write_bundle(
         path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         files.append(name)
 
+    anomaly = variant.get("anomaly")  # an anomaly detector's bundle: threshold, scores (studio.core.anomaly.bundle)
+    if anomaly:
+        from studio.core.anomaly import bundle as anomaly_bundle
+        from studio.core.anomaly.litert import io_details as anomaly_io
     try:
-        io = measure.io_details(model_bytes)
+        io = anomaly_io(model_bytes) if anomaly else measure.io_details(model_bytes)
     except (ValueError, RuntimeError) as exc:
         raise ProjectError(f"variant {variant.get('name')!r} has a damaged model.tflite ({exc})",
                            hint="build the variant again with 'studio optimize'") from exc
     put("model.tflite", model_bytes)
     put("labels.txt", "".join(c + "\n" for c in classes))
-    put("preprocess.json", json.dumps(preprocess_json(spec, classes, io, model_bytes), indent=2))
+    pre = preprocess_json(spec, classes, io, model_bytes)
+    if anomaly:
+        pre.update(anomaly_bundle.preprocess_extra(variant, io))
+    put("preprocess.json", json.dumps(pre, indent=2))
     for name in TEMPLATE_FILES:
         put(name, (tdir / name).read_bytes())
 
@@ -181,22 +188,24 @@ def write_bundle(
     if target.mcu:
         reporter.status("Measuring the TFLite-Micro arena and writing the C/C++ files")
         arena = mcu_bundle.arena_for_bundle(model_bytes, variant, x, io)
-    outputs = golden_mod.host_outputs(model_bytes, x, io, arena["recommended_bytes"] if arena else None)
-    tol = golden_mod.tolerance(outputs)
-    gold_json.update(tolerance=tol["tolerance"], tolerance_note=tol["note"], kernel_diffs=tol["kernel_diffs"],
-                     items=golden_mod.items(spec, golden, outputs["litert_xnnpack"]))
+    tflm_expected = _golden_outputs(gold_json, model_bytes, spec, golden, folder, x, io, arena, anomaly)
     if target.mcu:
         gold_json["tflm"] = mcu_bundle.write_mcu_files(
-            put, tdir=tdir, folder=folder, model_bytes=model_bytes, io=io, classes=classes, arena=arena, x=x,
-            expected=outputs["tflm_reference"],
-            labels=[-1 if label is None else classes.index(label) for label in golden.labels],  # -1: a blend
-            tolerance=tol["tolerance"], input_note=_input_text(spec, io))
-        for item, out in zip(gold_json["items"], outputs["tflm_reference"]):
+            put, tdir=tdir, folder=folder, model_bytes=model_bytes, io=io,
+            classes=["score"] if anomaly else classes,  # a detector's output is one value, not class scores
+            arena=arena, x=x, expected=tflm_expected,
+            # -1: no class index (a boundary blend; every golden of a detector, whose output is a score)
+            labels=[-1 if label is None or anomaly else classes.index(label) for label in golden.labels],
+            tolerance=gold_json["tolerance"], input_note=_input_text(spec, io))
+        for item, out in zip(gold_json["items"], tflm_expected):
             item["expected_tflm"] = np.asarray(out).reshape(-1).tolist()
     put("golden/golden.json", json.dumps(gold_json, indent=1))
     check_cancel(reporter)
 
-    put("README.md", _readme(tdir, project_name, variant, target, classes, spec, io, gold_json, arena))
+    readme = _readme(tdir, project_name, variant, target, classes, spec, io, gold_json, arena)
+    if anomaly:
+        readme += anomaly_bundle.readme_section(variant)
+    put("README.md", readme)
     if report_html:
         put("report.html", report_html)
     meta = _bundle_json(project_name, variant, target, model_bytes, arena, golden, files)
@@ -225,7 +234,39 @@ def _bundle_json(project_name: str, variant: dict[str, Any], target: TargetProfi
         "golden": len(golden.labels),
         "ops": measure.op_names(model_bytes),
         "files": sorted(files + ["bundle.json"]),
+        **(_anomaly_extra(variant) if variant.get("anomaly") else {}),
     }
+
+
+def _anomaly_extra(variant: dict[str, Any]) -> dict[str, Any]:
+    from studio.core.anomaly import bundle as anomaly_bundle
+
+    return anomaly_bundle.bundle_extra(variant)
+
+
+def _golden_outputs(gold_json: dict[str, Any], model_bytes: bytes, spec: dict[str, Any], golden: Golden,
+                    folder: Path, x: np.ndarray, io: dict[str, Any], arena: dict[str, Any] | None,
+                    anomaly: dict[str, Any] | None) -> np.ndarray | None:
+    """Fill golden.json's tolerance and items from the host's outputs; returns TFLite-Micro's outputs (MCU)."""
+    from studio.core import golden as golden_mod
+
+    arena_bytes = arena["recommended_bytes"] if arena else None
+    if anomaly:  # a detector: score (and map) per golden, verdicts at the threshold (studio.core.anomaly.bundle)
+        from studio.core.anomaly import bundle as anomaly_bundle
+        from studio.core.mcu_bundle import quantized
+        from studio.core.micro import run_tflm
+
+        gold_json.update(anomaly_bundle.golden_tolerance(io))
+        gold_json["items"] = anomaly_bundle.expected_items(model_bytes, spec, golden, folder / "golden",
+                                                           float(anomaly["threshold"]), anomaly["normal_class"])
+        for item, why in zip(gold_json["items"], golden.why):
+            item["why"] = why
+        return run_tflm(model_bytes, quantized(x, io), arena_bytes) if arena_bytes else None
+    outputs = golden_mod.host_outputs(model_bytes, x, io, arena_bytes)
+    tol = golden_mod.tolerance(outputs)
+    gold_json.update(tolerance=tol["tolerance"], tolerance_note=tol["note"], kernel_diffs=tol["kernel_diffs"],
+                     items=golden_mod.items(spec, golden, outputs["litert_xnnpack"]))
+    return outputs.get("tflm_reference")
 
 
 def _put_golden_files(put: Any, folder: Path, spec: dict[str, Any], golden: Golden) -> dict[str, Any]:
@@ -329,7 +370,8 @@ def export(
     in_bytes = int(np.prod(inp["shape"][1:])) * np.dtype(inp["dtype"]).itemsize
     golden = golden_mod.from_project(project, spec, classes, model_bytes,
                                      golden_mod.golden_limit(len(classes), in_bytes if profile.mcu else None),
-                                     progress=lambda f: reporter.progress(0.05 + 0.2 * f, "choosing golden inputs"))
+                                     progress=lambda f: reporter.progress(0.05 + 0.2 * f, "choosing golden inputs"),
+                                     detector=data.get("anomaly"))
     check_cancel(reporter)
     reporter.progress(0.3, "writing the bundle")
     in_place = bool(previous)

@@ -212,10 +212,12 @@ def _add_blends(golden: Golden, raws: list[np.ndarray], probs: np.ndarray, score
 
 
 def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_bytes: bytes, limit: int,
-                 progress: Any = None) -> Golden:
+                 progress: Any = None, detector: dict[str, Any] | None = None) -> Golden:
     """Golden samples from the project's validation split (train when there is none), scored by the exported
     model itself (LiteRT) and chosen by :func:`choose_golden`; when the model is saturated on them, some make
-    room for boundary blends (:func:`boundary_blend`, label None)."""
+    room for boundary blends (:func:`boundary_blend`, label None). ``detector``: an anomaly variant's
+    ``anomaly`` block; goldens are then chosen good vs defect by their score's distance to the threshold
+    (:func:`_detector_probs`), with no blends."""
     from studio.core.convert import representative_indices
     from studio.core.data import split_samples
     from studio.core.data.image import load_image
@@ -244,10 +246,15 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_b
         def prepare(raw: np.ndarray) -> np.ndarray:
             return normalize(raw, ispec.norm, ispec.mean, ispec.std)
 
-    probs = run_litert(model_bytes, prepare(np.stack([raw_of[int(i)] for i in cand])), progress=progress).probs
-    chosen = choose_golden(probs, y[cand], limit)
+    x_cand = prepare(np.stack([raw_of[int(i)] for i in cand]))
+    if detector is not None:
+        probs, y_choose = _detector_probs(model_bytes, x_cand, y[cand], classes, detector)
+    else:
+        probs, y_choose = run_litert(model_bytes, x_cand, progress=progress).probs, y[cand]
+    chosen = choose_golden(probs, y_choose, limit)
     unsaturated = sum(probs[i].max() < SATURATED for i, _ in chosen)
-    n_blend = min(3, max(1, limit // 3)) if unsaturated < MIN_UNSATURATED and len(chosen) > 1 else 0
+    n_blend = (min(3, max(1, limit // 3)) if unsaturated < MIN_UNSATURATED and len(chosen) > 1
+               and detector is None else 0)
     chosen = _make_room(chosen, probs, n_blend) if n_blend else chosen
     picked = [int(cand[i]) for i, _ in chosen]
     golden = Golden([classes[int(y[i])] for i in picked], why=[w for _, w in chosen])
@@ -269,6 +276,20 @@ def from_project(project: Any, spec: dict[str, Any], classes: list[str], model_b
         raws = [raw_of[i] for i in picked] + [raw for raw, _, _ in blends]
         golden.windows = np.asarray(np.stack(raws), dtype=np.float32)
     return golden
+
+
+def _detector_probs(model_bytes: bytes, x: np.ndarray, y: np.ndarray, classes: list[str],
+                    detector: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """An anomaly detector's scores as two-column "probabilities" [good, defect] (a logistic of the score's
+    distance to the threshold, in units of the scores' spread) and the good (0) / defect (1) labels, so that
+    :func:`choose_golden` picks the goldens nearest the threshold of each side, and the closest misses."""
+    from studio.core.anomaly.litert import run_detector
+
+    scores = np.asarray(run_detector(model_bytes, x).scores, dtype=np.float64)
+    normal = classes.index(detector["normal_class"]) if detector.get("normal_class") in classes else 0
+    spread = float(np.std(scores)) or 1.0
+    p_defect = 1.0 / (1.0 + np.exp(-np.clip((scores - float(detector["threshold"])) / spread, -50, 50)))
+    return np.stack([1.0 - p_defect, p_defect], axis=1), (np.asarray(y) != normal).astype(np.int64)
 
 
 def _make_room(chosen: list[tuple[int, str]], probs: np.ndarray, n: int) -> list[tuple[int, str]]:

@@ -29,7 +29,7 @@ from studio.core.fsutil import atomic_write_json, read_json, safe_name
 
 SCHEMA_VERSION = FORMATS["project"].current
 PROJECT_FILE = "project.json"
-TASKS = ("image", "sensor")
+TASKS = ("image", "sensor", "image-anomaly", "sensor-anomaly")
 # What the data is, whatever the task does with it: every image-vs-sensor decision asks for this.
 MODALITIES = ("image", "sensor")
 SPLITS = ("train", "val", "test")
@@ -109,7 +109,7 @@ class Project:
     def create(cls, path: str | Path, task: str, name: str | None = None) -> "Project":
         path = Path(path).expanduser().absolute()
         if task not in TASKS:
-            raise ProjectError(f"unknown task {task!r}", hint="use 'image' or 'sensor'")
+            raise ProjectError(f"unknown task {task!r}", hint="use one of: " + ", ".join(TASKS))
         if (path / PROJECT_FILE).exists():
             raise ProjectError("a project already exists here", path=path, hint="open it, or choose another folder")
         if path.exists() and not path.is_dir():

@@ -298,6 +298,10 @@ def train(project: Any, config: TrainConfig, reporter: Reporter | None = None, *
     """
     from studio.core.tfenv import load_tf
 
+    if project.is_anomaly:  # anomaly projects fit a detector from good examples (studio.core.anomaly.train)
+        from studio.core.anomaly.train import train_anomaly
+
+        return train_anomaly(project, config, reporter)  # type: ignore[arg-type,return-value]
     reporter = reporter or NullReporter()
     if project.modality == "sensor" and (config.select or models.get_spec(config.arch).trained_by == "closed form"):
         from studio.core.closed_form import train_sensor

@@ -32,6 +32,7 @@ MAX_BANK = 2048  # memory-bank rows kept (greedy k-centre coreset beyond that)
 MAX_PATCH_SAMPLES = 120_000
 SHRINK = 0.05  # covariance shrinkage towards the mean variance
 MAP_FLOOR = -4.0
+IMAGE_CAP = 32.0  # image scores and maps saturate at 32 normal spreads (keeps int8 steps ~0.14 spreads)
 ORIENTATIONS = 8
 GLOBAL_GRID = 8
 MAX_RAW_POINTS = 64
@@ -97,8 +98,11 @@ def window_spec(window: int, channels: int, bank: int) -> DetectorSpec:
 
 
 # ---------------------------------------------------------------------------------------------- building
-def build_detector(spec: DetectorSpec) -> Any:
-    """The Keras model of ``spec`` (constants zero until fitted or loaded). Outputs: score [b, 1] (and map)."""
+def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
+    """The Keras model of ``spec`` (constants zero until fitted or loaded). Outputs: score [b, 1] (and map).
+
+    ``batch_size=1`` gives the static shapes a conversion for TFLite-Micro needs (its RESHAPE cannot resolve a
+    batch of -1 folded into another dimension)."""
     from studio.core.tfenv import load_tf
 
     from .layers import layer_classes
@@ -106,18 +110,19 @@ def build_detector(spec: DetectorSpec) -> Any:
     _, keras = load_tf()
     L = layer_classes()
     p = spec.params
-    inp = keras.Input(shape=spec.input_shape, name="input")
+    inp = keras.Input(shape=spec.input_shape, batch_size=batch_size, name="input")
     if spec.kind == "patch":
         ch = spec.input_shape[-1]
         maps = [
             L["PatchGaussian"](f, p["patch"], s, ch, p["grid"], name=f"patch_x{f}")(inp)
             for f, s in zip(p["scales"], p["strides"])
         ]
-        score, amap = L["MaxMap"](p.get("map_floor", MAP_FLOOR), name="combine")(maps)
+        score, amap = L["MaxMap"](p.get("map_floor", MAP_FLOOR), p.get("cap", IMAGE_CAP), name="combine")(maps)
         outputs = [score, amap]
     elif spec.kind == "global":
         cells = L["OrientedEnergy"](spec.input_shape[-1], p["orientations"], p["cell"], name="cells")(inp)
-        score, amap = L["NearestImage"](p["bank"], p["grid"], p["orientations"], name="nearest")(cells)
+        score, amap = L["NearestImage"](p["bank"], p["grid"], p["orientations"], MAP_FLOOR, p.get("cap", IMAGE_CAP),
+                                        name="nearest")(cells)
         outputs = [score, amap]
     else:
         window, ch = spec.input_shape
@@ -126,6 +131,13 @@ def build_detector(spec: DetectorSpec) -> Any:
                                       name="nearest")(feats)]
     model = keras.Model(inp, outputs, name=f"anomaly_{spec.kind}")
     return model
+
+
+def export_copy(model: Any, spec: DetectorSpec) -> Any:
+    """A batch-1 copy of a fitted detector, for conversion."""
+    out = build_detector(spec, batch_size=1)
+    out.set_weights(model.get_weights())
+    return out
 
 
 def layer(model: Any, name: str) -> Any:

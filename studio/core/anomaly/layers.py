@@ -85,11 +85,14 @@ def layer_classes() -> dict[str, Any]:
             return dict(super().get_config(), channels=self.channels, orientations=self.orientations, cell=self.cell)
 
     class NearestImage(keras.layers.Layer):
-        """Cosine distance to the nearest normal image's descriptor, and the per-cell difference map."""
+        """Cosine distance to the nearest normal image's descriptor, and the per-cell difference map (both in
+        normal-spread units, clamped like MaxMap's for int8)."""
 
-        def __init__(self, bank: int, grid: int, orientations: int, **kw: Any) -> None:
+        def __init__(self, bank: int, grid: int, orientations: int, floor: float = -4.0, cap: float = 32.0,
+                     **kw: Any) -> None:
             super().__init__(**kw)
             self.bank_size, self.grid, self.orientations = int(bank), int(grid), int(orientations)
+            self.floor, self.cap = float(floor), float(cap)
             self.dim = self.grid * self.grid * self.orientations
 
         def build(self, input_shape: Any) -> None:
@@ -107,11 +110,13 @@ def layer_classes() -> dict[str, Any]:
             nearest = tf.gather(self.bank, tf.argmax(sim, axis=-1))
             diff = tf.math.squared_difference(v, nearest)
             diff = tf.reshape(diff, (-1, self.grid, self.grid, self.orientations))
-            cell_map = tf.reduce_sum(diff, axis=-1, keepdims=True)
-            return score, (cell_map - self.map_norm[0]) * self.map_norm[1]
+            cell_map = (tf.reduce_sum(diff, axis=-1, keepdims=True) - self.map_norm[0]) * self.map_norm[1]
+            clamp = lambda t: tf.minimum(tf.maximum(t, self.floor), self.cap)  # noqa: E731
+            return clamp(score), clamp(cell_map)
 
         def get_config(self) -> dict[str, Any]:
-            return dict(super().get_config(), bank=self.bank_size, grid=self.grid, orientations=self.orientations)
+            return dict(super().get_config(), bank=self.bank_size, grid=self.grid, orientations=self.orientations,
+                        floor=self.floor, cap=self.cap)
 
     def per_feature_affine(v: Any, weight: Any, bias: Any) -> Any:
         """(v * weight + bias) per feature as a 1x1 DEPTHWISE_CONV_2D: int8 quantizes it per feature (a MUL
@@ -201,22 +206,27 @@ def layer_classes() -> dict[str, Any]:
             return dict(super().get_config(), bank=self.bank_size, dim=self.dim, clip=self.clip, cap=self.cap)
 
     class MaxMap(keras.layers.Layer):
-        """Element-wise maximum of maps, floored (keeps the int8 range on the interesting end), and its peak."""
+        """Element-wise maximum of maps, clamped to [floor, cap], and its peak (the score).
 
-        def __init__(self, floor: float = -4.0, **kw: Any) -> None:
+        The clamp is for int8: every tensor's range comes from the calibration samples, and strongly perturbed
+        ones reach thousands of normal spreads; unclamped, one int8 step would then be ~80 spreads and every
+        normal image would score the same. Scores far above any sensible threshold saturate at ``cap``.
+        """
+
+        def __init__(self, floor: float = -4.0, cap: float = 32.0, **kw: Any) -> None:
             super().__init__(**kw)
-            self.floor = float(floor)
+            self.floor, self.cap = float(floor), float(cap)
 
         def call(self, maps: Any) -> Any:
             m = maps[0]
             for other in maps[1:]:
                 m = tf.maximum(m, other)
-            m = tf.maximum(m, self.floor)
+            m = tf.minimum(tf.maximum(m, self.floor), self.cap)
             score = tf.reduce_max(m, axis=(1, 2))  # [b, 1]
             return score, m
 
         def get_config(self) -> dict[str, Any]:
-            return dict(super().get_config(), floor=self.floor)
+            return dict(super().get_config(), floor=self.floor, cap=self.cap)
 
     return {
         "PatchGaussian": PatchGaussian,

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ProjectError
+from studio.core.formats import FORMATS, read_versioned
 from studio.core.fsutil import atomic_write_json, read_json
 
 from .detector import DetectorSpec, build_detector
 from .metrics import ThresholdPolicy, anomaly_metrics, choose_threshold
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = FORMATS["model"].current
+CALIBRATION_FORMAT = 1
 CALIBRATION_FILE = "calibration.json"
 ARCH_PREFIX = "anomaly-"
 
@@ -71,12 +73,14 @@ def model_json(detector: DetectorSpec, spec: Any, classes: list[str], normal: st
 
 
 def read_anomaly_run(project: Any, run_id: str | None = None) -> AnomalyRunInfo:
+    """model.json of an anomaly run, checked (kind, shapes, spec) before anything is built from it."""
     from studio.core.pipeline import InputSpec
+    from studio.core.untrusted import check_input_shape_bounds, check_spec_fields
 
     path = project.run_dir(run_id)
     file = path / "model.json"
     try:
-        d = read_json(file)
+        d = read_versioned("model", file)
         if not is_anomaly_arch(d.get("arch")):
             raise ProjectError("this run is a classifier, not an anomaly detector", path=file,
                                hint="train again in this anomaly project")
@@ -89,15 +93,35 @@ def read_anomaly_run(project: Any, run_id: str | None = None) -> AnomalyRunInfo:
             normal_class=str(d["normal_class"]),
             extra={k: v for k, v in d.items() if k in ("fit", "task", "outputs")},
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProjectError(f"model.json is unreadable or incomplete ({exc})", path=file) from exc
+    check_spec_fields(info.spec, file)
+    shape = check_input_shape_bounds(info.detector.input_shape, info.spec.kind, file)
+    if tuple(shape) != tuple(info.spec.shape):
+        raise ProjectError(f"model.json's detector input {list(shape)} disagrees with its input spec "
+                           f"{list(info.spec.shape)}", path=file, hint="train again")
+    _check_params(info.detector, file)
     return info
+
+
+def _check_params(spec: DetectorSpec, file: Path) -> None:
+    """Bounded integers only: a project from elsewhere must not make Studio build an absurd graph."""
+    for key, value in spec.params.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not -1e6 <= float(v) <= 1e6:
+                raise ProjectError(f"model.json's detector parameter {key!r} is out of range", path=file)
+    if int(spec.params.get("bank", 1)) > 65536:
+        raise ProjectError("model.json's memory bank is too large", path=file)
 
 
 def load_detector(project: Any, run_id: str | None = None) -> tuple[Any, AnomalyRunInfo]:
     """Rebuild a run's detector from its spec and load its constants (HDF5 weights only)."""
+    from studio.core.untrusted import check_weights_file
+
     info = read_anomaly_run(project, run_id)
     model = build_detector(info.detector)
+    check_weights_file(info.weights_path, [tuple(w.shape) for w in model.weights])
     try:
         model.load_weights(str(info.weights_path))
     except (OSError, ValueError) as exc:
@@ -114,7 +138,7 @@ def calibration_record(policy: ThresholdPolicy, good: np.ndarray, defect: np.nda
     is_defect = np.r_[np.zeros(len(good), bool), np.ones(len(defect), bool)]
     types = [None] * len(good) + list(defect_types)
     return {
-        "format": MODEL_FORMAT,
+        "format": CALIBRATION_FORMAT,
         "policy": policy.to_json(),
         "policy_text": policy.describe(),
         "threshold": float(threshold),

@@ -114,7 +114,7 @@ def sensor_split(project: Any, manifest: dict[str, Any], split: str, spec: Any,
                                                                           dict[str, str]]:
     """(normalized windows, labels, window ids, recording ids, recording sources) of one sensor split."""
     from studio.core.data.sensor import load_recordings
-    from studio.core.pipeline import normalize_windows
+    from studio.core.data.sensor import normalize_windows
 
     recordings = recordings if recordings is not None else load_recordings(project)
     parts, labels, ids, recs, sources = [], [], [], [], {}
@@ -128,7 +128,7 @@ def sensor_split(project: Any, manifest: dict[str, Any], split: str, spec: Any,
         recs += [rec["id"]] * len(w)
         sources[rec["id"]] = rec.get("source", rec["id"])
     x = np.concatenate(parts) if parts else np.empty((0, spec.window, spec.channels), np.float32)
-    return normalize_windows(x, spec), labels, ids, recs, sources
+    return normalize_windows(x, spec.mean, spec.std), labels, ids, recs, sources
 
 
 def decode(paths: list[str], spec: Any, reporter: Reporter | None, progress: tuple[float, float]) -> np.ndarray:
@@ -190,11 +190,11 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
         raw = decode(paths, spec, reporter, (lo, mid))
         scores, maps = score_arrays(model, raw, spec.preprocess, reporter, (mid, hi))
         return Scored(scores, maps, labels, paths, paths, normal)
-    from studio.core.data.sensor import _has_dirs, parse_sensor_source
-    from studio.core.pipeline import normalize_windows
+    from studio.core.data.sensor.recordings import has_class_dirs, parse_sensor_source
+    from studio.core.data.sensor import normalize_windows
 
     manifest = project.load_manifest()
-    is_table = src.is_file() or (src.is_dir() and not _has_dirs(src))
+    is_table = src.is_file() or (src.is_dir() and not has_class_dirs(src))
     parsed = parse_sensor_source(
         src,
         label_column=manifest.get("label_column") if is_table else None,
@@ -215,7 +215,7 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
         sources[rid] = f"{r.source} (lines {r.rows[0]}-{r.rows[1]})"
     if not parts:
         raise DatasetError(f"no recording is as long as the project's window ({spec.window} rows)", path=src)
-    x = normalize_windows(np.concatenate(parts), spec)
+    x = normalize_windows(np.concatenate(parts), spec.mean, spec.std)
     scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
     return Scored(scores, None, labels, ids, None, normal, recs, sources)
 
@@ -224,3 +224,16 @@ def require_examples(scored: Scored, what: str, path: Any) -> None:
     if len(scored.scores) == 0:
         raise ProjectError(f"the {what} has no examples", path=path,
                            hint="evaluate on another split (--split) or on a labelled folder (--data)")
+
+
+def split_inputs(project: Any, spec: Any, normal: str, split: str, recordings: dict[str, np.ndarray] | None = None,
+                 reporter: Reporter | None = None) -> tuple[np.ndarray, Scored]:
+    """(model input float32, an unscored Scored with labels / ids / recordings) of one split."""
+    manifest = project.load_manifest()
+    if spec.kind == "image":
+        paths, labels, ids = image_split(project, manifest, split)
+        x = spec.preprocess(decode(paths, spec, reporter, (0.0, 0.0))) if paths else \
+            np.zeros((0,) + tuple(spec.shape), np.float32)
+        return x, Scored(np.zeros(len(x)), None, labels, ids, paths, normal)
+    x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
+    return x, Scored(np.zeros(len(x)), None, labels, ids, None, normal, recs, sources)

@@ -87,10 +87,14 @@ def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray) -> tuple[D.D
 
 def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None = None) -> AnomalyTrainResult:
     from studio.core.pipeline import spec_for_project
-    from studio.core.train import package_versions
+    from studio.core.runs import package_versions
 
     reporter = reporter or NullReporter()
     t0 = time.perf_counter()
+    if not isinstance(config, AnomalyConfig):  # e.g. a classifier TrainConfig from a generic caller
+        from .config import default_config
+
+        config = default_config(project, input_size=getattr(config, "input_size", None), seed=getattr(config, "seed", None))
     manifest = project.load_manifest()
     config.validate(project.modality)
     if not manifest.get("normal_class"):
@@ -114,8 +118,8 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
                                            progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"))
     fit_info.update(facts)
-    dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=fit_info.get("bank",
-                                                                                                dspec.params.get("bank"))))
+    if "bank" in fit_info:  # the bank actually kept (all examples, or a coreset)
+        dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=int(fit_info["bank"])))
     train_scores = _train_scores(model, x)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
@@ -142,9 +146,7 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     except BaseException:
         shutil.rmtree(run_path, ignore_errors=True)
         raise
-    project.data["active_run"] = run_id
-    project.settings["train"] = config.to_json()
-    project.save()
+    project.update(active_run=run_id, settings={"train": config.to_json()})
     m = record["metrics"]
     reporter.progress(1.0, "detector fitted")
     return AnomalyTrainResult(run_id, run_path, dspec.kind, record["threshold"], m.get("auroc"), m,
@@ -189,7 +191,13 @@ def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any]) -
 
 def _metrics_json(record: dict[str, Any], train_scores: np.ndarray, seconds: float, kind: str) -> dict[str, Any]:
     val = record["val"]
+    import os
+    import socket
+
     return {
+        "state": "finished",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
         "epochs": [],
         "best_epoch": None,
         "best_val_accuracy": record["metrics"].get("accuracy"),

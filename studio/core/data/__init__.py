@@ -45,13 +45,21 @@ def import_data(
     recording_column: str | None = None,
     channels: Sequence[str] | None = None,
     reporter: Reporter | None = None,
+    normal: str | None = None,
 ) -> ImportResult:
     """Import ``source`` into ``project`` (replacing earlier data; runs are kept) and return what was found.
+
+    Anomaly projects: ``normal`` names the class folder of good examples (default: the one called good, ok or
+    normal); the other folders are defect types, kept out of training (:mod:`studio.core.anomaly.importing`).
 
     Raises DatasetError (unusable data), ConfigError (bad fractions) or Cancelled; in every such case nothing
     in the project changes.
     """
     check_fractions(val_split, test_split)
+    if normal is not None and not project.is_anomaly:
+        raise ConfigError("--normal applies to anomaly projects only",
+                          hint="create the project with --task image-anomaly or sensor-anomaly")
+    anomaly = {"anomaly": True, "normal": normal} if project.is_anomaly else {}
     if project.modality == "image":
         if any(v is not None for v in (window, stride, label_column, recording_column, channels)):
             raise DatasetError(
@@ -68,6 +76,7 @@ def import_data(
             test_split=test_split,
             seed=seed,
             reporter=reporter,
+            **anomaly,
         )
         arrays = None
     else:
@@ -85,6 +94,7 @@ def import_data(
             recording_column=recording_column,
             channels=channels,
             reporter=reporter,
+            **anomaly,
         )
     if project.list_runs():
         manifest["warnings"].append(
@@ -140,6 +150,10 @@ def result_from_manifest(manifest: dict[str, Any]) -> ImportResult:
         )
     else:
         extra["image_size"] = manifest.get("image_size")
+    if manifest.get("anomaly"):
+        from studio.core.anomaly.data import good_and_defect_counts
+
+        extra.update(normal_class=manifest.get("normal_class"), good_vs_defect=good_and_defect_counts(manifest))
     return ImportResult(
         task=manifest["task"],
         classes=dict(manifest["counts"]),

@@ -206,4 +206,7 @@ def summary_from_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
         summary["n_recordings"] = len(manifest.get("recordings", []))
     else:
         summary["image_size"] = manifest.get("image_size")
+    if manifest.get("anomaly"):
+        summary["normal_class"] = manifest.get("normal_class")
+        summary["defect_classes"] = list(manifest.get("defect_classes") or [])
     return summary

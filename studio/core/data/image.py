@@ -249,8 +249,14 @@ def import_images(
     test_split: float,
     seed: int,
     reporter: Reporter | None,
+    anomaly: bool = False,
+    normal: str | None = None,
 ) -> dict[str, Any]:
-    """Scan, check and split an image folder; return the manifest (nothing is written here)."""
+    """Scan, check and split an image folder; return the manifest (nothing is written here).
+
+    ``anomaly``: one good class (``normal`` or good/ok/normal) is enough, defects go to validation / test only,
+    and a test folder may hold defect types the main folder has not (:mod:`studio.core.anomaly.importing`).
+    """
     from .common import balance_warnings, count_by, now_iso, rel_from_project, stratified_split
 
     root = Path(source).expanduser().absolute()
@@ -265,7 +271,11 @@ def import_images(
     scan = scan_images(root, reporter, prog(0.0, share, "checking images"))
     usable = scan["usable"]
     found = sorted({s["label"] for s in usable})
-    if len(found) < 2:
+    if anomaly:
+        from studio.core.anomaly import importing
+
+        normal = importing.normal_for(found, normal, root) if found else None
+    if len(found) < (1 if anomaly else 2):
         raise _no_classes_error(root, scan, found)
     warnings_: list[str] = []
     empty = [d for d in scan["class_dirs"] if d not in found]
@@ -275,6 +285,9 @@ def import_images(
     splits = stratified_split(
         [s["label"] for s in usable], [s["path"] for s in usable], val_split, test_split, seed
     )
+    if anomaly:
+        splits = importing.split([s["label"] for s in usable], [s["path"] for s in usable], splits, normal,
+                                 val_split, test_split, seed, test_root is not None)
     samples = [
         {"root": 0, "path": s["path"], "label": s["label"], "split": sp} for s, sp in zip(usable, splits)
     ]
@@ -287,8 +300,13 @@ def import_images(
             reporter.status(f"Checking test images in {test_root}")
         tscan = scan_images(test_root, reporter, prog(share, 0.95, "checking test images"))
         test_usable = sorted(tscan["usable"], key=lambda s: s["path"])
+        if anomaly:
+            mapping = importing.test_label_map([s["label"] for s in test_usable], found, normal)
+            test_usable = [dict(s, label=mapping[s["label"]]) for s in test_usable]
         unknown = sorted({s["label"] for s in test_usable} - set(found))
-        if unknown:
+        if unknown and anomaly:
+            found = importing.with_new_classes(found, [s["label"] for s in test_usable])
+        elif unknown:
             raise DatasetError(
                 f"the test folder has class folder(s) not in the training data: "
                 f"{', '.join(repr(u) for u in unknown)}",
@@ -305,7 +323,8 @@ def import_images(
             warnings_.append(f"The test folder has no images of: {', '.join(missing)}.")
 
     counts = count_by([s["label"] for s in usable], found)
-    warnings_ += balance_warnings(counts, "image")
+    if not anomaly:
+        warnings_ += balance_warnings(counts, "image")
     warnings_ += _duplicate_warnings(usable, test_usable)
     bad = len(skipped)
     if bad:
@@ -318,7 +337,12 @@ def import_images(
     }
     everything = usable + test_usable
     channels = 1 if all(s["grey"] for s in everything) else 3
+    extra: dict[str, Any] = {}
+    if anomaly:
+        warnings_ += importing.warnings_for(counts, split_counts, normal, "image")
+        extra = importing.manifest_fields(found, normal)
     return {
+        **extra,
         "task": "image",
         "source": str(root),
         "test_source": str(test_root) if test_root else None,

@@ -260,3 +260,92 @@ def make_burst_folder(
             _write_rows(root / rel, ["time_s"] + list(channels), rows)
             spans[rel] = (start, start + burst, ci)
     return root, spans
+
+
+# ---------------------------------------------------------------------------------------------- anomaly data
+def anomaly_texture(size: tuple[int, int], rng: np.random.Generator, defect: str | None = None,
+                    grey: bool = False) -> np.ndarray:
+    """A woven-looking texture under a little jitter; ``defect`` paints a dark hole, a bright scratch or a
+    stain on it (small, as on a real surface). Used by the anomaly tests and the self-test."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    dx, dy = rng.uniform(0, 6, 2)
+    weave = np.sin((xx + dx) * 1.3) * np.sin((yy + dy) * 1.3)
+    img = 128 + 40 * weave + rng.normal(0, 6, (h, w))
+    img = img * rng.uniform(0.95, 1.05)
+    cy, cx = rng.uniform(0.25, 0.75) * h, rng.uniform(0.25, 0.75) * w
+    if defect == "hole":
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < (0.09 * min(w, h)) ** 2] = 20
+    elif defect == "scratch":
+        t = rng.uniform(0, math.pi)
+        d = np.abs((xx - cx) * math.sin(t) - (yy - cy) * math.cos(t))
+        img[(d < 0.8) & (np.hypot(xx - cx, yy - cy) < 0.35 * min(w, h))] = 250
+    elif defect == "stain":
+        img *= 1 - 0.45 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (0.12 * min(w, h)) ** 2))
+    img = np.clip(img, 0, 255)
+    if grey:
+        return img.astype(np.uint8)
+    tint = np.array([1.0, 0.9, 0.8])
+    return np.clip(img[..., None] * tint[None, None, :], 0, 255).astype(np.uint8)
+
+
+def make_anomaly_image_folder(
+    root: str | Path,
+    good: int = 16,
+    defects: Mapping[str, int] | None = None,
+    size: tuple[int, int] = (32, 32),
+    *,
+    normal: str = "good",
+    grey: bool = False,
+    seed: int = 0,
+) -> Path:
+    """``root/<normal>/`` good textures and ``root/<defect>/`` (hole, scratch, stain) examples, as PNGs."""
+    from PIL import Image
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    counts = {normal: good, **dict(defects if defects is not None else {"hole": 4, "scratch": 4})}
+    for name, n in counts.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = None if name == normal else (name if name in ("hole", "scratch", "stain") else "hole")
+        for i in range(n):
+            arr = anomaly_texture(size, rng, kind, grey)
+            Image.fromarray(arr, "L" if grey else "RGB").save(folder / f"{name}_{i:03d}.png")
+    return root
+
+
+def make_anomaly_sensor_folder(
+    root: str | Path,
+    normal: int = 6,
+    defects: Mapping[str, int] | None = None,
+    *,
+    length: int = 256,
+    channels: Sequence[str] = ("ax", "ay"),
+    normal_name: str = "normal",
+    rate_hz: float = 100.0,
+    seed: int = 0,
+) -> Path:
+    """``root/<normal_name>/rec_<i>.csv``: a machine's hum (two sines) plus noise; defect recordings add a
+    rattle (a burst of a higher frequency) in part of the recording."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    counts = {normal_name: normal, **dict(defects if defects is not None else {"rattle": 3})}
+    header = ["time_s", *channels]
+    t = np.arange(length) / rate_hz
+    for name, n in counts.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            sig = np.empty((length, len(channels)))
+            for c in range(len(channels)):
+                sig[:, c] = np.sin(2 * math.pi * 5.0 * t + rng.uniform(0, 6)) + 0.3 * np.sin(
+                    2 * math.pi * 10.0 * t + rng.uniform(0, 6))
+            sig += rng.normal(0, 0.1, sig.shape)
+            if name != normal_name:
+                start = int(rng.integers(0, length // 2))
+                span = length // 3
+                sig[start : start + span] += 1.2 * np.sin(2 * math.pi * 31.0 * t[:span])[:, None]
+            rows = [[round(float(t[k]), 4)] + [float(v) for v in sig[k]] for k in range(length)]
+            _write_rows(folder / f"rec_{i:02d}.csv", header, rows)
+    return root

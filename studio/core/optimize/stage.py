@@ -100,6 +100,10 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     """
     from studio.core.train import load_run_model
 
+    if project.is_anomaly:  # a fitted detector: converted and measured, nothing fine-tuned
+        from studio.core.anomaly.variant import optimize_anomaly
+
+        return optimize_anomaly(project, config, reporter)
     reporter = reporter or NullReporter()
     config = config.validated()
     started = time.monotonic()

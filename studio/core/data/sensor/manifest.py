@@ -48,8 +48,14 @@ def finish_sensor_manifest(
     val_split: float,
     test_split: float,
     seed: int,
+    anomaly: bool = False,
+    normal: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Window choice, short recordings (padded), the split by recording and the normalization statistics."""
+    """Window choice, short recordings (padded), the split by recording and the normalization statistics.
+
+    ``anomaly``: one good class is enough and defect recordings go to validation / test only, so the
+    normalization statistics come from good recordings (:mod:`studio.core.anomaly.importing`).
+    """
     recs = parsed.recordings
     skipped = list(parsed.skipped)
     warnings_ = list(parsed.warnings)
@@ -59,10 +65,17 @@ def finish_sensor_manifest(
     window_source = "user" if window is not None else "auto"
     window, stride = _window_and_stride(recs, window, stride, source)
     usable = _drop_short(recs, window, skipped, warnings_)
-    classes = _usable_classes(recs, usable, source, warnings_)
+    classes = _usable_classes(recs, usable, source, warnings_, minimum=1 if anomaly else 2)
+    if anomaly:
+        from studio.core.anomaly import importing
+
+        normal = importing.normal_for(classes, normal, source)
     final = _split_lone_recordings(usable, classes, window, val_split, test_split, warnings_)
     final.sort(key=lambda r: (int(re.sub(r"\D", "", r.id.split("-")[0]) or 0), r.id))
     splits = stratified_split([r.label for r in final], [r.id for r in final], val_split, test_split, seed)
+    if anomaly:
+        splits = importing.split([r.label for r in final], [r.id for r in final], splits, normal, val_split,
+                                 test_split, seed, False)
     wins = [n_windows(r.length, window, stride) for r in final]
     labels = [r.label for r in final]
     counts = count_by(labels, classes, wins)
@@ -74,12 +87,17 @@ def finish_sensor_manifest(
         )
         for sp in SPLITS
     }
-    warnings_ += balance_warnings(
-        counts, "recording" if stride >= window and max(lengths) == window else "window"
-    )
+    unit = "recording" if stride >= window and max(lengths) == window else "window"
+    if anomaly:
+        warnings_ += importing.warnings_for(count_by(labels, classes), {
+            sp: count_by([lab for lab, s in zip(labels, splits) if s == sp], classes) for sp in SPLITS
+        }, normal, "recording")
+    else:
+        warnings_ += balance_warnings(counts, unit)
     mean, std = _normalization(final, splits, parsed.channels, warnings_)
     plan = parsed.plan
     manifest = {
+        **(importing.manifest_fields(classes, normal) if anomaly else {}),
         "task": "sensor",
         "source": str(source),
         "test_source": None,
@@ -140,11 +158,11 @@ def _drop_short(recs: list[Recording], window: int, skipped: list[dict[str, str]
     return list(recs)
 
 
-def _usable_classes(recs: list[Recording], usable: list[Recording], source: Path, warnings_: list[str]
-                    ) -> list[str]:
-    """The classes with a usable recording (at least two are needed); a class left without one is named."""
+def _usable_classes(recs: list[Recording], usable: list[Recording], source: Path, warnings_: list[str],
+                    minimum: int = 2) -> list[str]:
+    """The classes with a usable recording (at least ``minimum``); a class left without one is named."""
     classes = sorted({r.label for r in usable})
-    if len(classes) < 2:
+    if len(classes) < minimum or not classes:
         found = f"only 1 class with usable recordings: '{classes[0]}'" if classes else "no usable recordings"
         raise DatasetError(
             f"found {found}; at least 2 classes are needed",
@@ -231,6 +249,8 @@ def import_sensors(
     recording_column: str | None,
     channels: Sequence[str] | None,
     reporter: Reporter | None,
+    anomaly: bool = False,
+    normal: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Parse, window, split and normalize; return (manifest, recordings). Nothing is written here."""
     src = Path(source).expanduser().absolute()
@@ -249,7 +269,8 @@ def import_sensors(
         progress=prog(0.0, 0.7 if test_source else 0.9),
     )
     manifest, arrays = finish_sensor_manifest(
-        parsed, src, window=window, stride=stride, val_split=val_split, test_split=test_split, seed=seed
+        parsed, src, window=window, stride=stride, val_split=val_split, test_split=test_split, seed=seed,
+        anomaly=anomaly, normal=normal,
     )
     if test_source:
         check_cancel(reporter)
@@ -271,6 +292,19 @@ def _add_test_recordings(
     manifest: dict[str, Any], arrays: dict[str, np.ndarray], tparsed: ParsedSensors, tsrc: Path
 ) -> None:
     classes = manifest["classes"]
+    if manifest.get("anomaly"):
+        from studio.core.anomaly import importing
+
+        mapping = importing.test_label_map([r.label for r in tparsed.recordings], classes, manifest["normal_class"])
+        for r in tparsed.recordings:
+            r.label = mapping[r.label]
+        added_classes = importing.with_new_classes(classes, list(mapping.values()))
+        for c in added_classes:
+            if c not in classes:
+                for counts in (manifest["counts"], manifest["recording_counts"], *manifest["split_counts"].values()):
+                    counts[c] = 0
+        manifest["classes"] = classes = added_classes
+        manifest.update(importing.manifest_fields(classes, manifest["normal_class"]))
     unknown = sorted({r.label for r in tparsed.recordings} - set(classes))
     if unknown:
         raise DatasetError(

@@ -1,0 +1,88 @@
+"""Running an exported detector through LiteRT (ai-edge-litert), as the device will: scores, maps, latency.
+
+A detector has one or two outputs: the score ``[1, 1]`` and, for images, the map ``[1, g, g, 1]``. They are
+found by shape, never by position (the converter's output order is not a promise).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+def output_roles(details: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{"score": detail, "map": detail?} from an interpreter's output details."""
+    roles: dict[str, dict[str, Any]] = {}
+    for d in details:
+        size = int(np.prod(d["shape"][1:])) if len(d["shape"]) > 1 else 1
+        if size == 1 and "score" not in roles:
+            roles["score"] = d
+        elif size > 1 and "map" not in roles:
+            roles["map"] = d
+    if "score" not in roles:
+        raise ValueError("the model has no single-value score output")
+    return roles
+
+
+def _json_detail(d: dict[str, Any]) -> dict[str, Any]:
+    scale, zero = d["quantization"]
+    return {"dtype": np.dtype(d["dtype"]).name, "shape": [int(s) for s in d["shape"]], "scale": float(scale),
+            "zero_point": int(zero), "index": int(d["index"]), "name": str(d.get("name", ""))}
+
+
+def io_details(model_bytes: bytes) -> dict[str, Any]:
+    """Input and outputs (by role) of a detector model, as JSON; ``output`` is the score (for older readers)."""
+    from studio.core.measure import litert_interpreter
+
+    interp = litert_interpreter(model_bytes)
+    inp = _json_detail(interp.get_input_details()[0])
+    roles = {k: _json_detail(v) for k, v in output_roles(interp.get_output_details()).items()}
+    for r in roles.values():
+        r.pop("index")
+    inp.pop("index")
+    return {"input": inp, "output": roles["score"], "outputs": roles}
+
+
+@dataclass
+class DetectorRun:
+    scores: np.ndarray  # [n] float, dequantized
+    maps: np.ndarray | None  # [n, g, g] float
+    raw_scores: np.ndarray  # [n] output dtype
+    raw_maps: np.ndarray | None
+    latencies_ms: np.ndarray
+
+
+def run_detector(model_bytes: bytes, x: np.ndarray, progress: Callable[[float], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> DetectorRun:
+    """Every sample through LiteRT one at a time (batch 1, one thread), float32 input quantized as needed."""
+    from studio.core.errors import Cancelled
+    from studio.core.measure import dequantize_output, litert_interpreter, quantize_input
+
+    interp = litert_interpreter(model_bytes)
+    inp = interp.get_input_details()[0]
+    roles = output_roles(interp.get_output_details())
+    xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
+    raw_s, raw_m, lat = [], [], []
+    for _ in range(min(2, len(xq))):  # warm-up
+        interp.set_tensor(inp["index"], xq[:1])
+        interp.invoke()
+    for i in range(len(xq)):
+        interp.set_tensor(inp["index"], xq[i : i + 1])
+        t0 = time.perf_counter()
+        interp.invoke()
+        lat.append((time.perf_counter() - t0) * 1000.0)
+        raw_s.append(interp.get_tensor(roles["score"]["index"]).reshape(-1)[0])
+        if "map" in roles:
+            raw_m.append(interp.get_tensor(roles["map"]["index"])[0, ..., 0].copy())
+        if progress is not None and i % 16 == 0:
+            progress(i / max(1, len(xq)))
+        if cancel is not None and i % 16 == 0 and cancel():
+            raise Cancelled()
+    rs = np.asarray(raw_s, dtype=roles["score"]["dtype"])
+    rm = np.stack(raw_m) if raw_m else None
+    scores = dequantize_output(rs, roles["score"]).astype(np.float64)
+    maps = dequantize_output(rm, roles["map"]) if rm is not None else None
+    return DetectorRun(scores, maps, rs, rm, np.asarray(lat, dtype=np.float64))

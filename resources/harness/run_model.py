@@ -476,7 +476,12 @@ def anomaly_selftest(spec: dict, det: Detector) -> int:
     if spec.get("model_sha256") and digest != spec["model_sha256"]:
         print("warning: model.tflite is not the file Studio exported (checksum differs)")
     tol = float(golden["tolerance"])
-    integer = np.dtype(det.score_out["dtype"]).kind in "iu"
+    integer = golden.get("tolerance_kind", "absolute") == "absolute"
+    dtype = np.dtype(det.score_out["dtype"]).name
+    if golden.get("output_dtype") and dtype != golden["output_dtype"]:
+        print(f"SELFTEST FAILED: the model's score is {dtype}, the golden outputs were recorded from a "
+              f"{golden['output_dtype']} model: this is not the model Studio exported")
+        return 1
     threshold = float(spec["anomaly"]["threshold"])
     windows = None
     if spec["task"] == "sensor":

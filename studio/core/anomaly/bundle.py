@@ -72,8 +72,9 @@ def expected_items(model_bytes: bytes, spec: dict[str, Any], golden: Any, folder
 def golden_tolerance(io: dict[str, Any]) -> dict[str, Any]:
     dtype = io["output"]["dtype"]
     if dtype in ("int8", "uint8"):
-        return {"tolerance": INT_TOLERANCE, "tolerance_note": "max |device - host| per raw output value (LSBs)"}
-    return {"tolerance": FLOAT_TOLERANCE,
+        return {"tolerance": INT_TOLERANCE, "tolerance_kind": "absolute", "output_dtype": dtype,
+                "tolerance_note": "max |device - host| per raw output value (LSBs)"}
+    return {"tolerance": FLOAT_TOLERANCE, "tolerance_kind": "relative", "output_dtype": dtype,
             "tolerance_note": "max |device - host| / max(1, |host|) per output value (float model)"}
 
 

@@ -107,4 +107,11 @@ def good_and_defect_counts(manifest: dict[str, Any]) -> dict[str, Any]:
             "good": int(per.get(normal, 0)),
             "defect": int(sum(v for k, v in per.items() if k != normal)),
         }
+    if manifest.get("recordings") is not None:  # sensors: the counts above are windows; verdicts are per recording
+        recs = manifest["recordings"]
+        out["unit"] = "window"
+        out["recordings"] = {"good": sum(1 for r in recs if r["label"] == normal),
+                             "defect": sum(1 for r in recs if r["label"] != normal)}
+    else:
+        out["unit"] = "image"
     return out

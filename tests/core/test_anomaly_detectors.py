@@ -1,0 +1,84 @@
+"""The three detectors on tiny data: they separate defects from good examples, locate them, choose themselves
+from the images, and keep their ranking through full-int8 conversion (LiteRT) and TFLite-Micro."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.core.anomaly import detector as D
+from studio.core.anomaly.fitting import FITTERS, predict
+from studio.core.anomaly.metrics import auroc
+from studio.core.data.synth import anomaly_texture
+
+
+def _textures(n: int, defect: str | None, seed: int, size: int = 32) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([anomaly_texture((size, size), rng, defect) for _ in range(n)]).astype(np.float32) / 127.5 - 1
+
+
+def _windows(n: int, fault: bool, seed: int, t: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    time = np.arange(t) / 50.0
+    x = np.stack([np.stack([np.sin(2 * np.pi * 3 * time + rng.uniform(0, 6)) for _ in range(2)], -1)
+                  for _ in range(n)])
+    x += rng.normal(0, 0.1, x.shape)
+    if fault:
+        x[:, 20:40] += 0.8 * np.sin(2 * np.pi * 17 * time[20:40])[None, :, None]
+    return x.astype(np.float32)
+
+
+def test_patch_detector_finds_and_locates_holes() -> None:
+    good = _textures(24, None, 0)
+    spec = D.patch_spec(32, 3)
+    model, info = FITTERS["patch"](good, spec)
+    assert info["scales"][0]["dim"] == 5 * 5 * 3
+    test_good, holes = _textures(8, None, 1), _textures(8, "hole", 2)
+    s_good, m_good = predict(model, test_good)
+    s_bad, m_bad = predict(model, holes)
+    assert auroc(np.r_[s_good.ravel(), s_bad.ravel()], np.r_[np.zeros(8), np.ones(8)]) >= 0.95
+    assert m_bad.shape[1:3] == (spec.params["grid"], spec.params["grid"])
+    # the map is the score's source: its peak is the score
+    np.testing.assert_allclose(m_bad.reshape(8, -1).max(axis=1), s_bad.ravel(), rtol=1e-5)
+
+
+def test_alignment_picks_the_detector_kind() -> None:
+    digits = pytest.importorskip("sklearn.datasets").load_digits()
+    x = np.repeat(np.repeat(digits.images[digits.target == 0][:40], 4, 1), 4, 2)[..., None] / 8.0 - 1
+    assert D.choose_image_kind(x)[0] == "global"
+    assert D.choose_image_kind(_textures(20, None, 3))[0] == "patch"
+
+
+def test_global_detector_separates_one_digit_from_the_others() -> None:
+    digits = pytest.importorskip("sklearn.datasets").load_digits()
+    imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1  # 16 px
+    zero = np.flatnonzero(digits.target == 0)
+    others = np.flatnonzero(digits.target != 0)[:120]
+    model, info = FITTERS["global"](imgs[zero[:100]], D.global_spec(16, 1, 64))
+    assert info["bank"] == 64 and info["coreset"]  # 100 normal images, 64 kept by the greedy coreset
+    s_good = predict(model, imgs[zero[100:]])[0].ravel()
+    s_bad = predict(model, imgs[others])[0].ravel()
+    assert auroc(np.r_[s_good, s_bad], np.r_[np.zeros(len(s_good)), np.ones(len(s_bad))]) >= 0.95
+
+
+@pytest.mark.slow
+def test_window_detector_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> None:
+    from studio.core.anomaly.litert import run_detector
+    from studio.core.anomaly.synthetic import representative_set
+    from studio.core.convert import convert_model
+    from studio.core.micro import find_arena
+
+    train = _windows(40, False, 0)
+    spec = D.window_spec(64, 2, 256)
+    model, info = FITTERS["window"](train, spec)
+    test = np.concatenate([_windows(12, False, 1), _windows(12, True, 2)])
+    y = np.r_[np.zeros(12), np.ones(12)]
+    keras_scores = predict(model, test).ravel()
+    assert auroc(keras_scores, y) >= 0.95
+    spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
+    data = convert_model(D.export_copy(model, spec), "int8", representative_set(train, "sensor"), io_dtype="int8")
+    run = run_detector(data, test)
+    assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02
+    x0 = np.round(test[:1] / 0.03).clip(-128, 127).astype(np.int8)  # any input; the arena does not depend on it
+    arena = find_arena(data, x0)
+    assert arena.ok and arena.min_bytes < 256 * 1024

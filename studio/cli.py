@@ -722,7 +722,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gui", help="open the desktop app", description="open the desktop app")
     p.add_argument("project", nargs="?", help="project folder to open")
-    p.add_argument("--sample", choices=["image", "sensor"], help="open a copy of a bundled sample project")
+    p.add_argument("--sample", choices=["image", "sensor", "image-anomaly", "sensor-anomaly"],
+                   help="open a copy of a bundled sample project")
     p.set_defaults(func=cmd_gui, json=False)
     return parser
 

@@ -81,6 +81,34 @@ SAMPLES: dict[str, SampleInfo] = {
         data="vibration/data",
         classes=("bearing_fault", "imbalance", "loose_mount", "normal"),
     ),
+    # The same data as anomaly projects: learn 'ok' / 'normal' from good examples only; the other folders are
+    # defect types that only calibrate the threshold and show what it catches.
+    "image-anomaly": SampleInfo(
+        id="image-anomaly",
+        task="image-anomaly",
+        name="inspection-anomaly-sample",
+        title="Inspection camera: learn 'ok' brackets, flag the rest",
+        description=(
+            "The inspection photos as an anomaly project: the detector learns from the 'ok' brackets only; "
+            "scratches, missing holes and cracks are used to set and check the threshold."
+        ),
+        data="inspection/data",
+        classes=("crack", "missing_hole", "ok", "scratch"),
+        import_options={"normal": "ok"},
+    ),
+    "sensor-anomaly": SampleInfo(
+        id="sensor-anomaly",
+        task="sensor-anomaly",
+        name="vibration-anomaly-sample",
+        title="Motor vibration: learn 'normal', flag faults",
+        description=(
+            "The vibration recordings as an anomaly project: the detector learns the motor's normal running "
+            "only; imbalance, bearing faults and a loose mount set and check the threshold."
+        ),
+        data="vibration/data",
+        classes=("bearing_fault", "imbalance", "loose_mount", "normal"),
+        import_options={"normal": "normal"},
+    ),
 }
 
 VAL_SPLIT = 0.2

@@ -29,7 +29,8 @@ def has_display() -> bool:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="studio gui", description="open the desktop app")
     parser.add_argument("project", nargs="?", help="project folder to open")
-    parser.add_argument("--sample", choices=["image", "sensor"], help="open a copy of a bundled sample project")
+    parser.add_argument("--sample", choices=["image", "sensor", "image-anomaly", "sensor-anomaly"],
+                        help="open a copy of a bundled sample project")
     return parser.parse_args(argv)
 
 

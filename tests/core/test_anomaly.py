@@ -143,3 +143,14 @@ def test_sensor_anomaly_import_normalizes_on_good_training_recordings(tmp_path: 
     assert {r["split"] for r in recs if r["label"] == "rattle"} == {"val"}
     assert all(r["label"] == "normal" for r in recs if r["split"] == "train")
     assert res["normal_class"] == "normal" and res["good_vs_defect"]["recordings"] == {"good": 6, "defect": 3}
+
+
+def test_inspection_sample_opens_as_an_anomaly_project(tmp_path: Path) -> None:
+    from studio.core.samples import open_sample
+
+    project = open_sample("image-anomaly", tmp_path / "insp")
+    manifest = project.load_manifest()
+    assert project.task == "image-anomaly" and manifest["normal_class"] == "ok"
+    assert manifest["defect_classes"] == ["crack", "missing_hole", "scratch"]
+    assert {s["split"] for s in manifest["samples"] if s["label"] != "ok"} == {"val"}
+    assert open_sample("image-anomaly", tmp_path / "insp").path == project.path  # reopened as is

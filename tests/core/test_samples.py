@@ -186,5 +186,5 @@ def test_unknown_sample_is_a_studio_error() -> None:
 
 def test_list_samples_reports_installed_data() -> None:
     listed = {s["id"]: s for s in samples.list_samples()}
-    assert set(listed) == {"image", "sensor"}
+    assert set(listed) == {"image", "sensor", "image-anomaly", "sensor-anomaly"}
     assert all(s["installed"] for s in listed.values())

@@ -1,0 +1,59 @@
+"""Anomaly Evaluate widgets fed with plain data: a dragged threshold updates false alarms, misses and the ROC
+point live; the gallery shows the most anomalous images with their maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.core.anomaly.evaluate import figures
+from studio.core.anomaly.scoring import Scored
+from studio.core.data.synth import make_anomaly_image_folder
+
+
+def _result(tmp_path: Path) -> dict:
+    folder = make_anomaly_image_folder(tmp_path / "img", good=6, defects={"hole": 4}, size=(24, 24))
+    paths = sorted(str(p) for p in folder.rglob("*.png"))
+    labels = [Path(p).parent.name for p in paths]
+    rng = np.random.default_rng(0)
+    scores = np.array([rng.normal(4 if lab == "hole" else 0, 1) for lab in labels])
+    maps = np.stack([np.full((8, 8), s - 1.0) for s in scores])
+    maps[:, 3, 3] = scores
+    result = figures(Scored(scores, maps, labels, paths, paths, "good"), threshold=2.0)
+    result["threshold"] = 2.0
+    return result
+
+
+def test_dragging_the_threshold_updates_the_figures(qtbot, tmp_path: Path) -> None:
+    from studio.gui.widgets.anomaly import AnomalyEvaluateView
+
+    view = AnomalyEvaluateView()
+    qtbot.addWidget(view)
+    result = _result(tmp_path)
+    view.set_result(result)
+    f = view.histogram.figures
+    assert (f["false_alarms"], f["misses"]) == (result["confusion_matrix"][0][1], result["confusion_matrix"][1][0])
+    with qtbot.waitSignal(view.threshold_changed, timeout=2000) as sig:
+        view.histogram.set_threshold(-10.0)  # everything flagged: every good is a false alarm, nothing missed
+    assert sig.args == [-10.0]
+    assert view.histogram.figures["false_alarms"] == 6 and view.histogram.figures["misses"] == 0
+    assert "6 of 6 good images flagged" in view.histogram.summary.text()
+    x, y = view.roc.point.getData()
+    assert (float(x[0]), float(y[0])) == (1.0, 1.0)
+    view.histogram.set_threshold(100.0)
+    assert view.histogram.figures["misses"] == 4 and "threshold 100" in view.headline.text()
+    assert len(view.gallery.thumbs) == len([i for i in result["most_anomalous"] if "heatmap" in i]) > 0
+
+
+@pytest.mark.parametrize("defects", [0, 3])
+def test_histogram_without_or_with_defects(qtbot, defects: int) -> None:
+    from studio.gui.widgets.anomaly import ThresholdHistogram
+
+    w = ThresholdHistogram()
+    qtbot.addWidget(w)
+    w.set_scores([0.1, 0.2, 0.3], [5.0] * defects, 0.25)
+    text = w.summary.text()
+    assert "1 of 3 good images flagged" in text
+    assert ("No defect examples" in text) == (defects == 0)

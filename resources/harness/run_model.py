@@ -411,9 +411,12 @@ class Detector:
 
 
 def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> np.ndarray:
-    """Windows at the stride plus one ending at the last row when the stride leaves a tail (as Studio cuts)."""
-    if len(signal) < window:
+    """Windows at the stride plus one ending at the last row when the stride leaves a tail (as Studio cuts);
+    a recording shorter than one window is padded to one (its last row repeated)."""
+    if not len(signal):
         return np.empty((0, window, signal.shape[1]), dtype=np.float32)
+    if len(signal) <= window:
+        return pad_to(signal, window)[None]
     starts = list(range(0, len(signal) - window + 1, stride))
     if starts[-1] != len(signal) - window:
         starts.append(len(signal) - window)
@@ -452,8 +455,8 @@ def check(target: Path, spec: dict, det: Detector, threshold: float, as_json: bo
         sen = spec["sensor"]
         windows = anomaly_windows(read_csv_channels(target, sen), sen["window"], sen["stride"])
         if not len(windows):
-            sys.exit(f"error: {target} is shorter than one window ({sen['window']} rows)")
-        scores = [det.score(normalize_window(w, sen))[0] for w in windows]
+            sys.exit(f"error: {target} has no rows")
+        scores = [det.score(normalize_window(w, sen))[0] for w in windows]  # ("global" normalization)
         worst = int(np.argmax(scores))
         results.append({"input": str(target), "score": float(scores[worst]), "windows": len(scores),
                         "worst_window": worst, "window_scores": [round(s, 4) for s in scores]})

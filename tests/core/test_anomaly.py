@@ -154,3 +154,8 @@ def test_inspection_sample_opens_as_an_anomaly_project(tmp_path: Path) -> None:
     assert manifest["defect_classes"] == ["crack", "missing_hole", "scratch"]
     assert {s["split"] for s in manifest["samples"] if s["label"] != "ok"} == {"val"}
     assert open_sample("image-anomaly", tmp_path / "insp").path == project.path  # reopened as is
+
+
+def test_short_recordings_are_padded_to_one_window() -> None:
+    w, starts = anomaly_windows(np.arange(10, dtype=np.float32)[:, None], 16, 8)
+    assert starts == [0] and w.shape == (1, 16, 1) and w[0, -1, 0] == 9

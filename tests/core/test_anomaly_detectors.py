@@ -28,6 +28,7 @@ def _windows(n: int, fault: bool, seed: int, t: int = 64) -> np.ndarray:
     return x.astype(np.float32)
 
 
+@pytest.mark.slow
 def test_patch_detector_finds_and_locates_holes() -> None:
     good = _textures(24, None, 0)
     spec = D.patch_spec(32, 3)

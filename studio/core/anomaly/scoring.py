@@ -3,7 +3,7 @@
 Images: one score (and one map) per image. Sensors: one score per window, and per recording the highest
 window score (one file = one recording). Windows are cut at the stride *and* one more window is aligned to the
 recording's end whenever the stride leaves a tail, so an anomaly in the last samples is never skipped (the
-exported harness cuts windows the same way).
+exported harness cuts windows the same way); a recording shorter than a window is padded to one.
 """
 
 from __future__ import annotations
@@ -21,13 +21,20 @@ BATCH = 32
 
 
 def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, list[int]]:
-    """Windows at 0, stride, 2*stride, ... plus one ending at the last sample if a tail is left; their starts."""
+    """Windows at 0, stride, 2*stride, ... plus one ending at the last row if a tail is left; their starts.
+
+    A recording shorter than one window gives one window, padded by repeating its last row (as
+    :func:`studio.core.data.sensor.shaping.pad_to` does for every sensor model)."""
+    from studio.core.data.sensor.shaping import pad_to
+
     sig = np.asarray(signal, dtype=np.float32)
     if sig.ndim == 1:
         sig = sig[:, None]
     n = len(sig)
-    if n < window:
+    if n == 0:
         return np.empty((0, window, sig.shape[1]), dtype=np.float32), []
+    if n <= window:
+        return pad_to(sig, window)[None], [0]
     starts = list(range(0, n - window + 1, stride))
     if starts[-1] != n - window:
         starts.append(n - window)

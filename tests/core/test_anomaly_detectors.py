@@ -55,8 +55,9 @@ def test_global_detector_separates_one_digit_from_the_others() -> None:
     imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1  # 16 px
     zero = np.flatnonzero(digits.target == 0)
     others = np.flatnonzero(digits.target != 0)[:120]
-    model, info = FITTERS["global"](imgs[zero[:100]], D.global_spec(16, 1, 64))
-    assert info["bank"] == 64 and info["coreset"]  # 100 normal images, 64 kept by the greedy coreset
+    model, info = FITTERS["global"](imgs[zero[:100]], D.global_spec(16, 1, 256))
+    # 100 normal images and 4 shifted copies of each: 500 candidates, 256 kept by the greedy coreset
+    assert info["bank_candidates"] == 500 and info["bank"] == 256 and info["coreset"]
     s_good = predict(model, imgs[zero[100:]])[0].ravel()
     s_bad = predict(model, imgs[others])[0].ravel()
     assert auroc(np.r_[s_good, s_bad], np.r_[np.zeros(len(s_good)), np.ones(len(s_bad))]) >= 0.95

@@ -11,7 +11,7 @@ from .metrics import DEFAULT_FALSE_ALARMS
 
 DETECTORS = ("auto", "patch", "global", "window")
 IMAGE_DETECTORS = ("auto", "patch", "global")
-DEFAULT_BANK = 1024
+DEFAULT_BANK = 1024  # window detector; the global detector keeps 2048 (detector.GLOBAL_BANK)
 MAX_IMAGE_SIZE = 512
 
 
@@ -21,7 +21,7 @@ class AnomalyConfig:
 
     detector: str = "auto"  # auto: patch or global from the images' alignment; sensors: window
     input_size: int | None = None  # image side in pixels; None for sensors
-    bank: int = DEFAULT_BANK  # memory-bank rows (global and window detectors)
+    bank: int | None = None  # memory-bank rows (global: 2048, window: 1024 when None)
     false_alarms: float = DEFAULT_FALSE_ALARMS  # default threshold: this share of validation good flagged
     seed: int = 1234
 
@@ -45,7 +45,7 @@ class AnomalyConfig:
             if self.input_size is None or not 16 <= int(self.input_size) <= MAX_IMAGE_SIZE:
                 raise ConfigError(f"the image size must be 16 to {MAX_IMAGE_SIZE} pixels (got {self.input_size})",
                                   hint="use --input-size, e.g. 256")
-        if not 16 <= int(self.bank) <= 65536:
+        if self.bank is not None and not 16 <= int(self.bank) <= 65536:
             raise ConfigError(f"the memory bank must hold 16 to 65536 examples (got {self.bank})")
         if not 0.0 <= float(self.false_alarms) < 1.0:
             raise ConfigError(f"the false-alarm budget must be between 0 and 1 (got {self.false_alarms})")
@@ -80,3 +80,11 @@ def default_config(project: Any, **overrides: Any) -> AnomalyConfig:
         base = AnomalyConfig(input_size=None)
         ov.pop("input_size", None)
     return base.replace(**ov).validate(project.modality)
+
+
+def bank_for(config: AnomalyConfig, kind: str) -> int:
+    from .detector import GLOBAL_BANK
+
+    if config.bank is not None:
+        return int(config.bank)
+    return GLOBAL_BANK if kind == "global" else DEFAULT_BANK

@@ -28,7 +28,7 @@ from studio.core.errors import ConfigError
 
 KINDS = ("patch", "global", "window")
 ALIGNED_INDEX = 0.45  # alignment index above which images are compared whole (global), else patch by patch
-MAX_BANK = 2048  # memory-bank rows kept (greedy k-centre coreset beyond that)
+GLOBAL_BANK = 2048  # default memory-bank rows for the global detector (5 shifted copies per image compete)
 MAX_PATCH_SAMPLES = 120_000
 SHRINK = 0.05  # covariance shrinkage towards the mean variance
 MAP_FLOOR = -4.0
@@ -85,6 +85,7 @@ def global_spec(size: int, channels: int, bank: int) -> DetectorSpec:
     cell = max(1, size // GLOBAL_GRID)
     return DetectorSpec("global", (size, size, channels), {
         "orientations": ORIENTATIONS, "grid": size // cell, "cell": cell, "bank": int(bank),
+        "shift": max(1, round(size / 16)),  # the bank also holds each image moved by this many pixels
     })
 
 

@@ -74,14 +74,16 @@ def _train_inputs(project: Any, manifest: dict[str, Any], spec: Any, reporter: R
 
 
 def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray) -> tuple[D.DetectorSpec, dict[str, Any]]:
+    from .config import bank_for
+
     facts: dict[str, Any] = {}
     if spec.kind == "sensor":
-        return D.window_spec(spec.window, spec.channels, config.bank), facts
+        return D.window_spec(spec.window, spec.channels, bank_for(config, "window")), facts
     kind = config.detector
     kind, facts["alignment_index"] = (D.choose_image_kind(x) if kind == "auto" else (kind, D.alignment_index(x)))
     facts["chosen"] = "automatically" if config.detector == "auto" else "by the user"
     if kind == "global":
-        return D.global_spec(spec.size, spec.channels, config.bank), facts
+        return D.global_spec(spec.size, spec.channels, bank_for(config, "global")), facts
     return D.patch_spec(spec.size, spec.channels), facts
 
 

@@ -22,7 +22,8 @@ from typing import Any, Callable
 from bench.common import (REPORT_MD, RESULTS_JSON, Row, fmt_num, load_results, machine_info, now_iso, print_rows,
                           save_results, versions)
 
-SECTIONS = ("startup", "training", "responsiveness", "optimization", "shrink", "memory", "data", "accuracy")
+SECTIONS = ("startup", "training", "responsiveness", "optimization", "shrink", "memory", "data", "accuracy",
+            "anomaly")
 TITLES = {
     "startup": "Start-up",
     "training": "Training throughput",
@@ -32,6 +33,7 @@ TITLES = {
     "memory": "Memory",
     "data": "Data import",
     "accuracy": "Sensor accuracy (per recording) against classic methods",
+    "anomaly": "Anomaly detection (AUROC) against classic methods",
 }
 
 
@@ -125,6 +127,16 @@ def section_accuracy(quick: bool) -> list[Row]:
     return sensor_accuracy.run(quick, _log)
 
 
+def section_anomaly(quick: bool) -> list[Row]:
+    from bench import anomaly_bench
+
+    anomaly_bench.INT8 = not quick  # full runs also measure the int8 variant through LiteRT
+    rows, extra = anomaly_bench.run(quick, _log)
+    if rows:  # the per-split tables ride on the first row (rendered under the section's details)
+        rows[0].extra["markdown"] = extra["markdown"]
+    return rows
+
+
 RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "startup": section_startup,
     "training": section_training,
@@ -134,6 +146,7 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "memory": section_memory,
     "data": section_data,
     "accuracy": section_accuracy,
+    "anomaly": section_anomaly,
 }
 
 
@@ -231,6 +244,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             from bench.sensor_accuracy import table_lines
 
             details += [""] + table_lines(sec["rows"])
+        if key == "anomaly" and sec.get("rows"):
+            details += [""] + str((sec["rows"][0].get("extra") or {}).get("markdown", "")).splitlines()
         details.append("")
     lines += ["", "## Details", ""] + details
     lines += NOTES

@@ -5,7 +5,8 @@
 
 Drives the real app the way a user would (the same buttons the tests click) on the image sample: open the
 sample, look at the data, pick a model, train a few epochs, evaluate, build two variants, export and run the
-self-test; then the sensor sample's data and training pages. Falls back to small generated data when the
+self-test; then the sensor sample's data and training pages; then anomaly projects (17-22: a generated
+texture, then the vibration sample; ``--only-anomaly`` for these alone). Falls back to small generated data when the
 samples are missing. Takes a few minutes (it really trains). Waiting uses a local QEventLoop that quits on the
 worker's ``done`` signal — no processEvents polling.
 """
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--search-min", type=int, default=3, help="budget of the Optimize page's search (0: skip)")
+    parser.add_argument("--only-anomaly", action="store_true", help="only the anomaly projects' pages (17-22)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         Project.create(tmp / "recent" / name, "image" if "Bracket" in name else "sensor", name=name)
         state.add_recent(tmp / "recent" / name)
     window.page("").reload()
+    if args.only_anomaly:
+        anomaly_shots(window, tmp, shot)
+        return finish(window, worker, time.monotonic())
     shot("01-start")
 
     t0 = time.monotonic()
@@ -280,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     wait_job(evaluate.why)
     scroll_to(evaluate, evaluate.why)
     shot("16-evaluate-why-sensor")
+    anomaly_shots(window, tmp, shot)
+    return finish(window, worker, t0)
+
+
+def finish(window, worker, t0: float) -> int:  # noqa: ANN001
     print(f"done in {time.monotonic() - t0:.0f} s; TensorFlow in the window's process: "
           f"{'tensorflow' in sys.modules}", flush=True)
     window.close()
@@ -287,6 +297,89 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def texture_folder(tmp: Path) -> Path:
+    """A leather texture photographed under small jitter and light changes: 100 good photos and 8 of each
+    defect (scratch, hole, stain, crack) in one folder per class (bench/anomaly_data.py's generator)."""
+    import shutil
+
+    from bench.anomaly_data import write_texture
+
+    train, test = write_texture(tmp / "texture", "leather", size=96, n_train=100, n_test_good=0, n_defect=8)
+    root = tmp / "leather"
+    root.mkdir()
+    shutil.move(str(train / "good"), str(root / "good"))
+    for folder in test.iterdir():
+        if any(folder.iterdir()):
+            shutil.move(str(folder), str(root / folder.name))
+    return root
+
+
+def anomaly_shots(window, tmp: Path, shot) -> None:  # noqa: ANN001
+    """An image-anomaly project on a generated texture (good photos only in training; defects set the threshold):
+    data, fitting, the Evaluate page's threshold and heat maps, export with the OK / NOT OK self-test; then the
+    vibration sample as a sensor-anomaly project (good = normal), judged per recording."""
+    from studio.core.project import Project
+    from studio.core.samples import get_sample
+
+    project = Project.create(tmp / "leather-project", "image-anomaly", name="Leather surface: learn good")
+    window.state.set_project(project)
+    data = window.page("data")
+    data.source_edit.setText(str(texture_folder(tmp)))
+    data.import_button.click()
+    wait_job(data)
+    window.show_step("data")
+    wait_until(lambda: window.page("data").preview_layout.count() > 8, ms=60_000)
+    shot("17-data-anomaly")
+    window.show_step("train")
+    panel = window.page("train")._anomaly_panel
+    wait_until(lambda: panel.fit_button.isEnabled(), ms=60_000)
+    panel.fit_button.click()
+    wait_job(window.page("train"))
+    shot("18-train-anomaly")
+    window.show_step("evaluate")
+    evaluate = window.page("evaluate")
+    evaluate.evaluate_button.click()
+    wait_job(evaluate)
+    view = evaluate._anomaly_panel.view
+    wait(None, 1500)
+    shot("19-evaluate-anomaly")
+    scroll_to(evaluate, view.gallery_title, above=60)
+    shot("20-evaluate-anomaly-heatmaps")
+    try:
+        window.show_step("optimize")
+        optimize = window.page("optimize")
+        optimize.quant_combo.setCurrentIndex(optimize.quant_combo.findData("int8"))
+        optimize.prune_slider.setValue(0)
+        optimize.build_button.click()
+        wait_job(optimize)
+        window.show_step("export")
+        export = window.page("export")
+        wait_until(lambda: export.variant_combo.count() > 0, ms=30_000)
+        export.export_button.click()
+        wait_job(export)
+        if export.harness() is not None:
+            export.selftest_button.click()
+            wait(export.selftest_finished, 180_000)
+        shot("21-export-anomaly")
+    except ImportError:
+        print("export core missing: no anomaly export screenshot", file=sys.stderr)
+    if not get_sample("sensor-anomaly").data_dir.is_dir():
+        print("samples missing: no sensor anomaly screenshot", file=sys.stderr)
+        return
+    start = window.page("")
+    start.open_sample("sensor-anomaly")
+    wait_job(start)
+    window.show_step("train")
+    panel = window.page("train")._anomaly_panel
+    wait_until(lambda: panel.fit_button.isEnabled(), ms=60_000)
+    panel.fit_button.click()
+    wait_job(window.page("train"))
+    window.show_step("evaluate")
+    evaluate.evaluate_button.click()
+    wait_job(evaluate)
+    shot("22-evaluate-sensor-anomaly")
 
 
 if __name__ == "__main__":

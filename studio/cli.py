@@ -324,21 +324,18 @@ def cmd_use(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
 
 def cmd_threshold(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     """Move an anomaly run's threshold (no refit): a false-alarm budget, a detection target, balanced, a value."""
-    from studio.core.anomaly.metrics import ThresholdPolicy
-    from studio.core.anomaly.runs import read_anomaly_run, read_calibration, recalibrate
+    from studio.core.anomaly.runs import move_threshold, read_anomaly_run, read_calibration
     from studio.core.project import Project
 
     project = Project.open(args.project)
-    info = read_anomaly_run(project, args.run)
     chosen = [k for k in ("false_alarms", "detection", "balanced", "value") if getattr(args, k) not in (None, False)]
     if len(chosen) > 1:
         raise UsageError("give one of --false-alarms, --detection, --balanced, --value")
     if not chosen:
-        return read_calibration(info.path)
+        return read_calibration(read_anomaly_run(project, args.run).path)
     kind = chosen[0]
     rate = getattr(args, kind) if kind in ("false_alarms", "detection") else None
-    policy = ThresholdPolicy(kind, rate, args.value if kind == "value" else None).validated()
-    record = recalibrate(info.path, policy)
+    record = move_threshold(project, args.run, kind, rate, args.value)
     m = record["metrics"]
     rep.status(f"threshold {record['threshold']:.4g} ({record['policy_text']}): on validation "
                f"{_fmt(m['false_alarm_rate'], True)} false alarms, {_fmt(m['detection_rate'], True)} of defects caught")

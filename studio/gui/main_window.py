@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
             self.show_page(0)
             return
         kind = "images" if project.modality == "image" else "sensor recordings"
+        kind += ", anomaly detection" if project.is_anomaly else ""
         self.project_label.setText(f"<b>{project.name}</b><br><span>{kind}</span>")
         self.project_label.setToolTip(str(project.path))
         self.setWindowTitle(f"{project.name} — Small Model Studio")

@@ -218,8 +218,8 @@ class AppState(QObject):
         active = project.data.get("active_run")
         if step == "data":
             return project.has_data()
-        if step == "model":
-            return bool(self.page_settings("train").get("arch")) and project.has_data()
+        if step == "model":  # an anomaly detector has no architecture to pick
+            return (project.is_anomaly or bool(self.page_settings("train").get("arch"))) and project.has_data()
         if step == "train":
             return bool(active) and active in project.list_runs()
         if step == "optimize":

@@ -85,4 +85,6 @@ def describe_jobs() -> dict[str, dict[str, Any]]:
 
 def _load() -> None:
     """Import the job modules (they register themselves); cheap: they import the core lazily."""
-    from studio.jobs import data, evaluate, export, model, optimize, project, runs, search, train, trust  # noqa: F401
+    from studio.jobs import (  # noqa: F401
+        anomaly, data, evaluate, export, model, optimize, project, runs, search, train, trust,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from studio.jobs import job
 
 IMPORT_OPTIONS = ("test_source", "val_split", "test_split", "seed", "window", "stride", "label_column",
-                  "recording_column", "channels")
+                  "recording_column", "channels", "normal")
 
 
 @job("import", "Importing", writes=True)
@@ -22,7 +22,8 @@ def import_data(project: Any, request: dict[str, Any], reporter: Any) -> dict[st
 
 @job("open_sample", "Opening the sample", needs_project=False)
 def open_sample(project: Any, request: dict[str, Any], reporter: Any) -> dict[str, Any]:
-    """``request["kind"]``: "image" or "sensor"; returns the sample project's ``path``."""
+    """``request["kind"]``: "image", "sensor", "image-anomaly" or "sensor-anomaly"; returns the sample
+    project's ``path``."""
     from studio.core.samples import open_sample as core_open
 
     kind = str(request["kind"])

@@ -90,7 +90,7 @@ def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     ev = run_json(capsys, "evaluate", project)
     assert EVAL_FIELDS <= set(ev) and ev["unit"] == "recording"
     assert ev["n"] == 6 and ev["windows"]["n"] == 6 * 6  # 200 rows: windows at 0..128 plus one at the end
-    assert ev["recording_accuracy"] == ev["accuracy"] and len(ev["recordings"]) == 6
+    assert ev["recording_accuracy"] == ev["accuracy"] and ev["recordings"] == len(ev["recording_items"]) == 6
     run_json(capsys, "optimize", project, "--quantize", "int8")
     bundle = tmp_path / "bundle"
     run_json(capsys, "export", project, str(bundle), "--target", "cortex-m4")

@@ -240,13 +240,64 @@ def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_se
     assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 
 
+def fit_and_evaluate_anomaly(window, qtbot) -> None:
+    """Model (nothing to pick) -> Train (fit the detector) -> Evaluate (AUROC, threshold drag, heat maps)."""
+    from studio.core.fsutil import read_json
+    from studio.gui.widgets.anomaly_panels import AnomalyEvaluatePanel, AnomalyTrainPanel
+
+    window.next_button.click()
+    assert window.state.is_done("model")  # a detector has no architecture to choose
+    window.next_button.click()
+    train = window.page("train")
+    panel = train._anomaly_panel
+    assert isinstance(panel, AnomalyTrainPanel) and panel.isVisible() and not train.epochs_spin.isVisible()
+    qtbot.waitUntil(lambda: panel.fit_button.isEnabled(), timeout=30_000)  # the worker's choices arrived
+    assert panel.size_spin.value() == 32  # the default for tiny images, from the core
+    panel.fit_button.click()
+    wait_job(qtbot, train, timeout=180_000)
+    project = window.state.project
+    run = project.run_dir()
+    assert "scores" in read_json(run / "metrics.json") and "threshold" in panel.result_label.text()
+    window.next_button.click()
+    page = window.page("evaluate")
+    page.evaluate_button.click()
+    wait_job(qtbot, page, timeout=120_000)
+    ev = page._anomaly_panel
+    assert isinstance(ev, AnomalyEvaluatePanel) and ev.isVisible() and not page.results.isVisible()
+    result = page.last_result
+    assert result["auroc"] is not None and result["auroc"] > 0.8
+    assert ev.view.gallery.thumbs, "the most anomalous images are shown with their heat maps"
+    hist = ev.view.histogram
+    hist.set_threshold(max(result["scores"]["defect"]) + 1.0)  # above every defect: all of them missed
+    assert hist.figures["misses"] == hist.figures["n_defect"] > 0 and "Missed defects" in hist.summary.text()
+    hist.set_threshold(min(result["scores"]["good"]) - 1.0)  # below every good example: all flagged
+    assert hist.figures["false_alarm_rate"] == 1.0
+    ev.save_button.click()
+    wait_job(qtbot, ev, timeout=60_000)
+    assert read_json(run / "calibration.json")["threshold"] == pytest.approx(hist.threshold)
+
+
+@in_child
+def test_image_anomaly_project_from_import_to_export(window, qtbot, dialog_log, tmp_path: Path) -> None:
+    from studio.core.data.synth import make_anomaly_image_folder
+
+    data = make_anomaly_image_folder(tmp_path / "data", good=30, defects={"hole": 4, "scratch": 4}, size=(32, 32))
+    import_data(window, qtbot, Project.create(tmp_path / "anom", "image-anomaly"), data)
+    assert "Anomaly project" in window.page("data").summary.text()
+    fit_and_evaluate_anomaly(window, qtbot)
+    optimize_and_export(window, qtbot, tmp_path)
+    assert dialog_log.errors() == []
+    assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
+
+
 @pytest.mark.skipif(CHILD, reason="the parent of the walkthroughs")
 def test_walkthroughs_never_import_tensorflow_in_the_gui(tmp_path: Path) -> None:
-    """Both walkthroughs (image and sensor: import → train → evaluate → optimize → export → self-test; the
-    image one then why-maps and Try it with a fake camera, LiteRT in the window's process) in a GUI
-    process of their own, through its worker; that process never imports TensorFlow."""
+    """The walkthroughs (image, sensor and image anomaly: import → train → evaluate → optimize → export →
+    self-test; the image one then why-maps and Try it with a fake camera, LiteRT in the window's process) in a
+    GUI process of their own, through its worker; that process never imports TensorFlow."""
     here = Path(__file__)
-    names = ["test_image_project_from_import_to_export", "test_sensor_project_from_import_to_export"]
+    names = ["test_image_project_from_import_to_export", "test_sensor_project_from_import_to_export",
+             "test_image_anomaly_project_from_import_to_export"]
     env = dict(os.environ, STUDIO_WALKTHROUGH_CHILD="1", QT_QPA_PLATFORM="offscreen")
     code = ("import sys, pytest\n"
             "rc = pytest.main(sys.argv[1:])\n"
@@ -257,7 +308,7 @@ def test_walkthroughs_never_import_tensorflow_in_the_gui(tmp_path: Path) -> None
             *[f"{here}::{n}" for n in names]]
     proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, cwd=str(here.parents[2]))
     assert "GUI_PROCESS_TF_MODULES []" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0 and "3 passed" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 @pytest.mark.skipif(CHILD, reason="in the parent session")

@@ -3,8 +3,9 @@
 ``studio evaluate P [--data DIR] --json`` gives ``auroc``, ``threshold``, ``detection_rate`` (defects caught),
 ``false_alarm_rate`` (good flagged), ``accuracy`` (good / not good), the 2x2 ``confusion_matrix`` (rows: truth
 good, defect; columns: verdict OK, NOT OK), ``per_defect`` detection rates and the ``most_anomalous`` examples
-(images with their heat maps). Sensor projects are judged per recording (its score is its highest window's),
-with the same figures per window in ``windows``.
+(images with their heat maps). Sensor projects are judged per recording (its score is its highest window's):
+``recordings`` counts them (as for a sensor classifier), ``recording_items`` lists each one's score and verdict,
+and ``windows`` holds the same figures per window.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def figures(scored: Scored, threshold: float) -> dict[str, Any]:
     if scored.recordings is not None:
         m["recording_accuracy"] = m["accuracy"]
         m["recording_confusion_matrix"] = m["confusion_matrix"]
-        m["recordings"] = [_item(units, scored, i, threshold, False) for i in range(len(scores))]
+        m["recordings"] = int(len(scores))  # a count, as a sensor classifier's evaluation gives it
+        m["recording_items"] = [_item(units, scored, i, threshold, False) for i in range(len(scores))]
         win_defect = scored.is_defect()
         w = anomaly_metrics(scored.scores, win_defect, threshold, scored.labels)
         w.pop("labels", None)

@@ -175,3 +175,13 @@ def recalibrate(run_path: Path, policy: ThresholdPolicy) -> dict[str, Any]:
                                 list(val.get("defect_types", [])), old.get("unit", "image"), keep)
     write_calibration(run_path, record)
     return record
+
+
+def move_threshold(project: Any, run_id: str | None, kind: str, rate: float | None = None,
+                   value: float | None = None) -> dict[str, Any]:
+    """Set an anomaly run's threshold by a policy (``studio threshold``, the Evaluate page's drag): a false-alarm
+    budget, a detection target, balanced, or a value. Returns the new calibration record."""
+    info = read_anomaly_run(project, run_id)
+    policy = ThresholdPolicy(kind, rate if kind in ("false_alarms", "detection") else None,
+                             value if kind == "value" else None).validated()
+    return recalibrate(info.path, policy)

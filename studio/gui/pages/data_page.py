@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.project import SPLITS, modality_of
 from studio.gui.pages.base import Page
+from studio.gui.widgets import anomaly_panels
 from studio.gui.plots import PALETTE, BarChart, plot_widget
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
@@ -323,6 +324,7 @@ class DataPage(Page):
                 "Recordings are split as a whole, so no window of a validation recording is seen in training."
             )
         lines.append(plain_split_text(manifest.get("split_counts", {}), unit))
+        lines.append(anomaly_panels.data_text(manifest))  # good vs defect counts ("" for classifiers)
         self.summary.setText("<br>".join(x for x in lines if x))
         splits = manifest.get("split_counts", {})
         self.chart.set_counts(

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.gui.pages.base import Page
+from studio.gui.widgets import anomaly_panels
 from studio.gui.plots import HeatMap
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.gallery import ImageViewer, Thumbnail, pixmap_from_array
@@ -239,6 +240,7 @@ class EvaluatePage(Page):
         self.last_result = None
         self.results.setVisible(False)
         self.verdict.set_result(None)
+        anomaly_panels.clear_evaluation(self)
 
     @Slot()
     def _open_report(self) -> None:
@@ -289,6 +291,8 @@ class EvaluatePage(Page):
 
     # ------------------------------------------------------------------------------------------ show
     def show_result(self, result: dict[str, Any]) -> None:
+        if anomaly_panels.show_evaluation(self, result):  # AUROC, threshold, heat maps (widgets.anomaly_panels)
+            return
         self.last_result = result
         self.results.setVisible(True)
         project = self.state.project

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.gui.pages.base import Page
+from studio.gui.widgets import anomaly_panels
 from studio.gui.widgets import dialogs
 
 DEBOUNCE_MS = 300
@@ -229,6 +230,7 @@ class ModelPage(Page):
         row.addWidget(self.size_spin)
         row.addStretch(1)
         self.body.addLayout(row)
+        self.device_row = row  # kept on anomaly projects (widgets.anomaly_panels)
         self.input_note = self.note()
         self.body.addWidget(self.input_note)
         self.cards_box = QGridLayout()
@@ -269,6 +271,11 @@ class ModelPage(Page):
         target = project.settings.get("target") or "linux"
         index = self.target_combo.findData(target)
         self.target_combo.setCurrentIndex(max(index, 0))
+        if anomaly_panels.take_over(self, "model", keep=(self.device_row,)):  # a detector: nothing to pick
+            self.size_label.setVisible(False)
+            self.size_spin.setVisible(False)
+            self._loading = False
+            return
         image = project.modality == "image"
         self.size_label.setVisible(image)
         self.size_spin.setVisible(image)

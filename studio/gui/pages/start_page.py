@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QStandardPaths, Qt, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -82,6 +83,10 @@ class StartPage(Page):
         task_row.addWidget(self.sensor_radio)
         task_row.addStretch(1)
         new.addLayout(task_row)
+        self.anomaly_check = QCheckBox("Learn what 'good' looks like from good examples only, and flag anything "
+                                       "else (anomaly detection: few or no defect examples needed)")
+        self.anomaly_check.setObjectName("anomalyCheck")
+        new.addWidget(self.anomaly_check)
         loc_row = QHBoxLayout()
         self.location_edit = QLineEdit()
         self.location_edit.setPlaceholderText("Project folder")
@@ -114,6 +119,16 @@ class StartPage(Page):
         self.sample_sensor_button.clicked.connect(self.open_sensor_sample)
         row.addWidget(self.sample_image_button)
         row.addWidget(self.sample_sensor_button)
+        row.addStretch(1)
+        sample.addWidget(box)
+        sample.addWidget(self._busy_notes[-1])
+        box, row = self.guarded_row(add=False)  # the same data as anomaly projects: good = ok / normal
+        row.addWidget(QLabel("As anomaly detection:"))
+        for kind, text in (("image-anomaly", "Parts: learn 'ok'"), ("sensor-anomaly", "Motor: learn 'normal'")):
+            button = QPushButton(text)
+            button.setObjectName(f"sample_{kind}")
+            button.clicked.connect(lambda _=False, kind=kind: self.open_sample(kind))
+            row.addWidget(button)
         row.addStretch(1)
         sample.addWidget(box)
         sample.addWidget(self._busy_notes[-1])
@@ -194,6 +209,8 @@ class StartPage(Page):
             dialogs.info(self, "New project", "Choose a folder for the project first.")
             return
         task = "image" if self.image_radio.isChecked() else "sensor"
+        if self.anomaly_check.isChecked():
+            task += "-anomaly"
         try:
             project = Project.create(location, task, name=self.name_edit.text().strip() or None)
         except Exception as exc:  # noqa: BLE001 - shown as a dialog

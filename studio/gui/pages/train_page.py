@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.gui.pages.base import Page
+from studio.gui.widgets import anomaly_panels
 from studio.gui.plots import BLUE, ORANGE, CurvePlot
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.run_history import RunHistory
@@ -258,6 +259,8 @@ class TrainPage(Page):
     def reload(self) -> None:
         project = self.state.project
         if project is None or self.is_busy():
+            return
+        if anomaly_panels.take_over(self, "train"):  # a detector to fit, not epochs (widgets.anomaly_panels)
             return
         self._show_last_run()
         self.history.refresh()

@@ -32,7 +32,9 @@ def test_dragging_the_threshold_updates_the_figures(qtbot, tmp_path: Path) -> No
     view = AnomalyEvaluateView()
     qtbot.addWidget(view)
     result = _result(tmp_path)
-    view.set_result(result)
+    with qtbot.assertNotEmitted(view.threshold_changed):  # showing a result is not a user's move
+        view.set_result(result)
+    assert view.histogram.line.label.format.format(value=result["threshold"]) in view.histogram.line.label.toPlainText()
     f = view.histogram.figures
     assert (f["false_alarms"], f["misses"]) == (result["confusion_matrix"][0][1], result["confusion_matrix"][1][0])
     with qtbot.waitSignal(view.threshold_changed, timeout=2000) as sig:

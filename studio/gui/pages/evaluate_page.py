@@ -214,6 +214,7 @@ class EvaluatePage(Page):
         project = self.state.project
         if project is None:
             return
+        anomaly_panels.adapt_subtitle(self, "evaluate")
         current = self.split_combo.currentData()
         self.split_combo.clear()
         self.split_combo.addItem("Validation examples", "val")

@@ -69,6 +69,7 @@ class ThresholdHistogram(QWidget):
         layout.addWidget(self.summary)
         self._good = np.zeros(0)
         self._defect = np.zeros(0)
+        self._quiet = False
         self.unit = "image"
 
     def set_scores(self, good: Sequence[float], defect: Sequence[float], threshold: float, unit: str = "image") -> None:
@@ -81,9 +82,11 @@ class ThresholdHistogram(QWidget):
         edges = np.linspace(lo, hi, 41)
         self.good_curve.setData(edges, np.histogram(self._good, edges)[0])
         self.defect_curve.setData(edges, np.histogram(self._defect, edges)[0])
-        self.line.blockSignals(True)
-        self.line.setValue(float(threshold))
-        self.line.blockSignals(False)
+        self._quiet = True  # the label follows the line; the page hears only the user's moves
+        try:
+            self.line.setValue(float(threshold))
+        finally:
+            self._quiet = False
         self._update_text(float(threshold))
 
     @property
@@ -95,6 +98,8 @@ class ThresholdHistogram(QWidget):
 
     @Slot(object)
     def _moved(self, _line: Any = None) -> None:
+        if self._quiet:
+            return
         t = self.threshold
         self._update_text(t)
         self.threshold_changed.emit(t)

@@ -49,7 +49,13 @@ DETECTOR_TITLES = {
 SUBTITLES = {
     "model": "Anomaly projects learn what 'good' looks like: there is no architecture to pick.",
     "train": "Studio learns what your good examples look like, then flags anything unlike them.",
+    "evaluate": "How well are defects told apart from good examples, and where should the threshold be?",
 }
+
+
+def adapt_subtitle(page: Any, step: str) -> None:
+    """The page's subtitle for an anomaly project (the class's own otherwise)."""
+    page.subtitle = SUBTITLES[step] if _is_anomaly(page) else type(page).subtitle
 
 
 def _is_anomaly(page: Any) -> bool:

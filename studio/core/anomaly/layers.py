@@ -41,10 +41,12 @@ def layer_classes() -> dict[str, Any]:
     class PatchGaussian(keras.layers.Layer):
         """One scale of the patch model: input image -> anomaly map [b, grid, grid, 1] in normal-image units."""
 
-        def __init__(self, factor: int, patch: int, stride: int, channels: int, grid: int, **kw: Any) -> None:
+        def __init__(self, factor: int, patch: int, stride: int, channels: int, grid: int, clip: float = 4.0,
+                     cap: float = 32.0, floor: float = -4.0, **kw: Any) -> None:
             super().__init__(**kw)
             self.factor, self.patch, self.stride = int(factor), int(patch), int(stride)
             self.channels, self.grid = int(channels), int(grid)
+            self.clip, self.cap, self.floor = float(clip), float(cap), float(floor)
             self.dim = self.patch * self.patch * self.channels
 
         def build(self, input_shape: Any) -> None:
@@ -56,15 +58,26 @@ def layer_classes() -> dict[str, Any]:
         def call(self, x: Any) -> Any:
             if self.factor > 1:
                 x = tf.nn.avg_pool2d(x, self.factor, self.factor, "VALID")
-            z = tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, self.stride, "VALID"), -self.offset)
-            energy = tf.reduce_mean(z * z, axis=-1, keepdims=True)
-            energy = tf.nn.avg_pool2d(energy, 3, 1, "VALID")
-            energy = tf.image.resize(energy, (self.grid, self.grid), method="bilinear")
-            return (energy - self.norm[0]) * self.norm[1]
+            # u = (z + clip) * 3 / clip through a RELU6 fused into the convolution: z clipped to +-clip, with an
+            # int8 range fixed by the op (not by the calibration inputs); z = (u - 3) * clip / 3
+            k = 3.0 / self.clip
+            u = tf.nn.relu6(tf.nn.bias_add(tf.nn.conv2d(x, self.kernel * k, self.stride, "VALID"),
+                                           (self.clip - self.offset) * k))
+            d = u - 3.0
+            # the normalized map (mean(z^2) - centre) / spread, clamped to [floor, cap], as a 1x1 convolution
+            # with a fused RELU6 over [0, 6]: its int8 range is fixed by the op, not by what the calibration's
+            # perturbations reach (a MEAN's and a SUB's were, and normal maps fell into one or two int8 steps)
+            a = 6.0 / (self.cap - self.floor)
+            w = tf.ones((1, 1, self.dim, 1)) * (self.norm[1] * a / (k * k * self.dim))
+            b = tf.reshape((-self.norm[0] * self.norm[1] - self.floor) * a, (1,))
+            v = tf.nn.relu6(tf.nn.bias_add(tf.nn.conv2d(d * d, w, 1, "VALID"), b))
+            amap = tf.nn.avg_pool2d(v, 3, 1, "VALID")
+            amap = tf.image.resize(amap, (self.grid, self.grid), method="bilinear")
+            return amap * (1.0 / a) + self.floor
 
         def get_config(self) -> dict[str, Any]:
             return dict(super().get_config(), factor=self.factor, patch=self.patch, stride=self.stride,
-                        channels=self.channels, grid=self.grid)
+                        channels=self.channels, grid=self.grid, clip=self.clip, cap=self.cap, floor=self.floor)
 
     class OrientedEnergy(keras.layers.Layer):
         """Whole-image descriptor: positive oriented gradient energy pooled in grid x grid cells, L2-normalized."""

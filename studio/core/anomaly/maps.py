@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 SPAN = 1.5  # the colour ramps from threshold - SPAN (transparent) to threshold + SPAN (red)
+ALPHA = 0.6  # of the why-maps' opacity: a defect stays visible under its red (holes, stains cover large areas)
 
 
 def heat01(amap: np.ndarray, threshold: float) -> np.ndarray:
@@ -32,7 +33,9 @@ def overlay(image: np.ndarray, amap: np.ndarray, threshold: float) -> np.ndarray
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
     h, w = rgb.shape[:2]
-    heat = Image.fromarray(heat_rgba(heat01(amap, threshold))).resize((w, h), Image.BILINEAR)
+    rgba = heat_rgba(heat01(amap, threshold))
+    rgba[..., 3] = np.round(rgba[..., 3] * ALPHA).astype(np.uint8)
+    heat = Image.fromarray(rgba).resize((w, h), Image.BILINEAR)
     base = Image.fromarray(rgb).convert("RGBA")
     return np.asarray(Image.alpha_composite(base, heat).convert("RGB"))
 

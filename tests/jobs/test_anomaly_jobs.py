@@ -55,3 +55,8 @@ def test_anomaly_project_through_the_jobs(tmp_path: Path) -> None:
     assert again["threshold"] == pytest.approx(new) and again["detection_rate"] == 1.0
     with pytest.raises(ConfigError):
         run_job("anomaly_threshold", project, {"kind": "value"}, RecordingReporter())
+    from studio.core.errors import ProjectError
+    from studio.core.tryit import TryRequest, try_files
+
+    with pytest.raises(ProjectError, match="OK / NOT OK"):  # Try it is for classifiers: said, not misread
+        try_files(project, TryRequest(paths=(str(data),)))

@@ -472,13 +472,17 @@ def check(target: Path, spec: dict, det: Detector, threshold: float, as_json: bo
     return 0
 
 
-def anomaly_selftest(spec: dict, det: Detector) -> int:
+def anomaly_selftest(spec: dict, det: Detector, as_json: bool = False) -> int:
     """Golden inputs -> this device -> the host's raw score (and map) within tolerance; verdicts vs labels."""
     golden = json.loads((HERE / "golden" / "golden.json").read_text(encoding="utf-8"))
     digest = hashlib.sha256((HERE / "model.tflite").read_bytes()).hexdigest()
+    warning = None
     if spec.get("model_sha256") and digest != spec["model_sha256"]:
-        print("warning: model.tflite is not the file Studio exported (checksum differs)")
+        warning = "warning: model.tflite is not the file Studio exported (checksum differs)"
+        if not as_json:
+            print(warning)
     tol = float(golden["tolerance"])
+    results = []
     integer = golden.get("tolerance_kind", "absolute") == "absolute"
     dtype = np.dtype(det.score_out["dtype"]).name
     if golden.get("output_dtype") and dtype != golden["output_dtype"]:
@@ -518,10 +522,19 @@ def anomaly_selftest(spec: dict, det: Detector) -> int:
         verdict = "NOT OK" if score > threshold else "OK"
         right = (verdict == "NOT OK") == bool(item.get("defect"))
         correct += int(right)
+        results.append({"name": name, "label": item["label"], "predicted": verdict, "score": score,
+                        "max_diff": diff, "ok": ok, "correct": right})
+        if as_json:
+            continue
         print(f"{'ok  ' if ok else 'FAIL'} {name}: {verdict} (score {score:.4g}, threshold {threshold:.4g}; true "
               f"label {item['label']}{'' if right else ' - missed' if item.get('defect') else ' - false alarm'}), "
               f"max diff {diff:g} (tolerance {tol:g})")
     n = len(golden["items"])
+    if as_json:
+        print(json.dumps({"ok": not failures, "reproduced": n - failures, "correct": correct, "labelled": n,
+                          "total": n, "tolerance": tol, "threshold": threshold, "runtime": "LiteRT",
+                          "warning": warning, "items": results}, indent=2))
+        return 1 if failures else 0
     print(f"correct on these examples: {correct} of {n} verdicts agree with the true labels")
     if failures:
         print(f"SELFTEST FAILED: {failures} of {n} golden inputs differ from the host's outputs")
@@ -545,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.get("anomaly"):
         det = Detector(Path(args.model), threads=args.threads)
         if args.selftest:
-            return anomaly_selftest(spec, det)
+            return anomaly_selftest(spec, det, args.json)
         if not args.input:
             parser.error("give an input (image, folder or CSV), or --selftest")
         target = Path(args.input)

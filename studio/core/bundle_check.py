@@ -47,16 +47,32 @@ def _read(bundle: Path) -> tuple[dict, dict, dict]:
     return meta, golden, pre
 
 
-def _compare(got: np.ndarray, expected: np.ndarray, tol: float, classes: list[str], labels: list[str | None]
-             ) -> list[dict[str, Any]]:
+def _compare(got: np.ndarray, expected: np.ndarray, tol: float, classes: list[str], labels: list[str | None],
+             pre: dict | None = None) -> list[dict[str, Any]]:
     rows = []
     for i in range(len(expected)):
         g = np.asarray(got[i], np.float64).reshape(-1)
         e = np.asarray(expected[i], np.float64).reshape(-1)
         diff = float(np.max(np.abs(g - e))) if g.shape == e.shape and g.size else float("inf")
-        rows.append({"predicted": classes[int(np.argmax(g))] if g.size else None, "max_diff": diff,
-                     "ok": diff <= tol, "label": labels[i]})
+        predicted = (_verdict(g, pre) if (pre or {}).get("anomaly") else classes[int(np.argmax(g))]) if g.size else None
+        rows.append({"predicted": predicted, "max_diff": diff, "ok": diff <= tol, "label": labels[i]})
     return rows
+
+
+def _verdict(raw: np.ndarray, pre: dict) -> str:
+    """An anomaly detector's verdict from its raw score output: NOT OK when the score is above the threshold."""
+    out = (pre.get("outputs") or {}).get("score") or pre["output"]
+    score = float(raw[0]) if out["dtype"] == "float32" else (float(raw[0]) - out["zero_point"]) * out["scale"]
+    return "NOT OK" if score > float(pre["anomaly"]["threshold"]) else "OK"
+
+
+def _is_correct(predicted: str | None, label: str | None, item: dict, pre: dict) -> bool | None:
+    """Whether a golden's answer is right: its class, or for a detector OK / NOT OK against good / defect."""
+    if predicted is None or label is None:
+        return None
+    if pre.get("anomaly"):
+        return (predicted == "NOT OK") == bool(item.get("defect"))
+    return predicted == label
 
 
 def _model_array_matches(bundle: Path, model_bytes: bytes) -> bool | None:
@@ -70,7 +86,7 @@ def _model_array_matches(bundle: Path, model_bytes: bytes) -> bool | None:
     return hashlib.sha256(data).digest() == hashlib.sha256(model_bytes).digest()
 
 
-def _tflm_check(bundle: Path, golden: dict, classes: list[str], labels: list[str]) -> dict[str, Any]:
+def _tflm_check(bundle: Path, golden: dict, classes: list[str], labels: list[str], pre: dict) -> dict[str, Any]:
     from studio.core.micro import run_tflm_isolated
 
     check: dict[str, Any] = {"id": "tflite-micro", "title": TFLM_TITLE, "ran": False}
@@ -86,7 +102,7 @@ def _tflm_check(bundle: Path, golden: dict, classes: list[str], labels: list[str
         got = run_tflm_isolated(model_bytes, inputs, int(info["arena_bytes"]))
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
         return dict(check, ran=True, ok=False, rows=[], detail=f"the model did not run: {exc}")
-    rows = _compare(got, expected, float(golden["tolerance"]), classes, labels)
+    rows = _compare(got, expected, float(golden["tolerance"]), classes, labels, pre)
     array = _model_array_matches(bundle, model_bytes)
     ok = all(r["ok"] for r in rows) and array is not False
     detail = f"arena {info['arena_bytes']} bytes, the size main.cc states"
@@ -160,18 +176,22 @@ def check_bundle(bundle: str | Path, *, compiled: bool | None = None, kit: str |
     checks = []
     if mcu:
         reporter.progress(0.1, "running the golden inputs in TFLite-Micro")
-        checks.append(_tflm_check(bundle, golden, classes, labels))
+        checks.append(_tflm_check(bundle, golden, classes, labels, pre))
         reporter.progress(0.4, "compiling main.cc against TFLite-Micro")
         checks.append(_compiled_check(bundle, meta, labels, compiled, kit, tol))
     else:
         reporter.progress(0.1, "running the bundle's run_model.py --selftest")
         checks.append(_litert_check(bundle, labels))
+    if pre.get("anomaly"):  # main.cc prints the score's index, not a verdict: Studio's verdict where it matched
+        for c in checks:
+            for r, it in zip((c.get("rows") or []) if c["id"] == "compiled" else [], items):
+                r["predicted"] = it.get("expected_verdict") if r["ok"] else None
     reporter.progress(1.0, "self-test done")
-    return _result(bundle, meta, target, mcu, items, labels, classes, tol, checks)
+    return _result(bundle, meta, target, mcu, items, labels, classes, tol, checks, pre)
 
 
 def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict], labels: list[str],
-            classes: list[str], tol: float, checks: list[dict]) -> dict[str, Any]:
+            classes: list[str], tol: float, checks: list[dict], pre: dict) -> dict[str, Any]:
     ran = [c for c in checks if c["ran"]]
     total = len(items)
     reproduced = bool(ran) and all(c["ok"] for c in ran)
@@ -182,11 +202,11 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
     rows = []
     for i, it in enumerate(items):
         top1 = it.get("expected_top1")
-        studio = classes[int(top1)] if isinstance(top1, int) and 0 <= top1 < len(classes) else None
+        studio = classes[int(top1)] if isinstance(top1, int) and 0 <= top1 < len(classes) else it.get("expected_verdict")
         row = {"name": names[i], "label": labels[i], "why": it.get("why")}
         predicted = first["rows"][i]["predicted"] if first and i < len(first["rows"]) else studio
         row["predicted"] = predicted
-        row["correct"] = predicted == labels[i] if predicted is not None and labels[i] is not None else None
+        row["correct"] = _is_correct(predicted, labels[i], it, pre)
         for c in ran:
             r = c["rows"][i] if i < len(c["rows"]) else {}
             row[c["id"]] = {"predicted": r.get("predicted"), "max_diff": r.get("max_diff"), "ok": r.get("ok")}
@@ -204,7 +224,8 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
                  f"({which}).")
     line2 = f"Correct on {n_correct} of {labelled} golden examples"
     if wrong:
-        line2 += f" ({len(wrong)} taken for another class)"
+        line2 += (f" ({len(wrong)} wrong verdicts: missed defects or false alarms)" if pre.get("anomaly") else
+                  f" ({len(wrong)} taken for another class)")
     if labelled < total:
         line2 += f", plus {total - labelled} boundary blends without a label"
     line2 += ": the least confident samples, picked to test the device, not an accuracy figure"

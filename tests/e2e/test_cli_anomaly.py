@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from studio.cli import main
+from studio.core.bundle_check import check_bundle
 from studio.core.data.synth import make_anomaly_image_folder, make_anomaly_sensor_folder
 
 EVAL_FIELDS = {"auroc", "threshold", "detection_rate", "false_alarm_rate", "accuracy", "confusion_matrix",
@@ -65,6 +66,9 @@ def test_image_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture)
     ok = harness(bundle, "--selftest")
     assert ok.returncode == 0 and "SELFTEST PASSED" in ok.stdout, ok.stdout + ok.stderr
     assert "correct on these examples" in ok.stdout
+    checked = check_bundle(bundle)  # what the GUI's self-test runs: run_model.py --selftest --json
+    assert checked["ok"] and checked["correct"]["total"] == len(checked["items"]), checked["summary"]
+    assert {r["predicted"] for r in checked["items"]} <= {"OK", "NOT OK"}
     line = harness(bundle, str(fresh / "hole" / "hole_000.png"), "--map", str(tmp_path / "map.png")).stdout
     assert "NOT OK" in line and "threshold" in line and (tmp_path / "map.png").stat().st_size > 0
 
@@ -95,6 +99,10 @@ def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     bundle = tmp_path / "bundle"
     run_json(capsys, "export", project, str(bundle), "--target", "cortex-m4")
     assert (bundle / "main.cc").exists()
+    checked = check_bundle(bundle, compiled=False)  # the golden data of main.cc through TFLite-Micro
+    assert checked["ok"] and checked["reproduces"]["ran"] == ["tflite-micro"], checked["summary"]
+    assert {r["predicted"] for r in checked["items"]} <= {"OK", "NOT OK"}
+    assert "taken for another class" not in checked["summary"][1]
     ok = harness(bundle, "--selftest")
     assert ok.returncode == 0 and "SELFTEST PASSED" in ok.stdout, ok.stdout + ok.stderr
     out = harness(bundle, str(data / "rattle" / "rec_00.csv"), "--json")

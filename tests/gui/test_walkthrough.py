@@ -178,9 +178,14 @@ def optimize_and_export(window, qtbot, tmp_path: Path, target: str = "linux") ->
         # a model wrong on every golden example: still reproduced, but never shown as a plain pass
         golden_json = tmp_path / "bundle" / "golden" / "golden.json"
         golden = json.loads(golden_json.read_text())
-        classes = json.loads((tmp_path / "bundle" / "preprocess.json").read_text())["classes"]
+        pre = json.loads((tmp_path / "bundle" / "preprocess.json").read_text())
+        classes, anomaly = pre["classes"], pre.get("anomaly")
         for item, row in zip(golden["items"], result["items"]):
-            item["label"] = next(c for c in classes if c != row["predicted"])
+            if anomaly:  # a detector's answer is OK / NOT OK: make every golden's truth the other one
+                item["defect"] = row["predicted"] == "OK"
+                item["label"] = next(c for c in classes if (c != anomaly["normal_class"]) == item["defect"])
+            else:
+                item["label"] = next(c for c in classes if c != row["predicted"])
         golden_json.write_text(json.dumps(golden))
         qtbot.waitUntil(export.selftest_button.isEnabled, timeout=30_000)  # the first job has ended
         with qtbot.waitSignal(export.selftest_finished, timeout=120_000):

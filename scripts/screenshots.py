@@ -76,6 +76,18 @@ def open_project(window, kind: str, tmp: Path):  # noqa: ANN001
     return project
 
 
+def export_and_selftest(window) -> None:  # noqa: ANN001
+    """Export the page's current variant, then run the bundle's self-test when it has a harness."""
+    window.show_step("export")
+    export = window.page("export")
+    wait_until(lambda: export.variant_combo.count() > 0, ms=30_000)
+    export.export_button.click()
+    wait_job(export)
+    if export.harness() is not None:
+        export.selftest_button.click()
+        wait(export.selftest_finished, 180_000)
+
+
 def scroll_to(page, widget, above: int = 40) -> None:  # noqa: ANN001
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QScrollArea
@@ -236,14 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import studio.core.export  # noqa: F401
 
-        window.show_step("export")
-        export = window.page("export")
-        wait_until(lambda: export.variant_combo.count() > 0, ms=30_000)
-        export.export_button.click()
-        wait_job(export)
-        if export.harness() is not None:
-            export.selftest_button.click()
-            wait(export.selftest_finished, 180_000)
+        export_and_selftest(window)
         shot("08-export")
     except ImportError:
         print("export core missing: no export screenshot", file=sys.stderr)
@@ -354,14 +359,7 @@ def anomaly_shots(window, tmp: Path, shot) -> None:  # noqa: ANN001
         optimize.prune_slider.setValue(0)
         optimize.build_button.click()
         wait_job(optimize)
-        window.show_step("export")
-        export = window.page("export")
-        wait_until(lambda: export.variant_combo.count() > 0, ms=30_000)
-        export.export_button.click()
-        wait_job(export)
-        if export.harness() is not None:
-            export.selftest_button.click()
-            wait(export.selftest_finished, 180_000)
+        export_and_selftest(window)
         shot("21-export-anomaly")
     except ImportError:
         print("export core missing: no anomaly export screenshot", file=sys.stderr)

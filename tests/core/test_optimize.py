@@ -167,3 +167,15 @@ def test_variant_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest
     assert rows["x"]["path"].endswith("model.tflite") and rows["x"]["accuracy"] == 0.9
     only = list_variants(project, target="esp32-s3")
     assert set(only[0]["fits"]) == {"esp32-s3"}
+
+
+def test_a_variant_of_a_model_refitted_on_validation_says_its_accuracy_is_no_fair_test(tmp_path: Path) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from studio.core.optimize.stage import _val_seen
+
+    (tmp_path / "config.json").write_text(json.dumps({"refit_on_train_and_val": True}))
+    assert "refitted" in _val_seen(SimpleNamespace(path=tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"refit_on_train_and_val": False}))
+    assert _val_seen(SimpleNamespace(path=tmp_path)) is None

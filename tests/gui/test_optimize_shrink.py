@@ -77,3 +77,14 @@ def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(w
     panel.show_result({"stopped": True, "points": points, "frontier": record["frontier"], "baseline": points[0]})
     assert panel.result_label.text().startswith("The search was stopped; every model measured so far is kept.")
     window.grab().save(str(tmp_path / "optimize.png"))
+
+
+def test_accuracy_on_validation_a_refitted_model_has_seen_is_not_shown_as_a_test() -> None:
+    from studio.gui.pages.optimize_page import shown_accuracy, variant_row
+
+    v = {"name": "int8", "bytes": 1000, "accuracy": 1.0, "test_accuracy": 0.9,
+         "val_seen_in_training": "the model was refitted on the validation examples"}
+    assert variant_row(v)[5] == "90.0 % (test)" and "refitted" in shown_accuracy(v)[2]
+    assert variant_row({**v, "test_accuracy": None})[5] == "100.0 % (seen)"
+    assert shown_accuracy({**v, "test_accuracy": None})[2].startswith("Not a fair test")
+    assert variant_row({**v, "val_seen_in_training": None})[5] == "100.0 %"

@@ -1,6 +1,7 @@
 """MiniRocket as a real tf_keras / TFLite model (Dempster, Schmidt & Webb, KDD 2021).
 
-84 fixed kernels of length 9 (weights -1, with 2 at three of the nine taps) are applied at dilations spread
+84 fixed kernels of length 9 (weights -1, with 2 at three of the nine taps; placed on the int8 grid, see
+:func:`_exact_kernel`) are applied at dilations spread
 exponentially up to the input length; each kernel/dilation gets several biases taken from quantiles of its
 convolution output on training examples, and every (kernel, dilation, bias) gives one feature: the proportion
 of positive values (PPV) of ``conv - bias`` over time. A ridge classifier on those features is the head.
@@ -31,10 +32,18 @@ from .ridge import RidgeFit, fit_ridge
 KERNEL_LENGTH = 9
 MAX_DILATIONS = 32
 SEED = 0  # the structure is fixed: the same input shape always gives the same kernels and channel subsets
-KERNELS = np.array(
-    [[2.0 if t in idx else -1.0 for t in range(KERNEL_LENGTH)] for idx in itertools.combinations(range(9), 3)],
-    dtype=np.float32,
-)  # [84, 9]
+
+
+def _exact_kernel(idx: tuple[int, ...]) -> list[float]:
+    """MiniRocket's kernel (2 at the taps ``idx``, -1 elsewhere) on the int8 grid: a per-channel int8 scale maps
+    the largest weight to 127, so -1 would be -63.5 and round to -64, leaving the quantized kernel no longer
+    zero-sum (it then answers a signal's level: -3/127 of it at every tap). Here the 2s are 127/63.5 and the
+    six -1s alternate -64/63.5 and -63/63.5: still zero-sum, within 0.8 % of -1, and exactly representable."""
+    rest = iter((-64.0, -63.0) * 3)
+    return [127.0 / 63.5 if t in idx else next(rest) / 63.5 for t in range(KERNEL_LENGTH)]
+
+
+KERNELS = np.array([_exact_kernel(idx) for idx in itertools.combinations(range(9), 3)], dtype=np.float32)  # [84, 9]
 RELU_TOP = 6.0
 MIN_SCALE = 0.5  # floor of a feature's standard deviation (0..6 units) in the ridge head; see fit_ridge
 

@@ -137,6 +137,7 @@ def optimize(project: Any, config: OptimizeConfig, reporter: Reporter | None = N
     reporter.status(
         f"Variant '{name}': {data['bytes'] / 1024:.1f} KB ({data['gzip_bytes'] / 1024:.1f} KB gzip), "
         f"accuracy {data['accuracy'] * 100:.1f}% through LiteRT (Keras {data['keras_accuracy'] * 100:.1f}%)"
+        + (" on validation examples the model was refitted on (not a fair test)" if data["val_seen_in_training"] else "")
     )
     return VariantInfo(name, final, data)
 
@@ -172,6 +173,7 @@ def variant_record(name: str, run: Any, spec: Any, config: OptimizeConfig, built
         "history": built.history,
         "n_train": int(len(arrays.x_train)),
         "seconds": None,
+        "val_seen_in_training": _val_seen(run),
     }
     if config.prune > 0 and not config.channels:
         if data.get("sparsity_depthwise") is not None:
@@ -182,6 +184,14 @@ def variant_record(name: str, run: Any, spec: Any, config: OptimizeConfig, built
     if config.channels:
         data["notes"].append("channel pruning made the model narrower: file, arena, MACs and latency all shrink")
     return data
+
+
+def _val_seen(run: Any) -> str | None:
+    """Why the validation split (where ``accuracy`` is measured) is not new data for ``run`` (None: it is)."""
+    from studio.core.evaluate import seen_in_training
+
+    path = getattr(run, "path", None)
+    return seen_in_training(path, "val") if path is not None else None
 
 
 REFERENCE_KEYS = ("name", "bytes", "flash_bytes", "gzip_bytes", "macs", "params", "latency_ms", "latency_median_ms",

@@ -87,7 +87,7 @@ SUMMARY_KEYS = (
     "latency_median_ms", "params", "macs", "arena", "run_id", "arch", "created", "finetune_epochs",
     "prune_kind", "distill", "flash_bytes", "arch_params", "input_shape", "reference", "vs_int8", "search",
     "recording_accuracy", "keras_recording_accuracy", "recording_accuracy_drop", "test_recording_accuracy",
-    "recordings",
+    "recordings", "val_seen_in_training",
 )
 
 

@@ -74,10 +74,25 @@ def fit_reason(variant: dict[str, Any], target_id: str | None) -> str:
     return str(detail.get("reason") or "")
 
 
-def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
-    def pct(x: Any) -> str:
-        return "—" if x is None else f"{100 * float(x):.1f} %"
+def pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * float(x):.1f} %"
 
+
+def shown_accuracy(v: dict[str, Any]) -> tuple[float | None, str, str]:
+    """(value, cell text, tooltip) of a variant's Accuracy: measured on validation, unless the model was refitted
+    on the validation examples (a closed-form model): then on the test split when there is one, else the
+    validation figure marked as seen in training."""
+    seen = v.get("val_seen_in_training")
+    if not seen:
+        return v.get("accuracy"), pct(v.get("accuracy")), COLUMN_TIPS[5]
+    if v.get("test_accuracy") is not None:
+        return (v["test_accuracy"], f"{pct(v['test_accuracy'])} (test)",
+                f"Measured on the test examples: the validation ones are no fair test here ({seen}).")
+    return (v.get("accuracy"), f"{pct(v.get('accuracy'))} (seen)",
+            f"Not a fair test: {seen}. Import a test folder (or evaluate on new data) for a fair figure.")
+
+
+def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
     fits = _fits_value(v, target_id)
     latency = v.get("latency_ms")
     if isinstance(latency, dict):
@@ -89,7 +104,7 @@ def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
         human_bytes(v.get("gzip_bytes")),
         human_bytes(arena),
         "—" if v.get("sparsity") is None else f"{100 * float(v['sparsity']):.0f} %",
-        pct(v.get("accuracy")),
+        shown_accuracy(v)[1],
         effect_text(v) or "—",
         pct(v.get("agreement")),
         "—" if latency is None else f"{float(latency):.2f} ms",
@@ -294,6 +309,8 @@ class OptimizePage(Page):
                 item = QTableWidgetItem(text)
                 if j == len(COLUMNS) - 1:
                     item.setToolTip(fit_reason(v, target_id))
+                if j == COLUMNS.index("Accuracy"):
+                    item.setToolTip(shown_accuracy(v)[2])
                 if j == 0 and v.get("run_id"):
                     current = v["run_id"] == (self.state.project.data.get("active_run") if self.state.project else None)
                     item.setToolTip(f"Built from run {v['run_id']}" + ("" if current else
@@ -307,7 +324,7 @@ class OptimizePage(Page):
         self.table.setFixedHeight(min(320, self.table.horizontalHeader().height() + rows_height + 6))
         target = self.target_combo.target()
         points = [
-            (str(v.get("name")), float(v.get("bytes") or 0) / 1024, 100 * float(v.get("accuracy") or 0.0),
+            (str(v.get("name")), float(v.get("bytes") or 0) / 1024, 100 * float(shown_accuracy(v)[0] or 0.0),
              _fits_value(v, target_id) is not False)
             for v in self.variants
             if v.get("bytes") is not None

@@ -75,6 +75,17 @@ def test_fitted_kernels_are_zero_sum_on_the_int8_grid() -> None:
         assert np.abs(np.round(q).sum(axis=0)).max() == 0  # zero-sum for every input channel and output channel
 
 
+def test_int8_calibration_inputs_cover_the_bulk_of_the_signal_not_its_spikes() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (20, 500, 1)).astype(np.float32)
+    x[3, 100, 0], x[7, 200, 0] = 40.0, -25.0  # two switching spikes
+    rep = minirocket.calibration_inputs(x)
+    assert rep.shape == x.shape and -3.5 < rep.min() < -2 and 2 < rep.max() < 3.5
+    assert np.array_equal(rep[x == np.clip(x, rep.min(), rep.max())], x[x == np.clip(x, rep.min(), rep.max())])
+    pos = np.abs(x)  # the range always holds 0 (zero padding): the low end of a positive signal is kept
+    assert minirocket.calibration_inputs(pos).min() == pos.min()
+
+
 def test_minirocket_learns_and_its_head_is_a_dense_layer() -> None:
     x, y = _two_classes(40, 64)
     xt, yt = _two_classes(40, 64, seed=5)

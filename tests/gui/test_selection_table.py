@@ -93,5 +93,20 @@ def test_the_model_page_keeps_the_sensor_default_choose_by_measurement(window, q
     qtbot.waitUntil(lambda: window.state.page_settings("train").get("arch") is not None, timeout=120_000)
     saved = window.state.page_settings("train")
     assert saved["arch"] == "minirocket" and saved["select"] is True
-    window.page("model").select("cnn1d")  # picking a card is the user's choice: no search
-    assert window.state.page_settings("train")["select"] is False
+    page = window.page("model")
+    qtbot.waitUntil(lambda: "recordings of 64 rows" in page.input_note.text(), timeout=60_000)
+    assert page.choose_check.isChecked() and "Studio scores" in page.input_note.text()
+    assert not any(c.property("selected") for c in page.cards)  # Studio chooses: no card is "Selected"
+    rocket = next(c for c in page.cards if c.spec.id == "minirocket")
+    assert rocket.knob == "features" and rocket.width_combo.count() > 1  # its size control is not an empty Width
+    rocket.width_combo.setCurrentIndex(0)
+    page.select("minirocket")
+    saved = window.state.page_settings("train")
+    assert saved["select"] is False and saved["features"] == rocket.width_combo.itemData(0)
+    assert saved.get("width") is None and not page.choose_check.isChecked()
+    qtbot.waitUntil(lambda: "the model reads whole recordings" in page.input_note.text(), timeout=60_000)
+    page.select("cnn1d")  # picking a card is the user's choice: no search
+    saved = window.state.page_settings("train")
+    assert saved["select"] is False and saved.get("features") is None and saved["width"] is not None
+    page.choose_check.setChecked(True)  # and back to the measured choice
+    assert window.state.page_settings("train")["select"] is True

@@ -87,8 +87,8 @@ REGISTRY: dict[str, ArchSpec] = {
             title="1-D CNN",
             task="sensor",
             summary=(
-                "Three 1-D convolution blocks over time, global average pooling and dropout. The default for "
-                "sensor windows: small, fast, robust to where in the window an event happens."
+                "Three 1-D convolution blocks over time, global average pooling and dropout: small, fast, "
+                "robust to where in the window an event happens. Wins when there are many recordings per class."
             ),
             defaults={"width": 1.0, "dropout": 0.3},
             allowed={"width": (0.5, 1.0, 1.5, 2.0), "dropout": {"min": 0.0, "max": 0.9}},
@@ -112,7 +112,7 @@ REGISTRY: dict[str, ArchSpec] = {
                 "Fixed random-like dilated convolution kernels (84 patterns of -1/2 weights at up to 32 "
                 "dilations), the proportion of positive values of each, and a linear classifier fitted in "
                 "closed form (ridge) in seconds. The strongest default with few recordings per class "
-                "(Dempster et al. 2021). 'features' trades accuracy for flash and RAM on microcontrollers."
+                "(Dempster et al. 2021). Fewer features trade accuracy for flash and RAM on microcontrollers."
             ),
             defaults={"features": 10000, "step": 0.25},
             allowed={"features": (840, 2016, 5040, 10000), "step": {"min": 0.0, "max": 2.0}},

@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -32,6 +33,10 @@ from studio.gui.widgets import anomaly_panels
 from studio.gui.widgets import dialogs
 
 DEBOUNCE_MS = 300
+KNOBS = {"width": "Width:", "features": "Features:"}  # registry parameter -> the card's label for it
+POLICY_WORDS = {"resample": "whole recordings, resampled to {window:,} rows",
+                "pad": "whole recordings, padded to {window:,} rows",
+                "windows": "windows of {window:,} rows (a new one every {stride:,})"}
 
 
 @dataclass(frozen=True)
@@ -140,16 +145,19 @@ class ArchCard(QFrame):
                 warn.setWordWrap(True)
                 layout.addWidget(warn)
         row = QHBoxLayout()
+        # the one size control of this architecture: its width multiplier, or MiniRocket's feature count
+        self.knob = next((k for k in KNOBS if isinstance(spec.allowed.get(k), tuple)), None)
         self.width_combo = QComboBox()
-        widths = spec.allowed.get("width") or ()
-        for w in widths:
-            self.width_combo.addItem(f"{w:g}×", w)
-        default = spec.defaults.get("width")
-        if default in widths:
-            self.width_combo.setCurrentIndex(list(widths).index(default))
+        choices = spec.allowed.get(self.knob) or () if self.knob else ()
+        for w in choices:
+            self.width_combo.addItem(f"{w:g}×" if self.knob == "width" else f"{w:,}", w)
+        default = spec.defaults.get(self.knob) if self.knob else None
+        if default in choices:
+            self.width_combo.setCurrentIndex(list(choices).index(default))
         self.width_combo.currentIndexChanged.connect(page.schedule_estimates)
-        row.addWidget(QLabel("Width:"))
-        row.addWidget(self.width_combo)
+        if self.knob:
+            row.addWidget(QLabel(KNOBS[self.knob]))
+            row.addWidget(self.width_combo)
         row.addStretch(1)
         layout.addLayout(row)
         grid = QGridLayout()
@@ -171,7 +179,21 @@ class ArchCard(QFrame):
 
     @property
     def width(self) -> float | None:
-        return self.width_combo.currentData()
+        return self.width_combo.currentData() if self.knob == "width" else None
+
+    def knob_values(self) -> dict[str, Any]:
+        """The card's size choice as training settings: every knob named, the ones this card lacks as None (a
+        width saved for another card must not reach this one)."""
+        values: dict[str, Any] = {k: None for k in KNOBS}
+        if self.knob:
+            values[self.knob] = self.width_combo.currentData()
+        return values
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        if self.knob and saved.get(self.knob) is not None:
+            idx = self.width_combo.findData(saved[self.knob])
+            if idx >= 0:
+                self.width_combo.setCurrentIndex(idx)
 
     def set_selected(self, selected: bool) -> None:
         self.setProperty("selected", selected)
@@ -233,6 +255,12 @@ class ModelPage(Page):
         self.device_row = row  # kept on anomaly projects (widgets.anomaly_panels)
         self.input_note = self.note()
         self.body.addWidget(self.input_note)
+        self.choose_check = QCheckBox("Let Studio choose: score the models and the ways of reading the "
+                                      "recordings on my data, and train the best (recommended)")
+        self.choose_check.setObjectName("chooseForMe")
+        self.choose_check.toggled.connect(self._choose_toggled)
+        self.choose_check.setVisible(False)
+        self.body.addWidget(self.choose_check)
         self.cards_box = QGridLayout()
         self.cards_box.setSpacing(14)
         self.body.addLayout(self.cards_box)
@@ -252,6 +280,8 @@ class ModelPage(Page):
         self._loading = False
         self.estimates: dict[str, dict[str, Any]] = {}
         self._requested: list[tuple[str, tuple[int, ...], int, dict[str, Any]]] = []
+        self._sensor_input: dict[str, Any] | None = None  # the worker's train_choices["sensor_input"]
+        self._n_classes = 0
 
     # ------------------------------------------------------------------------------------------ state
     def _build_cards(self, modality: str, archs: list[dict[str, Any]], imagenet: dict[str, bool]) -> None:
@@ -279,18 +309,18 @@ class ModelPage(Page):
         image = project.modality == "image"
         self.size_label.setVisible(image)
         self.size_spin.setVisible(image)
+        self.choose_check.setVisible(not image)
+        self._sensor_input = None
         try:
             manifest = project.load_manifest()
         except Exception:  # noqa: BLE001 - the page is unreachable without data anyway
             manifest = None
         if manifest is not None:
-            n = len(manifest["classes"])
+            n = self._n_classes = len(manifest["classes"])
             if image:
                 self.input_note.setText(f"{n} classes; images are resized to the image size before training.")
             else:
-                self.input_note.setText(
-                    f"{n} classes; input is a window of {manifest['window']} rows × "
-                    f"{len(manifest['channels'])} channels.")
+                self.input_note.setText(f"{n} classes, {len(manifest['channels'])} channels.")
         self._loading = False
         self._choices_job = self.state.query("train_choices", {}, succeeded=self._show_choices)
 
@@ -309,10 +339,12 @@ class ModelPage(Page):
         arch = saved.get("arch") or defaults.get("arch")
         arch = arch or (self.cards[0].spec.id if self.cards else None)
         for card in self.cards:
-            if card.spec.id == arch and saved.get("width") is not None:
-                idx = card.width_combo.findData(saved["width"])
-                if idx >= 0:
-                    card.width_combo.setCurrentIndex(idx)
+            if card.spec.id == arch:
+                card.restore(saved)
+        self._sensor_input = choices.get("sensor_input")
+        select = saved.get("select") if saved.get("select") is not None else defaults.get("select")
+        self.choose_check.setChecked(bool(select) and project.modality == "sensor")
+        self._show_input_note()
         default_size = defaults.get("input_size") if defaults.get("arch") == arch else None
         self.size_spin.setValue(int(saved.get("input_size") or default_size or self._default_size(arch)))
         self._loading = False
@@ -328,8 +360,38 @@ class ModelPage(Page):
         return 96 if arch == "mobilenetv2" else 64
 
     def _show_selection(self, arch: str | None) -> None:
+        choosing = self.choose_check.isVisible() and self.choose_check.isChecked()
         for card in self.cards:
-            card.set_selected(card.spec.id == arch)
+            card.set_selected(card.spec.id == arch and not choosing)
+
+    def _show_input_note(self) -> None:
+        """Sensors: what the model will read, in words, from the worker's answer (the same shaping training
+        uses), and who chooses it."""
+        project, info = self.state.project, self._sensor_input
+        if project is None or project.modality != "sensor" or not info:
+            return
+        manifest_classes = f"{self._n_classes} classes"
+        lengths = (f"recordings of {info['shortest']:,} rows" if info["shortest"] == info["longest"] else
+                   f"recordings of {info['shortest']:,} to {info['longest']:,} rows")
+        reads = POLICY_WORDS.get(info["policy"], "{window:,} rows").format(**info)
+        if info["policy"] == "resample" and info["shortest"] == info["longest"] == info["window"]:
+            reads = f"whole recordings ({info['window']:,} rows)"
+        if self.choose_check.isChecked():
+            text = (f"{manifest_classes}, {info['channels']} channels, {lengths}. When you train, Studio scores "
+                    "MiniRocket and the 1-D CNN on whole recordings and on windows by cross-validation and trains "
+                    f"the best; the sizes below are for {reads}. Pick a card to decide yourself.")
+        else:
+            text = f"{manifest_classes}, {info['channels']} channels, {lengths}; the model reads {reads}."
+        self.input_note.setText(text)
+
+    @Slot(bool)
+    def _choose_toggled(self, checked: bool) -> None:
+        if self._loading or self.state.project is None:
+            return
+        self.state.save_settings("train", {"select": checked})
+        self._show_selection(self.selected_arch())
+        self._show_input_note()
+        self.state.refresh_steps()
 
     def selected_arch(self) -> str | None:
         return self.state.page_settings("train").get("arch")
@@ -344,11 +406,15 @@ class ModelPage(Page):
 
     def select(self, arch: str) -> None:
         card = next(c for c in self.cards if c.spec.id == arch)
-        values: dict[str, Any] = {"arch": arch, "width": card.width, "select": False}
+        values: dict[str, Any] = {"arch": arch, **card.knob_values(), "select": False}
+        self._loading = True
+        self.choose_check.setChecked(False)
+        self._loading = False
         if self.state.project is not None and self.state.project.modality == "image":
             values["input_size"] = self.size_spin.value()
         self.state.save_settings("train", values)
         self._show_selection(arch)
+        self._show_input_note()
         self.state.refresh_steps()
 
     @Slot()
@@ -372,7 +438,7 @@ class ModelPage(Page):
         if arch:  # the selected card's controls are part of the saved choice
             card = next((c for c in self.cards if c.spec.id == arch), None)
             if card is not None:
-                values: dict[str, Any] = {"width": card.width}
+                values: dict[str, Any] = card.knob_values()
                 if self.state.project.modality == "image":
                     values["input_size"] = self.size_spin.value()
                 self.state.save_settings("train", values)
@@ -393,8 +459,9 @@ class ModelPage(Page):
                 size = min(max(self.size_spin.value(), lo), hi)
                 shape: tuple[int, ...] = (size, size, int(manifest.get("channels") or 3))
             else:
-                shape = (int(manifest["window"]), len(manifest["channels"]))
-            out.append((spec.id, shape, n_classes, {"width": card.width}))
+                window = (self._sensor_input or {}).get("window") or manifest["window"]
+                shape = (int(window), len(manifest["channels"]))
+            out.append((spec.id, shape, n_classes, {k: v for k, v in card.knob_values().items() if v is not None}))
         return out
 
     @staticmethod

@@ -181,7 +181,9 @@ class TrainPage(Page):
         super().__init__(state, parent)
         self.model_line = QLabel()
         self.model_line.setObjectName("modelLine")
+        self.model_line.setWordWrap(True)
         self.body.addWidget(self.model_line)
+        self._closed_form = False  # the chosen model is fitted without epochs: the settings below do not apply
 
         form = QFormLayout()
         form.setHorizontalSpacing(16)
@@ -216,6 +218,9 @@ class TrainPage(Page):
         form.addRow("", self.augment_check)
         form.addRow("", self.pretrained_check)
         self.body.addLayout(form)
+        self.epochs_note = self.note("")
+        self.epochs_note.setVisible(False)
+        self.body.addWidget(self.epochs_note)
         for signal in (self.epochs_spin.valueChanged, self.batch_combo.currentIndexChanged,
                        self.lr_spin.valueChanged, self.patience_spin.valueChanged,
                        self.augment_check.toggled, self.pretrained_check.toggled):
@@ -225,6 +230,9 @@ class TrainPage(Page):
         self.stop_button = self.task.cancel_button
         self.stop_button.setObjectName("stopButton")
 
+        # sensor runs: the measured candidates and why one was chosen, first (the search comes before any curve)
+        self.selection = SelectionTable(self)
+        self.body.addWidget(self.selection)
         plots = QHBoxLayout()
         self.loss_plot = CurvePlot("Loss (lower is better)", "loss", height=300)
         # legend top left: accuracy starts low and rises to the right, so that corner stays clear
@@ -237,8 +245,6 @@ class TrainPage(Page):
         self.result_label.setObjectName("resultLine")
         self.result_label.setWordWrap(True)
         self.body.addWidget(self.result_label)
-        self.selection = SelectionTable(self)  # sensor runs: the measured candidates and why one was chosen
-        self.body.addWidget(self.selection)
         self.history = RunHistory(state, self)
         self.history.model_changed.connect(self._model_changed)
         self.body.addWidget(self.history)
@@ -314,6 +320,7 @@ class TrainPage(Page):
             self.pretrained_check.setChecked(str(pick("pretrained", "none")) == "imagenet")
             self._pretrained_reason = pretrained_reason(choices, pick("width", None))
             self.model_line.setText(self._model_text(saved, defaults))
+            self._show_epochs_note(saved, defaults, arch)
         finally:
             self._choices_applied()
         if self._pretrained_reason:
@@ -325,8 +332,8 @@ class TrainPage(Page):
 
     def _saved_overrides(self) -> dict[str, Any]:
         saved = self.state.page_settings("train")
-        keys = ("arch", "input_size", "width", "epochs", "batch_size", "learning_rate", "patience", "augment",
-                "pretrained", "select")
+        keys = ("arch", "input_size", "width", "features", "epochs", "batch_size", "learning_rate", "patience",
+                "augment", "pretrained", "select")
         out = {k: saved[k] for k in keys if saved.get(k) is not None}
         if self.state.project is not None and self.state.project.modality != "image":
             out.pop("input_size", None)
@@ -343,6 +350,9 @@ class TrainPage(Page):
         width = saved.get("width") or defaults.get("width")
         if width:
             parts.append(f"width {float(width):g}×")
+        features = saved.get("features") or defaults.get("features")
+        if features and spec is not None and "features" in spec["allowed"]:
+            parts.append(f"{int(features):,} features")
         size = saved.get("input_size") or defaults.get("input_size")
         if size and spec is not None and spec["task"] == "image":
             parts.append(f"{size} px images")
@@ -498,11 +508,28 @@ class TrainPage(Page):
         self._set_controls_enabled(True)
         self.reload()  # the core stored the settings it actually used
 
+    def _show_epochs_note(self, saved: dict[str, Any], defaults: dict[str, Any], arch: str) -> None:
+        """Say which settings a sensor run will use: MiniRocket is fitted in closed form (no epochs, no
+        batches), so its controls are disabled; when Studio chooses, they apply only if a network wins."""
+        select = saved.get("select") if saved.get("select") is not None else defaults.get("select")
+        closed = (self._archs.get(arch) or {}).get("trained_by") == "closed form"
+        self._closed_form = bool(closed and not select)
+        if self._closed_form:
+            text = ("MiniRocket is fitted in closed form in seconds: it has no epochs, batches or learning rate, "
+                    "so these settings are not used.")
+        elif select:
+            text = ("These settings apply only if a network (the 1-D CNN) wins the choice; MiniRocket is fitted in "
+                    "closed form, without epochs.")
+        else:
+            text = ""
+        self.epochs_note.setText(text)
+        self.epochs_note.setVisible(bool(text))
+
     def _set_controls_enabled(self, enabled: bool) -> None:
         """Settings are frozen while a run uses them (the core saves them to the project when it ends)."""
         for w in (self.epochs_spin, self.batch_combo, self.lr_spin, self.patience_spin,
                   self.augment_check, self.pretrained_check):
-            w.setEnabled(enabled)
+            w.setEnabled(enabled and not self._closed_form)
         if self._pretrained_reason:
             self.pretrained_check.setEnabled(False)
 

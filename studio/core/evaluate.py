@@ -165,6 +165,9 @@ def evaluate(project: Any, run_id: str | None = None, split: str | None = None, 
     seen = seen_in_training(info.path, split_name)
     if seen:
         extra["seen_in_training"] = seen
+    elif split_name == "val" and (Path(info.path) / "selection.json").exists():
+        extra["chosen_on"] = ("these validation recordings also took part in choosing the model (cross-validation), "
+                              "so the figure can be a little optimistic")
     extra["verdict"] = verdict_of(dict(extra, labels=m["labels"], confusion_matrix=m["confusion_matrix"]),
                                   project.modality)
     reporter.progress(1.0, "evaluation finished")

@@ -226,4 +226,8 @@ def verdict_of(result: dict[str, Any], modality: str = "image", threshold: float
         v["lines"] = [f"Not a fair test: {seen}. Check on the test examples or on a folder of new "
                       f"{unit if unit != 'windows' else 'recordings'}."] + list(v["lines"])
         v["headline"] = v["lines"][0]
+    elif result.get("chosen_on") and v.get("lines"):
+        v["chosen_on"] = result["chosen_on"]
+        v["lines"] = list(v["lines"]) + [f"Note: {result['chosen_on']}. A test split or a folder of new recordings "
+                                         "gives the fair figure."]
     return v

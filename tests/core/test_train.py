@@ -271,7 +271,10 @@ def test_sensor_default_selects_by_cross_validation_then_fits_minirocket(tmp_pat
     assert "refitted" in ev["seen_in_training"]
     assert ev["verdict"]["headline"].startswith("Not a fair test") and ev["verdict"]["seen_in_training"]
     kept = train(project, default_config(project).replace(refit=False), NullReporter())
-    assert "seen_in_training" not in evaluate(project, run_id=kept.path.name, split="val").to_json()
+    ev = evaluate(project, run_id=kept.path.name, split="val").to_json()
+    assert "seen_in_training" not in ev
+    # not refitted, but the validation recordings took part in the choice: said as a note, not as "not fair"
+    assert "choosing the model" in ev["chosen_on"] and ev["verdict"]["lines"][-1].startswith("Note: ")
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

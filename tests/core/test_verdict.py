@@ -109,3 +109,5 @@ def test_a_result_on_data_the_model_saw_is_not_called_ready() -> None:
     assert seen["headline"] == ("Not a fair test: these are the examples the model was trained on. Check on the "
                                 "test examples or on a folder of new images.")
     assert seen["lines"][1].startswith("Ready to try") and seen["seen_in_training"]
+    chosen = verdict_of(dict(result, chosen_on="these validation recordings also took part in choosing the model"))
+    assert chosen["headline"].startswith("Ready to try") and chosen["lines"][-1].startswith("Note: these validation")

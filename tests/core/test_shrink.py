@@ -47,6 +47,9 @@ def test_flash_bytes_and_comparison_with_the_unpruned_int8_model() -> None:
     vs = compare_with_reference(v)
     assert vs["bytes"] == 0.5 and vs["arena_bytes"] == 0.5 and vs["macs"] == 0.25
     assert vs["accuracy_points"] == -1.0 and vs["test_accuracy_points"] == 2.0
+    assert vs["recording_accuracy_points"] is None  # images: no recordings
+    ref["recording_accuracy"], v["recording_accuracy"] = 0.875, 0.8125
+    assert compare_with_reference(v)["recording_accuracy_points"] == -6.25
     assert compare_with_reference({"bytes": 1}) is None
 
 

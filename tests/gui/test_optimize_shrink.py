@@ -43,6 +43,9 @@ def test_prune_kinds_say_what_they_shrink_and_the_request_follows(window, qtbot,
                                          "accuracy_points": 0.0}}
     assert variant_row(c50)[3] == "18 KB" and variant_row(c50)[6] == "flash 0.42×, RAM 0.59×, zipped 0.40×, −1.0 points"
     assert variant_row(p50)[6].startswith("flash 1.00×, RAM 1.00×, zipped 0.78×")
+    # a sensor variant: accuracy and its change per recording, as the Evaluate page's headline
+    sensor = dict(c50, recording_accuracy=0.875, vs_int8=dict(c50["vs_int8"], recording_accuracy_points=-6.25))
+    assert variant_row(sensor)[5] == "87.5 %" and variant_row(sensor)[6].endswith("−6.2 points")
 
 
 def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(window, qtbot, tmp_path: Path) -> None:

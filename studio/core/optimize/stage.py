@@ -195,7 +195,7 @@ def _val_seen(run: Any) -> str | None:
 
 
 REFERENCE_KEYS = ("name", "bytes", "flash_bytes", "gzip_bytes", "macs", "params", "latency_ms", "latency_median_ms",
-                  "accuracy", "test_accuracy")
+                  "accuracy", "test_accuracy", "recording_accuracy", "test_recording_accuracy")
 
 
 def reference_numbers(data: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def compare_with_reference(data: dict[str, Any]) -> dict[str, Any] | None:
         "macs": ratio(data.get("macs"), ref.get("macs")),
         "latency_median_ms": ratio(data.get("latency_median_ms"), ref.get("latency_median_ms")),
     }
-    for key in ("accuracy", "test_accuracy"):
+    for key in ("accuracy", "test_accuracy", "recording_accuracy", "test_recording_accuracy"):
         mine, theirs = data.get(key), ref.get(key)
         out[f"{key}_points"] = round((mine - theirs) * 100, 2) if mine is not None and theirs is not None else None
     return out

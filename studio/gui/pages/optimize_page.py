@@ -50,7 +50,8 @@ COLUMN_TIPS = (
     "The file's size when zipped: pruned weights (zeros) show up here, not in the file size.",
     "RAM (arena): the working memory TFLite-Micro needs to run it, as measured.",
     "Zeros: the share of the weights that pruning set to zero.",
-    "Accuracy measured by running this very file (LiteRT, as on the device), on the validation examples.",
+    "Accuracy measured by running this very file (LiteRT, as on the device), on the validation examples; for "
+    "sensor recordings, per recording (the mean of its windows' answers), as on the Evaluate page.",
     "What pruning changed against the unpruned int8 model of the same run (size, RAM, accuracy).",
     "Agreement: how often this variant gives the same answer as the trained model (100 %: nothing was lost by "
     "shrinking it, whether the answers are right or not).",
@@ -83,12 +84,17 @@ def shown_accuracy(v: dict[str, Any]) -> tuple[float | None, str, str]:
     on the validation examples (a closed-form model): then on the test split when there is one, else the
     validation figure marked as seen in training."""
     seen = v.get("val_seen_in_training")
+    # sensors: per recording, the Evaluate page's headline (the mean of each recording's window answers)
+    per_rec = v.get("recording_accuracy") is not None
+    acc = v.get("recording_accuracy") if per_rec else v.get("accuracy")
+    test = v.get("test_recording_accuracy") if per_rec and v.get("test_recording_accuracy") is not None \
+        else v.get("test_accuracy")
     if not seen:
-        return v.get("accuracy"), pct(v.get("accuracy")), COLUMN_TIPS[5]
-    if v.get("test_accuracy") is not None:
-        return (v["test_accuracy"], f"{pct(v['test_accuracy'])} (test)",
+        return acc, pct(acc), COLUMN_TIPS[5]
+    if test is not None:
+        return (test, f"{pct(test)} (test)",
                 f"Measured on the test examples: the validation ones are no fair test here ({seen}).")
-    return (v.get("accuracy"), f"{pct(v.get('accuracy'))} (seen)",
+    return (acc, f"{pct(acc)} (seen)",
             f"Not a fair test: {seen}. Import a test folder (or evaluate on new data) for a fair figure.")
 
 

@@ -100,7 +100,9 @@ def effect_text(variant: dict[str, Any]) -> str:
     for key, word in (("flash_bytes", "flash"), ("arena_bytes", "RAM"), ("gzip_bytes", "zipped")):
         if vs.get(key) is not None:
             parts.append(f"{word} {vs[key]:.2f}×")
-    points = vs.get("accuracy_points")
+    # the same accuracy as the table's column: per recording for sensor projects
+    points = vs.get("recording_accuracy_points") if vs.get("recording_accuracy_points") is not None else \
+        vs.get("accuracy_points")
     if points is not None:
         parts.append(f"{points:+.1f} points".replace("-", "−"))
     return ", ".join(parts)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.gui.pages.base import Page
 from studio.gui.widgets import dialogs
+from studio.gui.widgets.shrink import shown_accuracy
 from studio.gui.widgets.target_combo import TargetCombo
 from studio.gui.widgets.verdict import NotReadyBanner
 
@@ -156,7 +157,7 @@ class ExportPage(Page):
             self.variant_combo.clear()
             for v in variants:
                 name = str(v.get("name"))
-                acc = v.get("accuracy")
+                acc = shown_accuracy(v)[0]
                 label = name + (f"   ({100 * float(acc):.1f} % accuracy)" if acc is not None else "")
                 if v.get("run_id") and v["run_id"] != project.data.get("active_run"):
                     label += "   (from an earlier model)"

@@ -32,7 +32,7 @@ from studio.gui.pages.model_page import human_bytes
 from studio.gui.plots import ScatterPlot
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.search_panel import SearchPanel
-from studio.gui.widgets.shrink import PruneKindBox, effect_text
+from studio.gui.widgets.shrink import PruneKindBox, effect_text, pct, shown_accuracy
 from studio.gui.widgets.target_combo import TargetCombo
 from studio.gui.widgets.verdict import NotReadyBanner
 
@@ -73,29 +73,6 @@ def _fits_value(variant: dict[str, Any], target_id: str | None = None) -> bool |
 def fit_reason(variant: dict[str, Any], target_id: str | None) -> str:
     detail = (variant.get("fit_detail") or {}).get(target_id) or {}
     return str(detail.get("reason") or "")
-
-
-def pct(x: Any) -> str:
-    return "—" if x is None else f"{100 * float(x):.1f} %"
-
-
-def shown_accuracy(v: dict[str, Any]) -> tuple[float | None, str, str]:
-    """(value, cell text, tooltip) of a variant's Accuracy: measured on validation, unless the model was refitted
-    on the validation examples (a closed-form model): then on the test split when there is one, else the
-    validation figure marked as seen in training."""
-    seen = v.get("val_seen_in_training")
-    # sensors: per recording, the Evaluate page's headline (the mean of each recording's window answers)
-    per_rec = v.get("recording_accuracy") is not None
-    acc = v.get("recording_accuracy") if per_rec else v.get("accuracy")
-    test = v.get("test_recording_accuracy") if per_rec and v.get("test_recording_accuracy") is not None \
-        else v.get("test_accuracy")
-    if not seen:
-        return acc, pct(acc), COLUMN_TIPS[5]
-    if test is not None:
-        return (test, f"{pct(test)} (test)",
-                f"Measured on the test examples: the validation ones are no fair test here ({seen}).")
-    return (acc, f"{pct(acc)} (seen)",
-            f"Not a fair test: {seen}. Import a test folder (or evaluate on new data) for a fair figure.")
 
 
 def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
@@ -316,7 +293,7 @@ class OptimizePage(Page):
                 if j == len(COLUMNS) - 1:
                     item.setToolTip(fit_reason(v, target_id))
                 if j == COLUMNS.index("Accuracy"):
-                    item.setToolTip(shown_accuracy(v)[2])
+                    item.setToolTip(shown_accuracy(v)[2] or COLUMN_TIPS[5])
                 if j == 0 and v.get("run_id"):
                     current = v["run_id"] == (self.state.project.data.get("active_run") if self.state.project else None)
                     item.setToolTip(f"Built from run {v['run_id']}" + ("" if current else

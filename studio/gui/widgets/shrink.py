@@ -90,6 +90,30 @@ class PruneKindBox(QWidget):
             self.changed.emit()
 
 
+def pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * float(x):.1f} %"
+
+
+def shown_accuracy(v: dict[str, Any]) -> tuple[float | None, str, str]:
+    """(value, cell text, tooltip) of a variant's Accuracy on the Optimize and Export pages ("" tooltip: the
+    column's own): measured on validation, unless the model was refitted
+    on the validation examples (a closed-form model): then on the test split when there is one, else the
+    validation figure marked as seen in training."""
+    seen = v.get("val_seen_in_training")
+    # sensors: per recording, the Evaluate page's headline (the mean of each recording's window answers)
+    per_rec = v.get("recording_accuracy") is not None
+    acc = v.get("recording_accuracy") if per_rec else v.get("accuracy")
+    test = v.get("test_recording_accuracy") if per_rec and v.get("test_recording_accuracy") is not None \
+        else v.get("test_accuracy")
+    if not seen:
+        return acc, pct(acc), ""
+    if test is not None:
+        return (test, f"{pct(test)} (test)",
+                f"Measured on the test examples: the validation ones are no fair test here ({seen}).")
+    return (acc, f"{pct(acc)} (seen)",
+            f"Not a fair test: {seen}. Import a test folder (or evaluate on new data) for a fair figure.")
+
+
 def effect_text(variant: dict[str, Any]) -> str:
     """What a variant changed against the unpruned int8 model of the same run, e.g. "flash 0.42×, RAM 0.52×,
     zipped 0.40×, −1.0 points"; "" without a reference."""
@@ -108,4 +132,4 @@ def effect_text(variant: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["DISTILL_DEFAULT", "KINDS", "PruneKindBox", "effect_text"]
+__all__ = ["DISTILL_DEFAULT", "KINDS", "PruneKindBox", "effect_text", "pct", "shown_accuracy"]

@@ -229,7 +229,10 @@ def _result(bundle: Path, meta: dict, target: dict, mcu: bool, items: list[dict]
     if labelled < total:
         line2 += f", plus {total - labelled} boundary blends without a label"
     line2 += ": the least confident samples, picked to test the device, not an accuracy figure"
-    line2 += (f" (validation accuracy {meta['accuracy'] * 100:.1f} %)." if meta.get("accuracy") is not None else ".")
+    if meta.get("recording_accuracy") is not None:  # sensors: the figure the Evaluate page leads with
+        line2 += f" (validation accuracy {meta['recording_accuracy'] * 100:.1f} % per recording)."
+    else:
+        line2 += f" (validation accuracy {meta['accuracy'] * 100:.1f} %)." if meta.get("accuracy") is not None else "."
     out: dict[str, Any] = {
         "bundle": str(bundle), "target": target.get("id"), "target_title": target.get("title"), "mcu": mcu,
         "ok": reproduced,

@@ -228,6 +228,7 @@ def _bundle_json(project_name: str, variant: dict[str, Any], target: TargetProfi
         "target": target.to_json(),
         "quantize": variant.get("quantize"),
         "accuracy": variant.get("accuracy"),
+        "recording_accuracy": variant.get("recording_accuracy"),  # sensors: per recording (mean of its windows)
         "bytes": len(model_bytes),
         "gzip_bytes": measure.gzip_size(model_bytes),
         "arena": dict(arena, bytes=arena["recommended_bytes"]) if arena else None,
@@ -306,7 +307,10 @@ def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: Targ
         device = (tdir / "README_linux.md").read_text(encoding="utf-8").replace(
             "@EXAMPLE@", "photo.jpg    # or a folder of images" if spec["kind"] == "image"
             else "recording.csv    # columns named as in preprocess.json")
-    acc = variant.get("accuracy")
+    acc, rec = variant.get("accuracy"), variant.get("recording_accuracy")
+    acc_text = "–" if acc is None else f"{acc * 100:.1f}%"
+    if rec is not None and acc is not None:
+        acc_text = f"{rec * 100:.1f}% per recording ({acc * 100:.1f}% per window)"
     return (
         text.replace("@DEVICE_SECTION@", device)
         .replace("@PROJECT_NAME@", project_name)
@@ -318,7 +322,7 @@ def _readme(tdir: Path, project_name: str, variant: dict[str, Any], target: Targ
         .replace("@BYTES@", str(variant.get("bytes")))
         .replace("@GZIP_BYTES@", str(variant.get("gzip_bytes")))
         .replace("@QUANTIZE@", str(variant.get("quantize")))
-        .replace("@ACCURACY@", "–" if acc is None else f"{acc * 100:.1f}%")
+        .replace("@ACCURACY@", acc_text)
         .replace("@INPUT@", _input_text(spec, io))
         .replace("@GOLDEN_COUNT@", str(len(gold_json.get("items", []))))
         .replace("@TOLERANCE@", f"{gold_json['tolerance']:g}")

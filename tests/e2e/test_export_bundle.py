@@ -228,6 +228,9 @@ def test_check_bundle_separates_reproducing_from_correct(sensor_bundle, tmp_path
     assert good["summary"][0].startswith(f"Reproduces Studio's answers on {n} of {n}")
     k, labelled = good["correct"]["n"], good["correct"]["total"]  # boundary blends have no label
     assert f"Correct on {k} of {labelled}" in good["summary"][1] and 2 <= labelled <= n
+    meta = json.loads((bundle / "bundle.json").read_text())  # sensors: the per-recording figure, as Evaluate
+    assert good["summary"][1].endswith(f"(validation accuracy {meta['recording_accuracy'] * 100:.1f} % per recording).")
+    assert "% per recording (" in (bundle / "README.md").read_text()
     assert k == sum(it["predicted"] == it["label"] for it in good["items"])
     # a model wrong on every golden (here: labels that disagree with every prediction)
     gj = bundle / "golden" / "golden.json"

@@ -31,7 +31,7 @@ from studio.core.fsutil import atomic_write_json, read_json
 from studio.core.inference import Backend, ModelInput, backend_for, load_input
 from studio.core.reporter import NullReporter, Reporter, check_cancel
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4  # 4: sensor results say how many stretches the evidence spans
 CACHE_LIMIT = 2000  # cached results kept per project (oldest removed first)
 MAX_WINDOWS = 16  # windows of one recording explained (evenly spread): enough for the shape, bounded cost
 SPAN_LEVEL = 0.5
@@ -144,6 +144,13 @@ def _span(time_map: np.ndarray, level: float = SPAN_LEVEL) -> list[int]:
     return [lo, hi + 1]
 
 
+def _stretches(time_map: np.ndarray, level: float = SPAN_LEVEL) -> int:
+    """How many separate stretches of the recording reach ``level``: a periodic fault's evidence is spread over
+    many, and the legend must not name one of them as "the" stretch."""
+    above = np.asarray(time_map) >= level
+    return int(np.count_nonzero(above[1:] & ~above[:-1]) + int(bool(above[:1].any())))
+
+
 def _pct(p: float) -> str:
     return f"{100 * p:.0f} %"
 
@@ -154,8 +161,11 @@ def legend_text(result: dict[str, Any]) -> str:
     target = result.get("explained", result["label"])
     if result["kind"] == "sensor":
         a, b = result["span"]
-        return (f"{said} Shaded: the stretch that decided '{target}' (rows {a} to {b - 1}), mostly in channel "
-                f"'{result['channel']}'. Unshaded parts made little difference.")
+        n = int(result.get("stretches") or 1)
+        where = (f"the stretch that decided '{target}' (rows {a} to {b - 1})" if n <= 2 else
+                 f"where the evidence for '{target}' lies, spread over {n} stretches of the recording (the "
+                 f"strongest: rows {a} to {b - 1})")
+        return f"{said} Shaded: {where}, mostly in channel '{result['channel']}'. Unshaded parts made little difference."
     if result["method"] == "gradcam":
         return (f"{said} Red: where the model's last layer found the most evidence for '{target}'. "
                 "Uncoloured parts count little.")
@@ -206,6 +216,7 @@ def explain_input(backend: Backend, inp: ModelInput, method: str = attr.DEFAULT_
             channel_importance={n: round(float(v), 4) for n, v in zip(names, chan)},
             channel=names[c_best],
             span=_span(time_map),
+            stretches=_stretches(time_map),
             peak=[int(round(attr.peak(time_map)[0])), c_best],
             windows=len(inp.x),
             window_labels=[backend.classes[int(i)] for i in window_probs.argmax(axis=1)],

@@ -147,3 +147,17 @@ def test_explain_job_for_project_recordings_carries_the_signal(tmp_path: Path) -
     assert overlay_image(out[0], np.asarray(out[0]["signal"])).size[0] >= 320
     again = explain_job(project, {"recordings": [rec["id"]]}, NullReporter())["results"][0]
     assert again["cached"] is True
+
+
+def test_a_sensor_legend_does_not_name_one_stretch_when_the_evidence_is_spread() -> None:
+    from studio.core.explain import _stretches, legend_text
+
+    one = np.zeros(100, np.float32)
+    one[40:50] = 1.0
+    periodic = np.tile(np.r_[np.ones(5), np.zeros(15)].astype(np.float32), 5)  # a fault once per revolution
+    assert (_stretches(one), _stretches(periodic), _stretches(np.ones(10))) == (1, 5, 1)
+    base = {"kind": "sensor", "label": "imbalance", "confidence": 0.96, "span": [40, 50], "channel": "ax"}
+    assert "the stretch that decided 'imbalance' (rows 40 to 49)" in legend_text(dict(base, stretches=1))
+    spread = legend_text(dict(base, stretches=5))
+    assert "spread over 5 stretches of the recording (the strongest: rows 40 to 49)" in spread
+    assert "the stretch that decided" not in spread

@@ -230,8 +230,23 @@ def test_image_project_from_import_to_export(window, qtbot, dialog_log, tiny_ima
     evaluate(window, qtbot, other_folder=tiny_images)
     optimize_and_export(window, qtbot, tmp_path)
     try_it(window, qtbot, tiny_images)
+    assert_pages_fit(window)
     assert dialog_log.errors() == []
     assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
+
+
+def assert_pages_fit(window, width: int = 1000) -> None:
+    """Every page, with this project's results on it, fits the default window (1240 px, ~1015 px beside the
+    steps) without being cut off: pages have no horizontal scroll bar, so anything wider is clipped (a long
+    status line and a check box's text did that)."""
+    from PySide6.QtWidgets import QWidget
+
+    wide = {}
+    for page in window.pages:
+        body = page.findChild(QWidget, "pageBody")
+        if body is not None and body.minimumSizeHint().width() > width:
+            wide[type(page).__name__] = body.minimumSizeHint().width()
+    assert wide == {}
 
 
 @in_child
@@ -241,6 +256,7 @@ def test_sensor_project_from_import_to_export(window, qtbot, dialog_log, tiny_se
     train_one_epoch(window, qtbot)
     evaluate(window, qtbot)
     optimize_and_export(window, qtbot, tmp_path, target="cortex-m7")
+    assert_pages_fit(window)
     assert dialog_log.errors() == []
     assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
 

@@ -83,10 +83,12 @@ class StartPage(Page):
         task_row.addWidget(self.sensor_radio)
         task_row.addStretch(1)
         new.addLayout(task_row)
-        self.anomaly_check = QCheckBox("Learn what 'good' looks like from good examples only, and flag anything "
-                                       "else (anomaly detection: few or no defect examples needed)")
+        # a check box never wraps its text: the short choice here, the explanation in a wrapping note below
+        self.anomaly_check = QCheckBox("Anomaly detection: learn what 'good' looks like")
         self.anomaly_check.setObjectName("anomalyCheck")
         new.addWidget(self.anomaly_check)
+        new.addWidget(self.note("From good examples only; anything else is flagged. Few or no defect examples "
+                                "are needed."))
         loc_row = QHBoxLayout()
         self.location_edit = QLineEdit()
         self.location_edit.setPlaceholderText("Project folder")

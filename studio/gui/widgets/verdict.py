@@ -6,13 +6,15 @@ class how many were missed and what they were taken for. An optional confidence 
 answers to *check by hand*; moving it recomputes the verdict at once from the evaluation's per-sample
 predictions (:func:`studio.core.verdict.verdict_of`, numpy only: no worker round trip).
 
-The last verdict of each (project, model) is remembered for the session (:func:`remember`), so
-:class:`NotReadyBanner` can carry a "not ready yet" to Optimize and Export for the same model.
+The last verdict of each (project, model) is remembered (:func:`remember`: in memory, and its "not ready"
+reasons in the app's own gui.ini, never in the project), so :class:`NotReadyBanner` carries a "not ready yet" to
+Optimize and Export for the same model, also after the app was closed and opened again.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -29,17 +31,43 @@ BANNER_STYLE = ("QLabel#notReadyBanner { background: #fdecea; color: #8c2a1f; bo
 _LAST: dict[tuple[str, str], dict[str, Any]] = {}  # (project path, run id) -> verdict shown last
 
 
+def _settings_key(project: Any, run: str) -> str:
+    import hashlib
+
+    return "verdicts/" + hashlib.sha1(f"{project.path}|{run}".encode()).hexdigest()[:16]
+
+
 def remember(project: Any, run: str | None, verdict: dict[str, Any]) -> None:
-    if project is not None and run:
-        _LAST[(str(project.path), str(run))] = verdict
+    if project is None or not run:
+        return
+    _LAST[(str(project.path), str(run))] = verdict
+    from studio.gui.state import gui_settings
+
+    reasons = [str(r) for r in verdict.get("not_ready") or []]
+    gui_settings().setValue(_settings_key(project, str(run)), json.dumps({"not_ready": reasons}))
 
 
 def last_verdict(project: Any) -> dict[str, Any] | None:
-    """The verdict last shown for the project's current model in this session, or None."""
+    """The verdict last shown for the project's current model (this session, else the one remembered in
+    gui.ini from an earlier one), or None."""
     if project is None:
         return None
     run = project.data.get("active_run")
-    return _LAST.get((str(project.path), str(run))) if run else None
+    if not run:
+        return None
+    key = (str(project.path), str(run))
+    if key not in _LAST:
+        from studio.gui.state import gui_settings
+
+        raw = gui_settings().value(_settings_key(project, str(run)))
+        try:
+            saved = json.loads(str(raw)) if raw else None
+        except ValueError:
+            saved = None
+        if not isinstance(saved, dict):
+            return None
+        _LAST[key] = saved
+    return _LAST[key]
 
 
 class VerdictPanel(QWidget):

@@ -43,3 +43,20 @@ def test_curves_whole_epochs_percent_axis_and_legend_outside(qtbot) -> None:  # 
     assert [label.text for _, label in legend.items] == ["training", "validation"]
     view = acc.getViewBox().sceneBoundingRect()
     assert not legend.sceneBoundingRect().intersects(view)  # below the axis, never over a curve
+
+
+def test_training_curves_keep_every_epoch_point_on_the_chart(qtbot) -> None:  # noqa: ANN001
+    from studio.gui.pages.train_page import TrainCurves
+
+    loss, acc = CurvePlot("Loss", "loss"), CurvePlot("Accuracy", "%")
+    qtbot.addWidget(loss)
+    qtbot.addWidget(acc)
+    curves = TrainCurves(loss, acc)
+    for epoch in range(1, 31):  # a loss that falls from 1.6 to 0.5: the first epochs must stay visible
+        curves.add_batches([{"epoch": epoch, "batch": b, "steps": 10, "loss": 1.6 / epoch ** 0.35} for b in
+                            range(1, 11)])
+        curves.add_epoch({"loss": 1.6 / epoch ** 0.35, "val_loss": 1.5 / epoch ** 0.3, "accuracy": 0.5,
+                          "val_accuracy": 0.5})
+    curves.flush()
+    top = loss.getViewBox().viewRange()[1][1]
+    assert top >= max(curves.series["loss"] + curves.series["val_loss"])

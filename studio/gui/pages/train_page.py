@@ -58,7 +58,7 @@ class TrainCurves:
 
     New points are collected as they arrive and drawn together by a coalescing timer (:data:`REDRAW_MS`);
     :meth:`flush` draws now (at the end of a run, in tests). The axes are set here, not auto-ranged: epochs run
-    from 0 to a 1-2-5 step, accuracy from 0 to 100 %, loss from 0 to a 1-2-5 step above the recent values;
+    from 0 to a 1-2-5 step, accuracy from 0 to 100 %, loss from 0 to a 1-2-5 step above every epoch point and the recent batches;
     so a frame repaints each plot once, and its axes only when a limit moves."""
 
     def __init__(self, loss: CurvePlot, accuracy: CurvePlot) -> None:
@@ -116,7 +116,9 @@ class TrainCurves:
     def _set_ranges(self) -> None:
         last_x = max(self.batch_x[-1] if self.batch_x else 0.0, self.epoch_x[-1] if self.epoch_x else 0.0)
         x_max = nice_ceiling(max(last_x * 1.04, last_x + 0.5, 2.0))  # the newest point never sits on the edge
-        recent = self.batch_loss[-200:] + self.series["loss"][-20:] + self.series["val_loss"][-20:]
+        # every epoch point stays on the chart (a curve running off the top reads as a broken plot); only the
+        # noisy per-batch line is limited to its recent values
+        recent = self.batch_loss[-200:] + self.series["loss"] + self.series["val_loss"]
         finite = [v for v in recent if math.isfinite(v)]
         y_max = nice_ceiling(max(finite) * 1.05) if finite else 1.0
         for plot, y_range in ((self.loss_plot, (0.0, y_max)), (self.acc_plot, (0.0, 100.0))):

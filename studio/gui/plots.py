@@ -158,6 +158,8 @@ class CurvePlot(pg.PlotWidget):
         self.setLabel("bottom", bottom)
         self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
+        # room on the right for half of the last tick label (the "40" of an epoch axis was cut in half)
+        self.getPlotItem().layout.setContentsMargins(2, 2, 14, 2)
         if percent:  # 0 % and 100 % ticks need half a label of room inside the view to be drawn
             self.setYRange(0, 100, padding=0.07)
         self.legend = legend_below(self, legend_columns)  # legend_offset: kept for callers, unused (outside)

@@ -393,6 +393,9 @@ class TrainPage(Page):
             text += ", stopped by you"
         elif reason == "early_stopping":
             text += ", stopped early when validation stopped improving"
+        elif reason == "interrupted":
+            text += (f" of {metrics.get('epochs_planned')}" if metrics.get("epochs_planned") else "") + \
+                ", cut short when Studio's background process stopped (Start training runs it again)"
         if best is not None:
             text += f". Best validation accuracy <b>{100 * float(best):.1f} %</b>"
             if metrics.get("best_epoch"):

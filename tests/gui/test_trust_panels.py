@@ -63,13 +63,18 @@ def test_why_panel_explains_the_mistakes_and_one_sample(qtbot, tmp_path: Path) -
     assert panel.mistakes_button.isEnabled()
     panel.mistakes_button.click()
     assert state.requests[-1] == ("explain", {"paths": [str(f) for f in files]})
-    assert len(panel.findChildren(WhyMapView)) == 3 and "3 mistake" in panel.note.text()
+    assert len(panel.findChildren(WhyMapView)) == 3 and panel.note.text().startswith("Why-maps of 3 mistakes:")
+    from PySide6.QtWidgets import QLabel
+
+    captions = [w.text() for w in panel.findChildren(QLabel) if w.text().startswith("Labelled")]
+    assert captions == ["Labelled 'a'; the model said 'b'."] * 3  # the map explains 'b'; the truth is named
     panel.explain_one(str(files[0]))
     assert isinstance(panel.dialog, WhyDialog) and not panel.dialog.view.picture.pixmap().isNull()
     # sensor mistakes: recording ids, windows ("rec@start") folded onto their recording, at most MAX_MAPS
     items = [{"where": "r7@0"}, {"where": "r7@64"}, {"where": "r9"}] + [{"where": f"x{k}"} for k in range(20)]
     req = why_requests(items, "sensor")
     assert req["recordings"][:2] == ["r7", "r9"] and len(req["recordings"]) == MAX_MAPS
+    assert len(why_requests(items, "sensor", limit=None)["recordings"]) == 22
 
 
 def test_suspects_panel_finds_lists_and_fixes_through_jobs(qtbot, tmp_path: Path) -> None:

@@ -21,17 +21,17 @@ MAX_MAPS = 12
 COLUMNS = 3  # photos; signal plots are wide: two a row, larger, so the legend stays readable
 
 
-def why_requests(items: list[dict[str, Any]], modality: str) -> dict[str, Any]:
-    """The ``explain`` request for the first :data:`MAX_MAPS` mistakes: image paths, or recording ids (a
-    sensor mistake's id is "rec@start" for a window, or the recording id itself)."""
+def why_requests(items: list[dict[str, Any]], modality: str, limit: int | None = MAX_MAPS) -> dict[str, Any]:
+    """The ``explain`` request for the first ``limit`` mistakes: image paths, or recording ids (a sensor
+    mistake's id is "rec@start" for a window, or the recording id itself)."""
     if modality == "image":
-        return {"paths": [str(i["path"]) for i in items if i.get("path")][:MAX_MAPS]}
+        return {"paths": [str(i["path"]) for i in items if i.get("path")][:limit]}
     recs = []
     for i in items:
         rid = str(i.get("id") or i.get("where") or "").split("@")[0]
         if rid and rid not in recs:
             recs.append(rid)
-    return {"recordings": recs[:MAX_MAPS]}
+    return {"recordings": recs[:limit]}
 
 
 class WhyDialog(QDialog):
@@ -141,15 +141,31 @@ class WhyPanel(QWidget):
     def _show_maps(self, out: dict[str, Any]) -> None:
         self._clear()
         self.results = list(out.get("results") or [])
+        truth = {str(i.get("path")): str(i.get("true")) for i in self.items if i.get("path") and i.get("true")}
         for k, result in enumerate(self.results):
+            cell = QWidget()
+            box = QVBoxLayout(cell)
+            box.setContentsMargins(0, 0, 0, 0)
             view = WhyMapView()
             columns = 2 if result.get("kind") == "sensor" else COLUMNS
-            view.setMaximumWidth(500 if columns == 2 else 320)
+            cell.setMaximumWidth(500 if columns == 2 else 320)
             view.show_result(result, _signal(result))
-            self.grid.addWidget(view, k // columns, k % columns)
+            box.addWidget(view)
+            label = result.get("true_label") or truth.get(str(result.get("path")))
+            if label:  # the map explains the model's answer; the caption says what the example really is
+                caption = QLabel(f"Labelled '{label}'; the model said '{result.get('label')}'.")
+                caption.setObjectName("note")
+                caption.setWordWrap(True)
+                box.addWidget(caption)
+            self.grid.addWidget(cell, k // columns, k % columns)
         shown = sum(1 for r in self.results if not r.get("error"))
-        self.note.setText(f"Why-maps of {shown} mistake(s): red marks what decided the model's (wrong) answer."
-                          if self.items else f"Why-maps of {shown} example(s): red marks what decided the answer.")
+        if self.items:
+            total = len(next(iter(why_requests(self.items, self._modality(), limit=None).values())))
+            of = "" if shown >= total else f" of the {total}, the most confident first"
+            self.note.setText(f"Why-maps of {shown} mistakes{of}: red marks what decided the model's (wrong) "
+                              "answer.")
+        else:
+            self.note.setText(f"Why-maps of {shown} example(s): red marks what decided the answer.")
 
     @Slot(object)
     def _show_one(self, out: dict[str, Any]) -> None:

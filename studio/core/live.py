@@ -206,11 +206,14 @@ class LiveClassifier:
     """Answer frames of ``source`` with ``backend`` (a :class:`LiveModel`, or any backend with ``spec``,
     ``classes`` and ``predict``: the LiteRT one of ``studio.core.inference``), measuring frames per second."""
 
-    def __init__(self, backend: Any, source: FrameSource) -> None:
+    def __init__(self, backend: Any, source: FrameSource, max_fps: float | None = None) -> None:
         if backend.spec.kind != "image":
             raise DatasetError("the live camera needs an image model", hint="this project classifies sensor data")
         self.backend = backend
         self.source = source
+        # an unpaced source (test frames, a fast camera) must not answer faster than anyone can watch: that only
+        # takes the window's CPU (the GUI passes ~30 frames per second)
+        self.min_gap = 1.0 / float(max_fps) if max_fps else 0.0
         self.count = 0
         self._times: deque[float] = deque(maxlen=FPS_WINDOW + 1)
 
@@ -242,7 +245,12 @@ class LiveClassifier:
         """Answer frames until the source ends, ``max_frames`` were answered or ``should_stop()``; returns the
         number answered."""
         n = 0
+        last = -1e9
         while (max_frames is None or n < max_frames) and not should_stop():
+            wait = last + self.min_gap - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            last = time.perf_counter()
             result = self.step()
             if result is None:
                 break

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+MAX_FPS = 30.0  # frames answered per second at most: what a camera delivers and an eye can follow
 INSTALL_HINT = ('Live camera needs Qt Multimedia, which this installation does not include. Install it with '
                 '"pip install small-model-studio[camera]" (the pyside6-addons package), then restart Studio. '
                 'Files, folders and CSVs work without it.')
@@ -133,7 +134,7 @@ class LiveThread(QThread):
         super().__init__(parent)
         from studio.core.live import LiveClassifier
 
-        self.live = LiveClassifier(backend, source)
+        self.live = LiveClassifier(backend, source, max_fps=MAX_FPS)
         self._stop = threading.Event()
 
     def run(self) -> None:  # noqa: D401 - QThread API

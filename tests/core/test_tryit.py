@@ -139,3 +139,19 @@ def _run(live: LiveClassifier) -> list:
     seen: list = []
     live.run(seen.append)
     return seen
+
+
+def test_live_classifier_paces_an_unpaced_source_to_max_fps() -> None:
+    """Test frames (or a fast camera) come as fast as they are read: answering them faster than ~30 a second
+    only takes the window's CPU, so the classifier waits between frames."""
+    import time
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(kind="image", size=8, channels=3, preprocess=lambda x: x)
+    backend = SimpleNamespace(spec=spec, classes=["a", "b"], predict=lambda x: np.tile([0.3, 0.7], (len(x), 1)))
+    frames = [np.zeros((16, 16, 3), np.uint8)] * 9
+    t0 = time.perf_counter()
+    assert LiveClassifier(backend, FakeFrameSource(frames), max_fps=40).run(lambda r: None) == 9
+    assert time.perf_counter() - t0 >= 8 / 40  # eight gaps of at least 1/40 s
+    fast = LiveClassifier(backend, FakeFrameSource(frames))  # no cap: the benchmark measures the model alone
+    assert fast.min_gap == 0.0 and fast.run(lambda r: None) == 9

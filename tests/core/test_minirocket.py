@@ -86,6 +86,21 @@ def test_int8_calibration_inputs_cover_the_bulk_of_the_signal_not_its_spikes() -
     assert minirocket.calibration_inputs(pos).min() == pos.min()
 
 
+def test_snapped_head_is_exact_in_int8_and_keeps_the_mean_logits() -> None:
+    x, y = _two_classes(16, 48)
+    model = models.build_model("minirocket", (48, 1), 2, features=840)
+    minirocket.fit(model, x, y, 2, step=0.25)
+    w, b = model.get_layer("predictions").get_weights()
+    feats = minirocket.transform(model, x)
+    minirocket.snap_head(model, x)
+    wq, bq = model.get_layer("predictions").get_weights()
+    q = wq / (np.abs(wq).max(axis=0) / 127.0)
+    assert np.abs(q - np.round(q)).max() < 1e-3 and not np.array_equal(w, wq)
+    before, after = feats @ w + b, feats @ wq + bq
+    assert np.abs((after - before).mean(0)).max() < 1e-4  # the rounding's mean shift is in the bias
+    assert np.abs(after - before).max() < 0.1 * np.abs(before).max()
+
+
 def test_minirocket_learns_and_its_head_is_a_dense_layer() -> None:
     x, y = _two_classes(40, 64)
     xt, yt = _two_classes(40, 64, seed=5)

@@ -111,8 +111,9 @@ def convert_variant(work: Any, arrays: Arrays, config: OptimizeConfig, reporter:
     rep = arrays.x_train[rep_idx]
     clipped = config.quantize == "int8" and getattr(work, "name", None) == "minirocket"
     if clipped:
-        from studio.core.models.minirocket import CALIBRATION_PERCENT, calibration_inputs
+        from studio.core.models.minirocket import CALIBRATION_PERCENT, calibration_inputs, snap_head
 
+        snap_head(work, rep)  # a clone of the run's model: the float reference is untouched
         rep = calibration_inputs(rep)
     reporter.status(
         f"Converting to {QUANT_LABELS[config.quantize]}"
@@ -134,6 +135,7 @@ def convert_variant(work: Any, arrays: Arrays, config: OptimizeConfig, reporter:
     if config.quantize == "int8":
         notes.append(f"int8 calibrated on {len(rep)} training samples (balanced over classes)"
                      + (f"; input range from their {CALIBRATION_PERCENT:g}th to {100 - CALIBRATION_PERCENT:g}th "
-                        "percentiles (rarer extremes saturate; MiniRocket counts signs, not sizes)" if clipped else ""))
+                        "percentiles (rarer extremes saturate; MiniRocket counts signs, not sizes); head weights "
+                        "on the int8 grid with the bias corrected for their rounding" if clipped else ""))
     check_cancel(reporter)
     return model_bytes

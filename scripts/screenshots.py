@@ -269,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     top = data_page.preview_title.mapTo(scroll.widget(), QPoint(0, 0)).y()
     scroll.verticalScrollBar().setValue(top - 260)  # the chart's lower part and the signal plots
     shot("09-data-sensors")
+    window.show_step("model")  # sensors: "Let Studio choose" on, what the model will read, MiniRocket's features
+    model = window.page("model")
+    wait_until(lambda: "channels" in model.input_note.text() and len(model.estimates) == len(model.cards),
+               ms=180_000)
+    shot("25-model-sensors")
     window.show_step("train")
     wait_until(lambda: train.ready, ms=60_000)
     train.epochs_spin.setValue(max(3, args.epochs // 2))

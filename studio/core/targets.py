@@ -49,7 +49,7 @@ TARGETS: dict[str, TargetProfile] = {
     for t in (
         TargetProfile(
             "linux",
-            "Linux board / Raspberry Pi 4 class (inspection camera)",
+            "Linux board / Raspberry Pi 4 class (a camera or a sensor gateway)",
             "litert",
             flash_bytes=4 * 1024 * MB,
             ram_bytes=512 * MB,

@@ -68,6 +68,10 @@ def test_why_panel_explains_the_mistakes_and_one_sample(qtbot, tmp_path: Path) -
 
     captions = [w.text() for w in panel.findChildren(QLabel) if w.text().startswith("Labelled")]
     assert captions == ["Labelled 'a'; the model said 'b'."] * 3  # the map explains 'b'; the truth is named
+    panel.resize(1000, 700)
+    panel.show()
+    for view in panel.findChildren(WhyMapView):  # each picture fits its cell (a wider one was cut off)
+        assert view.picture.pixmap().width() <= view.maximumWidth() <= 320
     panel.explain_one(str(files[0]))
     assert isinstance(panel.dialog, WhyDialog) and not panel.dialog.view.picture.pixmap().isNull()
     # sensor mistakes: recording ids, windows ("rec@start") folded onto their recording, at most MAX_MAPS

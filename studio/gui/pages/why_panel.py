@@ -148,7 +148,9 @@ class WhyPanel(QWidget):
             box.setContentsMargins(0, 0, 0, 0)
             view = WhyMapView()
             columns = 2 if result.get("kind") == "sensor" else COLUMNS
-            cell.setMaximumWidth(500 if columns == 2 else 320)
+            width = 500 if columns == 2 else 320
+            view.setMaximumWidth(width)  # the view scales its picture to its own width: it must be limited too
+            cell.setMaximumWidth(width)
             view.show_result(result, _signal(result))
             box.addWidget(view)
             label = result.get("true_label") or truth.get(str(result.get("path")))

@@ -306,8 +306,10 @@ def vibration_oneclass(sample_dir: Path, seed: int = 0) -> Iterator[tuple[str, P
         root = Path(tempfile.mkdtemp(prefix=f"anom-vib-{normal}-"))
         for s in states:
             for i, f in enumerate(files[s]):
+                # the good folder is "normal": another state named "normal" is a defect type here
+                other = "normal_state" if s == "normal" else s
                 where = "train/normal" if s == normal and i in halves[s] else \
-                    ("test/normal" if s == normal else f"test/{s}")
+                    ("test/normal" if s == normal else f"test/{other}")
                 if s != normal and i not in halves[s]:
                     continue  # the other states' second halves: test holds one half of each state
                 (root / where).mkdir(parents=True, exist_ok=True)

@@ -92,6 +92,30 @@ def test_window_detector_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> No
     data = convert_model(D.export_copy(model, spec), "int8", representative_set(train, "sensor"), io_dtype="int8")
     run = run_detector(data, test)
     assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02
+    # clearly abnormal windows keep their float scores: the calibration (with its flat windows) reaches the
+    # high distances, so int8 does not clip every defect to one ceiling
+    assert np.corrcoef(run.scores, keras_scores)[0, 1] > 0.95
+    assert run.scores[12:].max() > 0.5 * keras_scores[12:].max()
     x0 = np.round(test[:1] / 0.03).clip(-128, 127).astype(np.int8)  # any input; the arena does not depend on it
     arena = find_arena(data, x0)
     assert arena.ok and arena.min_bytes < 256 * 1024
+
+
+def test_window_detector_fixed_range_form_and_the_former_one() -> None:
+    """New runs clip standardized features at +-zclip (every int8 range fixed by an op); a run fitted before
+    (no zclip in its spec) keeps the former graph, and both separate the faults."""
+    train = _windows(30, False, 0)
+    test = np.concatenate([_windows(8, False, 1), _windows(8, True, 2)])
+    y = np.r_[np.zeros(8), np.ones(8)]
+    spec = D.window_spec(64, 2, 256)
+    assert spec.params["zclip"] == D.WINDOW_ZCLIP and spec.params["cap"] == D.WINDOW_CAP
+    old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k not in ("zclip", "cap")})
+    scores = {}
+    for name, sp in (("new", spec), ("old", old)):
+        model, _ = FITTERS["window"](train, sp)
+        scores[name] = predict(model, test).ravel()
+        assert auroc(scores[name], y) >= 0.95
+        assert predict(model, train[:5]).ravel().max() < 1e-3  # a bank member is at distance 0
+    assert scores["new"].max() <= D.WINDOW_CAP + 1e-4
+    features = D.build_detector(spec).get_layer("features")
+    assert features.zclip == D.WINDOW_ZCLIP and D.build_detector(old).get_layer("features").zclip == 0

@@ -39,6 +39,12 @@ MAX_RAW_POINTS = 64
 MAX_BANDS = 16
 SCORE_CAP = 64.0  # window scores saturate here (in units of a typical normal window's distance)
 CLIP = 4.0  # per-feature differences clipped at 4 standard deviations (float AUROC unchanged within 0.01)
+# Window detector, fixed-range form: standardized features clipped at 8 sd, scores saturating at 16 typical
+# normal distances; every int8 range is then set by an op (RELU6 fused into the convolutions, the SUB and the
+# FULLY_CONNECTED), not by how far the calibration's perturbed windows reach. Runs fitted before have no
+# "zclip" in their spec and keep the former graph.
+WINDOW_ZCLIP = 8.0
+WINDOW_CAP = 16.0
 # Patch model: each whitened patch coordinate is clipped at 4 standard deviations, as a RELU6 fused into the
 # whitening convolution, and the patch energy saturates where the map reaches the cap, so the int8 ranges are
 # fixed by the ops, whatever the calibration's perturbations reach; unclipped, strong perturbations stretched
@@ -101,7 +107,7 @@ def window_spec(window: int, channels: int, bank: int) -> DetectorSpec:
     bins = max(1, window // 2)  # frequencies 1 .. window/2
     bands = max(1, min(MAX_BANDS, bins))
     return DetectorSpec("window", (window, channels), {
-        "pool": pool, "bins": bins, "bands": bands, "bank": int(bank),
+        "pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP, "cap": WINDOW_CAP,
     })
 
 
@@ -135,9 +141,10 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
         outputs = [score, amap]
     else:
         window, ch = spec.input_shape
-        feats = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], name="features")(inp)
+        zclip = float(p.get("zclip", 0.0))
+        feats = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip, name="features")(inp)
         outputs = [L["NearestWindow"](p["bank"], feats.shape[-1], p.get("clip", CLIP), p.get("cap", SCORE_CAP),
-                                      name="nearest")(feats)]
+                                      zclip, name="nearest")(feats)]
     model = keras.Model(inp, outputs, name=f"anomaly_{spec.kind}")
     return model
 

@@ -179,26 +179,24 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     _, keras = load_tf()
     p = spec.params
     window, ch = spec.input_shape
-    cos, sin, pool = dft_constants(window, p["bins"], p["bands"])
-    # int8 keeps one scale per tensor, and a smooth signal's high-frequency bins are 1000x quieter than its
-    # low ones: so each bin is divided by its median magnitude (over normal windows and channels) inside the
-    # DFT weights (per-output-channel scales there), and each (channel, band) by its residual median in the
-    # band pooling. A normal window then sees ~1 everywhere before the log-like curve.
-    bin_med = np.median(bin_magnitudes(x, cos, sin), axis=(0, 1))  # [bins]
-    bin_gain = 1.0 / np.maximum(bin_med, 1e-2 * max(1e-12, float(np.median(bin_med))))
-    cos, sin = cos * bin_gain[None, :], sin * bin_gain[None, :]
-    med = np.median(band_magnitudes(x, cos, sin, pool), axis=0)  # [ch, bands]
-    scale = 1.0 / np.maximum(med, 1e-2 * max(1e-12, float(np.median(med))))
-    band = block_band_pool(pool, scale)
-    probe = D.build_detector(spec)
+    noise = input_rounding_noise(x, seed) if float(p.get("zclip", 0.0)) > 0 else None
+    cos, sin, band = spectral_constants(x, window, p, noise)
+    probe = D.build_detector(DetectorSpec(spec.kind, spec.input_shape, dict(p, zclip=0.0)))  # unclipped features
     feat_layer = D.layer(probe, "features")
     dim = feat_layer.dim
     D.set_consts(feat_layer, dft_cos=cos, dft_sin=sin, band_pool=band, weight=np.ones(dim), bias=np.zeros(dim))
-    feats = predict(keras.Model(probe.input, feat_layer.output), x, reporter=reporter).astype(np.float64)
+    describe = keras.Model(probe.input, feat_layer.output)
+    feats = predict(describe, x, reporter=reporter).astype(np.float64)
     centre = feats.mean(axis=0)
     std = feats.std(axis=0)
+    if noise is not None:
+        jitter = predict(describe, x + noise, reporter=reporter).astype(np.float64) - feats
+        std = np.sqrt(std * std + (jitter * jitter).mean(axis=0))
     weight = 1.0 / np.maximum(std, 1e-2 * (float(std.mean()) + 1e-9))
     z = (feats - centre) * weight
+    zclip = float(p.get("zclip", 0.0))
+    if zclip > 0:
+        z = np.clip(z, -zclip, zclip)
     # each block (shape, spectrum, statistics) weighs the same in the distance, whatever its size
     blocks = [feat_layer.raw_dim, feat_layer.spec_dim, feat_layer.stat_dim]
     block_weight = np.concatenate([np.full(b, 1.0 / b) for b in blocks])
@@ -209,15 +207,70 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
     model = D.build_detector(spec)
     D.set_consts(D.layer(model, "features"), dft_cos=cos, dft_sin=sin, band_pool=band, weight=weight,
-                 bias=-centre * weight)
+                 bias=-centre * weight, **(half_wave_constants(cos, sin, band, ch) if zclip > 0 else {}))
     d_loo = D.window_distance(z, bank, block_weight, clip, exclude_self=True)
     typical = float(np.median(d_loo)) if len(d_loo) else 1.0
-    D.set_consts(D.layer(model, "nearest"), bank=bank, weight=block_weight[:, None],
-                 norm=np.array([0.0, 1.0 / max(typical, 1e-9)]))
+    set_nearest(D.layer(model, "nearest"), bank, block_weight, max(typical, 1e-9), clip, zclip,
+                float(p.get("cap", D.SCORE_CAP)))
     if progress:
         progress(1.0)
     return model, {"bank": int(len(bank)), "n_train": int(len(z)), "coreset": bool(len(bank) < len(z)),
                    "feature_dim": int(dim)}
+
+
+def spectral_constants(x: np.ndarray, window: int, p: dict[str, Any],
+                       noise: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(DFT cos, DFT sin, band pooling) of a window detector, normalized on the normal windows ``x``."""
+    cos, sin, pool = dft_constants(window, p["bins"], p["bands"])
+    # int8 keeps one scale per tensor, and a smooth signal's high-frequency bins are 1000x quieter than its
+    # low ones: so each bin is divided by its median magnitude (over normal windows and channels) inside the
+    # DFT weights (per-output-channel scales there), and each (channel, band) by its residual median in the
+    # band pooling. A normal window then sees ~1 everywhere before the log-like curve.
+    # Fixed-range runs also floor both at the int8 input's rounding noise (and count that noise in each
+    # feature's spread): a bin quieter than one input step is noise on the device, not worth amplifying.
+    bin_med = np.median(bin_magnitudes(x, cos, sin), axis=(0, 1))  # [bins]
+    if noise is not None:
+        bin_med = np.maximum(bin_med, NOISE_FLOOR * np.median(bin_magnitudes(noise, cos, sin), axis=(0, 1)))
+    bin_gain = 1.0 / np.maximum(bin_med, 1e-2 * max(1e-12, float(np.median(bin_med))))
+    cos, sin = cos * bin_gain[None, :], sin * bin_gain[None, :]
+    med = np.median(band_magnitudes(x, cos, sin, pool), axis=0)  # [ch, bands]
+    if noise is not None:
+        med = np.maximum(med, NOISE_FLOOR * np.median(band_magnitudes(noise, cos, sin, pool), axis=0))
+    scale = 1.0 / np.maximum(med, 1e-2 * max(1e-12, float(np.median(med))))
+    return cos, sin, block_band_pool(pool, scale)
+
+
+def half_wave_constants(cos: np.ndarray, sin: np.ndarray, band: np.ndarray, channels: int) -> dict[str, np.ndarray]:
+    """The fixed-range spectrum's constants (:meth:`WindowFeatures.clipped_bands`)."""
+    from .layers import SPECTRUM_HEADROOM
+
+    halves = np.concatenate([cos, -cos, sin, -sin], axis=1) / SPECTRUM_HEADROOM
+    bins, spec_dim = cos.shape[1], band.shape[1]
+    per_channel = band.reshape(channels, 1, bins, spec_dim)
+    return {"dft_halves": halves,
+            "band_halves": np.tile(per_channel, (1, 4, 1, 1)).reshape(channels * 4 * bins, spec_dim)}
+
+
+def set_nearest(lyr: Any, bank: np.ndarray, block_weight: np.ndarray, typical: float, clip: float, zclip: float,
+                cap: float) -> None:
+    """NearestWindow's constants: the standardized bank and block weights (``zclip`` > 0: in the fixed-range
+    form of :meth:`NearestWindow.fixed_range`), scores in units of a typical normal window's distance."""
+    norm = np.array([0.0, 1.0 / typical])
+    if zclip > 0:
+        D.set_consts(lyr, bank=3.0 * bank / clip + 3.0 * zclip / clip - 3.0,
+                     weight=(block_weight * (clip / 3.0) ** 2 * 6.0 / (cap * typical))[:, None], norm=norm)
+    else:
+        D.set_consts(lyr, bank=bank, weight=block_weight[:, None], norm=norm)
+
+
+NOISE_FLOOR = 8.0  # spectral normalization floors: four times the int8 input rounding noise's magnitude
+
+
+def input_rounding_noise(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The rounding noise of an int8 input over the range of ``x`` (uniform, one step wide), shaped like ``x``."""
+    x = np.asarray(x, dtype=np.float32)
+    step = (float(x.max()) - float(x.min())) * 1.1 / 255.0 if x.size else 0.0
+    return np.random.default_rng(seed + 7919).uniform(-step / 2, step / 2, x.shape).astype(np.float32)
 
 
 def block_band_pool(pool: np.ndarray, scale: np.ndarray) -> np.ndarray:

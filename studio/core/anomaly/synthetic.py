@@ -59,4 +59,17 @@ def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit:
     margin = 0.05 * (hi - lo)
     mild = np.clip(perturb_windows(base, rng, 0.35), lo - margin, hi + margin)
     strong = np.clip(perturb_windows(base, rng, 1.0), lo - margin, hi + margin)
-    return np.concatenate([base, mild, strong]).astype(np.float32)
+    return np.concatenate([base, mild, strong, flat_windows(lo, hi, x.shape[1], FLAT)]).astype(np.float32)
+
+
+FLAT = 8
+
+
+def flat_windows(lo: np.ndarray, hi: np.ndarray, length: int, n: int) -> np.ndarray:
+    """Constant windows at ``n`` levels from the lowest to the highest normal value: far from every normal window
+    (no movement at all), so the calibration reaches the detector's highest scores, yet spectrally silent (they
+    widen no range inside the spectrum). Without them the nearest-distance tensors were calibrated to the
+    perturbed windows' distances (near-normal) and every clearly abnormal window scored that ceiling
+    (JapaneseVowels one-class: int8 AUROC 0.73 vs float 0.98)."""
+    levels = np.linspace(0.0, 1.0, n)[:, None, None]
+    return np.broadcast_to(lo + levels * (hi - lo), (n, length, lo.shape[-1])).astype(np.float32)

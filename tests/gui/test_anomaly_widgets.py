@@ -59,3 +59,11 @@ def test_histogram_without_or_with_defects(qtbot, defects: int) -> None:
     text = w.summary.text()
     assert "1 of 3 good images flagged" in text
     assert ("No defect examples" in text) == (defects == 0)
+
+
+def test_optimize_row_of_an_anomaly_variant_shows_its_auroc() -> None:
+    from studio.gui.pages.optimize_page import variant_row
+
+    v = {"name": "int8", "bytes": 20480, "accuracy": 0.93, "anomaly": {"auroc": 0.951, "keras_auroc": 0.954}}
+    assert variant_row(v)[5] == "93.0 % · AUROC 0.951 (float 0.954)"
+    assert variant_row({"name": "c", "bytes": 1, "accuracy": 0.5})[5] == "50.0 %"  # classifiers unchanged

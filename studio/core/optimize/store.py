@@ -88,6 +88,7 @@ SUMMARY_KEYS = (
     "prune_kind", "distill", "flash_bytes", "arch_params", "input_shape", "reference", "vs_int8", "search",
     "recording_accuracy", "keras_recording_accuracy", "recording_accuracy_drop", "test_recording_accuracy",
     "recordings", "val_seen_in_training",
+    "anomaly",  # a detector variant's AUROC through LiteRT beside the float one's
 )
 
 

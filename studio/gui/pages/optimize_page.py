@@ -51,7 +51,8 @@ COLUMN_TIPS = (
     "RAM (arena): the working memory TFLite-Micro needs to run it, as measured.",
     "Zeros: the share of the weights that pruning set to zero.",
     "Accuracy measured by running this very file (LiteRT, as on the device), on the validation examples; for "
-    "sensor recordings, per recording (the mean of its windows' answers), as on the Evaluate page.",
+    "sensor recordings, per recording (the mean of its windows' answers), as on the Evaluate page; for anomaly "
+    "detectors good / not good, with the AUROC beside the float detector's.",
     "What pruning changed against the unpruned int8 model of the same run (size, RAM, accuracy).",
     "Agreement: how often this variant gives the same answer as the trained model (100 %: nothing was lost by "
     "shrinking it, whether the answers are right or not).",
@@ -75,6 +76,15 @@ def fit_reason(variant: dict[str, Any], target_id: str | None) -> str:
     return str(detail.get("reason") or "")
 
 
+def anomaly_auroc_text(v: dict[str, Any]) -> str:
+    """An anomaly detector's variant: its AUROC through LiteRT beside the float detector's (validation)."""
+    a = v.get("anomaly") or {}
+    if a.get("auroc") is None:
+        return ""
+    ref = a.get("keras_auroc")
+    return f" · AUROC {float(a['auroc']):.3f}" + ("" if ref is None else f" (float {float(ref):.3f})")
+
+
 def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
     fits = _fits_value(v, target_id)
     latency = v.get("latency_ms")
@@ -87,7 +97,7 @@ def variant_row(v: dict[str, Any], target_id: str | None = None) -> list[str]:
         human_bytes(v.get("gzip_bytes")),
         human_bytes(arena),
         "—" if v.get("sparsity") is None else f"{100 * float(v['sparsity']):.0f} %",
-        shown_accuracy(v)[1],
+        shown_accuracy(v)[1] + anomaly_auroc_text(v),
         effect_text(v) or "—",
         pct(v.get("agreement")),
         "—" if latency is None else f"{float(latency):.2f} ms",

@@ -19,6 +19,7 @@ product's own functions:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -30,6 +31,13 @@ import numpy as np
 from bench.common import ROOT, Row, child_main, run_child, write_digits
 
 MODULE = "bench.shrink_bench"
+# The inspection sample's classic baselines sit at chance, and that is real, not a bug (checked by hand on the same
+# split: RBF SVM / random forest on raw pixels at 128 px 0.24 / 0.23, at 32 px 0.23 / 0.26, on gradient-orientation
+# and intensity histograms at 64 px 0.24 / 0.33, against 0.31 for always 'ok'; the same code scores 0.98 on
+# digits): parts lie at any angle, position and scale on a textured belt, so no pixel and no global histogram
+# tells a thin scratch from a crack or a missing hole in 288 training images; a CNN learns the shapes.
+CHANCE_NOTE = ("; the classic baselines are at chance on this data, not broken: parts at any angle, position and "
+               "scale, defects thin lines (checked at 32 px and on gradient / intensity histograms: 0.23-0.33)")
 SAMPLE = ROOT / "samples" / "inspection" / "data"
 KB30 = 30 * 1024
 
@@ -135,12 +143,26 @@ def _search(project: Any, budget_min: float) -> dict[str, Any]:
 
     t, c = time.perf_counter(), time.process_time()
     # the user's limit, as on the Optimize page ("largest model file") or 'studio search --max-kb 30'
+    load0 = os.getloadavg()[0]
     out = search(project, SearchConfig(target="cortex-m4", budget_min=budget_min, max_bytes=KB30)).to_json()
     small = [p for p in out["frontier"] if p["bytes"] <= KB30 and p["settings"]["quantize"] == "int8"]
-    best = max(small, key=lambda p: (p["accuracy"], p["test_accuracy"] or 0)) if small else None
+    # the user's pick: the most accurate on validation among those that fit (test accuracy is not looked at)
+    best = max(small, key=lambda p: (p["accuracy"], -p["bytes"])) if small else None
     return {"wall_s": round(time.perf_counter() - t, 1), "cpu_s": round(time.process_time() - c, 1),
+            "load": [round(load0, 1), round(os.getloadavg()[0], 1)], "timing": out["timing"],
+            "points": [{k: p[k] for k in ("id", "kind", "bytes", "accuracy", "test_accuracy", "settings")}
+                       for p in out["points"]],
             "frontier": out["frontier"], "n_points": len(out["points"]), "best_30kb": best,
             "baseline": out["baseline"], "notes": out["notes"], "stop_reason": out["stop_reason"]}
+
+
+def _majority(project: Any) -> float:
+    """Accuracy on test of always answering the most frequent training class (what 'chance' means here)."""
+    from studio.core.data import split_samples
+
+    _, ytr, _ = split_samples(project, "train")
+    _, yte, _ = split_samples(project, "test")
+    return float(np.mean(np.asarray(yte) == np.bincount(np.asarray(ytr)).argmax()))
 
 
 def child(p: dict[str, Any]) -> dict[str, Any]:
@@ -157,10 +179,11 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
     project = Project.create(work / "project", "image", p["dataset"])
     import_data(project, source, val_split=0.2, test_split=0.2, seed=1234)
     overrides = {"epochs": int(p["epochs"]), "patience": 0} if p.get("epochs") else {}
-    t = time.perf_counter()
+    t, load0 = time.perf_counter(), os.getloadavg()[0]
     result = train(project, default_config(project, arch="compact_cnn", pretrained="none", **overrides))
     out: dict[str, Any] = {"dataset": p["dataset"], "train_s": round(time.perf_counter() - t, 1),
-                           "train_epochs": len(result.epochs), "best_val": result.best_val_accuracy}
+                           "train_epochs": len(result.epochs), "best_val": result.best_val_accuracy,
+                           "load_start": round(load0, 1), "cpu_start": round(time.process_time(), 1)}
     pr = _pruning(project, bool(p.get("quick")))
     _, run = load_run_model(project)
     arrays = load_arrays(project, run.spec, run.classes, NullReporter())
@@ -170,6 +193,8 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
     out["distillation"] = _distillation(project, bool(p.get("quick")), list(p.get("seeds", [1, 2])))
     out["search"] = _search(project, float(p["budget_min"]))
     out["classic"] = baselines(project.path, "test")
+    out["majority"] = _majority(project)
+    out["load_end"], out["cpu_end"] = round(os.getloadavg()[0], 1), round(time.process_time(), 1)
     return out
 
 
@@ -179,14 +204,15 @@ def _rows(r: dict[str, Any]) -> list[Row]:
     i8, c50, p50 = v["int8"], v["c50"], v["p50"]
     lat = r["latency_median_ms"]
     base = (f"{ds}: {r['n']['train']}/{r['n']['val']}/{r['n']['test']} train/val/test images; compact CNN trained "
-            f"{r['train_epochs']} epochs in {r['train_s']:.0f} s")
+            f"{r['train_epochs']} epochs in {r['train_s']:.0f} s; the whole dataset's process {r.get('cpu_end', 0):.0f} s "
+            f"CPU, load {r.get('load_start')} at the start, {r.get('load_end')} at the end (2 CPUs, shared)")
     rows = [
         Row("shrink", f"{ds}: 50 % channel-pruned int8 .tflite", c50["bytes"] / 1024, "KiB", baseline=i8["bytes"] / 1024,
             baseline_name="unpruned int8", check=("ratio", "<=", 0.6), issue=True,
             note=f"flash (C array) {c50['flash_bytes']:,} vs {i8['flash_bytes']:,} B; gzip {c50['gzip_bytes']:,} vs "
                  f"{i8['gzip_bytes']:,} B; params {c50['params']:,} vs {i8['params']:,}; MACs {c50['macs']:,} vs "
                  f"{i8['macs']:,}; weight-pruned 50 %: {p50['bytes']:,} B file, {p50['gzip_bytes']:,} B gzip; "
-                 f"{c50['finetune_epochs']} fine-tune epochs max, {c50['wall_s']} s wall / {c50['cpu_s']} s CPU; "
+                 f"{c50['finetune_epochs']} fine-tune epochs max after the last of its cuts (25 % then 50 %), {c50['wall_s']} s wall / {c50['cpu_s']} s CPU; "
                  + base),
         Row("shrink", f"{ds}: 50 % channel-pruned int8 TFLM arena", c50["arena_bytes"] / 1024, "KiB",
             baseline=i8["arena_bytes"] / 1024, baseline_name="unpruned int8", check=("ratio", "<=", 0.99), issue=True,
@@ -218,8 +244,10 @@ def _rows(r: dict[str, Any]) -> list[Row]:
                     note=(f"{b30['bytes']:,} B, arena {b30['arena_bytes']:,} B, val {b30['accuracy']:.4f}, "
                           f"settings {b30['settings']}; " if b30 else "no frontier point <= 30 KB; ")
                     + f"{s['n_points']} points, {len(s['frontier'])} on the frontier, search {s['wall_s']} s wall / "
-                      f"{s['cpu_s']} s CPU; classic: "
-                    + ", ".join(f"{k} {x['accuracy']:.4f}" for k, x in classic.items()),
+                      f"{s['cpu_s']} s CPU at load {s['load'][0]}-{s['load'][1]} (10-min default budget, 30 KB limit); "
+                      "classic: " + ", ".join(f"{k} {x['accuracy']:.4f}" for k, x in classic.items())
+                    + f"; always the most frequent class: {r['majority']:.4f}"
+                    + (CHANCE_NOTE if best_classic[1]["accuracy"] <= r["majority"] + 0.05 else ""),
                     extra={"frontier": s["frontier"], "notes": s["notes"]}))
     rows[-1].extra["raw"] = {k: r[k] for k in r if k != "search"}
     return rows

@@ -397,8 +397,9 @@ def cmd_search(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         channel_fractions=floats(args.channels) or SearchConfig.channel_fractions,
         distill=args.distill,
         keep=not args.no_keep,
-        max_candidates=args.max_candidates,
+        max_candidates=args.max_candidates or SearchConfig.max_candidates,
         epochs=args.epochs,
+        max_latency_ms=args.max_latency_ms,
     )
     out = search(project, config, rep).to_json()
     if not args.json:
@@ -691,7 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--widths", help="comma-separated widths (default: each architecture's)")
     p.add_argument("--input-sizes", help="comma-separated image sides (default: the run's and smaller)")
     p.add_argument("--channels", help="comma-separated channel-pruning fractions (default 0.25,0.5,0.75)")
-    p.add_argument("--max-candidates", type=int, default=16)
+    p.add_argument("--max-candidates", type=int, help="architectures / widths / sizes trained from scratch (default 6)")
+    p.add_argument("--max-latency-ms", type=float,
+                   help="host latency budget in ms (LiteRT, batch 1): slower points do not fit (default: none)")
     p.add_argument("--epochs", type=int, help="epochs of a fully trained candidate (default: Studio's)")
     p.add_argument("--distill", dest="distill", action="store_true", default=None,
                    help="candidates learn from the trained run (off by default: not better on our data)")

@@ -73,6 +73,26 @@ def test_pareto_front_and_two_objective_halving() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- a trained project
+def test_gradual_cuts_compose_into_one_plan_and_the_fit_fraction() -> None:
+    from studio.core.optimize.rebuild import channel_steps, compose_plans
+    from studio.core.optimize.search_space import fit_fraction
+
+    assert channel_steps(0.5, 0.25) == [0.25, 0.5] and channel_steps(0.75, 0.25) == [0.25, 0.5, 0.75]
+    assert channel_steps(0.2, 0.25) == [0.2] and channel_steps(0.9, 0.25) == [0.225, 0.45, 0.675, 0.9]
+    first = {"rank": "l1", "layers": [{"index": 1, "name": "a", "class": "Conv2D", "key": "filters", "from": 8,
+                                       "to": 6, "kept": [0, 2, 3, 5, 6, 7]}]}
+    second = {"rank": "l1", "layers": [
+        {"index": 1, "name": "a", "class": "Conv2D", "key": "filters", "from": 6, "to": 4, "kept": [1, 2, 4, 5]},
+        {"index": 3, "name": "b", "class": "Dense", "key": "units", "from": 10, "to": 5, "kept": [0, 1, 2, 3, 4]}]}
+    plan = compose_plans(first, second, 0.5)
+    assert plan["fraction"] == 0.5 and [e["index"] for e in plan["layers"]] == [1, 3]
+    assert plan["layers"][0] == {**first["layers"][0], "to": 4, "kept": [2, 3, 6, 7]}  # original filter indices
+    assert plan["layers"][1]["from"] == 10 and plan["layers"][1]["kept"] == [0, 1, 2, 3, 4]
+    sizes = {round(0.05 * i, 4): 100_000 * (1 - 0.05 * i) for i in range(1, 19)}  # falls with the fraction
+    assert fit_fraction(sizes.get, 50_000) == 0.55  # 45,000 <= 0.92 * 50,000 = 46,000
+    assert fit_fraction(sizes.get, 5_000) is None
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     from studio.core.data import import_data
@@ -99,6 +119,7 @@ def test_channel_pruned_variant_is_smaller_everywhere_and_rebuilds_from_json(tra
     v = info.to_json()
     ref = v["reference"]
     assert v["prune_kind"] == "channels" and v["distill"]["alpha"] > 0
+    assert any("2 cut(s) (25%, 50%)" in n for n in v["notes"])  # gradually: the plan composes both cuts
     # a genuinely narrower model: file, flash, arena, MACs all below the unpruned int8 model of the same run
     assert v["bytes"] < 0.6 * ref["bytes"] and v["flash_bytes"] == v["bytes"] + 22
     assert v["arena"]["min_bytes"] < ref["arena_bytes"] and v["macs"] < 0.5 * ref["macs"]
@@ -163,13 +184,19 @@ def test_search_measures_points_keeps_the_frontier_and_stops_on_cancel(trained) 
     from studio.core.optimize.search import search
 
     project = trained
+    project.update(active_run=project.list_runs()[0])  # the width-1.0 run (another test may have trained more)
     rep = RecordingReporter()
     cfg = SearchConfig(target="cortex-m4", budget_min=10, archs=("compact_cnn",), widths=(0.5,),
-                       input_sizes=(16,), channel_fractions=(0.5,), epochs=1)
+                       input_sizes=(16,), channel_fractions=(0.5,), epochs=1, max_bytes=60_000)
     out = search(project, cfg, rep).to_json()
     # a small space ends before its budget (the budget is a limit, not a target: see the timing fields)
     assert out["timing"]["total_s"] < 600 and out["timing"]["measuring_s"] > 0 and not out["stopped"]
-    assert {p["settings"]["channels"] for p in out["points"]} == {0.0, 0.5}
+    # the run (~100 KB) is larger than asked; the widest channel-pruned run that fits the 60 KB is found from the
+    # estimated sizes and does fit, measured
+    assert not out["baseline"]["fits"] and "asked for" in out["baseline"]["fit_reason"]
+    fit = [p for p in out["points"] if p["kind"] == "channels" and p["settings"]["channels"] < 0.5]
+    assert len(fit) == 1 and fit[0]["bytes"] <= 60_000 and fit[0]["fits"] and fit[0]["settings"]["source"] == "run"
+    assert {p["settings"]["channels"] for p in out["points"]} == {0.0, 0.5, fit[0]["settings"]["channels"]}
     kinds = {p["kind"] for p in out["points"]}
     assert {"run", "searched"} <= kinds and out["baseline"]["bytes"] > 0
     for p in out["points"]:

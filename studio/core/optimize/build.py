@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from studio.core.convert import convert_model, representative_indices
-from studio.core.optimize.config import CHANNEL_PATIENCE, FINETUNE_LR_FACTOR, Arrays, BuiltVariant, OptimizeConfig
+from studio.core.optimize.config import (
+    CHANNEL_PATIENCE,
+    CHANNEL_STEP,
+    CHANNEL_STEP_EPOCHS,
+    CHANNEL_STEP_PATIENCE,
+    DEFAULT_CHANNEL_FINETUNE_EPOCHS,
+    FINETUNE_LR_FACTOR,
+    Arrays,
+    BuiltVariant,
+    OptimizeConfig,
+)
 from studio.core.optimize.finetune import FineTuner, compile_for_finetune, fresh_clone, outputs_probabilities
 from studio.core.optimize.magnitude import magnitude_prune, quantization_aware
 from studio.core.optimize.rebuild import prune_channels
@@ -34,8 +44,17 @@ def build_variant(
     lr = config.learning_rate or ((base_learning_rate or 1e-3) * FINETUNE_LR_FACTOR)
     epochs = config.epochs
     keras.utils.set_random_seed(config.seed)
-    plan = None
-    if config.channels:
+    plan, history = None, {}
+    fitted = config.channels and epochs > 0 and arrays.training is not None  # like a training run
+    if fitted:
+        work, plan, history = _prune_and_fit(model, arrays, config, lr, reporter, progress)
+        notes.append(channel_note(plan, model, work))
+        cuts = history["Channel-pruning fine-tune:cuts"]
+        notes.append(f"{len(cuts)} cut(s) ({', '.join(f'{c:.0%}' for c in cuts)}), each fine-tuned with the run's "
+                     f"augmentation, the last up to {int(history['Channel-pruning fine-tune:max_epochs'][0])} "
+                     f"epoch(s): epoch {int(history['Channel-pruning fine-tune:best_epoch'][0])} kept (lowest "
+                     f"validation loss), lr {lr:g}")
+    elif config.channels:
         reporter.status(f"Removing {config.prune:.0%} of the channels (ranked by {config.channel_rank})")
         work, plan = prune_channels(model, config.prune, config.channel_rank)
         notes.append(channel_note(plan, model, work))
@@ -44,6 +63,7 @@ def build_variant(
     stages = (1 if config.prune > 0 else 0) + (1 if config.qat else 0)
     tuner = FineTuner(keras, arrays, config.batch_size, reporter, progress, stages,
                       teacher=model if config.distills else None, distill=config.distill_config())
+    tuner.history.update(history)
     if config.distills:
         d = config.distill_config()
         notes.append(f"fine-tuned against the trained model's outputs (distillation, alpha {d.alpha:g}, "
@@ -53,13 +73,8 @@ def build_variant(
     if config.qat:
         work = quantization_aware(keras, work, config.prune > 0 and not config.channels, epochs, lr, probs,
                                   tuner, notes)
-    elif config.channels and epochs > 0 and arrays.training is not None:
-        history = _fit_channels(work, model, arrays, config, epochs, lr, reporter, progress)
+    elif fitted:
         tuner.cursor = progress[0] + (progress[1] - progress[0]) * 0.8
-        tuner.history.update(history)
-        best = int(history["Channel-pruning fine-tune:best_epoch"][0])
-        notes.append(f"fine-tuned up to {epochs} epoch(s) with the run's augmentation; epoch {best} kept "
-                     f"(lowest validation loss), lr {lr:g}")
     elif (config.channels or config.prune == 0) and epochs > 0:
         compile_for_finetune(keras, work, lr, probs)
         tuner.fit(work, "Channel-pruning fine-tune" if config.channels else "Fine-tune", [], epochs)
@@ -71,25 +86,51 @@ def build_variant(
     return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history, plan)
 
 
-def _fit_channels(work: Any, model: Any, arrays: Arrays, config: OptimizeConfig, epochs: int, lr: float,
-                  reporter: Reporter, progress: tuple[float, float]) -> dict[str, list[float]]:
-    """Fine-tune a channel-pruned model like a training run (see :mod:`.student`); its history by key."""
+def channel_schedule(config: OptimizeConfig, run_config: Any) -> tuple[int, int]:
+    """(epochs, patience) of the fine-tune after the last cut: the user's epochs, else as long as the run
+    trained (at least DEFAULT_CHANNEL_FINETUNE_EPOCHS / CHANNEL_PATIENCE)."""
+    if config.finetune_epochs is not None:
+        return int(config.epochs), CHANNEL_PATIENCE
+    return (max(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(getattr(run_config, "epochs", 0) or 0)),
+            max(CHANNEL_PATIENCE, int(getattr(run_config, "patience", 0) or 0)))
+
+
+def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float, reporter: Reporter,
+                   progress: tuple[float, float]) -> tuple[Any, dict[str, Any], dict[str, list[float]]]:
+    """Channel-prune gradually (:func:`.rebuild.prune_gradually`), each cut fine-tuned like a training run (see
+    :mod:`.student`); (narrow model, plan, history by key)."""
+    from studio.core.optimize.rebuild import channel_steps, prune_gradually
     from studio.core.optimize.student import fit_student
     from studio.core.reporter import ScaledReporter
 
     lo, hi = progress
-    sub = ScaledReporter(reporter, lo, lo + (hi - lo) * 0.8, stage="Channel-pruning fine-tune")
-    reporter.status(f"Channel-pruning fine-tune: up to {epochs} epoch(s) on {len(arrays.x_train)} training samples"
-                    + (" with the trained model as teacher" if config.distills else ""))
-    result = fit_student(work, arrays.training, epochs, lr, sub, CHANNEL_PATIENCE,
-                         teacher=model if config.distills else None, distill=config.distill_config(),
-                         batch_size=arrays.training.config.batch_size, seed=config.seed)
-    check_cancel(reporter)
-    rows = result["epochs"]
+    epochs, patience = channel_schedule(config, arrays.training.config)
+    cuts = channel_steps(config.prune, CHANNEL_STEP)
+    # progress: the short fine-tunes between cuts take about a fifth of the time each
+    weights = [0.2] * (len(cuts) - 1) + [1.0]
+    edges = [lo + (hi - lo) * 0.8 * sum(weights[:i]) / sum(weights) for i in range(len(cuts) + 1)]
+
+    def fit(narrow: Any, i: int, n: int) -> dict[str, Any]:
+        last = i == n - 1
+        sub = ScaledReporter(reporter, edges[i], edges[i + 1], stage="Channel-pruning fine-tune")
+        reporter.status(f"Channel pruning: {cuts[i]:.0%} of the channels removed (cut {i + 1} of {n}), fine-tuning "
+                        f"up to {epochs if last else CHANNEL_STEP_EPOCHS} epoch(s) on {len(arrays.x_train)} "
+                        "training samples" + (" with the trained model as teacher" if config.distills else ""))
+        result = fit_student(narrow, arrays.training, epochs if last else min(epochs, CHANNEL_STEP_EPOCHS), lr, sub,
+                             patience if last else CHANNEL_STEP_PATIENCE,
+                             teacher=model if config.distills else None, distill=config.distill_config(),
+                             batch_size=arrays.training.config.batch_size, seed=config.seed)
+        check_cancel(reporter)
+        return result
+
+    work, plan, results = prune_gradually(model, config.prune, config.channel_rank, CHANNEL_STEP, fit)
+    rows = [r for res in results for r in res["epochs"]]
     out = {f"Channel-pruning fine-tune:{k}": [r[k] for r in rows if r.get(k) is not None]
            for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    out["Channel-pruning fine-tune:best_epoch"] = [float(result["best_epoch"])]
-    return out
+    out["Channel-pruning fine-tune:best_epoch"] = [float(results[-1]["best_epoch"])]
+    out["Channel-pruning fine-tune:max_epochs"] = [float(epochs)]
+    out["Channel-pruning fine-tune:cuts"] = [float(c) for c in cuts]
+    return work, plan, out
 
 
 def channel_note(plan: dict[str, Any], model: Any, narrow: Any) -> str:

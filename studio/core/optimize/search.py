@@ -2,16 +2,22 @@
 
 ``search(project, SearchConfig(target=...), reporter)``:
 
-1. measures the trained run's own int8 model (the baseline every point is compared with);
-2. trains candidates from the registry (:mod:`.search_space`) by **successive halving** on two objectives:
-   every candidate gets a few epochs, then about one in three survives each rung, chosen by Pareto rank of
-   (estimated size, validation loss) so small models compete with small ones; survivors train on, the last
-   rung to a full run's length. The trained run is the teacher (:mod:`.distill`) when there is one;
-3. channel-prunes the run (and the best candidate found) at a few fractions, fine-tuned against the teacher;
-4. converts and measures **every** candidate through LiteRT (accuracy on val and test, latency) and the real
+1. measures the trained run's own int8 model (the baseline every point is compared with; its real file size
+   also calibrates the size estimates);
+2. channel-prunes the run first, within the first ``RUN_CHANNEL_SHARE`` of the budget: the run's knowledge is
+   the cheapest start, and with a largest file asked for, the widest pruned model that fits it (the fraction
+   found on the estimated sizes, :func:`.search_space.fit_fraction`) comes first;
+3. trains candidates from the registry (:mod:`.search_space`) whose estimated int8 file fits, by **successive
+   halving** on two objectives: every candidate gets a few epochs, then about one in three survives each
+   rung, chosen by Pareto rank of (estimated size, validation loss) so small models compete with small ones;
+   survivors train on, the last rung to a full run's length;
+4. channel-prunes the best finished candidate with the time left;
+5. converts and measures **every** candidate through LiteRT (accuracy on val and test, latency) and the real
    TFLite-Micro interpreter (arena), as points reach the reporter (``metrics("search_point", point)``) so a
-   plot can draw them live; the Pareto frontier of size vs accuracy comes with each point;
-5. keeps the frontier points as variants (``studio variants`` lists them, with weights to rebuild them);
+   plot can draw them live; the Pareto frontier of size vs accuracy comes with each point; a point fits when
+   the target's flash and RAM hold it, it is not larger than ``max_bytes`` and (``max_latency_ms``) its host
+   latency is within the budget;
+6. keeps the frontier points as variants (``studio variants`` lists them, with weights to rebuild them);
    every point's files stay in ``P/search/points/<id>/`` until the next search, so :func:`keep_point` makes
    any of them a variant later (the GUI's one click).
 
@@ -33,7 +39,8 @@ from studio.core.reporter import NullReporter, Reporter
 
 MEASURE_GUESS_S = 20.0  # before the first measurement: seconds to convert and measure one point
 RUNG_SHARES = (0.3, 0.5, 1.0)  # share of the remaining training time each rung may use
-TRAIN_SHARE = 0.6  # of the budget, for from-scratch candidates; the rest goes to channel pruning
+RUN_CHANNEL_SHARE = 0.45  # of the budget: channel pruning of the trained run (first)
+TRAIN_SHARE = 0.85  # from-scratch candidates train until here; the rest: channel pruning of the best of them
 
 
 class _Clock:
@@ -103,8 +110,14 @@ def search(project: Any, config: SearchConfig, reporter: Reporter | None = None)
     try:
         pts.measure_baseline()
         cands = _candidates(pts)
+        if pts.teacher is not None:
+            _channel_points(pts, [(None, pts.teacher, pts.run_side, pts.run_config)],
+                            started + clock.budget_s * RUN_CHANNEL_SHARE)
         _halving(pts, cands, started + clock.budget_s * TRAIN_SHARE)
-        _channel_points(pts, cands)
+        finished = [c for c in cands if c.status == "finished" and c.model is not None]
+        if finished:
+            best = max(finished, key=lambda c: (c.val_accuracy or 0.0, -c.est_bytes))
+            _channel_points(pts, [(best, best.model, best.size, pts.train_config(best))], clock.deadline)
         if clock.left() <= 0:
             stop_reason = "budget"
     except Cancelled:
@@ -128,10 +141,10 @@ def _candidates(pts: Points) -> list[Candidate]:
             est = estimate(arch, shape, pts.n_classes, width=width)
         except ConfigError:
             continue
-        if est.int8_bytes > pts.max_bytes or est.activation_bytes > pts.max_ram:
+        if est.int8_bytes * pts.size_ratio > pts.max_bytes or est.activation_bytes > pts.max_ram:
             too_big += 1
             continue
-        out.append(Candidate(arch, width, side, est.int8_bytes, est.macs))
+        out.append(Candidate(arch, width, side, int(est.int8_bytes * pts.size_ratio), est.macs))
     if too_big:
         pts.notes.append(f"{too_big} candidate(s) skipped: their estimated size or activations exceed the target")
     picked = thin_out(out, pts.config.max_candidates)
@@ -203,38 +216,29 @@ def _until(pts: Points, train_deadline: float, n_alive: int) -> float:
     return min(train_deadline, pts.clock.deadline - min(pts.measure_reserve(n_alive), max(0.0, left) / 3))
 
 
-def _channel_points(pts: Points, cands: list[Candidate]) -> None:
-    """Channel-prune the trained run and the best finished candidate, the largest fractions first (the small
-    end of the frontier is what a device search is for), each fine-tune given an equal share of the time left;
-    a pruned model with more weights than ``max_bytes`` is never fine-tuned."""
-    from studio.core.optimize.rebuild import prune_channels
-
-    sources: list[tuple[Candidate | None, Any, int | None, Any]] = []
-    if pts.teacher is not None:
-        sources.append((None, pts.teacher, pts.run_side, pts.run_config))
-    finished = [c for c in cands if c.status == "finished" and c.model is not None]
-    if finished:
-        best = max(finished, key=lambda c: (c.val_accuracy or 0.0, -c.est_bytes))
-        sources.append((best, best.model, best.size, pts.train_config(best)))
+def _channel_points(pts: Points, sources: list[tuple[Candidate | None, Any, int | None, Any]],
+                    deadline: float) -> None:
+    """Channel-prune each source (``(None, run model, ...)`` or ``(candidate, its model, ...)``) at the fractions
+    of :meth:`Points.channel_fractions` (those whose estimated file fits, the widest that fits first), each
+    fine-tune given an equal share of the time left until ``deadline``; nothing is fine-tuned that cannot fit."""
     jobs, too_big = [], 0
-    for fraction in sorted(pts.config.channel_fractions, reverse=True):
-        for source, model, side, cfg in sources:
-            pruned = prune_channels(model, fraction)  # seconds, no training: its size is known before any
-            if pruned[0].count_params() > pts.max_bytes:  # an int8 file holds at least one byte per weight
-                too_big += 1
-                continue
-            jobs.append((fraction, (source, model, side, cfg), pruned))
+    for source, model, side, cfg in sources:
+        fractions, skipped = pts.channel_fractions(model)
+        too_big += skipped
+        jobs += [(fraction, (source, model, side, cfg)) for fraction in fractions]
     if too_big:
-        pts.notes.append(f"{too_big} channel-pruning point(s) skipped: more weights than the largest file allows")
-    for k, (fraction, (source, model, side, cfg), pruned) in enumerate(jobs):
+        pts.notes.append(f"{too_big} channel-pruning point(s) skipped: their estimated file is larger than the "
+                         "largest file allows")
+    for k, (fraction, (source, model, side, cfg)) in enumerate(jobs):
         if pts.clock.user_cancelled:
             raise Cancelled()
-        reserve = min(pts.measure_reserve(len(jobs) - k), pts.clock.left() / 3)
-        if pts.clock.left() <= reserve + 5:
-            pts.notes.append(f"the budget ended after {k} of {len(jobs)} channel-pruning points")
+        left = min(pts.clock.left(), deadline - time.monotonic())
+        reserve = min(pts.measure_reserve(len(jobs) - k), max(0.0, left) / 3)
+        if left <= reserve + 5:
+            pts.notes.append(f"the time for channel pruning ended after {k} of {len(jobs)} point(s)")
             return
-        until = time.monotonic() + (pts.clock.left() - reserve) / (len(jobs) - k)
-        pts.channel_point(source, model, side, cfg, fraction, until, pruned)
+        until = time.monotonic() + (left - reserve) / (len(jobs) - k)
+        pts.channel_point(source, model, side, cfg, fraction, until)
 
 
 __all__ = ["SearchResult", "keep_point", "search"]

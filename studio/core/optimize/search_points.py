@@ -12,22 +12,27 @@ import time
 from typing import Any
 
 from studio.core.errors import Cancelled, ConfigError
-from studio.core.fsutil import atomic_write_json, safe_name
+from studio.core.fsutil import atomic_write_json
 from studio.core.optimize.config import (
-    DEFAULT_CHANNEL_FINETUNE_EPOCHS,
     DISTILL_BY_DEFAULT,
     FINETUNE_LR_FACTOR,
     Arrays,
     OptimizeConfig,
 )
-from studio.core.optimize.search_space import Candidate, SearchConfig, pareto_front
+from studio.core.optimize.search_space import Candidate, SearchConfig, fit_fraction, pareto_front
+from studio.core.optimize.search_store import (  # noqa: F401 - re-exported: the search's files
+    PUBLIC_KEYS,
+    SEARCH_FORMAT,
+    clear_search,
+    keep_point,
+    point_name,
+    points_dir,
+    read_last_search,
+    search_dir,
+)
 from studio.core.optimize.student import TrainingData, fit_student, run_train_config
 
 DISTILL_DEFAULT = DISTILL_BY_DEFAULT  # candidates learn from the trained run only when asked (see config)
-SEARCH_FORMAT = 1
-PUBLIC_KEYS = ("id", "kind", "name", "bytes", "flash_bytes", "gzip_bytes", "arena_bytes", "macs", "params",
-               "latency_ms", "latency_median_ms", "accuracy", "test_accuracy", "keras_accuracy", "fits",
-               "fit_reason", "on_frontier", "settings", "rung", "seconds")
 
 
 class _Until:
@@ -64,6 +69,7 @@ class Points:
         self.training_end = 0.0  # seconds after the start when the last training stopped
         self.notes: list[str] = []
         self.baseline: dict[str, Any] | None = None
+        self.size_ratio = 1.0  # real / estimated int8 file of the run (set when the baseline is measured)
         self.teacher, self.run = self._load_run()
         self.run_config = run_train_config(project, self.run) if self.run is not None else None
         self.run_side = int(self.run.spec.size) if self.run is not None and self.modality == "image" else None
@@ -164,26 +170,39 @@ class Points:
             raise Cancelled()
 
     def channel_point(self, c: Candidate | None, model: Any, side: int | None, cfg: Any, fraction: float,
-                      until: float, pruned: tuple[Any, dict[str, Any]]) -> None:
-        """Fine-tune ``pruned`` (``model`` channel-pruned by ``fraction``; ``model`` is the run's when ``c`` is
-        None, else candidate ``c``'s) against ``model`` until ``until`` at the latest, and measure it."""
+                      until: float) -> None:
+        """Channel-prune ``model`` (the run's when ``c`` is None, else candidate ``c``'s) by ``fraction`` as
+        optimize() does (gradually, :func:`.build._prune_and_fit`'s schedule), until ``until`` at the latest (the
+        cuts before the last get a fifth of the time left each at most), and measure it."""
+        from studio.core.optimize.build import channel_schedule
+        from studio.core.optimize.config import CHANNEL_STEP, CHANNEL_STEP_EPOCHS, CHANNEL_STEP_PATIENCE
+        from studio.core.optimize.rebuild import prune_gradually
+
         label = "the run" if c is None else c.key
         spec, raw, _ = self.data(side)
-        narrow, plan = pruned
-        epochs = min(DEFAULT_CHANNEL_FINETUNE_EPOCHS, int(self.config.epochs or cfg.epochs))
+        epochs, patience = channel_schedule(OptimizeConfig(prune=fraction), cfg)
+        if self.config.epochs:
+            epochs = int(self.config.epochs)
         self.clock.status(f"Channel pruning {label} by {fraction:.0%}: fine-tuning up to {epochs} epoch(s)")
+        data = TrainingData(spec, raw["train"], raw["val"], cfg)
+
+        def fit(narrow: Any, i: int, n: int) -> dict[str, Any]:
+            last = i == n - 1
+            stop = until if last else time.monotonic() + (until - time.monotonic()) * 0.2
+            return fit_student(narrow, data, epochs if last else min(epochs, CHANNEL_STEP_EPOCHS),
+                               float(cfg.learning_rate) * FINETUNE_LR_FACTOR, _Until(self.clock, stop),
+                               patience if last else CHANNEL_STEP_PATIENCE, teacher=model if self.distill else None,
+                               seed=self.config.seed)
+
         try:
-            result = fit_student(narrow, TrainingData(spec, raw["train"], raw["val"], cfg), epochs,
-                                 float(cfg.learning_rate) * FINETUNE_LR_FACTOR, _Until(self.clock, until),
-                                 min(10, int(cfg.patience)), teacher=model if self.distill else None,
-                                 seed=self.config.seed)
+            narrow, plan, results = prune_gradually(model, fraction, "l1", CHANNEL_STEP, fit)
             self.training_end = self.clock.elapsed()
         except Cancelled:
             return  # the budget ended before one epoch: no point
         if self.clock.user_cancelled:
             raise Cancelled()
         source = self.source_of(c)
-        settings = {**source["settings"], "channels": fraction, "epochs": len(result["epochs"])}
+        settings = {**source["settings"], "channels": fraction, "epochs": sum(len(r["epochs"]) for r in results)}
         self.measure(narrow, side, settings, "channels", None, {**source, "plan": plan})
 
     def source_of(self, c: Candidate | None) -> dict[str, Any]:
@@ -210,6 +229,41 @@ class Points:
         settings = {**source["settings"], "channels": 0.0}
         for p in self.measure(self.teacher, self.run_side, settings, "run", None, source, quantize=("int8",)):
             self.baseline = self.public(p)
+        from studio.core.models.cost import file_bytes
+
+        if self.baseline and self.baseline.get("bytes"):  # the estimates are within ~10 %: calibrate on the run
+            self.size_ratio = min(1.25, max(0.8, self.baseline["bytes"] / file_bytes(self.teacher)[1]))
+
+    def channel_fractions(self, model: Any) -> tuple[list[float], int]:
+        """(fractions to fine-tune, number skipped): the configured fractions
+        whose estimated int8 file fits, plus, with a largest file asked for that ``model`` exceeds, the smallest
+        fraction that fits
+        (the widest pruned model; configured fractions less than 0.1 above it are left out as near copies)."""
+        from studio.core.models.cost import file_bytes
+        from studio.core.optimize.rebuild import prune_channels
+
+        cache: dict[float, Any] = {}
+
+        def pruned(f: float) -> Any:
+            if f not in cache:
+                cache[f] = prune_channels(model, f)  # seconds, no training
+            return cache[f]
+
+        def size(f: float) -> float:
+            return file_bytes(pruned(f)[0])[1] * self.size_ratio
+
+        wanted = sorted(set(float(f) for f in self.config.channel_fractions))
+        if self.config.max_bytes and file_bytes(model)[1] * self.size_ratio > self.max_bytes:  # too big as it is
+            fit = fit_fraction(size, self.max_bytes)
+            if fit is not None:
+                wanted = sorted({f for f in wanted if not fit < f < fit + 0.1} | {fit})
+        out, skipped = [], 0
+        for f in wanted:
+            if size(f) > self.max_bytes:
+                skipped += 1
+            else:
+                out.append(f)
+        return out, skipped
 
     def measure_candidate(self, c: Candidate, rung: int) -> None:
         if c.model is None:
@@ -239,6 +293,10 @@ class Points:
             fit = check_fit(m, self.target)
             if fit["ok"] and self.config.max_bytes and m["bytes"] > self.config.max_bytes:  # the user's own limit
                 fit = {"ok": False, "reason": f"larger than the {self.config.max_bytes / 1024:.0f} KB asked for"}
+            budget_ms, latency = self.config.max_latency_ms, m.get("latency_median_ms") or m.get("latency_ms")
+            if fit["ok"] and budget_ms and latency is not None and latency > float(budget_ms):
+                fit = {"ok": False, "reason": f"host latency {latency:.2f} ms is over the {float(budget_ms):g} ms "
+                                              "budget"}
             point = {"id": len(self.points), "kind": kind, "name": None, **{k: m.get(k) for k in (
                 "bytes", "flash_bytes", "gzip_bytes", "macs", "params", "latency_ms", "latency_median_ms",
                 "accuracy", "test_accuracy", "keras_accuracy")},
@@ -316,89 +374,3 @@ class Points:
             "config": self.config.to_json(), "baseline": self.baseline, "frontier": frontier,
             "points": self.public_points(), "notes": self.notes})
         return frontier
-
-
-def search_dir(project: Any) -> Any:
-    return project.path / "search"
-
-
-def points_dir(project: Any) -> Any:
-    return search_dir(project) / "points"
-
-
-def clear_search(project: Any) -> None:
-    """Forget the previous search's points (a new search starts)."""
-    import shutil
-
-    shutil.rmtree(search_dir(project), ignore_errors=True)
-
-
-def point_name(settings: dict[str, Any]) -> str:
-    s = settings
-    side = f"-{s['input_size']}px" if s.get("input_size") else ""
-    cut = f"-c{int(round(s['channels'] * 100))}" if s.get("channels") else ""
-    return safe_name(f"search-{s['arch']}-w{s.get('width')}{side}{cut}-{s['quantize']}")
-
-
-def keep_point(project: Any, point_id: int, name: str | None = None) -> str:
-    """Make point ``point_id`` of the last search a variant (``studio variants`` lists it); returns its name."""
-    from studio.core.errors import ProjectError
-    from studio.core.formats import read_versioned
-    from studio.core.optimize.store import write_variant
-
-    folder = points_dir(project) / str(int(point_id))
-    try:
-        data = read_versioned("variant", folder / "variant.json")
-        model_bytes = (folder / "model.tflite").read_bytes()
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"the last search has no point {point_id}", path=points_dir(project),
-                           hint="run 'studio search' again") from exc
-    name = safe_name(name or point_name(data["search"]["settings"]))
-    data["name"] = name
-    write_variant(project.variants_dir, name, model_bytes, data, weights_from=folder / "weights.h5")
-    _record_name(project, int(point_id), name)
-    return name
-
-
-def _record_name(project: Any, point_id: int, name: str) -> None:
-    """search.json follows a point kept after the search (the page shows it as kept when reopened)."""
-    from studio.core.fsutil import read_json
-
-    path = search_dir(project) / "search.json"
-    try:
-        record = read_json(path)
-    except (OSError, ValueError):
-        return
-    for p in record.get("points", []) + record.get("frontier", []):
-        if p.get("id") == point_id:
-            p["name"] = name
-    atomic_write_json(path, record)
-
-
-def read_last_search(project: Any) -> dict[str, Any]:
-    """The last search's record, or (when it was interrupted before writing one) its points read back from
-    ``P/search/points/<id>/variant.json``; ``{}`` when there was no search. Plain files only."""
-    from studio.core.fsutil import read_json
-
-    try:
-        return dict(read_json(search_dir(project) / "search.json"), complete=True)
-    except (OSError, ValueError):
-        pass
-    points = []
-    for folder in sorted(points_dir(project).glob("*"), key=lambda f: int(f.name) if f.name.isdigit() else -1):
-        try:
-            data = read_json(folder / "variant.json")
-            meta = data["search"]
-        except (OSError, ValueError, KeyError):
-            continue
-        points.append({**{k: data.get(k) for k in PUBLIC_KEYS}, "id": meta["point"], "kind": meta["kind"],
-                       "name": None, "settings": meta["settings"], "rung": meta.get("rung"),
-                       "fits": meta.get("fits"), "fit_reason": meta.get("fit_reason"),
-                       "arena_bytes": (data.get("arena") or {}).get("min_bytes")})
-    if not points:
-        return {}
-    front = pareto_front(points)
-    for p in points:
-        p["on_frontier"] = any(p is q for q in front)
-    return {"complete": False, "points": points, "frontier": front,
-            "notes": ["the search was interrupted: these points were measured before it stopped"]}

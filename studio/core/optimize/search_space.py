@@ -29,9 +29,12 @@ class SearchConfig:
     widths: tuple[float, ...] | None = None  # None: each architecture's allowed widths
     input_sizes: tuple[int, ...] | None = None  # None: the run's side and up to three smaller ones
     channel_fractions: tuple[float, ...] = (0.25, 0.5, 0.75)  # channel pruning of the run and the best found
-    distill: bool | None = None  # learn from the trained run too; None: the measured default (on)
+    distill: bool | None = None  # learn from the trained run too; None: the measured default (off)
     keep: bool = True  # keep frontier points as variants
-    max_candidates: int = 16
+    # few candidates trained long beat many trained for an epoch or two (a 10-min search under load ~20 gave
+    # 16 candidates 1-2 epochs each): successive halving over 6 keeps 2, then 1
+    max_candidates: int = 6
+    max_latency_ms: float | None = None  # host latency budget (LiteRT median, batch 1); None: no limit
     epochs: int | None = None  # epochs of a fully trained candidate; None: Studio's default for the data
     seed: int = 1234
 
@@ -50,6 +53,8 @@ class SearchConfig:
             raise ConfigError("channel fractions must be between 0 and 1")
         if self.max_candidates < 1:
             raise ConfigError("the search needs at least one candidate")
+        if self.max_latency_ms is not None and not float(self.max_latency_ms) > 0:
+            raise ConfigError(f"latency budget {self.max_latency_ms} ms is not positive", hint="use e.g. 5 (ms)")
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -114,6 +119,26 @@ def candidate_specs(modality: str, config: SearchConfig, run_side: int | None) -
             sides = (None,)
         out += [(arch, float(w), s) for w in widths for s in sides]
     return out
+
+
+def fit_fraction(size_of: Any, max_bytes: int, step: float = 0.05, highest: float = 0.9,
+                 margin: float = 0.92) -> float | None:
+    """The smallest channel-pruning fraction (on a ``step`` grid up to ``highest``) whose estimated int8 size
+    ``size_of(fraction)`` is at most ``margin * max_bytes`` (the estimate is within about 10 % of the real file):
+    the widest pruned model that fits. None when even ``highest`` does not fit. Sizes fall as the fraction
+    grows, so this is a bisection over the grid."""
+    grid = [round(step * i, 4) for i in range(1, int(round(highest / step)) + 1)]
+    limit = margin * max_bytes
+    if size_of(grid[-1]) > limit:
+        return None
+    lo, hi = 0, len(grid) - 1  # grid[hi] fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if size_of(grid[mid]) <= limit:
+            hi = mid
+        else:
+            lo = mid + 1
+    return grid[hi]
 
 
 def thin_out(cands: list[Candidate], n: int) -> list[Candidate]:

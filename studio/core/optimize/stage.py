@@ -161,7 +161,8 @@ def variant_record(name: str, run: Any, spec: Any, config: OptimizeConfig, built
         "qat": bool(config.qat),
         "distill": asdict(config.distill_config()) if config.distills else None,
         "io_dtype": config.io_dtype if config.quantize == "int8" else "float32",
-        "finetune_epochs": config.epochs,
+        # channel pruning: the most epochs the last cut could fine-tune (as long as the run trained)
+        "finetune_epochs": int((built.history.get("Channel-pruning fine-tune:max_epochs") or [config.epochs])[0]),
         "config": config.to_json(),
         "params": int(built.keras_model.count_params()),
         "trained_params": int(model.count_params()),

@@ -70,7 +70,14 @@ def test_search_panel_shows_the_last_search_live_points_and_builds_its_request(w
     panel.budget_spin.setValue(3)
     panel.max_kb_spin.setValue(30)
     req = panel.request()
-    assert req == {"target": "cortex-m4", "budget_min": 3.0, "max_bytes": 30 * 1024, "distill": False, "keep": False}
+    assert req == {"target": "cortex-m4", "budget_min": 3.0, "max_bytes": 30 * 1024, "max_latency_ms": None,
+                   "distill": False, "keep": False}
+    panel.max_ms_spin.setValue(2.5)
+    assert panel.request()["max_latency_ms"] == 2.5 and panel.values()["max_ms"] == 2.5
+    from studio.jobs.search import search_config
+
+    assert search_config(panel.request()).max_latency_ms == 2.5  # the worker's job takes the field
+    panel.max_ms_spin.setValue(0)
     # live: points arrive one by one while a search runs
     panel.frontier.set_points([])
     for p in points[:2]:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.frontier import FrontierView
@@ -62,6 +71,18 @@ class SearchPanel(QWidget):
         self.max_kb_spin.setMinimumWidth(190)
         row.addWidget(self.max_kb_spin)
         row.addSpacing(16)
+        row.addWidget(QLabel("Slowest answer:"))
+        self.max_ms_spin = QDoubleSpinBox()
+        self.max_ms_spin.setObjectName("searchMaxMs")
+        self.max_ms_spin.setRange(0.0, 10_000.0)
+        self.max_ms_spin.setDecimals(1)
+        self.max_ms_spin.setSingleStep(1.0)
+        self.max_ms_spin.setSpecialValueText("any")
+        self.max_ms_spin.setSuffix(" ms")
+        self.max_ms_spin.setToolTip("Models slower than this on this computer (one answer at a time) do not fit. "
+                                    "A microcontroller is much slower than this computer: use it to compare models.")
+        row.addWidget(self.max_ms_spin)
+        row.addSpacing(16)
         self.distill_check = QCheckBox("Learn from the trained model")
         self.distill_check.setObjectName("searchDistill")
         self.distill_check.setChecked(False)
@@ -92,19 +113,21 @@ class SearchPanel(QWidget):
 
     # ------------------------------------------------------------------ requests
     def request(self) -> dict[str, Any]:
-        kb = self.max_kb_spin.value()
+        kb, ms = self.max_kb_spin.value(), self.max_ms_spin.value()
         return {"target": self.target().id, "budget_min": float(self.budget_spin.value()),
-                "max_bytes": kb * 1024 if kb else None, "distill": self.distill_check.isChecked(),
+                "max_bytes": kb * 1024 if kb else None, "max_latency_ms": float(ms) if ms > 0 else None,
+                "distill": self.distill_check.isChecked(),
                 "keep": False}  # the user keeps the points they want, one click each
 
     def values(self) -> dict[str, Any]:
         """What the page saves in ``settings["search"]``."""
         return {"budget_min": self.budget_spin.value(), "max_kb": self.max_kb_spin.value() or None,
-                "distill": self.distill_check.isChecked()}
+                "max_ms": self.max_ms_spin.value() or None, "distill": self.distill_check.isChecked()}
 
     def set_values(self, saved: dict[str, Any]) -> None:
         self.budget_spin.setValue(int(saved.get("budget_min") or 10))
         self.max_kb_spin.setValue(int(saved.get("max_kb") or 0))
+        self.max_ms_spin.setValue(float(saved.get("max_ms") or 0.0))
         self.distill_check.setChecked(bool(saved.get("distill", False)))
 
     def set_target(self, target: Any) -> None:

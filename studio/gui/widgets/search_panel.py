@@ -68,7 +68,7 @@ class SearchPanel(QWidget):
         self.max_kb_spin.setSingleStep(16)
         self.max_kb_spin.setSpecialValueText("what the device leaves")
         self.max_kb_spin.setSuffix(" KB")
-        self.max_kb_spin.setMinimumWidth(190)
+        self.max_kb_spin.setMinimumWidth(180)
         row.addWidget(self.max_kb_spin)
         row.addSpacing(16)
         row.addWidget(QLabel("Slowest answer:"))
@@ -79,10 +79,13 @@ class SearchPanel(QWidget):
         self.max_ms_spin.setSingleStep(1.0)
         self.max_ms_spin.setSpecialValueText("any")
         self.max_ms_spin.setSuffix(" ms")
+        self.max_ms_spin.setMinimumWidth(90)
         self.max_ms_spin.setToolTip("Models slower than this on this computer (one answer at a time) do not fit. "
                                     "A microcontroller is much slower than this computer: use it to compare models.")
         row.addWidget(self.max_ms_spin)
-        row.addSpacing(16)
+        row.addStretch(1)
+        layout.addLayout(row)
+        row = QHBoxLayout()  # a second row: the first one fits the page's 1,000 px with its three limits
         self.distill_check = QCheckBox("Learn from the trained model")
         self.distill_check.setObjectName("searchDistill")
         self.distill_check.setChecked(False)

@@ -312,6 +312,13 @@ def rows_from(results: dict[str, list[dict[str, Any]]]) -> list[Row]:
     return rows
 
 
+BASELINES = ("iforest", "ocsvm", "pca")
+
+
+def _cell(value: float, top: float) -> str:
+    return f"**{value:.3f}**" if value >= top else f"{value:.3f}"
+
+
 def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     """The AUROC tables of docs/benchmarks.md's anomaly section."""
     lines = ["#### AUROC per one-class split (Studio defaults vs raw-value baselines, same run)", "",
@@ -321,8 +328,9 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
         for r in items:
             b = r["baselines"]
             s = r["studio"]
-            lines.append(f"| {r['name']} | **{s['auroc']:.3f}** | {s['detector']} {s['input_size'] or ''} | "
-                         f"{b['iforest']['auroc']:.3f} | {b['ocsvm']['auroc']:.3f} | {b['pca']['auroc']:.3f} | "
+            top = max([s["auroc"]] + [b[k]["auroc"] for k in BASELINES])  # bold: the best of the four
+            studio, base = _cell(s["auroc"], top), " | ".join(_cell(b[k]["auroc"], top) for k in BASELINES)
+            lines.append(f"| {r['name']} | {studio} | {s['detector']} {s['input_size'] or ''} | {base} | "
                          f"{_f3((b.get('autoencoder') or {}).get('auroc'))} | {_f3(s.get('int8_auroc'))} | "
                          f"{_f3(s.get('int8_float_auroc'))} | {s['fit_s']} + {s['eval_s']} |")
     digits = results.get("digits") or []

@@ -33,7 +33,7 @@ from studio.core.errors import ProjectError, StudioError
 from studio.core.formats import FORMATS, read_versioned
 from studio.core.fsutil import atomic_path, atomic_write_json, read_json
 from studio.core.pipeline import InputSpec
-from studio.core.untrusted import check_run_model_json, check_weights_file
+from studio.core.untrusted import check_run_model_json, load_checked_weights
 
 MODEL_FORMAT = FORMATS["model"].current  # model.json's "format", checked on load (studio.core.formats)
 
@@ -110,11 +110,7 @@ def load_run_model(project: Any, run_id: str | None = None) -> tuple[Any, RunInf
         model = models.build_model(info.arch, info.input_shape, info.n_classes, **info.params)
     except StudioError as exc:
         raise ProjectError(f"cannot rebuild the model of {info.run_id}: {exc.message}", path=info.path) from exc
-    check_weights_file(info.weights_path, [tuple(w.shape) for w in model.weights])
-    try:
-        model.load_weights(str(info.weights_path))
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"the weights do not fit the model ({exc})", path=info.weights_path) from exc
+    load_checked_weights(model, info.weights_path, "the weights do not fit the model")
     return model, info
 
 

@@ -272,6 +272,16 @@ def check_manifest(m: Any, source: Any = None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- HDF5 weights
+def load_checked_weights(model: Any, path: Path, mismatch: str) -> None:
+    """:func:`check_weights_file` against ``model``'s own weights, then load them; a file Keras cannot fit to
+    the model is a ProjectError saying ``mismatch`` (e.g. "the weights do not fit the model")."""
+    check_weights_file(path, [tuple(w.shape) for w in model.weights])
+    try:
+        model.load_weights(str(path))
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{mismatch} ({exc})", path=path) from exc
+
+
 def check_weights_file(path: Path, expected_shapes: list[tuple[int, ...]]) -> None:
     """Refuse (ProjectError) an HDF5 weights file that Keras should not read for a model with these weights.
 
@@ -336,6 +346,6 @@ def check_weights_file(path: Path, expected_shapes: list[tuple[int, ...]]) -> No
 __all__ = [
     "NotRegularFile", "open_checked", "open_regular", "read_regular", "regular_file_problem", "is_within",
     "confined", "relative_problem",
-    "check_input_shape_bounds", "check_spec_fields", "check_manifest", "check_run_model_json", "check_weights_file", "kind_of",
+    "check_input_shape_bounds", "check_spec_fields", "check_manifest", "check_run_model_json", "check_weights_file", "kind_of", "load_checked_weights",
     "MAX_IMAGE_FILE_BYTES", "MAX_WINDOW", "MAX_CHANNELS", "MAX_CLASSES",
 ]

@@ -117,15 +117,11 @@ def _check_params(spec: DetectorSpec, file: Path) -> None:
 
 def load_detector(project: Any, run_id: str | None = None) -> tuple[Any, AnomalyRunInfo]:
     """Rebuild a run's detector from its spec and load its constants (HDF5 weights only)."""
-    from studio.core.untrusted import check_weights_file
+    from studio.core.untrusted import load_checked_weights
 
     info = read_anomaly_run(project, run_id)
     model = build_detector(info.detector)
-    check_weights_file(info.weights_path, [tuple(w.shape) for w in model.weights])
-    try:
-        model.load_weights(str(info.weights_path))
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"the detector's constants do not fit its graph ({exc})", path=info.weights_path) from exc
+    load_checked_weights(model, info.weights_path, "the detector's constants do not fit its graph")
     return model, info
 
 

@@ -26,13 +26,18 @@ def sensor_spec(project: Any, manifest: dict[str, Any], config: Any) -> Any:
                              "norm": norm, "extra": {}})
 
 
+def _fit_lengths(manifest: dict[str, Any]) -> list[int]:
+    """The lengths of the recordings a model is fitted on (all but test), or the import window without any."""
+    return [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [int(manifest["window"])]
+
+
 def default_shaping(manifest: dict[str, Any], config: Any) -> tuple[str, int, int, str]:
     """(policy, window, stride, norm): the config's choices, else the window given at import (if one was), else
     whole recordings up to ``WHOLE_MAX`` rows (resampled to the median length; padded to the longest when
     lengths vary by more than 2x), else the manifest's windows."""
     from studio.core.selection import RESAMPLE_MIN, WHOLE_MAX
 
-    lengths = [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [int(manifest["window"])]
+    lengths = _fit_lengths(manifest)
     lo, hi, med = min(lengths), max(lengths), int(np.median(lengths))
     policy = getattr(config, "length_policy", None)
     if policy is None and manifest.get("window_source") == "user":
@@ -52,7 +57,7 @@ def describe_input(manifest: dict[str, Any], config: Any) -> dict[str, Any]:
     """What a sensor model with ``config`` would read, for the Model page before any training: the shaping of
     :func:`default_shaping` and the recording lengths it was chosen from (no TensorFlow)."""
     policy, window, stride, norm = default_shaping(manifest, config)
-    lengths = [int(r["length"]) for r in manifest["recordings"] if r["split"] != "test"] or [window]
+    lengths = _fit_lengths(manifest)
     return {"policy": policy, "window": window, "stride": stride, "norm": norm,
             "channels": len(manifest["channels"]), "shortest": min(lengths), "longest": max(lengths),
             "select": bool(getattr(config, "select", False))}

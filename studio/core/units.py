@@ -30,11 +30,18 @@ def format_size(n: float | None, unit: tuple[str, int] | None = None) -> str:
 
 
 def tick_text(value: float) -> str:
-    """A tick label without scientific notation or float noise: 0.1, 0.25, 2, 1000, 0.005."""
+    """A tick label without scientific notation or float noise: 0.1, 0.25, 2, 1000, 0.005, 99.85.
+
+    As many digits as the value needs to be written exactly (up to 12 significant), never fewer: ticks of a
+    narrow range (99.85, 99.9, 99.95, 100 %) each keep their own label (three significant digits wrote both
+    99.95 and 100 as "100")."""
     if value == 0:
         return "0"
-    digits = max(0, -int(math.floor(math.log10(abs(value)))) + 2)
-    text = f"{value:.{digits}f}"
+    magnitude = math.floor(math.log10(abs(value)))
+    for significant in range(1, 13):
+        text = f"{value:.{max(0, significant - 1 - magnitude)}f}"
+        if abs(float(text) - value) <= 1e-9 * abs(value):
+            break
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

@@ -27,6 +27,17 @@ def test_tick_values_are_round() -> None:
         ["0", "0.1", "0.25", "2", "100", "1000", "12.5"]
 
 
+@pytest.mark.parametrize("lo, hi", [(99.8, 100.02), (99.0, 100.0), (97.5, 100.0), (0.1, 0.3), (12.3, 12.9)])
+def test_narrow_percent_range_never_repeats_a_label(lo: float, hi: float) -> None:
+    """The frontier's accuracy axis on a narrow range showed "100 %" twice (99.95 written with 3 digits)."""
+    for max_ticks in (3, 6, 10):
+        ticks = linear_ticks(lo, hi, max_ticks)
+        labels = [tick_text(v) for v in ticks]
+        assert len(set(labels)) == len(labels), labels
+        assert all(abs(float(t) - v) < 1e-9 for t, v in zip(labels, ticks))  # each label is its value
+    assert tick_text(0.1 + 0.2) == "0.3" and tick_text(99.95) == "99.95" and tick_text(0.005) == "0.005"
+
+
 def test_size_columns_read_in_one_unit() -> None:
     unit = size_unit([103 * 1024, 2.5 * MB, None])
     assert unit == ("MB", MB)

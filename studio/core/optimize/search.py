@@ -150,7 +150,8 @@ def _candidates(pts: Points) -> list[Candidate]:
         pts.notes.append(f"{too_big} candidate(s) skipped: their estimated size or activations exceed the target")
     picked = thin_out(out, pts.config.max_candidates)
     if len(picked) < len(out):
-        pts.notes.append(f"{len(out) - len(picked)} candidate(s) left out to stay within --max-candidates")
+        pts.notes.append(f"{len(out) - len(picked)} candidate(s) left out: the search trains at most "
+                         f"{pts.config.max_candidates} from scratch, spread over sizes")
     pts.clock.status(f"Searching {len(picked)} candidate(s) for {pts.target.title}")
     return picked
 

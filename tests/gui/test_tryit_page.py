@@ -154,3 +154,19 @@ def test_camera_status_names_what_is_missing() -> None:
     assert multimedia_problem(ImportError("No module named 'PySide6.QtMultimedia'"), installed=False) == INSTALL_HINT
     text = multimedia_problem(ImportError("libpulse.so.0: cannot open shared object file: No such file"), True)
     assert "libpulse.so.0 is missing" in text and "apt install libpulse0" in text
+
+
+def test_try_it_speaks_of_recordings_on_a_sensor_project(window, qtbot, tmp_path: Path) -> None:
+    """A sensor project's Try it page offers CSV files, hides the camera and its header names neither photos
+    nor a camera; on an image project both return."""
+    from studio.gui.pages.tryit_page import TryItPage
+
+    page = TryItPage(window.state)
+    qtbot.addWidget(page)
+    window.state.set_project(Project.create(tmp_path / "sensors", "sensor"))
+    page.entered()
+    assert "recordings" in page.subtitle and "photo" not in page.subtitle and "camera" not in page.subtitle
+    assert page.files_button.text() == "Choose CSV files…" and page.camera_box.isHidden()
+    window.state.set_project(Project.create(tmp_path / "images", "image"))
+    page.entered()
+    assert "photos" in page.subtitle and "camera" in page.subtitle and not page.camera_box.isHidden()

@@ -45,7 +45,7 @@ def answer_text(item: dict[str, Any], model: dict[str, Any] | None, float_model:
 class TryItPage(Page):
     step = "tryit"
     title = "Try it"
-    subtitle = ("Drop new photos, a folder or a sensor CSV here, or point a camera at a part: the answers come "
+    subtitle = ("Drop new photos or a folder of them here, or point a camera at a part: the answers come "
                 "from the model the device will run (through LiteRT), beside the trained model's.")
 
     def __init__(self, state: Any) -> None:
@@ -132,6 +132,9 @@ class TryItPage(Page):
         if project is None:
             return
         image = project.modality == "image"
+        self.subtitle = type(self).subtitle if image else (
+            "Drop new recordings (CSV files) or a folder of them here: the answers come from the model the "
+            "device will run (through LiteRT), beside the trained model's.")
         self.files_button.setText("Choose photos…" if image else "Choose CSV files…")
         self.camera_title.setVisible(image)
         self.camera_box.setVisible(image)

@@ -98,11 +98,24 @@ def choose(project: Any, config: Any, reporter: Reporter) -> tuple[Any, dict[str
 
 def train_sensor(project: Any, config: Any, reporter: Reporter, activate: str = "finished") -> Any:
     """The default sensor path: choose by measurement when asked (``config.select``), then fit the winner."""
+    if not config.select:
+        return _fit_chosen(project, config, reporter, None, activate)
+    requested = config
+    config, selection = choose(project, config, reporter)
+    result = _fit_chosen(project, config, reporter, selection, activate)
+    # The run records the winner; the project keeps the user's choice ("Let Studio choose"), so the next
+    # training (e.g. after new recordings were added) chooses again instead of refitting this winner.
+    project.update({"settings": {"train": {k: getattr(requested, k) for k in CHOSEN_KEYS}}})
+    return result
+
+
+CHOSEN_KEYS = ("select", "arch", "length_policy", "window", "stride", "norm")  # what the selection decides
+
+
+def _fit_chosen(project: Any, config: Any, reporter: Reporter, selection: dict[str, Any] | None,
+                activate: str) -> Any:
     from studio.core.models import get_spec
 
-    selection = None
-    if config.select:
-        config, selection = choose(project, config, reporter)
     if get_spec(config.arch).trained_by == "closed form":
         return fit_minirocket(project, config, reporter, selection, activate=activate)
     from studio.core.fsutil import atomic_write_json, read_json

@@ -254,6 +254,9 @@ def test_sensor_default_selects_by_cross_validation_then_fits_minirocket(tmp_pat
     rep = RecordingReporter()
     result = train(project, default_config(project), rep)
     assert result.arch == "minirocket" and not result.stopped
+    # the project keeps the user's choice ("Let Studio choose"), not the winner: the next training chooses again
+    saved = Project.open(project.path).settings["train"]
+    assert saved["select"] is True and saved.get("length_policy") is None
     sel = json.loads((result.path / "selection.json").read_text())
     scored = [c for c in sel["candidates"] if c["status"] == "scored"]
     assert len(scored) >= 2 and sel["winner"]["score"] == max(c["score"] for c in scored)

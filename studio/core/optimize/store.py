@@ -161,7 +161,7 @@ def load_variant_model(project: Any, name: str) -> Any:
     from studio.core.models import build_model
     from studio.core.optimize.rebuild import apply_plan
 
-    from studio.core.untrusted import check_input_shape_bounds, check_weights_file, confined
+    from studio.core.untrusted import check_input_shape_bounds, confined, load_checked_weights
 
     data, _ = load_variant(project, name)
     folder = project.variants_dir / name
@@ -174,6 +174,5 @@ def load_variant_model(project: Any, name: str) -> Any:
     model = build_model(data["arch"], shape, len(data["classes"]), **(data.get("arch_params") or {}))
     if data.get("channel_plan"):
         model = apply_plan(model, data["channel_plan"])
-    check_weights_file(weights, [tuple(w.shape) for w in model.weights])
-    model.load_weights(str(weights))
+    load_checked_weights(model, weights, f"variant {name!r}'s weights do not fit its model")
     return model

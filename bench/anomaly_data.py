@@ -5,7 +5,8 @@
   holes, stains and cracks painted on some photos: the shape of the acceptance texture, generated here.
 * ``digits28`` — scikit-learn's 8x8 digits made MNIST-shaped (28x28 grey, 20x20 digit box, rotation, shift,
   scale, stroke width, elastic warp; 4 augmented copies of each training digit), one-class: each digit normal
-  in turn, the others anomalies. ``digits8`` is the same split on the original 8x8 images.
+  in turn, the others anomalies. ``digits8`` is the same split on the original 8x8 images. :func:`write_digits28`
+  writes all of them once, 10 classes (the shrink benchmark's harder digits).
 * ``inspection`` — the bundled inspection sample: 'ok' brackets vs scratch / missing hole / crack.
 * ``sensors`` — one-class splits of the development series (/work/devdata/csv: one class normal, the others
   anomalies, official train / test) and of the bundled vibration sample.
@@ -257,6 +258,20 @@ def write_digits_oneclass(root: Path, digit: int, shape: str, copies: int = 4) -
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img(x8, rng_te)).save(folder / f"{i:05d}.png")
     return root / "train", root / "test"
+
+
+def write_digits28(root: Path, seed: int = 28) -> Path:
+    """All 1,797 scikit-learn digits made MNIST-shaped (:func:`digit28`, one copy each) as ``root/<digit>/*.png``:
+    a 10-class image set where an SVM on raw pixels is strong (the shrink benchmark's harder digits)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(seed)
+    for i, (x8, label) in enumerate(zip(d.data, d.target)):
+        folder = root / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(digit28(x8, rng), "L").save(folder / f"{i:04d}.png")
+    return root
 
 
 # ---------------------------------------------------------------------------------------------- sample, sensors

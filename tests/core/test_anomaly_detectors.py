@@ -3,6 +3,9 @@ from the images, and keep their ranking through full-int8 conversion (LiteRT) an
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -67,8 +70,14 @@ def test_global_detector_separates_one_digit_from_the_others() -> None:
     zero = np.flatnonzero(digits.target == 0)
     others = np.flatnonzero(digits.target != 0)[:120]
     model, info = FITTERS["global"](imgs[zero[:100]], D.global_spec(16, 1, 256))
-    # 100 normal images and 4 shifted copies of each: 500 candidates, 256 kept by the greedy coreset
-    assert info["bank_candidates"] == 500 and info["bank"] == 256 and info["coreset"]
+    # 100 normal images and 8 shifted copies of each: 900 candidates, 256 kept by the greedy coreset
+    assert info["bank_candidates"] == 900 and info["bank"] == 256 and info["coreset"]
+    # overlapping cells: 3 px every 2 px at 16 px (7 x 7); a run fitted before (no stride) keeps side-by-side cells
+    spec = D.global_spec(16, 1, 256)
+    assert (spec.params["cell"], spec.params["stride"], spec.params["grid"]) == (3, 2, 7)
+    assert D.global_spec(32, 1, 256).params["grid"] == 9
+    old = D.DetectorSpec("global", (16, 16, 1), {"orientations": 8, "grid": 8, "cell": 2, "bank": 16, "shift": 1})
+    assert D.build_detector(old).get_layer("cells").output.shape[1:] == (8, 8, 8)
     s_good = predict(model, imgs[zero[100:]])[0].ravel()
     s_bad = predict(model, imgs[others])[0].ravel()
     assert auroc(np.r_[s_good, s_bad], np.r_[np.zeros(len(s_good)), np.ones(len(s_bad))]) >= 0.95
@@ -119,3 +128,38 @@ def test_window_detector_fixed_range_form_and_the_former_one() -> None:
     assert scores["new"].max() <= D.WINDOW_CAP + 1e-4
     features = D.build_detector(spec).get_layer("features")
     assert features.zclip == D.WINDOW_ZCLIP and D.build_detector(old).get_layer("features").zclip == 0
+
+
+def _digit_folder(root: Path, groups: dict[str, tuple[int, int]]) -> Path:
+    """``root/<name>/`` PNGs of scikit-learn digits at 32 px: name -> (digit, count)."""
+    from PIL import Image
+
+    digits = pytest.importorskip("sklearn.datasets").load_digits()
+    for name, (digit, n) in groups.items():
+        (root / name).mkdir(parents=True)
+        for i, img in enumerate(digits.images[digits.target == digit][:n]):
+            Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((32, 32)).save(root / name / f"{i:03d}.png")
+    return root
+
+
+def test_defect_images_in_validation_choose_the_image_detector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With defect images in validation both image detectors are fitted and the one that separates them better
+    is kept, even against the alignment index; without them the alignment index decides."""
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.project import Project
+
+    monkeypatch.setattr(D, "ALIGNED_INDEX", 1.01)  # the alignment index now says "patch" even for digits
+    project = Project.create(tmp_path / "p", "image-anomaly")
+    import_data(project, _digit_folder(tmp_path / "d", {"good": (0, 40), "eight": (8, 16)}))
+    trained = train_anomaly(project, default_config(project))
+    fit = json.loads((trained.path / "model.json").read_text())["fit"]
+    assert trained.detector == "global" and fit["chosen"] == "automatically, by the validation defects"
+    assert fit["validation_auroc"]["global"] > fit["validation_auroc"]["patch"] + 0.1
+    from studio.core.anomaly.runs import read_anomaly_run
+
+    assert read_anomaly_run(project).detector.params["moves"] == 8  # the new spec passes the run's checks
+    other = Project.create(tmp_path / "q", "image-anomaly")
+    import_data(other, _digit_folder(tmp_path / "g", {"good": (0, 30)}))
+    assert train_anomaly(other, default_config(other)).detector == "patch"

@@ -81,11 +81,13 @@ def layer_classes() -> dict[str, Any]:
                         channels=self.channels, grid=self.grid, clip=self.clip, cap=self.cap, floor=self.floor)
 
     class OrientedEnergy(keras.layers.Layer):
-        """Whole-image descriptor: positive oriented gradient energy pooled in grid x grid cells, L2-normalized."""
+        """Whole-image descriptor: positive oriented gradient energy pooled in grid x grid cells (``stride`` <
+        ``cell``: overlapping ones), L2-normalized by NearestImage."""
 
-        def __init__(self, channels: int, orientations: int, cell: int, **kw: Any) -> None:
+        def __init__(self, channels: int, orientations: int, cell: int, stride: int | None = None, **kw: Any) -> None:
             super().__init__(**kw)
             self.channels, self.orientations, self.cell = int(channels), int(orientations), int(cell)
+            self.stride = int(stride or cell)  # < cell: overlapping cells
 
         def build(self, input_shape: Any) -> None:
             self.kernel = const(self, "oriented", (3, 3, self.channels, self.orientations))
@@ -93,10 +95,11 @@ def layer_classes() -> dict[str, Any]:
 
         def call(self, x: Any) -> Any:
             g = tf.nn.relu(tf.nn.conv2d(x, self.kernel, 1, "SAME"))
-            return tf.nn.avg_pool2d(g, self.cell, self.cell, "VALID")  # [b, grid, grid, orientations]
+            return tf.nn.avg_pool2d(g, self.cell, self.stride, "VALID")  # [b, grid, grid, orientations]
 
         def get_config(self) -> dict[str, Any]:
-            return dict(super().get_config(), channels=self.channels, orientations=self.orientations, cell=self.cell)
+            return dict(super().get_config(), channels=self.channels, orientations=self.orientations, cell=self.cell,
+                        stride=self.stride)
 
     class NearestImage(keras.layers.Layer):
         """Cosine distance to the nearest normal image's descriptor, and the per-cell difference map (both in

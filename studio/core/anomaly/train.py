@@ -87,6 +87,41 @@ def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray) -> tuple[D.D
     return D.patch_spec(spec.size, spec.channels), facts
 
 
+MIN_VAL_DEFECTS = 5  # defect images in validation from which the image detector is chosen by measurement
+
+
+def _pick_on_validation(project: Any, manifest: dict[str, Any], spec: Any, config: AnomalyConfig, x: np.ndarray,
+                        facts: dict[str, Any], reporter: Reporter) -> tuple[D.DetectorSpec, Any, dict[str, Any]] | None:
+    """With at least MIN_VAL_DEFECTS defect and as many good validation images, fit both image detectors and
+    keep the one with the higher validation AUROC (the alignment index's pick on a tie); else None (the
+    alignment index decides). ``facts`` records both AUROCs and how the detector was chosen."""
+    from .config import bank_for
+    from .metrics import auroc
+    from .scoring import decode, image_split, score_arrays
+
+    normal = manifest["normal_class"]
+    paths, labels, _ = image_split(project, manifest, "val")
+    y = np.array([lab != normal for lab in labels], dtype=bool)
+    if y.sum() < MIN_VAL_DEFECTS or (~y).sum() < MIN_VAL_DEFECTS:
+        return None
+    xv = spec.preprocess(decode(paths, spec, reporter, (0.25, 0.3)))
+    fitted: dict[str, tuple[D.DetectorSpec, Any, dict[str, Any], float]] = {}
+    for k, kind in enumerate(("patch", "global")):
+        reporter.status(f"Fitting the {kind} detector on {len(x)} good images (both are measured on the "
+                        f"{int(y.sum())} defect images of validation)")
+        ds = D.global_spec(spec.size, spec.channels, bank_for(config, "global")) if kind == "global" \
+            else D.patch_spec(spec.size, spec.channels)
+        model, info = FITTERS[kind](x, ds, seed=int(config.seed), reporter=reporter,
+                                    progress=lambda f, k=k: reporter.progress(0.3 + 0.2 * (k + f), "fitting"))
+        fitted[kind] = (ds, model, info, float(auroc(score_arrays(model, xv, None)[0], y) or 0.0))
+    prior = "global" if facts["alignment_index"] >= D.ALIGNED_INDEX else "patch"
+    other = "patch" if prior == "global" else "global"
+    best = other if fitted[other][3] > fitted[prior][3] else prior
+    facts["validation_auroc"] = {kind: round(v[3], 4) for kind, v in fitted.items()}
+    facts["chosen"] = "automatically, by the validation defects"
+    return fitted[best][:3]
+
+
 def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None = None) -> AnomalyTrainResult:
     from studio.core.pipeline import spec_for_project
     from studio.core.runs import package_versions
@@ -115,10 +150,15 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
                            path=project.manifest_path, hint="import more good examples")
     check_cancel(reporter)
     dspec, facts = _detector_spec(config, spec, x)
-    reporter.status(f"Fitting the {dspec.kind} detector on {len(x)} good "
-                    f"{'images' if spec.kind == 'image' else 'windows'}")
-    model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
-                                           progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"))
+    picked = _pick_on_validation(project, manifest, spec, config, x, facts, reporter) \
+        if config.detector == "auto" and spec.kind == "image" else None
+    if picked is not None:
+        dspec, model, fit_info = picked
+    else:
+        reporter.status(f"Fitting the {dspec.kind} detector on {len(x)} good "
+                        f"{'images' if spec.kind == 'image' else 'windows'}")
+        model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
+                                               progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"))
     fit_info.update(facts)
     if "bank" in fit_info:  # the bank actually kept (all examples, or a coreset)
         dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=int(fit_info["bank"])))

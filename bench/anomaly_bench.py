@@ -218,10 +218,10 @@ def group_digits(quick: bool, log: Callable[[str], None]) -> list[dict[str, Any]
 
     out = []
     for shape in ("8", "28"):
-        for d in (range(0, 10, 3) if quick else range(10)):
+        for d in range(10):  # every digit, also with --quick: Deep SVDD's figure is per digit
             root = Path(tempfile.mkdtemp(prefix=f"anom-dig{shape}-{d}-"))
             try:
-                train, test = A.write_digits_oneclass(root, d, shape, copies=2 if quick else 4)
+                train, test = A.write_digits_oneclass(root, d, shape, copies=4)
                 r = run_split(f"digits{shape} {d}", train, test, "image-anomaly", log,
                               lambda s, p: image_baselines(train, test, s["input_size"], True))
                 r.update(digit=d, shape=shape, deep_svdd_mnist=DEEP_SVDD_MNIST[d])
@@ -308,7 +308,9 @@ def rows_from(results: dict[str, list[dict[str, Any]]]) -> list[Row]:
                     at = sum(r["studio"]["auroc"] * 100 >= r["deep_svdd_mnist"] for r in mine)
                     rows.append(Row("anomaly", f"digits{shape}: digits at or above Deep SVDD (MNIST)", at, "",
                                     baseline=len(mine), baseline_name="digits evaluated",
-                                    note="reference point only: Deep SVDD's figures are on MNIST"))
+                                    check=("ratio", ">=", 1.0), issue=True,
+                                    note="Deep SVDD's figures are on MNIST, these on a proxy made from "
+                                         "scikit-learn's digits: a yardstick per digit"))
     return rows
 
 
@@ -335,19 +337,42 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
                          f"{_f3(s.get('int8_float_auroc'))} | {s['fit_s']} + {s['eval_s']} |")
     digits = results.get("digits") or []
     if digits:
-        lines += ["", "#### One-class digits beside Deep SVDD's published MNIST figures", "",
-                  "| digit | Studio digits8 | Studio digits28 | best baseline digits28 | Deep SVDD (MNIST) |",
-                  "|---:|---:|---:|---:|---:|"]
-        for d in range(10):
-            r8 = next((r for r in digits if r["digit"] == d and r["shape"] == "8"), None)
-            r28 = next((r for r in digits if r["digit"] == d and r["shape"] == "28"), None)
-            if r8 is None and r28 is None:
-                continue
-            f = lambda r: f"{r['studio']['auroc'] * 100:.1f}" if r else "–"  # noqa: E731
-            lines.append(f"| {d} | {f(r8)} | {f(r28)} | "
-                         f"{r28['best_baseline_auroc'] * 100:.1f} | {DEEP_SVDD_MNIST[d]:.1f} |" if r28 else
-                         f"| {d} | {f(r8)} | – | – | {DEEP_SVDD_MNIST[d]:.1f} |")
+        lines += digit_table(digits)
     return "\n".join(lines) + "\n"
+
+
+def digit_table(digits: list[dict[str, Any]]) -> list[str]:
+    """Per digit: Studio and the best classic baseline on digits8 and digits28 beside Deep SVDD's MNIST figure;
+    bold: the best of the row's digits28 Studio, digits28 baseline and Deep SVDD; then the honest counts."""
+    lines = ["", "#### One-class digits beside Deep SVDD's published MNIST figures", "",
+             "| digit | Studio digits8 | best baseline digits8 | Studio digits28 | best baseline digits28 "
+             "| Deep SVDD (MNIST) |", "|---:|---:|---:|---:|---:|---:|"]
+    pick = lambda d, shape: next((r for r in digits if r["digit"] == d and r["shape"] == shape), None)  # noqa: E731
+    pct = lambda v: f"{v * 100:.1f}"  # noqa: E731
+    for d in range(10):
+        r8, r28 = pick(d, "8"), pick(d, "28")
+        if r8 is None and r28 is None:
+            continue
+        cells8 = [pct(r8["studio"]["auroc"]), f"{pct(r8['best_baseline_auroc'])} ({r8['best_baseline']})"] if r8 \
+            else ["–", "–"]
+        if r28:
+            vals = [r28["studio"]["auroc"] * 100, r28["best_baseline_auroc"] * 100, DEEP_SVDD_MNIST[d]]
+            top = max(round(v, 1) for v in vals)
+            txt = [f"{v:.1f}" for v in vals]
+            txt = [f"**{t}**" if float(t) >= top else t for t in txt]
+            txt[1] += f" ({r28['best_baseline']})"
+        else:
+            txt = ["–", "–", f"{DEEP_SVDD_MNIST[d]:.1f}"]
+        lines.append(f"| {d} | {cells8[0]} | {cells8[1]} | {txt[0]} | {txt[1]} | {txt[2]} |")
+    for shape in ("8", "28"):
+        mine = [r for r in digits if r["shape"] == shape]
+        if mine:
+            at = sum(r["studio"]["auroc"] * 100 >= r["deep_svdd_mnist"] for r in mine)
+            above = sum(r["studio"]["auroc"] > r["best_baseline_auroc"] for r in mine)
+            lines.append(f"\ndigits{shape}: Studio at or above Deep SVDD's MNIST figure on {at} of {len(mine)} digits "
+                         f"(unrounded), above the best of IF / OC-SVM / PCA on "
+                         f"{above} of {len(mine)}.")
+    return lines
 
 
 def run(quick: bool, log: Callable[[str], None], only: tuple[str, ...] = GROUPS) -> tuple[list[Row], dict[str, Any]]:

@@ -53,6 +53,7 @@ CLIP = 4.0  # per-feature differences clipped at 4 standard deviations (float AU
 # "zclip" in their spec and keep the former graph.
 WINDOW_ZCLIP = 8.0
 WINDOW_CAP = 16.0
+MAX_RESIDUAL_DIMS = 1024  # the shape residual is a dims x dims matrix: left out for wider shapes (many channels)
 # Patch model: each whitened patch coordinate is clipped at 4 standard deviations, as a RELU6 fused into the
 # whitening convolution, and the patch energy saturates where the map reaches the cap, so the int8 ranges are
 # fixed by the ops, whatever the calibration's perturbations reach; unclipped, strong perturbations stretched
@@ -113,13 +114,16 @@ def global_spec(size: int, channels: int, bank: int) -> DetectorSpec:
     })
 
 
-def window_spec(window: int, channels: int, bank: int) -> DetectorSpec:
+def window_spec(window: int, channels: int, bank: int, residual: bool = False) -> DetectorSpec:
+    """``residual``: the graph also holds the shape residual and the blend of the two scores (:mod:`.blend`)."""
     pool = max(1, window // MAX_RAW_POINTS)
     bins = max(1, window // 2)  # frequencies 1 .. window/2
     bands = max(1, min(MAX_BANDS, bins))
-    return DetectorSpec("window", (window, channels), {
-        "pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP, "cap": WINDOW_CAP,
-    })
+    params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
+              "cap": WINDOW_CAP}
+    if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:
+        params["residual"] = True
+    return DetectorSpec("window", (window, channels), params)
 
 
 # ---------------------------------------------------------------------------------------------- building
@@ -154,9 +158,14 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
     else:
         window, ch = spec.input_shape
         zclip = float(p.get("zclip", 0.0))
-        feats = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip, name="features")(inp)
-        outputs = [L["NearestWindow"](p["bank"], feats.shape[-1], p.get("clip", CLIP), p.get("cap", SCORE_CAP),
-                                      zclip, name="nearest")(feats)]
+        features = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip, name="features")
+        feats = features(inp)
+        score = L["NearestWindow"](p["bank"], feats.shape[-1], p.get("clip", CLIP), p.get("cap", SCORE_CAP),
+                                   zclip, name="nearest")(feats)
+        if p.get("residual"):  # runs fitted before the shape residual have the nearest-window score alone
+            res = L["ShapeResidual"](features.raw_dim, p.get("cap", SCORE_CAP), name="residual")(feats)
+            score = L["MixScores"](name="mix")([score, res])
+        outputs = [score]
     model = keras.Model(inp, outputs, name=f"anomaly_{spec.kind}")
     return model
 

@@ -174,8 +174,11 @@ def dft_constants(window: int, bins: int, bands: int) -> tuple[np.ndarray, np.nd
 
 
 def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Reporter | None = None,
-               progress: Callable[[float], None] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Feature standardization (each block weighted to equal total variance) and a bank of normal windows."""
+               progress: Callable[[float], None] | None = None,
+               holdout: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+    """Feature standardization (each block weighted to equal total variance) and a bank of normal windows;
+    with ``residual`` in the spec also the shape residual, its typical size measured on ``holdout`` (good
+    windows the fit did not see: validation), else on ``x``."""
     from studio.core.tfenv import load_tf
 
     _, keras = load_tf()
@@ -214,10 +217,20 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     typical = float(np.median(d_loo)) if len(d_loo) else 1.0
     set_nearest(D.layer(model, "nearest"), bank, block_weight, max(typical, 1e-9), clip, zclip,
                 float(p.get("cap", D.SCORE_CAP)))
+    info: dict[str, Any] = {"bank": int(len(bank)), "n_train": int(len(z)), "coreset": bool(len(bank) < len(z)),
+                            "feature_dim": int(dim)}
+    if p.get("residual"):
+        from .blend import fit_residual
+
+        raw = slice(0, feat_layer.raw_dim)
+        held = None
+        if holdout is not None and len(holdout):
+            held = np.clip((predict(describe, holdout, reporter=reporter).astype(np.float64) - centre) * weight,
+                           -zclip, zclip)[:, raw]
+        info["residual"] = fit_residual(model, z[:, raw], held, zclip, float(p.get("cap", D.SCORE_CAP)))
     if progress:
         progress(1.0)
-    return model, {"bank": int(len(bank)), "n_train": int(len(z)), "coreset": bool(len(bank) < len(z)),
-                   "feature_dim": int(dim)}
+    return model, info
 
 
 def spectral_constants(x: np.ndarray, window: int, p: dict[str, Any],

@@ -274,6 +274,45 @@ def layer_classes() -> dict[str, Any]:
             return dict(super().get_config(), bank=self.bank_size, dim=self.dim, clip=self.clip, cap=self.cap,
                         zclip=self.zclip)
 
+    class ShapeResidual(keras.layers.Layer):
+        """How far a window's shape is from the normal windows' principal shapes (PCA reconstruction error), in
+        typical-normal units, capped: the score that wins on aligned univariate data (one beat, one gesture).
+
+        Reads the shape piece of WindowFeatures' fixed-range output (u = z * 3 / zclip + 3, its first
+        ``raw_dim`` values). One FULLY_CONNECTED with a fused RELU6 gives the residual (I - V V^T) of the
+        centred shape, each coordinate in units of its normal spread and clipped at +-rclip (``proj``, ``bias``:
+        its int8 range is fixed by the op); then SUB, MUL (square) and a FULLY_CONNECTED with a fused RELU6 that
+        weighs the squares back (``weight``) and saturates at ``cap``.
+        """
+
+        def __init__(self, raw_dim: int, cap: float = 16.0, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.raw_dim, self.cap = int(raw_dim), float(cap)
+
+        def build(self, input_shape: Any) -> None:
+            self.proj = const(self, "proj", (self.raw_dim, self.raw_dim))
+            self.bias = const(self, "bias", (self.raw_dim,))
+            self.weight = const(self, "weight", (self.raw_dim, 1))
+            super().build(input_shape)
+
+        def call(self, u: Any) -> Any:
+            r = tf.nn.relu6(tf.nn.bias_add(tf.matmul(u[:, : self.raw_dim], self.proj), self.bias))
+            e = r - 3.0
+            return tf.nn.relu6(tf.matmul(e * e, self.weight)) * (self.cap / 6.0)
+
+        def get_config(self) -> dict[str, Any]:
+            return dict(super().get_config(), raw_dim=self.raw_dim, cap=self.cap)
+
+    class MixScores(keras.layers.Layer):
+        """score = mix[0] * nearest-window score + mix[1] * shape residual (the blend chosen at fitting)."""
+
+        def build(self, input_shape: Any) -> None:
+            self.mix = const(self, "mix", (2,))
+            super().build(input_shape)
+
+        def call(self, scores: Any) -> Any:
+            return scores[0] * self.mix[0] + scores[1] * self.mix[1]
+
     class MaxMap(keras.layers.Layer):
         """Element-wise maximum of maps, clamped to [floor, cap], and its peak (the score).
 
@@ -303,5 +342,7 @@ def layer_classes() -> dict[str, Any]:
         "NearestImage": NearestImage,
         "WindowFeatures": WindowFeatures,
         "NearestWindow": NearestWindow,
+        "ShapeResidual": ShapeResidual,
+        "MixScores": MixScores,
         "MaxMap": MaxMap,
     }

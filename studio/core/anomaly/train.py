@@ -73,12 +73,13 @@ def _train_inputs(project: Any, manifest: dict[str, Any], spec: Any, reporter: R
     return x[np.asarray([lab == normal for lab in labels], dtype=bool)]
 
 
-def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray) -> tuple[D.DetectorSpec, dict[str, Any]]:
+def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray,
+                   residual: bool = False) -> tuple[D.DetectorSpec, dict[str, Any]]:
     from .config import bank_for
 
     facts: dict[str, Any] = {}
     if spec.kind == "sensor":
-        return D.window_spec(spec.window, spec.channels, bank_for(config, "window")), facts
+        return D.window_spec(spec.window, spec.channels, bank_for(config, "window"), residual), facts
     kind = config.detector
     kind, facts["alignment_index"] = (D.choose_image_kind(x) if kind == "auto" else (kind, D.alignment_index(x)))
     facts["chosen"] = "automatically" if config.detector == "auto" else "by the user"
@@ -149,7 +150,8 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
         raise ProjectError(f"only {len(x)} good training example(s): at least 2 are needed",
                            path=project.manifest_path, hint="import more good examples")
     check_cancel(reporter)
-    dspec, facts = _detector_spec(config, spec, x)
+    val_windows = _val_windows(project, manifest, spec, recordings)
+    dspec, facts = _detector_spec(config, spec, x, residual=val_windows is not None)
     picked = _pick_on_validation(project, manifest, spec, config, x, facts, reporter) \
         if config.detector == "auto" and spec.kind == "image" else None
     if picked is not None:
@@ -157,11 +159,15 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     else:
         reporter.status(f"Fitting the {dspec.kind} detector on {len(x)} good "
                         f"{'images' if spec.kind == 'image' else 'windows'}")
+        extra = {} if val_windows is None else {"holdout": val_windows[0][val_windows[3]]}  # typical residual
         model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
-                                               progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"))
+                                               progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"),
+                                               **extra)
     fit_info.update(facts)
     if "bank" in fit_info:  # the bank actually kept (all examples, or a coreset)
         dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=int(fit_info["bank"])))
+    if val_windows is not None:
+        model, dspec, fit_info["selection"] = _choose_scorer(model, dspec, val_windows, manifest, reporter)
     train_scores = _train_scores(model, x)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
@@ -193,6 +199,35 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     reporter.progress(1.0, "detector fitted")
     return AnomalyTrainResult(run_id, run_path, dspec.kind, record["threshold"], m.get("auroc"), m,
                               time.perf_counter() - t0, config)
+
+
+def _val_windows(project: Any, manifest: dict[str, Any], spec: Any,
+                 recordings: dict | None) -> tuple[np.ndarray, list[str], list[str], np.ndarray] | None:
+    """(windows, labels, recording ids, is-good mask) of a sensor project's validation split (None for images):
+    its good windows set the shape residual's typical size, its defect recordings (if any) choose the scorer."""
+    if spec.kind != "sensor":
+        return None
+    from .scoring import sensor_split
+
+    x, labels, _, recs, _ = sensor_split(project, manifest, "val", spec, recordings)
+    good = np.array([lab == manifest["normal_class"] for lab in labels], dtype=bool)
+    return x, labels, recs, good
+
+
+def _choose_scorer(model: Any, dspec: D.DetectorSpec, val_windows: tuple, manifest: dict[str, Any],
+                   reporter: Reporter) -> tuple[Any, D.DetectorSpec, dict[str, Any]]:
+    """Measure the candidate scorers on the validation recordings when there are defect ones (:mod:`.blend`);
+    the graph drops the shape residual when the nearest window alone is chosen."""
+    from .blend import choose_blend, default_record, without_residual
+
+    x, labels, recs, good = val_windows
+    if good.all() or not len(x):
+        return model, dspec, default_record(len(set(r for r, g in zip(recs, good) if g)))
+    reporter.status("Choosing the scorer on the validation recordings")
+    record = choose_blend(model, x, labels, recs, manifest["normal_class"], reporter)
+    if record["mix"][1] == 0.0:
+        model, dspec = without_residual(model, dspec)
+    return model, dspec, record
 
 
 def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,138 @@
+"""The window detector's second score and the choice between scorers, by measurement on the project's data.
+
+* The **shape residual** (:class:`~.layers.ShapeResidual`): how far a window's shape (the standardized raw
+  piece of its features) lies from the principal shapes of the normal windows (PCA reconstruction error, 90 %
+  of the variance kept), in units of a typical validation good window's. It is what the PCA baseline measures,
+  and it wins on aligned series (one beat, one gesture or one vowel per recording), where a nearest normal
+  window can be misled by one close neighbour.
+* **The default blend** is the nearest-window score plus a quarter of the shape residual: on the 30 development
+  one-class splits (the exported graph in float, IF / OC-SVM / PCA on raw values in the same run) above the
+  best baseline on 21 (nearest window alone: 18), mean AUROC 0.904 for both; half the residual 21 / 0.901,
+  the whole 21 / 0.894, the residual alone 5 / 0.804.
+* **Choosing** (like the classifier's :mod:`studio.core.selection`): when the validation split holds defect
+  recordings, every candidate is scored by its per-recording validation AUROC and the default is left only for
+  a clear margin (:data:`MARGIN`); without defect examples the default stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+VARIANCE = 0.9  # share of the normal shapes' variance the principal shapes keep
+RESIDUAL_CLIP = 8.0  # each residual coordinate clipped at 8 normal spreads (int8: its range fixed by a RELU6)
+MARGIN = 0.02  # validation AUROC a candidate must gain over the default to be chosen
+MIN_DEFECTS = 2  # defect recordings needed in validation before the choice is measured
+CANDIDATES = (  # (name, plain words, (nearest-window weight, shape-residual weight)); DEFAULT is one of them
+    ("nearest+residual/4", "the nearest normal window plus a quarter of the shape residual", (1.0, 0.25)),
+    ("nearest", "the nearest normal window alone (shape, spectrum, statistics)", (1.0, 0.0)),
+    ("nearest+residual", "the nearest normal window plus the whole shape residual", (1.0, 1.0)),
+    ("residual", "the shape residual alone (how far the shape is from the normal shapes)", (0.0, 1.0)),
+)
+DEFAULT = "nearest+residual/4"
+MIXES = {name: mix for name, _, mix in CANDIDATES}
+
+
+def principal_residual(z: np.ndarray, variance: float = VARIANCE) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, residual projector I - V V^T) of the rows of ``z``, V the principal axes keeping ``variance``."""
+    z = np.asarray(z, dtype=np.float64)
+    m = z.mean(axis=0)
+    _, sv, vt = np.linalg.svd(z - m, full_matrices=False)
+    share = np.cumsum(sv ** 2) / max(float((sv ** 2).sum()), 1e-12)
+    k = int(np.searchsorted(share, variance) + 1) if len(sv) else 0
+    v = vt[: min(k, len(sv))].T
+    return m, np.eye(z.shape[1]) - v @ v.T
+
+
+def residual_energy(z: np.ndarray, m: np.ndarray, proj: np.ndarray, spread: np.ndarray,
+                    clip: float = RESIDUAL_CLIP) -> np.ndarray:
+    """numpy twin of ShapeResidual before its normalization: sum of squared residual coordinates, each clipped
+    at ``clip`` normal spreads."""
+    r = (np.asarray(z, dtype=np.float64) - m) @ proj
+    return ((np.clip(r / spread, -clip, clip) * spread) ** 2).sum(axis=1)
+
+
+def fit_residual(model: Any, z_train: np.ndarray, z_holdout: np.ndarray | None, zclip: float,
+                 cap: float) -> dict[str, Any]:
+    """Set ShapeResidual's constants (layer "residual") from the standardized, clipped shape pieces."""
+    from .detector import layer, set_consts
+
+    m, proj = principal_residual(z_train)
+    ref = z_train if z_holdout is None or not len(z_holdout) else np.concatenate([z_train, z_holdout])
+    r = (ref - m) @ proj
+    spread = np.sqrt((r * r).mean(axis=0))
+    spread = np.maximum(spread, 1e-2 * (float(spread.mean()) + 1e-9))
+    typical_on = z_train if z_holdout is None or not len(z_holdout) else z_holdout
+    typical = max(float(np.median(residual_energy(typical_on, m, proj, spread))), 1e-9)
+    c = RESIDUAL_CLIP
+    # u = z * 3 / zclip + 3 in, relu6(3 * r / (c * spread) + 3) out (see ShapeResidual)
+    w = (zclip / c) * proj / spread[None, :]
+    b = -(3.0 / c) * ((zclip + m) @ proj) / spread + 3.0
+    set_consts(layer(model, "residual"), proj=w, bias=b,
+               weight=((c / 3.0) ** 2 * spread ** 2 * 6.0 / (cap * typical))[:, None])
+    set_consts(layer(model, "mix"), mix=np.array(MIXES[DEFAULT]))
+    kept = int(round(float(np.trace(np.eye(len(proj)) - proj))))
+    return {"components": kept, "dims": int(len(proj)), "typical": typical,
+            "typical_on": "validation good windows" if typical_on is not z_train else "training windows"}
+
+
+def choose_blend(model: Any, x_val: np.ndarray, labels: list[str], recordings: list[str], normal: str,
+                 reporter: Any = None) -> dict[str, Any]:
+    """Score every candidate on the validation recordings, set the chosen blend in ``model``'s "mix" layer and
+    return the record (the choice, why, and each candidate's validation AUROC)."""
+    from studio.core.tfenv import load_tf
+
+    from .detector import layer, set_consts
+    from .fitting import predict
+    from .metrics import auroc
+
+    _, keras = load_tf()
+    parts = keras.Model(model.input, [layer(model, "nearest").output, layer(model, "residual").output])
+    near, res = (np.asarray(v, dtype=np.float64).ravel() for v in predict(parts, x_val, reporter=reporter))
+    order = list(dict.fromkeys(recordings))
+    index = {r: i for i, r in enumerate(order)}
+    rec = np.array([index[r] for r in recordings], dtype=int)
+    bad = np.zeros(len(order), bool)
+    for r, lab in zip(recordings, labels):
+        bad[index[r]] = lab != normal
+    scores: dict[str, float | None] = {}
+    for name, _, (a, b) in CANDIDATES:
+        per = np.full(len(order), -np.inf)
+        np.maximum.at(per, rec, a * near + b * res)
+        scores[name] = auroc(per, bad)
+    chosen = DEFAULT
+    if int(bad.sum()) < MIN_DEFECTS or scores[DEFAULT] is None:
+        why = f"fewer than {MIN_DEFECTS} defect recordings in validation: the default stays"
+    else:
+        best = max(scores, key=lambda k: -1.0 if scores[k] is None else float(scores[k]))
+        if float(scores[best]) > float(scores[DEFAULT]) + MARGIN:
+            chosen = best
+            why = (f"its validation AUROC {scores[best]:.3f} beats the default's {scores[DEFAULT]:.3f} "
+                   f"by more than {MARGIN}")
+        else:
+            why = f"no candidate beats the default's validation AUROC ({scores[DEFAULT]:.3f}) by more than {MARGIN}"
+    set_consts(layer(model, "mix"), mix=np.array(MIXES[chosen]))
+    return {"chosen": chosen, "default": DEFAULT, "why": why, "mix": list(MIXES[chosen]), "val_auroc": scores,
+            "described": {n: words for n, words, _ in CANDIDATES},
+            "n_val_defect_recordings": int(bad.sum()), "n_val_good_recordings": int((~bad).sum())}
+
+
+def default_record(n_good: int) -> dict[str, Any]:
+    """The record of a run whose validation holds no defect recordings: the default blend, unmeasured."""
+    return {"chosen": DEFAULT, "default": DEFAULT, "mix": list(MIXES[DEFAULT]), "val_auroc": {},
+            "why": "no defect examples in validation: the default (best across the development data)",
+            "described": {n: words for n, words, _ in CANDIDATES},
+            "n_val_defect_recordings": 0, "n_val_good_recordings": int(n_good)}
+
+
+def without_residual(model: Any, spec: Any) -> tuple[Any, Any]:
+    """The same detector without the shape residual (when the nearest window alone was chosen)."""
+    from .detector import DetectorSpec, build_detector
+
+    params = {k: v for k, v in spec.params.items() if k != "residual"}
+    out_spec = DetectorSpec(spec.kind, spec.input_shape, params)
+    out = build_detector(out_spec)
+    for name in ("features", "nearest"):
+        out.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    return out, out_spec

@@ -1,0 +1,147 @@
+"""The window detector's shape residual and the choice of scorer on validation defects (studio.core.anomaly.blend):
+the residual's graph matches its numpy twin, the choice takes the residual where it clearly wins (aligned beats
+with a small extra bump) and keeps the nearest-window default where it does not (a rattle in a hum), a trained
+run records the choice, and the residual graph keeps its ranking in int8 (LiteRT) and runs in TFLite-Micro."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.core.anomaly import blend as B
+from studio.core.anomaly import detector as D
+from studio.core.anomaly.fitting import FITTERS, predict
+from studio.core.anomaly.metrics import auroc
+
+
+def _beats(n: int, bump: bool, seed: int, t: int = 64) -> np.ndarray:
+    """One aligned beat per window: two bumps of random heights on a random slope (a 3-parameter family: few
+    training beats cover it sparsely); defects add a narrow, small third bump anywhere."""
+    rng = np.random.default_rng(seed)
+    tt = np.arange(t) / t
+    a, b, c = rng.uniform(0.3, 1.7, (n, 1)), rng.uniform(0.3, 1.7, (n, 1)), rng.uniform(-0.5, 0.5, (n, 1))
+    x = a * np.exp(-((tt - 0.3) / 0.05) ** 2) + b * np.exp(-((tt - 0.6) / 0.1) ** 2) + c * tt
+    if bump:
+        x = x + 0.15 * np.exp(-((tt - rng.uniform(0.1, 0.9, (n, 1))) / 0.02) ** 2)
+    return (x + rng.normal(0, 0.02, x.shape))[..., None].astype(np.float32)
+
+
+def _hum(n: int, rattle: bool, seed: int, t: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    time = np.arange(t) / 50.0
+    x = np.stack([np.sin(2 * np.pi * 3 * time + rng.uniform(0, 6)) for _ in range(n)])[..., None]
+    x = x + rng.normal(0, 0.1, x.shape)
+    if rattle:
+        x[:, 20:40] += 0.8 * np.sin(2 * np.pi * 17 * time[20:40])[None, :, None]
+    return x.astype(np.float32)
+
+
+def _fit_and_choose(make, seed: int = 0):  # type: ignore[no-untyped-def]
+    train, good, bad = make(24, False, seed), make(10, False, seed + 1), make(10, True, seed + 2)
+    spec = D.window_spec(64, 1, 256, residual=True)
+    model, info = FITTERS["window"](train, spec, holdout=good)
+    x_val = np.concatenate([good, bad])
+    labels = ["good"] * 10 + ["defect"] * 10
+    record = B.choose_blend(model, x_val, labels, [f"r{i}" for i in range(20)], "good")
+    return model, info, record
+
+
+def test_shape_residual_matches_its_numpy_twin_and_the_choice_takes_it_where_it_wins() -> None:
+    model, info, record = _fit_and_choose(_beats)
+    assert info["residual"]["typical_on"] == "validation good windows" and 0 < info["residual"]["components"] < 64
+    # the nearest window is misled by a close neighbour; the residual sees the bump off the normal shapes
+    scores = record["val_auroc"]
+    assert set(scores) == {c[0] for c in B.CANDIDATES} and scores["nearest"] < 0.9
+    # the whole residual beats the default (a quarter of it) by more than the margin: chosen
+    assert scores["nearest+residual"] > scores[B.DEFAULT] + B.MARGIN > scores["nearest"] + B.MARGIN
+    assert record["chosen"] == "nearest+residual" and record["mix"] == [1.0, 1.0]
+    assert "beats the default" in record["why"]
+    np.testing.assert_allclose(model.get_layer("mix").get_weights()[0], [1.0, 1.0])
+    test = np.concatenate([_beats(20, False, 5), _beats(20, True, 6)])
+    y = np.r_[np.zeros(20), np.ones(20)]
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    sub = keras.Model(model.input, [model.get_layer("features").output, model.get_layer("residual").output,
+                                    model.get_layer("nearest").output])
+    u, res, near = predict(sub, test)
+    # on new beats too, the chosen blend ranks better than the nearest window alone
+    assert auroc(predict(model, test).ravel(), y) > auroc(np.asarray(near).ravel(), y)
+    # the residual layer is the numpy residual energy in typical units (capped)
+    raw = model.get_layer("features").raw_dim
+    z = (np.asarray(u, np.float64)[:, :raw] - 3.0) * D.WINDOW_ZCLIP / 3.0
+    lyr = model.get_layer("residual")
+    w, b = (np.asarray(v, np.float64) for v in lyr.get_weights()[:2])
+    r = np.clip(z * 3.0 / D.WINDOW_ZCLIP + 3.0, 0, 6) @ w + b  # the graph's own constants, re-derived ...
+    twin = np.minimum(((np.clip(r, 0, 6) - 3.0) ** 2) @ np.asarray(lyr.get_weights()[2], np.float64).ravel(), 6.0)
+    np.testing.assert_allclose(np.asarray(res).ravel(), twin * D.WINDOW_CAP / 6.0, rtol=1e-3, atol=1e-3)
+    # ... and they measure what blend.residual_energy does: the projector keeps the normal shapes
+    m, proj = B.principal_residual(z[:10])
+    assert np.allclose(proj @ proj, proj, atol=1e-8) and B.residual_energy(z[:10], m, proj, np.ones(raw)).max() < 1e-6 + \
+        float(np.abs(z[:10] - m).max()) ** 2 * raw
+
+
+def test_the_choice_keeps_the_default_without_a_clear_margin_and_drops_the_residual() -> None:
+    model, _, record = _fit_and_choose(_hum)
+    assert record["chosen"] == B.DEFAULT and record["mix"] == list(B.MIXES[B.DEFAULT])
+    assert record["val_auroc"][B.DEFAULT] >= 0.95 and "no candidate beats" in record["why"]
+    spec = D.window_spec(64, 1, 256, residual=True)
+    spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=24))
+    small, small_spec = B.without_residual(model, spec)
+    assert "residual" not in small_spec.params and all(lyr.name != "residual" for lyr in small.layers)
+    x = _hum(6, True, 9)
+    D.set_consts(model.get_layer("mix"), mix=np.array(B.MIXES["nearest"]))  # what choosing "nearest" sets
+    np.testing.assert_allclose(predict(small, x).ravel(), predict(model, x).ravel(), rtol=1e-5, atol=1e-5)
+
+
+def test_training_records_the_choice_when_validation_holds_defects(tmp_path: Path) -> None:
+    import json
+
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_anomaly_sensor_folder
+    from studio.core.project import Project
+
+    data = make_anomaly_sensor_folder(tmp_path / "s", normal=8, defects={"rattle": 4}, length=128)
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    import_data(project, data, window=64, stride=32)
+    result = train_anomaly(project, default_config(project))
+    model = json.loads((result.path / "model.json").read_text())
+    sel = model["fit"]["selection"]
+    assert sel["chosen"] in B.MIXES and sel["n_val_defect_recordings"] == 4
+    assert set(sel["val_auroc"]) == set(B.MIXES) and sel["why"]
+    assert model["params"].get("residual", False) == (sel["mix"][1] > 0)
+    # without defect examples: the default blend, recorded as such
+    good_only = tmp_path / "g"
+    make_anomaly_sensor_folder(good_only, normal=8, defects={}, length=128)
+    other = Project.create(tmp_path / "q", "sensor-anomaly")
+    import_data(other, good_only, window=64, stride=32)
+    again = json.loads((train_anomaly(other, default_config(other)).path / "model.json").read_text())
+    assert again["fit"]["selection"]["chosen"] == B.DEFAULT and again["params"]["residual"] is True
+    assert again["fit"]["residual"]["typical_on"] == "validation good windows"
+
+
+@pytest.mark.slow
+def test_shape_residual_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> None:
+    from studio.core.anomaly.litert import run_detector
+    from studio.core.anomaly.synthetic import representative_set
+    from studio.core.convert import convert_model
+    from studio.core.micro import find_arena
+
+    model, info, record = _fit_and_choose(_beats)
+    spec = D.window_spec(64, 1, 256, residual=True)
+    spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
+    test = np.concatenate([_beats(12, False, 7), _beats(12, True, 8)])
+    y = np.r_[np.zeros(12), np.ones(12)]
+    keras_scores = predict(model, test).ravel()
+    data = convert_model(D.export_copy(model, spec), "int8", representative_set(_beats(24, False, 0), "sensor"),
+                         io_dtype="int8")
+    run = run_detector(data, test)
+    assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02
+    assert np.corrcoef(run.scores, keras_scores)[0, 1] > 0.9
+    x0 = np.round(test[:1] / 0.03).clip(-128, 127).astype(np.int8)
+    arena = find_arena(data, x0)
+    assert arena.ok and arena.min_bytes < 256 * 1024

@@ -113,14 +113,17 @@ def test_training_records_the_choice_when_validation_holds_defects(tmp_path: Pat
     sel = model["fit"]["selection"]
     assert sel["chosen"] in B.MIXES and sel["n_val_defect_recordings"] == 4
     assert set(sel["val_auroc"]) == set(B.MIXES) and sel["why"]
-    assert model["params"].get("residual", False) == (sel["mix"][1] > 0)
+    assert bool(model["params"].get("residual")) == (sel["mix"][1] > 0)
+    from studio.core.anomaly.evaluate import evaluate_anomaly
+
+    assert evaluate_anomaly(project).to_json()["auroc"] is not None  # the run loads back (numeric parameters)
     # without defect examples: the default blend, recorded as such
     good_only = tmp_path / "g"
     make_anomaly_sensor_folder(good_only, normal=8, defects={}, length=128)
     other = Project.create(tmp_path / "q", "sensor-anomaly")
     import_data(other, good_only, window=64, stride=32)
     again = json.loads((train_anomaly(other, default_config(other)).path / "model.json").read_text())
-    assert again["fit"]["selection"]["chosen"] == B.DEFAULT and again["params"]["residual"] is True
+    assert again["fit"]["selection"]["chosen"] == B.DEFAULT and again["params"]["residual"] == 1
     assert again["fit"]["residual"]["typical_on"] == "validation good windows"
 
 

@@ -136,3 +136,16 @@ def without_residual(model: Any, spec: Any) -> tuple[Any, Any]:
     for name in ("features", "nearest"):
         out.get_layer(name).set_weights(model.get_layer(name).get_weights())
     return out, out_spec
+
+
+def selection_text(record: dict[str, Any] | None) -> str:
+    """The choice in plain words for the Train page ('' for detectors without one)."""
+    if not record or record.get("chosen") not in MIXES:
+        return ""
+    words = dict((n, w) for n, w, _ in CANDIDATES)
+    text = f"Scorer: {words[record['chosen']]}"
+    scores = {k: v for k, v in (record.get("val_auroc") or {}).items() if v is not None}
+    if not scores:
+        return text + " (the default: no defect examples in validation to compare the scorers on)."
+    listed = ", ".join(f"{words.get(k, k)} {float(v):.3f}" for k, v in scores.items())
+    return text + f" — {record.get('why', '')}. Validation AUROC of each: {listed}."

@@ -122,7 +122,7 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
     params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
               "cap": WINDOW_CAP}
     if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:
-        params["residual"] = True
+        params["residual"] = 1  # model.json's detector parameters are numbers (runs.read_anomaly_run)
     return DetectorSpec("window", (window, channels), params)
 
 

@@ -113,6 +113,12 @@ def _check_params(spec: DetectorSpec, file: Path) -> None:
                 raise ProjectError(f"model.json's detector parameter {key!r} is out of range", path=file)
     if int(spec.params.get("bank", 1)) > 65536:
         raise ProjectError("model.json's memory bank is too large", path=file)
+    if spec.kind == "window" and spec.params.get("residual"):
+        from .detector import MAX_RESIDUAL_DIMS
+
+        window, channels = spec.input_shape
+        if (window // max(1, int(spec.params.get("pool", 1)))) * channels > MAX_RESIDUAL_DIMS:
+            raise ProjectError("model.json's shape residual is too large", path=file)
 
 
 def load_detector(project: Any, run_id: str | None = None) -> tuple[Any, AnomalyRunInfo]:

@@ -14,6 +14,8 @@ render plain results; nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import html
+
 from typing import Any, Callable
 
 import numpy as np
@@ -367,7 +369,21 @@ class AnomalyTrainPanel(QWidget):
                 f"<b>{float(metrics.get('threshold') or 0):.4g}</b>, chosen on {n_good} good validation examples")
         text += (f"; validation AUROC <b>{float(auroc):.3f}</b> with {n_def} defect examples." if auroc is not None
                  else " (no defect examples in validation: no AUROC yet).")
+        text += _scorer_text(run_dir)
         self.result_label.setText(text + " See Evaluate for the details and to move the threshold.")
+
+
+def _scorer_text(run_dir: Any) -> str:
+    """' Scorer: ...' from the run's model.json (sensor detectors choose theirs on validation), else ''."""
+    from studio.core.anomaly.blend import selection_text
+    from studio.core.fsutil import read_json
+
+    try:
+        fit = (read_json(run_dir / "model.json") or {}).get("fit") or {}
+    except Exception:  # noqa: BLE001 - an older or unreadable run: no scorer line
+        return ""
+    words = selection_text(fit.get("selection") if isinstance(fit, dict) else None)
+    return f" {html.escape(words)}" if words else ""
 
 
 # ---------------------------------------------------------------------------------------------- Evaluate page

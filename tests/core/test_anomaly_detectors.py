@@ -70,7 +70,7 @@ def test_global_detector_separates_one_digit_from_the_others() -> None:
     zero = np.flatnonzero(digits.target == 0)
     others = np.flatnonzero(digits.target != 0)[:120]
     model, info = FITTERS["global"](imgs[zero[:100]], D.global_spec(16, 1, 256))
-    # 100 normal images and 8 shifted copies of each: 900 candidates, 256 kept by the greedy coreset
+    # 100 normal images and 8 shifted copies of each: 900 candidates, a random 256 of them kept
     assert info["bank_candidates"] == 900 and info["bank"] == 256 and info["coreset"]
     # overlapping cells: 3 px every 2 px at 16 px (7 x 7); a run fitted before (no stride) keeps side-by-side cells
     spec = D.global_spec(16, 1, 256)

@@ -11,7 +11,7 @@ from .metrics import DEFAULT_FALSE_ALARMS
 
 DETECTORS = ("auto", "patch", "global", "window")
 IMAGE_DETECTORS = ("auto", "patch", "global")
-DEFAULT_BANK = 1024  # window detector; the global detector keeps 2048 (detector.GLOBAL_BANK)
+DEFAULT_BANK = 1024  # window detector; the global detector keeps 8192 (detector.GLOBAL_BANK)
 MAX_IMAGE_SIZE = 512
 
 
@@ -21,7 +21,7 @@ class AnomalyConfig:
 
     detector: str = "auto"  # auto: patch or global from the images' alignment; sensors: window
     input_size: int | None = None  # image side in pixels; None for sensors
-    bank: int | None = None  # memory-bank rows (global: 2048, window: 1024 when None)
+    bank: int | None = None  # memory-bank rows (global: 8192, window: 1024 when None)
     false_alarms: float = DEFAULT_FALSE_ALARMS  # default threshold: this share of validation good flagged
     seed: int = 1234
 

@@ -35,7 +35,7 @@ KINDS = ("patch", "global", "window")
 # digits 0.63-0.69, thin-stroked ones slanted +-20 degrees and moved +-2.5 px 0.33-0.45 (0.45 here sent those
 # to the patch model, AUROC ~0.5); the inspection sample's parts at random angles 0.31
 ALIGNED_INDEX = 0.2
-GLOBAL_BANK = 2048  # default memory-bank rows for the global detector (9 shifted copies per image compete)
+GLOBAL_BANK = 8192  # default memory-bank rows for the global detector (a random subset when more: 9 copies per image)
 MAX_PATCH_SAMPLES = 120_000
 SHRINK = 0.05  # covariance shrinkage towards the mean variance
 MAP_FLOOR = -4.0

@@ -117,7 +117,7 @@ def shifted_copies(x: np.ndarray, shift: int, square: bool = False) -> tuple[np.
 
 def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Reporter | None = None,
                progress: Callable[[float], None] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Memory bank of normal images' descriptors (shifted copies included; all, or a coreset) and
+    """Memory bank of normal images' descriptors (shifted copies included; all, or a random subset) and
     leave-one-image-out norms (an image's own copies do not count as its neighbours)."""
     from studio.core.tfenv import load_tf
 
@@ -136,7 +136,11 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     v = unit_rows(x)
     aug, source = shifted_copies(x, int(p.get("shift", 0)), int(p.get("moves", 4)) == 8)
     rows = np.concatenate([v, unit_rows(aug[len(x):])]) if len(aug) > len(x) else v
-    keep = D.coreset(rows, min(int(p["bank"]), len(rows)), seed)
+    # a uniform random subset when there are more candidates than bank rows, not a k-centre coreset: the
+    # coreset keeps the most unusual rows (extreme distortions) and thins the typical ones. 6,048 MNIST-shaped
+    # '9's (54,432 candidates), one-class AUROC: coreset 2,048 0.947, 8,192 0.966; random 2,048 0.969; all 0.980
+    m = min(int(p["bank"]), len(rows))
+    keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:m]) if m < len(rows) else np.arange(len(rows))
     bank, bank_source = rows[keep], source[keep]
     spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
     model = D.build_detector(spec)

@@ -197,7 +197,7 @@ def alignment_index(x: np.ndarray) -> float:
     """Variance of the mean image over the mean variance of one image (grey): ~0 textures, 0.3-0.7 digits.
 
     The mean image of n examples keeps 1/n of their per-pixel variance even when nothing is aligned: that part
-    is taken off (20 textures read 0.09 without it, 0.04 with it)."""
+    is taken off (24 small generated textures read 0.086 without it, 0.045 with it)."""
     g = np.asarray(x, dtype=np.float32).mean(axis=-1)
     n = len(g)
     flat = g.reshape(n, -1).astype(np.float64)

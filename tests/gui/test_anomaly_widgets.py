@@ -67,3 +67,20 @@ def test_optimize_row_of_an_anomaly_variant_shows_its_auroc() -> None:
     v = {"name": "int8", "bytes": 20480, "accuracy": 0.93, "anomaly": {"auroc": 0.951, "keras_auroc": 0.954}}
     assert variant_row(v)[5] == "93.0 % · AUROC 0.951 (float 0.954)"
     assert variant_row({"name": "c", "bytes": 1, "accuracy": 0.5})[5] == "50.0 %"  # classifiers unchanged
+
+
+def test_score_distributions_draw_no_threshold_before_a_fit(qtbot) -> None:
+    """Before a detector is fitted the Train chart shows no threshold line (it drew 'threshold 0'); a fitted
+    run's scores bring the line at its threshold and each group's histogram as a share of the group; a project without a run hides it again."""
+    from studio.gui.widgets.anomaly_panels import ScoreDistributions
+
+    chart = ScoreDistributions()
+    qtbot.addWidget(chart)
+    assert not chart.line.isVisible()
+    chart.set_scores({"train_good": [0.1, 0.2, 0.4], "val_good": [0.3], "val_defect": [2.0, 3.0]}, 1.5)
+    assert chart.line.isVisible() and chart.line.value() == 1.5
+    # each group is drawn as a share of itself: 3 training windows and 1 validation good both sum to 100 %
+    for key in ("train_good", "val_good", "val_defect"):
+        assert abs(float(np.sum(chart.curves[key].getData()[1])) - 100.0) < 1e-6
+    chart.set_scores({}, None)
+    assert not chart.line.isVisible()

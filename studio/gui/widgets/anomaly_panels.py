@@ -160,13 +160,15 @@ class AnomalyModelPanel(QWidget):
 
 # ---------------------------------------------------------------------------------------------- Train page
 class ScoreDistributions(QWidget):
-    """Histograms of training good, validation good and validation defect scores, with the threshold."""
+    """Histograms of training good, validation good and validation defect scores (each as a share of its
+    group), with the threshold."""
 
     def __init__(self) -> None:
         super().__init__()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = plot_widget("Anomaly scores after fitting", left="examples", bottom="anomaly score", height=240)
+        self.plot = plot_widget("Anomaly scores after fitting", left="share of each group (%)", bottom="anomaly score",
+                                height=240)
         self.plot.addLegend(offset=(-10, 10))
         self.curves = {
             "train_good": self.plot.plot([], [], stepMode="center", pen=pg.mkPen(GREEN, width=1.5),
@@ -179,6 +181,7 @@ class ScoreDistributions(QWidget):
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(RED, width=2),
                                     label="threshold {value:.3g}", labelOpts={"position": 0.9, "color": RED})
         self.plot.addItem(self.line)
+        self.line.setVisible(False)  # until a fitted run gives a threshold
         layout.addWidget(self.plot)
 
     def set_scores(self, scores: dict[str, list[float]], threshold: float | None) -> None:
@@ -186,6 +189,7 @@ class ScoreDistributions(QWidget):
         pooled = np.concatenate([v for v in values if len(v)] + [np.zeros(0)])
         if threshold is not None:
             pooled = np.r_[pooled, threshold]
+        self.line.setVisible(threshold is not None)
         if not len(pooled):
             for c in self.curves.values():
                 c.setData([], [])
@@ -194,11 +198,12 @@ class ScoreDistributions(QWidget):
         hi = hi if hi > lo else lo + 1.0
         edges = np.linspace(lo, hi, 41)
         for (key, curve), v in zip(self.curves.items(), values):
-            counts = np.histogram(np.clip(v, lo, hi), edges)[0] if len(v) else np.zeros(40)
-            curve.setData(edges, counts) if len(v) else curve.setData([], [])
+            # each group as a share of itself: hundreds of training windows would flatten the few validation
+            # examples that show where the threshold falls (training windows sit near 0: they are in the bank)
+            share = 100.0 * np.histogram(np.clip(v, lo, hi), edges)[0] / max(1, len(v))
+            curve.setData(edges, share) if len(v) else curve.setData([], [])
         if threshold is not None:
             self.line.setValue(float(threshold))
-        self.line.setVisible(threshold is not None)
 
 
 class AnomalyTrainPanel(QWidget):

@@ -86,21 +86,16 @@ def choose_blend(model: Any, x_val: np.ndarray, labels: list[str], recordings: l
     from .detector import layer, set_consts
     from .fitting import predict
     from .metrics import auroc
+    from .scoring import Scored
 
     _, keras = load_tf()
     parts = keras.Model(model.input, [layer(model, "nearest").output, layer(model, "residual").output])
     near, res = (np.asarray(v, dtype=np.float64).ravel() for v in predict(parts, x_val, reporter=reporter))
-    order = list(dict.fromkeys(recordings))
-    index = {r: i for i, r in enumerate(order)}
-    rec = np.array([index[r] for r in recordings], dtype=int)
-    bad = np.zeros(len(order), bool)
-    for r, lab in zip(recordings, labels):
-        bad[index[r]] = lab != normal
-    scores: dict[str, float | None] = {}
-    for name, _, (a, b) in CANDIDATES:
-        per = np.full(len(order), -np.inf)
-        np.maximum.at(per, rec, a * near + b * res)
-        scores[name] = auroc(per, bad)
+    # per recording, as everywhere: its highest window (Scored.units)
+    units = {name: Scored(a * near + b * res, None, labels, recordings, None, normal, recordings).units()
+             for name, _, (a, b) in CANDIDATES}
+    bad = np.array([lab != normal for lab in units[DEFAULT]["labels"]], dtype=bool)
+    scores: dict[str, float | None] = {name: auroc(u["scores"], bad) for name, u in units.items()}
     chosen = DEFAULT
     if int(bad.sum()) < MIN_DEFECTS or scores[DEFAULT] is None:
         why = f"fewer than {MIN_DEFECTS} defect recordings in validation: the default stays"

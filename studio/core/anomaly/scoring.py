@@ -8,6 +8,7 @@ exported harness cuts windows the same way); a recording shorter than a window i
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,13 @@ class Scored:
             elif self.scores[i] > self.scores[best[rec]]:
                 best[rec] = i
         idx = [best[r] for r in order]
+        windows = Counter(self.recordings)
         return {
             "ids": order,
             "scores": np.asarray([self.scores[i] for i in idx], float),
             "labels": [self.labels[i] for i in idx],
             "worst_window": [self.ids[i] for i in idx],
-            "windows": [sum(1 for r in self.recordings if r == rec) for rec in order],
+            "windows": [windows[rec] for rec in order],
             "sources": [self.rec_sources.get(r, r) for r in order],
             "paths": None,
         }

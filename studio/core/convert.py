@@ -9,6 +9,7 @@ the model is headed for TFLite-Micro, which has no DENSIFY kernel.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -81,7 +82,10 @@ def convert_model(
             converter.inference_input_type = tf.int8 if io_dtype == "int8" else tf.uint8
             converter.inference_output_type = tf.int8 if io_dtype == "int8" else tf.uint8
     try:
-        data = converter.convert()
+        with warnings.catch_warnings():
+            # int8 with float32 ends: TensorFlow warns that input statistics "were expected"; they are not needed
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+            data = converter.convert()
     except Exception as exc:  # the converter raises many types; all mean "this graph cannot be converted"
         raise ConfigError(
             f"TFLite conversion ({quantize}) failed: {str(exc).splitlines()[0][:300]}",

@@ -150,10 +150,17 @@ def test_defect_images_in_validation_choose_the_image_detector(tmp_path: Path, m
     from studio.core.data import import_data
     from studio.core.project import Project
 
+    from studio.core.anomaly import scoring
+
     monkeypatch.setattr(D, "ALIGNED_INDEX", 1.01)  # the alignment index now says "patch" even for digits
+    decoded: list[list[str]] = []
+    real_decode = scoring.decode
+    monkeypatch.setattr(scoring, "decode", lambda paths, *a: decoded.append(list(paths)) or real_decode(paths, *a))
     project = Project.create(tmp_path / "p", "image-anomaly")
     import_data(project, _digit_folder(tmp_path / "d", {"good": (0, 40), "eight": (8, 16)}))
     trained = train_anomaly(project, default_config(project))
+    val_paths = scoring.image_split(project, project.load_manifest(), "val")[0]
+    assert len(val_paths) >= 10 and decoded.count(val_paths) == 1  # the choice and the threshold share one decode
     fit = json.loads((trained.path / "model.json").read_text())["fit"]
     assert trained.detector == "global" and fit["chosen"] == "automatically, by the validation defects"
     assert fit["validation_auroc"]["global"] > fit["validation_auroc"]["patch"] + 0.1

@@ -146,17 +146,34 @@ def decode(paths: list[str], spec: Any, reporter: Reporter | None, progress: tup
     return decode_images(paths, spec, reporter, progress, "decoding images")
 
 
+@dataclass
+class SplitImages:
+    """One image split decoded once (raw uint8 pixels), for callers that score it more than once."""
+
+    paths: list[str]
+    labels: list[str]
+    ids: list[str]
+    raw: np.ndarray
+
+
+def decode_split(project: Any, manifest: dict[str, Any], spec: Any, split: str, reporter: Reporter | None = None,
+                 progress: tuple[float, float] = (0.0, 1.0)) -> SplitImages:
+    paths, labels, ids = image_split(project, manifest, split)
+    return SplitImages(paths, labels, ids, decode(paths, spec, reporter, progress))
+
+
 def score_split(project: Any, model: Any, spec: Any, normal: str, split: str, reporter: Reporter | None = None,
-                progress: tuple[float, float] = (0.0, 1.0), recordings: dict[str, np.ndarray] | None = None) -> Scored:
-    """Scores of one split of the project (``spec``: the run's input spec; ``normal``: its good class)."""
+                progress: tuple[float, float] = (0.0, 1.0), recordings: dict[str, np.ndarray] | None = None,
+                images: SplitImages | None = None) -> Scored:
+    """Scores of one split of the project (``spec``: the run's input spec; ``normal``: its good class;
+    ``images``: that split already decoded by :func:`decode_split`)."""
     manifest = project.load_manifest()
     lo, hi = progress
     mid = lo + 0.3 * (hi - lo)
     if spec.kind == "image":
-        paths, labels, ids = image_split(project, manifest, split)
-        raw = decode(paths, spec, reporter, (lo, mid))
-        scores, maps = score_arrays(model, raw, spec.preprocess, reporter, (mid, hi))
-        return Scored(scores, maps, labels, ids, paths, normal)
+        images = images or decode_split(project, manifest, spec, split, reporter, (lo, mid))
+        scores, maps = score_arrays(model, images.raw, spec.preprocess, reporter, (mid, hi))
+        return Scored(scores, maps, images.labels, images.ids, images.paths, normal)
     x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
     scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
     return Scored(scores, None, labels, ids, None, normal, recs, sources)

@@ -92,20 +92,21 @@ MIN_VAL_DEFECTS = 5  # defect images in validation from which the image detector
 
 
 def _pick_on_validation(project: Any, manifest: dict[str, Any], spec: Any, config: AnomalyConfig, x: np.ndarray,
-                        facts: dict[str, Any], reporter: Reporter) -> tuple[D.DetectorSpec, Any, dict[str, Any]] | None:
+                        facts: dict[str, Any], reporter: Reporter) -> tuple[Any, Any]:
     """With at least MIN_VAL_DEFECTS defect and as many good validation images, fit both image detectors and
     keep the one with the higher validation AUROC (the alignment index's pick on a tie); else None (the
-    alignment index decides). ``facts`` records both AUROCs and how the detector was chosen."""
+    alignment index decides). ``facts`` records both AUROCs and how the detector was chosen. Also returns the
+    validation images when it decoded them (:class:`.scoring.SplitImages`, for the threshold), else None."""
     from .config import bank_for
     from .metrics import auroc
-    from .scoring import decode, image_split, score_arrays
+    from .scoring import decode_split, image_split, score_arrays
 
     normal = manifest["normal_class"]
-    paths, labels, _ = image_split(project, manifest, "val")
-    y = np.array([lab != normal for lab in labels], dtype=bool)
+    y = np.array([lab != normal for lab in image_split(project, manifest, "val")[1]], dtype=bool)
     if y.sum() < MIN_VAL_DEFECTS or (~y).sum() < MIN_VAL_DEFECTS:
-        return None
-    xv = spec.preprocess(decode(paths, spec, reporter, (0.25, 0.3)))
+        return None, None
+    val = decode_split(project, manifest, spec, "val", reporter, (0.25, 0.3))
+    xv = spec.preprocess(val.raw)
     fitted: dict[str, tuple[D.DetectorSpec, Any, dict[str, Any], float]] = {}
     for k, kind in enumerate(("patch", "global")):
         reporter.status(f"Fitting the {kind} detector on {len(x)} good images (both are measured on the "
@@ -120,7 +121,7 @@ def _pick_on_validation(project: Any, manifest: dict[str, Any], spec: Any, confi
     best = other if fitted[other][3] > fitted[prior][3] else prior
     facts["validation_auroc"] = {kind: round(v[3], 4) for kind, v in fitted.items()}
     facts["chosen"] = "automatically, by the validation defects"
-    return fitted[best][:3]
+    return fitted[best][:3], val
 
 
 def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None = None) -> AnomalyTrainResult:
@@ -152,8 +153,8 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     check_cancel(reporter)
     val_windows = _val_windows(project, manifest, spec, recordings)
     dspec, facts = _detector_spec(config, spec, x, residual=val_windows is not None)
-    picked = _pick_on_validation(project, manifest, spec, config, x, facts, reporter) \
-        if config.detector == "auto" and spec.kind == "image" else None
+    picked, val_images = _pick_on_validation(project, manifest, spec, config, x, facts, reporter) \
+        if config.detector == "auto" and spec.kind == "image" else (None, None)
     if picked is not None:
         dspec, model, fit_info = picked
     else:
@@ -171,7 +172,8 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     train_scores = _train_scores(model, x)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
-    val = _score_val(project, model, spec, manifest, dspec, recordings, reporter)
+    val = score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings,
+                      val_images)  # decoded once when the choice of detector decoded them
     policy = ThresholdPolicy("false_alarms", float(config.false_alarms))
     record = _calibrate(val, policy, manifest)
     check_cancel(reporter)
@@ -235,11 +237,6 @@ def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:
 
     pick = np.random.default_rng(0).permutation(len(x))[:MAX_STORED_SCORES]
     return score_arrays(model, x[np.sort(pick)], None)[0]
-
-
-def _score_val(project: Any, model: Any, spec: Any, manifest: dict[str, Any], dspec: D.DetectorSpec,
-               recordings: dict | None, reporter: Reporter) -> Scored:
-    return score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings)
 
 
 def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -76,6 +76,43 @@ class RunOutput:
     latencies_ms: np.ndarray  # per sample
 
 
+def invoke_each(
+    interp: Any,
+    inp: dict[str, Any],
+    xq: np.ndarray,
+    outputs: list[dict[str, Any]],
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every sample of ``xq`` (already in the input's dtype) through ``interp`` one at a time, each invoke timed.
+
+    Returns each of ``outputs``' tensors for every sample, stacked (raw, in the output's dtype), and the
+    latencies in ms. The first invokes pay for lazy kernel preparation, so three warm-up invokes come first.
+    """
+    got: list[list[np.ndarray]] = [[] for _ in outputs]
+    lat = []
+    if len(xq):
+        for _ in range(3):
+            interp.set_tensor(inp["index"], xq[:1])
+            interp.invoke()
+    for i in range(len(xq)):
+        interp.set_tensor(inp["index"], xq[i : i + 1])
+        t0 = time.perf_counter()
+        interp.invoke()
+        lat.append((time.perf_counter() - t0) * 1000.0)
+        for k, d in enumerate(outputs):
+            got[k].append(interp.get_tensor(d["index"])[0].copy())
+        if progress is not None and i % 16 == 0:
+            progress(i / max(1, len(xq)))
+        if cancel is not None and i % 16 == 0 and cancel():
+            from studio.core.errors import Cancelled
+
+            raise Cancelled()
+    stacked = [np.stack(g) if g else np.zeros((0,) + tuple(d["shape"][1:]), dtype=d["dtype"])
+               for g, d in zip(got, outputs)]
+    return stacked, np.asarray(lat, dtype=np.float64)
+
+
 def run_litert(
     model_bytes: bytes,
     x: np.ndarray,
@@ -94,26 +131,8 @@ def run_litert(
         interp.resize_tensor_input(inp["index"], [1] + shape[1:])
         interp.allocate_tensors()
     xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
-    raw = []
-    lat = []
-    if len(xq):
-        for _ in range(3):  # warm-up: first invokes pay for lazy kernel preparation
-            interp.set_tensor(inp["index"], xq[:1])
-            interp.invoke()
-    for i in range(len(xq)):
-        interp.set_tensor(inp["index"], xq[i : i + 1])
-        t0 = time.perf_counter()
-        interp.invoke()
-        lat.append((time.perf_counter() - t0) * 1000.0)
-        raw.append(interp.get_tensor(out["index"])[0].copy())
-        if progress is not None and i % 32 == 0:
-            progress(i / max(1, len(xq)))
-        if cancel is not None and i % 32 == 0 and cancel():
-            from studio.core.errors import Cancelled
-
-            raise Cancelled()
-    raw_arr = np.stack(raw) if raw else np.zeros((0,) + tuple(out["shape"][1:]), dtype=out["dtype"])
-    return RunOutput(dequantize_output(raw_arr, out), raw_arr, np.asarray(lat, dtype=np.float64))
+    (raw_arr,), lat = invoke_each(interp, inp, xq, [out], progress, cancel)
+    return RunOutput(dequantize_output(raw_arr, out), raw_arr, lat)
 
 
 def evaluate_split(

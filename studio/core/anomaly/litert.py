@@ -6,7 +6,6 @@ found by shape, never by position (the converter's output order is not a promise
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -58,31 +57,16 @@ class DetectorRun:
 def run_detector(model_bytes: bytes, x: np.ndarray, progress: Callable[[float], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> DetectorRun:
     """Every sample through LiteRT one at a time (batch 1, one thread), float32 input quantized as needed."""
-    from studio.core.errors import Cancelled
-    from studio.core.measure import dequantize_output, litert_interpreter, quantize_input
+    from studio.core.measure import dequantize_output, invoke_each, litert_interpreter, quantize_input
 
     interp = litert_interpreter(model_bytes)
     inp = interp.get_input_details()[0]
     roles = output_roles(interp.get_output_details())
     xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
-    raw_s, raw_m, lat = [], [], []
-    for _ in range(min(2, len(xq))):  # warm-up
-        interp.set_tensor(inp["index"], xq[:1])
-        interp.invoke()
-    for i in range(len(xq)):
-        interp.set_tensor(inp["index"], xq[i : i + 1])
-        t0 = time.perf_counter()
-        interp.invoke()
-        lat.append((time.perf_counter() - t0) * 1000.0)
-        raw_s.append(interp.get_tensor(roles["score"]["index"]).reshape(-1)[0])
-        if "map" in roles:
-            raw_m.append(interp.get_tensor(roles["map"]["index"])[0, ..., 0].copy())
-        if progress is not None and i % 16 == 0:
-            progress(i / max(1, len(xq)))
-        if cancel is not None and i % 16 == 0 and cancel():
-            raise Cancelled()
-    rs = np.asarray(raw_s, dtype=roles["score"]["dtype"])
-    rm = np.stack(raw_m) if raw_m else None
+    wanted = [roles["score"]] + ([roles["map"]] if "map" in roles else [])
+    raw, lat = invoke_each(interp, inp, xq, wanted, progress, cancel)
+    rs = raw[0].reshape(-1)  # one value per sample
+    rm = raw[1][..., 0] if "map" in roles else None
     scores = dequantize_output(rs, roles["score"]).astype(np.float64)
     maps = dequantize_output(rm, roles["map"]) if rm is not None else None
-    return DetectorRun(scores, maps, rs, rm, np.asarray(lat, dtype=np.float64))
+    return DetectorRun(scores, maps, rs, rm, lat)

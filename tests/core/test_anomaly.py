@@ -145,6 +145,28 @@ def test_sensor_anomaly_import_normalizes_on_good_training_recordings(tmp_path: 
     assert res["normal_class"] == "normal" and res["good_vs_defect"]["recordings"] == {"good": 6, "defect": 3}
 
 
+def test_one_long_labelled_series_counts_what_it_learns_from_in_windows(tmp_path: Path) -> None:
+    # One CSV, a label per row: the "recordings" are only the stretches between label changes (here 4 normal
+    # ones, 3 in training), but 3,000 normal rows give ~90 windows to learn from: no "only 3 to learn from".
+    rng = np.random.default_rng(0)
+    rows = []
+    for stretch in range(4):
+        rows += [(f"{v:.4f}", "normal") for v in np.sin(np.arange(750) / 5.0) + 0.05 * rng.normal(size=750)]
+        if stretch < 3:
+            rows += [(f"{v:.4f}", "spike") for v in 2.0 + rng.normal(size=40)]
+    csv = tmp_path / "series.csv"
+    csv.write_text("value,label\n" + "".join(f"{v},{lab}\n" for v, lab in rows))
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    res = import_data(project, csv, window=64, stride=32).to_json()
+    assert res["good_vs_defect"]["recordings"] == {"good": 4, "defect": 3}
+    assert not any("to learn from" in w for w in res["warnings"]), res["warnings"]
+    # the same few stretches as separate recordings (a folder) keep the warning: variety between recordings
+    folder = make_anomaly_sensor_folder(tmp_path / "s", normal=4, defects={"rattle": 2}, length=128)
+    other = Project.create(tmp_path / "q", "sensor-anomaly")
+    warnings = import_data(other, folder, window=64, stride=32).to_json()["warnings"]
+    assert any("good recording(s) to learn from" in w for w in warnings), warnings
+
+
 def test_inspection_sample_opens_as_an_anomaly_project(tmp_path: Path) -> None:
     from studio.core.samples import open_sample
 

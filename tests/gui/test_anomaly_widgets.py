@@ -84,3 +84,15 @@ def test_score_distributions_draw_no_threshold_before_a_fit(qtbot) -> None:
         assert abs(float(np.sum(chart.curves[key].getData()[1])) - 100.0) < 1e-6
     chart.set_scores({}, None)
     assert not chart.line.isVisible()
+
+
+def test_data_text_names_a_folder_or_a_class_by_layout() -> None:
+    from studio.gui.widgets.anomaly_panels import data_text
+
+    manifest = {"anomaly": True, "normal_class": "normal", "classes": ["normal", "spike"],
+                "counts": {"normal": 90, "spike": 3}, "recording_counts": {"normal": 4, "spike": 3},
+                "split_counts": {"train": {"normal": 70, "spike": 0}, "val": {"normal": 20, "spike": 3},
+                                 "test": {"normal": 0, "spike": 0}}}
+    assert "good = the folder <b>normal</b>" in data_text({**manifest, "layout": "folders"})
+    # one CSV with a label column has no folders: its good examples are the rows labelled 'normal'
+    assert "good = the class <b>normal</b>" in data_text({**manifest, "layout": "table"})

@@ -44,12 +44,22 @@ def with_new_classes(classes: Sequence[str], mapped: Sequence[str]) -> list[str]
     return sorted(set(classes) | set(mapped))
 
 
-def warnings_for(counts: dict[str, int], split_counts: dict[str, dict[str, int]], normal: str, unit: str) -> list[str]:
-    """What will hurt an anomaly project: too few good examples to learn from or to calibrate on."""
+def warnings_for(counts: dict[str, int], split_counts: dict[str, dict[str, int]], normal: str, unit: str,
+                 train_windows: int | None = None) -> list[str]:
+    """What will hurt an anomaly project: too few good examples to learn from or to calibrate on.
+
+    ``train_windows``: the good training windows of one long labelled series (a CSV with a label column and no
+    recording column). Its "recordings" are only the stretches between label changes, so what the detector
+    learns from is counted in windows there.
+    """
     out: list[str] = []
     n_train = int((split_counts.get("train") or {}).get(normal, 0))
     n_val = int((split_counts.get("val") or {}).get(normal, 0))
-    if n_train < 10:
+    if train_windows is not None:
+        if train_windows < 50:
+            out.append(f"Only {train_windows} good window(s) to learn from: 50 or more make a dependable "
+                       "detector (a longer recording of normal running gives more).")
+    elif n_train < 10:
         out.append(f"Only {n_train} good {unit}(s) to learn from: 50 or more make a dependable detector.")
     if n_val < 20:
         out.append(

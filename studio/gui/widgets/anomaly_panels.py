@@ -121,7 +121,8 @@ def data_text(manifest: dict[str, Any]) -> str:
     splits = c.get("splits") or {}
     train = splits.get("train") or {}
     val = splits.get("val") or {}
-    text = (f"<b>Anomaly project:</b> good = the folder <b>{normal}</b>; {what}. Defect types: {types}.<br>"
+    where = "the class" if manifest.get("layout") == "table" else "the folder"
+    text = (f"<b>Anomaly project:</b> good = {where} <b>{normal}</b>; {what}. Defect types: {types}.<br>"
             f"The detector learns from the {train.get('good', 0)} good training {c['unit']}s only; validation "
             f"({val.get('good', 0)} good, {val.get('defect', 0)} defect) sets the threshold; defects never "
             "reach the training.")

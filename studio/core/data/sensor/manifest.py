@@ -91,7 +91,8 @@ def finish_sensor_manifest(
     if anomaly:
         warnings_ += importing.warnings_for(count_by(labels, classes), {
             sp: count_by([lab for lab, s in zip(labels, splits) if s == sp], classes) for sp in SPLITS
-        }, normal, "recording")
+        }, normal, "recording", train_windows=(
+            split_counts["train"].get(normal, 0) if parsed.layout == "table" and not parsed.plan.recording else None))
     else:
         warnings_ += balance_warnings(counts, unit)
     mean, std = _normalization(final, splits, parsed.channels, warnings_)

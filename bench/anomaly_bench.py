@@ -15,7 +15,12 @@ is set beside the float detector's on the same examples.
 The one-class digit figures are set beside Deep SVDD's published per-digit one-class AUROCs on MNIST (Ruff et
 al., ICML 2018, Table 1) as a reference point: a different dataset, so a yardstick rather than a comparison.
 
-    python -m bench.anomaly_bench [--quick] [--int8] [--only textures,digits,inspection,sensors]
+With ``--defects K`` the sensors' imported folders also hold K recordings of each defect class, taken from the
+dataset's training split (never from test): validation then holds defects, so the scorer is chosen on the
+project's own data (:func:`studio.core.anomaly.blend.choose_blend`), as when a user imports a folder with a few
+known defects; the baselines stay one-class (fitted on the same good examples).
+
+    python -m bench.anomaly_bench [--quick] [--int8] [--defects K] [--only textures,digits,inspection,sensors]
 """
 
 from __future__ import annotations
@@ -56,7 +61,10 @@ def _studio(train: Path, test: Path, task: str, work: Path, int8: bool = False) 
     ev = evaluate_anomaly(project, data_path=str(test)).to_json()
     t2, c2 = time.perf_counter(), os.times()
     q = _int8(project) if int8 else {}
-    return {**q, "auroc": ev["auroc"], "detection_rate": ev["detection_rate"], "false_alarm_rate": ev["false_alarm_rate"],
+    fit = json.loads((Path(trained.path) / "model.json").read_text()).get("fit") or {}
+    sel = fit.get("selection") or {}
+    return {**q, "auroc": ev["auroc"], "scorer": sel.get("chosen"), "val_defects": sel.get("n_val_defect_recordings"),
+            "scorer_val_auroc": sel.get("val_auroc") or {}, "detection_rate": ev["detection_rate"], "false_alarm_rate": ev["false_alarm_rate"],
             "per_defect": {k: v["detection_rate"] for k, v in ev["per_defect"].items()},
             "detector": trained.detector, "input_size": config.input_size, "n_test": ev["n"],
             "fit_s": round(t1 - t0, 1), "eval_s": round(t2 - t1, 1),
@@ -175,6 +183,7 @@ def sensor_baselines(project_dir: Path, test: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- groups
 CLASSIC = ("iforest", "ocsvm", "pca")
 INT8 = False  # set by --int8
+DEFECTS = 0  # set by --defects K: the sensors' imported folders also hold K training recordings per defect class
 
 
 def run_split(name: str, train: Path, test: Path, task: str, log: Callable[[str], None],
@@ -189,7 +198,8 @@ def run_split(name: str, train: Path, test: Path, task: str, log: Callable[[str]
         ae = (b.get("autoencoder") or {}).get("auroc")
         log(f"    {name}: Studio {s['auroc']:.3f} ({s['detector']}, {s['fit_s']}+{s['eval_s']} s) vs best baseline "
             f"{best[0]} {best[1]['auroc']:.3f}, autoencoder {_f3(ae)}"
-            + (f"; int8 {_f3(s.get('int8_auroc'))} vs float {_f3(s.get('int8_float_auroc'))}" if INT8 else ""))
+            + (f"; int8 {_f3(s.get('int8_auroc'))} vs float {_f3(s.get('int8_float_auroc'))}" if INT8 else "")
+            + (f"; scorer {s['scorer']} ({s['val_defects']} validation defect recordings)" if s.get("scorer") else ""))
         return res
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -251,16 +261,16 @@ def group_sensors(quick: bool, log: Callable[[str], None]) -> list[dict[str, Any
     out = []
     sets = ("GunPoint", "UnitTest") if quick else A.SENSOR_SETS
     for name in sets:
-        for normal, train, test in A.sensor_oneclass(name):
+        for normal, train, test in A.sensor_oneclass(name, defects=DEFECTS):
             r = run_split(f"{name} class {normal}", train, test, "sensor-anomaly", log,
                           lambda s, p, test=test: sensor_baselines(p, test))
-            r.update(dataset=name, normal=normal)
+            r.update(dataset=name, normal=normal, defects_per_class=DEFECTS)
             out.append(r)
             shutil.rmtree(train.parent, ignore_errors=True)
-    for normal, train, test in A.vibration_oneclass(samples_root() / "vibration" / "data"):
+    for normal, train, test in A.vibration_oneclass(samples_root() / "vibration" / "data", defects=DEFECTS):
         r = run_split(f"vibration {normal}", train, test, "sensor-anomaly", log,
                       lambda s, p, test=test: sensor_baselines(p, test))
-        r.update(dataset="vibration", normal=normal)
+        r.update(dataset="vibration", normal=normal, defects_per_class=DEFECTS)
         out.append(r)
         shutil.rmtree(train.parent, ignore_errors=True)
     return out
@@ -334,7 +344,8 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
             s = r["studio"]
             top = max([s["auroc"]] + [b[k]["auroc"] for k in BASELINES])  # bold: the best of the four
             studio, base = _cell(s["auroc"], top), " | ".join(_cell(b[k]["auroc"], top) for k in BASELINES)
-            lines.append(f"| {r['name']} | {studio} | {s['detector']} {s['input_size'] or ''} | {base} | "
+            chosen = f", {s['scorer']}" if s.get("val_defects") else ""  # the scorer, when chosen on validation
+            lines.append(f"| {r['name']} | {studio} | {s['detector']} {s['input_size'] or ''}{chosen} | {base} | "
                          f"{_f3((b.get('autoencoder') or {}).get('auroc'))} | {_f3(s.get('int8_auroc'))} | "
                          f"{_f3(s.get('int8_float_auroc'))} | {s['fit_s']} + {s['eval_s']} |")
     digits = results.get("digits") or []
@@ -377,11 +388,17 @@ def digit_table(digits: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def group_key(group: str) -> str:
+    """The group's name in the rows: the sensors' mode with defects in the imported folders says so."""
+    return f"sensors with {DEFECTS} defect recordings per class imported" if group == "sensors" and DEFECTS else group
+
+
 def run(quick: bool, log: Callable[[str], None], only: tuple[str, ...] = GROUPS) -> tuple[list[Row], dict[str, Any]]:
     results: dict[str, list[dict[str, Any]]] = {}
     for group in only:
         log(f"  anomaly: {group}")
-        results[group] = RUNNERS[group](quick, log)
+        key = group_key(group)
+        results[key] = RUNNERS[group](quick, log)
     return rows_from(results), {"results": results, "markdown": markdown(results)}
 
 
@@ -393,8 +410,11 @@ if __name__ == "__main__":
     ap.add_argument("--only", default=",".join(GROUPS))
     ap.add_argument("--out", default="-")
     ap.add_argument("--int8", action="store_true", help="also build and measure a full-int8 variant per split")
+    ap.add_argument("--defects", type=int, default=0,
+                    help="sensors: also import K recordings of each defect class from its training split (never "
+                         "test), so validation holds defects and the scorer is chosen on the project's data")
     a = ap.parse_args()
-    INT8 = a.int8
+    INT8, DEFECTS = a.int8, a.defects
     rows, extra = run(a.quick, lambda m: print(m, flush=True), tuple(a.only.split(",")))
     payload = {"rows": [r.to_json() for r in rows], **extra}
     text = json.dumps(payload, indent=1, default=float)

@@ -290,8 +290,20 @@ def write_inspection(root: Path, sample_dir: Path, n_train: int = 120, seed: int
     return root / "train", root / "test"
 
 
-def sensor_oneclass(name: str) -> Iterator[tuple[str, Path, Path]]:
-    """(normal class, train folder, test folder) per class of a development dataset (copied CSVs)."""
+def pick_defects(files: list[Path], k: int, seed: str) -> list[Path]:
+    """``k`` of ``files`` (all when fewer), the same ones on every run (seeded by ``seed``, not by order)."""
+    if k <= 0 or not files:
+        return []
+    rng = np.random.default_rng(sum(map(ord, seed)))
+    return [files[i] for i in sorted(rng.permutation(len(files))[:k].tolist())]
+
+
+def sensor_oneclass(name: str, defects: int = 0) -> Iterator[tuple[str, Path, Path]]:
+    """(normal class, train folder, test folder) per class of a development dataset (copied CSVs).
+
+    ``defects`` > 0: the imported folder also holds that many recordings of each other class (``train/c<cls>``),
+    taken from the dataset's *training* split (never from test), as a user's folder with a few known defects:
+    Studio sends them to validation, where they choose the scorer and may move the threshold."""
     import tempfile
 
     src = DEVDATA / name
@@ -302,6 +314,12 @@ def sensor_oneclass(name: str) -> Iterator[tuple[str, Path, Path]]:
         for f in sorted((src / "train" / c).glob("*.csv")):
             shutil.copyfile(f, root / "train" / "normal" / f.name)
         for cls in classes:
+            picked = pick_defects(sorted((src / "train" / cls).glob("*.csv")), defects, f"{name}/{cls}") \
+                if cls != c else []
+            for f in picked:
+                (root / "train" / f"c{cls}").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, root / "train" / f"c{cls}" / f.name)
+        for cls in classes:
             dest = root / "test" / ("normal" if cls == c else f"c{cls}")
             dest.mkdir(parents=True, exist_ok=True)
             for f in sorted((src / "test" / cls).glob("*.csv")):
@@ -309,8 +327,10 @@ def sensor_oneclass(name: str) -> Iterator[tuple[str, Path, Path]]:
         yield c, root / "train", root / "test"
 
 
-def vibration_oneclass(sample_dir: Path, seed: int = 0) -> Iterator[tuple[str, Path, Path]]:
-    """Each machine state normal in turn: half its recordings train, the rest and all others test."""
+def vibration_oneclass(sample_dir: Path, seed: int = 0, defects: int = 0) -> Iterator[tuple[str, Path, Path]]:
+    """Each machine state normal in turn: half its recordings train, the rest and half of each other state's
+    test. ``defects`` > 0: the imported folder also holds that many of each other state's *other* half (never
+    in test), as known defects."""
     import tempfile
 
     states = sorted(p.name for p in sample_dir.iterdir() if p.is_dir())
@@ -329,4 +349,9 @@ def vibration_oneclass(sample_dir: Path, seed: int = 0) -> Iterator[tuple[str, P
                     continue  # the other states' second halves: test holds one half of each state
                 (root / where).mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, root / where / f.name)
+            spare = [f for i, f in enumerate(files[s]) if i not in halves[s]] if s != normal else []
+            for f in pick_defects(spare, defects, f"vibration/{s}"):
+                other = "normal_state" if s == "normal" else s
+                (root / "train" / other).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, root / "train" / other / f.name)
         yield normal, root / "train", root / "test"

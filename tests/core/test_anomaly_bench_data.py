@@ -1,0 +1,61 @@
+"""The anomaly bench's folders with known defects imported (``--defects K``): defects come from the training
+split only, never from the test folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from bench import anomaly_data as A
+
+
+def _dataset(root: Path) -> Path:
+    for split, n in (("train", 5), ("test", 4)):
+        for cls in ("a", "b", "c"):
+            d = root / "Toy" / split / cls
+            d.mkdir(parents=True)
+            for i in range(n):
+                (d / f"{split}{cls}{i}.csv").write_text("c0\n" + "\n".join(str(v) for v in np.arange(8) * i))
+    return root
+
+
+def _names(folder: Path) -> dict[str, set[str]]:
+    return {d.name: {f.name for f in d.iterdir()} for d in sorted(folder.iterdir())}
+
+
+def _listed(splits) -> list[tuple[str, dict[str, set[str]], dict[str, set[str]]]]:
+    """(normal, train listing, test listing) per split; the generator's temporary folders removed."""
+    out = []
+    for normal, train, test in splits:
+        out.append((normal, _names(train), _names(test)))
+        shutil.rmtree(train.parent, ignore_errors=True)
+    return out
+
+
+def test_sensor_oneclass_defects_from_train_split_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(A, "DEVDATA", _dataset(tmp_path))
+    plain = _listed(A.sensor_oneclass("Toy"))
+    assert all(set(tr) == {"normal"} for _, tr, _ in plain)
+    picked = _listed(A.sensor_oneclass("Toy", defects=2))
+    for (normal, tr, te), (_, _, te0) in zip(picked, plain):
+        assert te == te0  # the test folder is unchanged
+        assert set(tr) == {"normal"} | {f"c{c}" for c in "abc" if c != normal}
+        for cls, files in tr.items():
+            if cls != "normal":
+                assert len(files) == 2 and all(f.startswith(f"train{cls[1:]}") for f in files)
+        assert not set().union(*tr.values()) & set().union(*te.values())
+    assert picked == _listed(A.sensor_oneclass("Toy", defects=2))  # the same recordings on every run
+
+
+def test_vibration_oneclass_defects_never_in_test(tmp_path):
+    for s in ("normal", "worn"):
+        (tmp_path / s).mkdir()
+        for i in range(6):
+            (tmp_path / s / f"{s}{i}.csv").write_text("c0\n1\n2\n")
+    for normal, tr, te in _listed(A.vibration_oneclass(tmp_path, defects=2)):
+        other = "worn" if normal == "normal" else "normal_state"
+        assert len(tr[other]) == 2 and len(tr["normal"]) == 3
+        assert not tr[other] & set().union(*te.values())
+        assert not tr[other] & tr["normal"]

@@ -96,3 +96,24 @@ def test_data_text_names_a_folder_or_a_class_by_layout() -> None:
     assert "good = the folder <b>normal</b>" in data_text({**manifest, "layout": "folders"})
     # one CSV with a label column has no folders: its good examples are the rows labelled 'normal'
     assert "good = the class <b>normal</b>" in data_text({**manifest, "layout": "table"})
+
+
+def test_score_charts_keep_their_legends_off_the_data(qtbot) -> None:
+    """The legends sat inside the plot's top-right corner, over the highest (defect) scores and the threshold's
+    label; they are under the axis now. The empty Train chart's share axis reads 0-100 %, not 0-1."""
+    from studio.gui.widgets.anomaly import ThresholdHistogram
+    from studio.gui.widgets.anomaly_panels import ScoreDistributions
+
+    chart = ScoreDistributions()
+    hist = ThresholdHistogram()
+    for w in (chart, hist):
+        qtbot.addWidget(w)
+        item = w.plot.getPlotItem()
+        assert item.legend is not None and item.legend.parentItem() is not item.vb
+    assert chart.plot.getPlotItem().vb.viewRange()[1][1] >= 99.0
+    # a handful of examples: whole-number count ticks (it wrote 0.5 and 1.5 examples)
+    ticks = hist.plot.getPlotItem().getAxis("left").tickValues(0.0, 2.1, 400)
+    assert all(float(v).is_integer() for _, vs in ticks for v in vs)
+    chart.set_scores({"train_good": [0.1, 0.2], "val_good": [0.3], "val_defect": [2.0]}, 1.0)
+    chart.set_scores({}, None)
+    assert chart.plot.getPlotItem().vb.viewRange()[1][1] >= 99.0

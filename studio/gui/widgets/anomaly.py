@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from studio.core.anomaly.metrics import anomaly_metrics
-from studio.gui.plots import BLUE, GREY, ORANGE, RED, plot_widget
+from studio.gui.plots import BLUE, GREY, ORANGE, RED, IntegerAxis, legend_below, plot_widget
 from studio.gui.widgets.gallery import Thumbnail, pixmap_from_array
 
 
@@ -53,7 +53,9 @@ class ThresholdHistogram(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.plot = plot_widget("Scores: good vs defect", left="examples", bottom="anomaly score", height=230)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setAxisItems({"left": IntegerAxis("left")})  # counts of examples: never "1.5"
+        self.plot.setLabel("left", "examples")
+        legend_below(self.plot, columns=2)  # inside, it covered the highest scores and the threshold's label
         self.good_curve = self.plot.plot([], [], stepMode="center", fillLevel=0, brush=(47, 111, 143, 90),
                                          pen=pg.mkPen(BLUE, width=1.5), name="good")
         self.defect_curve = self.plot.plot([], [], stepMode="center", fillLevel=0, brush=(224, 138, 44, 90),

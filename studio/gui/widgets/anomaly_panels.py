@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.gui.plots import BLUE, GREEN, ORANGE, RED, plot_widget
+from studio.gui.plots import BLUE, GREEN, ORANGE, RED, legend_below, plot_widget
 from studio.gui.widgets import dialogs
 from studio.gui.widgets.anomaly import AnomalyEvaluateView
 from studio.gui.widgets.taskbar import TaskBar
@@ -170,7 +170,8 @@ class ScoreDistributions(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.plot = plot_widget("Anomaly scores after fitting", left="share of each group (%)", bottom="anomaly score",
                                 height=240)
-        self.plot.addLegend(offset=(-10, 10))
+        legend_below(self.plot, columns=3)  # inside, it covered the highest scores and the threshold's label
+        self.plot.setYRange(0, 100)  # the empty chart's axis in %, not 0..1
         self.curves = {
             "train_good": self.plot.plot([], [], stepMode="center", pen=pg.mkPen(GREEN, width=1.5),
                                          name="good (training)"),
@@ -194,7 +195,9 @@ class ScoreDistributions(QWidget):
         if not len(pooled):
             for c in self.curves.values():
                 c.setData([], [])
+            self.plot.setYRange(0, 100)
             return
+        self.plot.enableAutoRange(axis="y")
         lo, hi = float(np.percentile(pooled, 0.5)), float(np.percentile(pooled, 99.5))
         hi = hi if hi > lo else lo + 1.0
         edges = np.linspace(lo, hi, 41)

@@ -6,7 +6,8 @@
 * ``digits28`` — scikit-learn's 8x8 digits made MNIST-shaped (28x28 grey, 20x20 digit box, rotation, shift,
   scale, stroke width, elastic warp; 4 augmented copies of each training digit), one-class: each digit normal
   in turn, the others anomalies. ``digits8`` is the same split on the original 8x8 images. :func:`write_digits28`
-  writes all of them once, 10 classes (the shrink benchmark's harder digits).
+  writes all of them once, 10 classes (the shrink benchmark's harder digits). ``digits28s`` (:func:`digit28s`):
+  the same with every digit thinned to its skeleton and drawn again with a random pen width, as MNIST's are.
 * ``inspection`` — the bundled inspection sample: 'ok' brackets vs scratch / missing hole / crack.
 * ``sensors`` — one-class splits of the development series (/work/devdata/csv: one class normal, the others
   anomalies, official train / test) and of the bundled vibration sample.
@@ -220,6 +221,49 @@ def digit28(x8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         im = Image.blend(im, im.filter(ImageFilter.MinFilter(3)), 0.5)
     a = np.zeros((28, 28), np.float32)
     a[4:24, 4:24] = np.asarray(im, np.float32)
+    return _jitter28(a, rng)
+
+
+def thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning of a boolean image to one-pixel-wide strokes."""
+    b = np.asarray(mask, bool).copy()
+    moves = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))  # P2 .. P9, clockwise
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            p = np.pad(b, 1)
+            n8 = [p[1 + dy : p.shape[0] - 1 + dy, 1 + dx : p.shape[1] - 1 + dx] for dy, dx in moves]
+            count = sum(v.astype(int) for v in n8)
+            turns = sum((~n8[i] & n8[(i + 1) % 8]).astype(int) for i in range(8))
+            if step == 0:  # P2.P4.P6 = 0 and P4.P6.P8 = 0
+                keep = ~(n8[0] & n8[2] & n8[4]) & ~(n8[2] & n8[4] & n8[6])
+            else:  # P2.P4.P8 = 0 and P2.P6.P8 = 0
+                keep = ~(n8[0] & n8[2] & n8[6]) & ~(n8[0] & n8[4] & n8[6])
+            gone = b & (count >= 2) & (count <= 6) & (turns == 1) & keep
+            if gone.any():
+                b &= ~gone
+                changed = True
+    return b
+
+
+def digit28s(x8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``digits28s``: the digit thinned to its skeleton and drawn again with a random stroke width (1.2-4 px
+    in the 20 px box, every digit), then :func:`digit28`'s rotation, scale, shift, elastic warp and noise. The
+    8x8 source's strokes are 2.5-5 px wide blocks at 20 px (a '1' is a thick bar); MNIST's are pen lines."""
+    im = np.asarray(Image.fromarray((x8.reshape(8, 8) * 255 / 16).astype(np.uint8)).resize((20, 20), Image.BICUBIC),
+                    np.float32)
+    skel = np.argwhere(thin(im > 0.4 * im.max()))
+    yy, xx = np.mgrid[0:20, 0:20]
+    dist = np.sqrt(((yy[..., None] - skel[:, 0]) ** 2 + (xx[..., None] - skel[:, 1]) ** 2).min(axis=-1)) \
+        if len(skel) else np.full((20, 20), 99.0)
+    ink = np.clip(rng.uniform(1.2, 4.0) / 2 + 0.5 - dist, 0, 1) * 255
+    a = np.zeros((28, 28), np.float32)
+    a[4:24, 4:24] = gaussian(ink, 0.5)
+    return _jitter28(a, rng)
+
+
+def _jitter28(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ang, sc = np.deg2rad(rng.uniform(-12, 12)), rng.uniform(0.9, 1.1)
     dx, dy = rng.uniform(-1.5, 1.5, 2)
     yy, xx = np.mgrid[0:28, 0:28].astype(np.float32) - 13.5
@@ -240,16 +284,18 @@ def digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 def write_digits_oneclass(root: Path, digit: int, shape: str, copies: int = 4) -> tuple[Path, Path]:
-    """``root/train/good`` (the digit) and ``root/test/{good,d0..d9}``; shape "28" (MNIST-like) or "8"."""
+    """``root/train/good`` (the digit) and ``root/test/{good,d0..d9}``; shape "28" (MNIST-like), "28s" (MNIST-like
+    with pen strokes of random width: :func:`digit28s`) or "8"."""
     xtr, xte, ytr, yte = digits_split()
     rng_tr, rng_te = np.random.default_rng(100 + digit), np.random.default_rng(999)
+    make = {"28": digit28, "28s": digit28s}.get(shape)
 
     def img(x8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return digit28(x8, rng) if shape == "28" else (x8.reshape(8, 8) * 255 / 16).astype(np.uint8)
+        return make(x8, rng) if make else (x8.reshape(8, 8) * 255 / 16).astype(np.uint8)
 
     (root / "train" / "good").mkdir(parents=True, exist_ok=True)
     k = 0
-    for c in range(copies if shape == "28" else 1):
+    for c in range(copies if make else 1):
         for x8 in xtr[ytr == digit]:
             Image.fromarray(img(x8, rng_tr)).save(root / "train" / "good" / f"{k:05d}.png")
             k += 1

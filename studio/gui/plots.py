@@ -152,6 +152,7 @@ class CurvePlot(pg.PlotWidget):
         self.percent = percent
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page; it zoomed the chart out
         self.hideButtons()
         self.setTitle(title, color="#24313a", size="10pt")
         self.setLabel("left", "accuracy" if percent and left.strip() == "%" else left)
@@ -259,6 +260,7 @@ class ScatterPlot(pg.PlotWidget):
         super().__init__(axisItems={"bottom": LogSizeAxis("bottom"), "left": PercentAxis("left")})
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page (it zoomed to "-3000 %" accuracy)
         self.hideButtons()
         self.setLogMode(x=True, y=False)
         self.setLabel("bottom", "model file size (log scale)")

@@ -60,3 +60,36 @@ def test_training_curves_keep_every_epoch_point_on_the_chart(qtbot) -> None:  # 
     curves.flush()
     top = loss.getViewBox().viewRange()[1][1]
     assert top >= max(curves.series["loss"] + curves.series["val_loss"])
+
+
+def test_the_wheel_over_a_chart_scrolls_the_page_and_never_zooms(qtbot) -> None:  # noqa: ANN001
+    """Scrolling a page with the wheel over the Optimize chart zoomed it out to "-3000 %" accuracy."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QScrollArea, QVBoxLayout, QWidget
+
+    from studio.gui.widgets.frontier import FrontierView
+    from studio.gui.widgets.trust import EmbeddingMap
+
+    page = QWidget()
+    column = QVBoxLayout(page)
+    charts = [ScatterPlot(), CurvePlot("Loss", "loss"), EmbeddingMap(), FrontierView()]
+    for chart in charts:
+        column.addWidget(chart)
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.resize(600, 400)
+    qtbot.addWidget(area)
+    area.show()
+    for chart in charts:
+        plot = chart.plot if isinstance(chart, FrontierView) else chart
+        view = plot.getViewBox()
+        before = [list(r) for r in view.viewRange()]
+        viewport = plot.viewport()
+        centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+        event = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(viewport, event)
+        assert [list(r) for r in view.viewRange()] == before, type(chart).__name__

@@ -357,3 +357,29 @@ def test_a_result_on_data_the_model_saw_leads_with_not_a_fair_test(window, qtbot
     text = page.verdict.headline.text()
     assert text.startswith("Not a fair test: once chosen, the model was refitted") and "new images" in text
     assert "Ready to try" in page.verdict.details.text()  # the figures are still there, below the warning
+
+
+def test_optimize_offers_an_anomaly_detector_only_what_applies(window, qtbot, tmp_path: Path) -> None:
+    """Pruning, its kind, distillation, QAT, fine-tuning and the search all train a classifier: on an anomaly
+    project they were offered, and a variant built with them was refused. They are hidden there and come back
+    for a classifier project."""
+    from studio.core.data.synth import make_anomaly_sensor_folder
+
+    data = make_anomaly_sensor_folder(tmp_path / "vib", normal=6, defects={"rattle": 2}, length=128)
+    detector = Project.create(tmp_path / "detector", "sensor-anomaly")
+    import_data(detector, data, window=64, stride=32)
+    classifier = _project(tmp_path, "classifier")
+    optimize = window.page("optimize")
+    window.state.set_project(detector)
+    window.show_step("optimize")
+    optimize.reload()  # what entering the page does in a shown window
+    assert not optimize.prune_slider.isVisibleTo(optimize) and not optimize.kind_box.isVisibleTo(optimize)
+    assert not optimize.qat_check.isVisibleTo(optimize) and not optimize.finetune_spin.isVisibleTo(optimize)
+    assert not optimize.search_panel.isVisibleTo(optimize)
+    assert optimize.quant_combo.isVisibleTo(optimize) and optimize.target_combo.isVisibleTo(optimize)
+    assert "nothing to prune" in optimize.hint.text()
+    window.state.set_project(classifier)
+    window.show_step("optimize")
+    optimize.reload()  # what entering the page does in a shown window
+    assert optimize.prune_slider.isVisibleTo(optimize) and optimize.kind_box.isVisibleTo(optimize) and optimize.search_panel.isVisibleTo(optimize)
+    assert "nothing to prune" not in optimize.hint.text()

@@ -157,6 +157,7 @@ class OptimizePage(Page):
         self.target_combo.currentIndexChanged.connect(self._target_changed)
         form.addRow("Device:", self.target_combo)
         self.body.addLayout(form)
+        self.form = form
         self.hint = self.note()
         self.body.addWidget(self.hint)
         self.build_button, self.task = self.add_action_row("Build variant", self.build_variant)
@@ -176,7 +177,8 @@ class OptimizePage(Page):
         self.body.addWidget(self.table)
         self.scatter = ScatterPlot(height=280)
         self.body.addWidget(self.scatter)
-        self.body.addWidget(self.section("Find the best model that fits my device"))
+        self.search_title = self.section("Find the best model that fits my device")
+        self.body.addWidget(self.search_title)
         self.search_panel = SearchPanel(self, self.target_combo.target)
         self.search_panel.variants_changed.connect(self._search_kept)
         self.body.addWidget(self.search_panel)
@@ -205,10 +207,28 @@ class OptimizePage(Page):
         finally:
             self._loading = False
         self._prune_changed(self.prune_slider.value())
+        self._show_training_controls(not project.is_anomaly)
         self.search_panel.set_target(self.target_combo.target())
         self.not_ready.refresh()
         self.refresh_variants()
         self.search_panel.reload()
+
+    def _show_training_controls(self, shown: bool) -> None:
+        """An anomaly detector is converted as fitted: pruning, its kind, QAT, fine-tuning and the search (all
+        of which train) are hidden rather than offered and then refused."""
+        for widget in (self.prune_slider, self.kind_box, self.qat_check, self.finetune_spin):
+            self.form.setRowVisible(self._row_of(widget), shown)
+        self.search_title.setVisible(shown)
+        self.search_panel.setVisible(shown)
+
+    def _row_of(self, widget: QWidget) -> int:
+        for row in range(self.form.rowCount()):
+            item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            if item is None:
+                continue
+            if item.widget() is widget or (item.layout() is not None and item.layout().indexOf(widget) >= 0):
+                return row
+        raise LookupError(widget)
 
     def forget(self) -> None:
         super().forget()
@@ -258,7 +278,12 @@ class OptimizePage(Page):
         if not int8 and self.qat_check.isChecked():
             self.qat_check.setChecked(False)
         parts = []
-        if self.prune_slider.value() and self.kind_box.kind() == "weights":
+        project = self.state.project
+        if project is not None and project.is_anomaly:
+            parts.append("An anomaly detector is converted as it was fitted: there is nothing to prune or "
+                         "fine-tune. Pick a quantization and a device; each variant's AUROC is measured through "
+                         "LiteRT beside the float detector's.")
+        elif self.prune_slider.value() and self.kind_box.kind() == "weights":
             parts.append("Zeroed weights make the file smaller only when zipped; the flashed file, the RAM and "
                          "the speed stay. The table shows both sizes against the unpruned int8 model.")
         elif self.prune_slider.value():

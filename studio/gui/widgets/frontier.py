@@ -49,6 +49,7 @@ class FrontierView(QWidget):
         self.plot = pg.PlotWidget(axisItems={"bottom": LogSizeAxis("bottom"), "left": PercentAxis("left")})
         self.plot.setMinimumHeight(300)
         self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page; points are still clicked
         self.plot.hideButtons()
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "model file size (log scale)")

@@ -164,6 +164,7 @@ class EmbeddingMap(pg.PlotWidget):
         self.setObjectName("embeddingMap")
         self.setMinimumHeight(height)
         self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page; points are still clicked
         self.hideButtons()
         self.getPlotItem().hideAxis("left")
         self.getPlotItem().hideAxis("bottom")

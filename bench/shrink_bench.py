@@ -224,6 +224,9 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
     out["latency_median_ms"] = _latency(pr["tflite"], arrays.x_val, int(p.get("latency_runs", 600)))
     out["variants"] = pr["variants"]
     out["n"] = {"train": int(len(arrays.y_train)), "val": int(len(arrays.y_val)), "test": int(len(arrays.y_test))}
+    if p.get("pruning_only"):
+        out["load_end"], out["cpu_end"] = round(os.getloadavg()[0], 1), round(time.process_time(), 1)
+        return out
     out["distillation"] = _distillation(project, bool(p.get("quick")), list(p.get("seeds", [1, 2])))
     out["search"] = _search(project, float(p["budget_min"]))
     out["classic"] = baselines(project.path, "test")
@@ -260,6 +263,9 @@ def _rows(r: dict[str, Any]) -> list[Row]:
             baseline_name="unpruned int8", note=f"LiteRT, 1 thread, median of interleaved batch-1 invokes; "
                                                 f"weight-pruned 50 %: {lat['p50']:.3f} ms"),
     ]
+    if "distillation" not in r:  # STUDIO_BENCH_SHRINK_PARTS=pruning
+        rows[-1].extra["raw"] = dict(r)
+        return rows
     d = r["distillation"]
     for key in ("c50", "c75", "w0.5-scratch"):
         kd, plain = d["results"][f"{key}-kd"], d["results"][f"{key}-plain"]
@@ -295,7 +301,8 @@ def run(quick: bool = False, log: Any = print) -> list[Row]:
 
     datasets = [d.strip() for d in os.environ.get("STUDIO_BENCH_SHRINK_DATA", DEFAULT_DATA).split(",") if d.strip()]
 
-    # STUDIO_BENCH_SEEDS=1 (comma-separated) shortens the distillation runs on a crowded machine
+    # STUDIO_BENCH_SEEDS=1 (comma-separated) shortens the distillation runs on a crowded machine;
+    # STUDIO_BENCH_SHRINK_PARTS=pruning measures only the pruning rows (no distillation, no search)
     seeds = [int(s) for s in os.environ.get("STUDIO_BENCH_SEEDS", "1" if quick else "1,2").split(",")]
 
     def one(name: str) -> dict[str, Any]:
@@ -303,7 +310,8 @@ def run(quick: bool = False, log: Any = print) -> list[Row]:
         try:
             payload = {"work": str(work), "dataset": name, "quick": quick,
                        "epochs": 3 if quick else None, "budget_min": 1.5 if quick else 10.0,
-                       "seeds": seeds, "latency_runs": 150 if quick else 600}
+                       "seeds": seeds, "latency_runs": 150 if quick else 600,
+                       "pruning_only": os.environ.get("STUDIO_BENCH_SHRINK_PARTS") == "pruning"}
             return run_child(MODULE, payload, timeout=4 * 3600).data
         finally:
             shutil.rmtree(work, ignore_errors=True)

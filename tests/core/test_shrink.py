@@ -223,3 +223,54 @@ def test_search_measures_points_keeps_the_frontier_and_stops_on_cancel(trained) 
     name = keep_point(project, 0, name="kept-run")
     assert name in {r["name"] for r in list_variants(project)}
     assert load_variant_model(project, name).count_params() == stopped["frontier"][0]["params"]
+
+
+def test_weight_averaged_tail_keeps_the_mean_of_its_epochs_with_fresh_batchnorm_statistics() -> None:
+    """fit_student(average_epochs=N): after the best epoch, N more epochs whose end-of-epoch weights are averaged
+    (stochastic weight averaging), batch-norm statistics recomputed for the mean; a stop keeps the best epoch."""
+    from studio.core.models import build_model
+    from studio.core.optimize.student import TrainingData, fit_student
+    from studio.core.pipeline import InputSpec, SplitData
+    from studio.core.tfenv import load_tf
+    from studio.core.train_config import TrainConfig
+
+    _, keras = load_tf()
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    y = np.arange(24) % 2
+    x = (rng.uniform(0, 80, (24, 16, 16, 3)) + 120 * y[:, None, None, None]).astype(np.uint8)
+    spec = InputSpec(kind="image", size=16, channels=3, source_channels=3)
+    data = TrainingData(spec, SplitData(x, y, []), SplitData(x[:8], y[:8], []),
+                        TrainConfig(arch="compact_cnn", batch_size=8, augment=False))
+    model = build_model("compact_cnn", spec.shape, 2, width=0.5)
+    seen: list[list[np.ndarray]] = []
+
+    class Spy(keras.callbacks.Callback):  # the weights at the end of each averaged epoch, in fit order
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(model.get_weights())
+
+    import studio.core.optimize.student as student
+
+    real_fit = keras.Model.fit
+    calls = []
+
+    def fit(self, *a, callbacks=None, **k):
+        calls.append(1)
+        return real_fit(self, *a, callbacks=(callbacks or []) + ([Spy()] if len(calls) == 2 else []), **k)
+
+    keras.Model.fit = fit
+    try:
+        out = fit_student(model, data, 1, 1e-2, NullReporter(), 2, batch_size=8, average_epochs=2)
+    finally:
+        keras.Model.fit = real_fit
+    assert out["averaged"] == 2 and len(seen) == 2 and student.AVERAGE_LR_FACTOR < 1
+    bn = {id(v) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+          for v in (layer.moving_mean, layer.moving_variance)}
+    for i, w in enumerate(model.weights):
+        if id(w) not in bn:  # trained weights: the mean of the two epochs
+            np.testing.assert_allclose(w.numpy(), np.mean([s[i] for s in seen], axis=0), rtol=1e-5, atol=1e-6)
+    stats = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    first = stats[0]
+    conv = model.get_layer(index=[l.name for l in model.layers].index(first.name) - 1)  # the conv it normalizes
+    h = conv(spec.preprocess(x)).numpy()  # the statistics of the averaged weights on the training inputs
+    np.testing.assert_allclose(first.moving_mean.numpy(), h.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-3)

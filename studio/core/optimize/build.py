@@ -6,6 +6,7 @@ from typing import Any
 
 from studio.core.convert import convert_model, representative_indices
 from studio.core.optimize.config import (
+    CHANNEL_AVERAGE_EPOCHS,
     CHANNEL_PATIENCE,
     CHANNEL_STEP,
     CHANNEL_STEP_EPOCHS,
@@ -54,6 +55,10 @@ def build_variant(
                      f"augmentation, the last up to {int(history['Channel-pruning fine-tune:max_epochs'][0])} "
                      f"epoch(s): epoch {int(history['Channel-pruning fine-tune:best_epoch'][0])} kept (lowest "
                      f"validation loss), lr {lr:g}")
+        averaged = int(history["Channel-pruning fine-tune:averaged_epochs"][0])
+        if averaged:
+            notes.append(f"then {averaged} more epoch(s) at half that learning rate, their weights averaged "
+                         "(stochastic weight averaging, batch-norm statistics recomputed)")
     elif config.channels:
         reporter.status(f"Removing {config.prune:.0%} of the channels (ranked by {config.channel_rank})")
         work, plan = prune_channels(model, config.prune, config.channel_rank)
@@ -106,6 +111,7 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
     lo, hi = progress
     epochs, patience = channel_schedule(config, arrays.training.config)
     cuts = channel_steps(config.prune, CHANNEL_STEP)
+    averaged = CHANNEL_AVERAGE_EPOCHS if config.average_epochs is None else int(config.average_epochs)
     # progress: the short fine-tunes between cuts take about a fifth of the time each
     weights = [0.2] * (len(cuts) - 1) + [1.0]
     edges = [lo + (hi - lo) * 0.8 * sum(weights[:i]) / sum(weights) for i in range(len(cuts) + 1)]
@@ -119,7 +125,8 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
         result = fit_student(narrow, arrays.training, epochs if last else min(epochs, CHANNEL_STEP_EPOCHS), lr, sub,
                              patience if last else CHANNEL_STEP_PATIENCE,
                              teacher=model if config.distills else None, distill=config.distill_config(),
-                             batch_size=arrays.training.config.batch_size, seed=config.seed)
+                             batch_size=arrays.training.config.batch_size, seed=config.seed,
+                             average_epochs=averaged if last else 0)
         check_cancel(reporter)
         return result
 
@@ -130,6 +137,7 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
     out["Channel-pruning fine-tune:best_epoch"] = [float(results[-1]["best_epoch"])]
     out["Channel-pruning fine-tune:max_epochs"] = [float(epochs)]
     out["Channel-pruning fine-tune:cuts"] = [float(c) for c in cuts]
+    out["Channel-pruning fine-tune:averaged_epochs"] = [float(results[-1].get("averaged", 0))]
     return work, plan, out
 
 

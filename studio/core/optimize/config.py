@@ -39,6 +39,9 @@ CHANNEL_STEP_PATIENCE = 10
 # benchmark notes also have batch-norm-scale ranking against L1 (+8.9 / -2.8 / -0.8 / -0.6 points over four
 # runs), so L1 stays the default rank. --distill / the Optimize page's check box turn distillation on.
 DISTILL_BY_DEFAULT = False
+# Channel pruning: epochs of stochastic weight averaging after the last cut's fine-tune (student.average_tail);
+# 0 keeps the best epoch alone.
+CHANNEL_AVERAGE_EPOCHS = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class OptimizeConfig:
     prune: float = 0.0  # weights: target sparsity of the prunable kernels; channels: fraction of filters removed
     prune_kind: str = "channels"  # "channels": remove whole filters (smaller file, arena, MACs); "weights": zeros
     channel_rank: str = "l1"  # channels: rank filters by kernel L1 norm ("l1") or batch-norm scale ("bn")
+    average_epochs: int | None = None  # channels: weight-averaged epochs after the last fine-tune (None: default)
     distill: bool | None = None  # fine-tune against the trained model's outputs; None: the measured default
     distill_alpha: float | None = None  # weight of the label loss (None: distill.DEFAULT_ALPHA)
     distill_temperature: float | None = None  # softening temperature (None: distill.DEFAULT_TEMPERATURE)
@@ -86,6 +90,8 @@ class OptimizeConfig:
             )
         if self.finetune_epochs is not None and self.finetune_epochs < 0:
             raise ConfigError("fine-tune epochs cannot be negative")
+        if self.average_epochs is not None and self.average_epochs < 0:
+            raise ConfigError("weight-averaged epochs cannot be negative")
         if self.io_dtype not in ("int8", "uint8"):
             raise ConfigError(f"unknown input/output type {self.io_dtype!r}", hint="use int8 or uint8")
         if self.prune_kind not in PRUNE_KINDS:

@@ -17,6 +17,10 @@ from typing import Any
 from studio.core.errors import Cancelled
 from studio.core.reporter import Reporter
 
+# Stochastic weight averaging after a channel-pruning fine-tune (see average_tail): the learning rate of the
+# averaged epochs, as a fraction of the fine-tune's.
+AVERAGE_LR_FACTOR = 0.5
+
 
 @dataclass
 class TrainingData:
@@ -41,13 +45,17 @@ def run_train_config(project: Any, run: Any) -> Any:
 
 def fit_student(model: Any, data: TrainingData, epochs: int, learning_rate: float, reporter: Reporter,
                 patience: int, teacher: Any = None, distill: Any = None, batch_size: int | None = None,
-                seed: int = 1234) -> dict[str, Any]:
+                seed: int = 1234, average_epochs: int = 0) -> dict[str, Any]:
     """Train ``model`` in place (best weights kept); returns ``{"epochs": [...], "best_epoch": n, "cancelled"}``.
 
     With ``teacher`` the loss also pulls towards the teacher's softened outputs; a teacher with a larger or
     smaller image side is fed a resized batch. A stop (``reporter.cancel_requested()``) ends training within a
     batch and keeps the best epoch so far (``cancelled`` is then True; the caller decides what a stop means);
     a stop before any epoch ended raises Cancelled.
+
+    ``average_epochs`` > 0: after the best epoch is restored, train that many more epochs at a constant learning
+    rate and keep the average of their end-of-epoch weights, batch-norm statistics recomputed for them
+    (:func:`average_tail`, stochastic weight averaging).
     """
     from studio.core.optimize.distill import make_distiller, resize_for_teacher
     from studio.core.tfenv import load_tf
@@ -80,4 +88,48 @@ def fit_student(model: Any, data: TrainingData, epochs: int, learning_rate: floa
     if callback.best_weights is None:
         raise Cancelled("stopped before the first epoch finished")
     model.set_weights(callback.best_weights)  # with the batch-norm statistics calibrated for them
-    return {"epochs": callback.history, "best_epoch": callback.best_epoch, "cancelled": callback.cancelled}
+    out = {"epochs": callback.history, "best_epoch": callback.best_epoch, "cancelled": callback.cancelled,
+           "averaged": 0}
+    if average_epochs > 0 and not callback.cancelled:
+        out["averaged"] = average_tail(keras, fit_model, model, train_ds, int(average_epochs),
+                                       float(learning_rate) * AVERAGE_LR_FACTOR, cw, data, int(seed), reporter)
+    return out
+
+
+def average_tail(keras: Any, fit_model: Any, model: Any, train_ds: Any, epochs: int, learning_rate: float,
+                 cw: Any, data: TrainingData, seed: int, reporter: Reporter) -> int:
+    """Stochastic weight averaging: ``epochs`` more epochs of ``fit_model`` at ``learning_rate``, then ``model``
+    gets the mean of the end-of-epoch weights and batch-norm statistics of that mean (one training-mode pass over
+    up to PRECISE_BN_MAX_SAMPLES clean training inputs). Returns how many epochs were averaged (0 when a stop
+    came first: the model keeps the weights it had)."""
+    import numpy as np
+
+    from studio.core.precise_bn import PRECISE_BN_MAX_SAMPLES, recalibrate_batchnorm
+
+    if data.train.x is None or len(data.train.x) == 0:  # streamed: no inputs to recompute the statistics on
+        return 0
+    start = model.get_weights()
+    sums: list[Any] = []
+    count = [0]
+
+    class Average(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if reporter.cancel_requested():
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if reporter.cancel_requested():
+                return
+            w = model.get_weights()
+            sums[:] = w if not sums else [a + b for a, b in zip(sums, w)]
+            count[0] += 1
+
+    keras.backend.set_value(fit_model.optimizer.learning_rate, learning_rate)
+    fit_model.fit(train_ds, epochs=epochs, class_weight=cw, callbacks=[Average()], verbose=0)
+    if count[0] < epochs:
+        model.set_weights(start)
+        return 0
+    model.set_weights([(s / count[0]).astype(w.dtype) for s, w in zip(sums, start)])
+    pick = np.sort(np.random.default_rng(seed).permutation(len(data.train.x))[:PRECISE_BN_MAX_SAMPLES])
+    recalibrate_batchnorm(keras, model, data.spec.preprocess(data.train.x[pick]))
+    return count[0]

@@ -170,3 +170,24 @@ def test_try_it_speaks_of_recordings_on_a_sensor_project(window, qtbot, tmp_path
     window.state.set_project(Project.create(tmp_path / "images", "image"))
     page.entered()
     assert "photos" in page.subtitle and "camera" in page.subtitle and not page.camera_box.isHidden()
+
+
+@pytest.mark.parametrize("task", ["image-anomaly", "sensor-anomaly"])
+def test_try_it_on_an_anomaly_project_says_where_to_try_a_detector(window, qtbot, tmp_path: Path, task: str) -> None:
+    """Try it answers with a classifier's classes: on an anomaly project it offered files, then refused every
+    one. It now says where a detector is tried (Evaluate's labelled folder, the bundle's harness) and offers
+    neither files nor a camera; a classifier project gets them back."""
+    from studio.gui.pages.tryit_page import TryItPage
+
+    page = TryItPage(window.state)
+    qtbot.addWidget(page)
+    window.state.set_project(Project.create(tmp_path / "detector", task))
+    page.entered()
+    assert not page.anomaly_note.isHidden() and "OK / NOT OK" in page.anomaly_note.text()
+    assert "run_model.py" in page.anomaly_note.text() and "Evaluate" in page.anomaly_note.text()
+    assert page.files_box.isHidden() and page.model_box.isHidden() and page.camera_box.isHidden()
+    page.try_paths([str(tmp_path)])
+    assert page.job is None  # nothing sent to the worker
+    window.state.set_project(Project.create(tmp_path / "classifier", "image"))
+    page.entered()
+    assert page.anomaly_note.isHidden() and not page.files_box.isHidden() and not page.model_box.isHidden()

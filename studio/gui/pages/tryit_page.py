@@ -42,6 +42,15 @@ def answer_text(item: dict[str, Any], model: dict[str, Any] | None, float_model:
     return text
 
 
+ANOMALY_TRY_TEXT = (
+    "An anomaly detector answers <b>OK / NOT OK</b> with a score and its threshold, not with classes. To try "
+    "new {what}: on <b>Evaluate</b>, give <i>another labelled folder</i> (good ones in a folder named like your "
+    "good class, the rest in any other folder) and see where their scores fall against the threshold, with the "
+    "most anomalous ones shown; or, after "
+    "<b>Export</b>, run the bundle on a file as the device will: <tt>python run_model.py FILE</tt> prints OK / "
+    "NOT OK, the score and the threshold.")
+
+
 class TryItPage(Page):
     step = "tryit"
     title = "Try it"
@@ -51,8 +60,17 @@ class TryItPage(Page):
     def __init__(self, state: Any) -> None:
         super().__init__(state)
         self.setAcceptDrops(True)
-        self.body.addWidget(self.section("1. Which model answers"))
-        form = QFormLayout()
+        # An anomaly project's page says where a detector is tried instead (its answer is OK / NOT OK)
+        self.anomaly_note = self.note()
+        self.anomaly_note.setObjectName("tryAnomalyNote")
+        self.anomaly_note.setWordWrap(True)
+        self.anomaly_note.setVisible(False)
+        self.body.addWidget(self.anomaly_note)
+        self.model_title = self.section("1. Which model answers")
+        self.body.addWidget(self.model_title)
+        self.model_box = QWidget()
+        form = QFormLayout(self.model_box)
+        form.setContentsMargins(0, 0, 0, 0)
         self.variant_combo = QComboBox()
         self.variant_combo.setObjectName("tryVariantCombo")
         self.variant_combo.currentIndexChanged.connect(self._model_changed)
@@ -60,10 +78,11 @@ class TryItPage(Page):
         self.compare_check = QCheckBox("Also show the trained (float) model's answer")
         self.compare_check.setChecked(True)
         form.addRow("", self.compare_check)
-        self.body.addLayout(form)
+        self.body.addWidget(self.model_box)
 
-        self.body.addWidget(self.section("2. Try files"))
-        _box, row = self.guarded_row()
+        self.files_title = self.section("2. Try files")
+        self.body.addWidget(self.files_title)
+        self.files_box, row = self.guarded_row()
         self.files_button = QPushButton("Choose photos…")
         self.files_button.setObjectName("primaryButton")
         self.files_button.clicked.connect(self._choose_files)
@@ -132,12 +151,23 @@ class TryItPage(Page):
         if project is None:
             return
         image = project.modality == "image"
+        anomaly = bool(project.is_anomaly)
         self.subtitle = type(self).subtitle if image else (
             "Drop new recordings (CSV files) or a folder of them here: the answers come from the model the "
             "device will run (through LiteRT), beside the trained model's.")
         self.files_button.setText("Choose photos…" if image else "Choose CSV files…")
-        self.camera_title.setVisible(image)
-        self.camera_box.setVisible(image)
+        # Try it answers with a classifier's classes: offered on a detector, every file came back refused
+        self.anomaly_note.setText(ANOMALY_TRY_TEXT.format(what="photos" if image else "recordings") if anomaly
+                                  else "")
+        self.anomaly_note.setVisible(anomaly)
+        for w in (self.model_title, self.model_box, self.files_title, self.files_box, self.files_note,
+                  self.results_box):
+            w.setVisible(not anomaly)
+        self.camera_title.setVisible(image and not anomaly)
+        self.camera_box.setVisible(image and not anomaly)
+        if anomaly:
+            self.subtitle = "Where to try the detector on new examples, as the device will answer them."
+            return
         self._fill_variants([{"name": n} for n in project.list_variants()])
         self._variants_job = self.state.query("variants", {}, succeeded=self._show_variants)
         if image and self.live_thread is None:
@@ -200,7 +230,7 @@ class TryItPage(Page):
 
     def try_paths(self, paths: list[str], why: bool = True) -> None:
         """Answer files / folders with the chosen model (in the worker)."""
-        if self.state.project is None or self.is_busy():
+        if self.state.project is None or self.state.project.is_anomaly or self.is_busy():
             return
         request = {"paths": [str(p) for p in paths], "variant": self.variant(),
                    "compare_float": self.compare_check.isChecked(), "why": why}

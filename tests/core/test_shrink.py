@@ -120,6 +120,8 @@ def test_channel_pruned_variant_is_smaller_everywhere_and_rebuilds_from_json(tra
     ref = v["reference"]
     assert v["prune_kind"] == "channels" and v["distill"]["alpha"] > 0
     assert any("2 cut(s) (25%, 50%)" in n for n in v["notes"])  # gradually: the plan composes both cuts
+    # by default the last fine-tune ends with weight averaging, no longer than the fine-tune asked for (1 epoch)
+    assert any("then 1 more epoch(s) at half that learning rate, their weights averaged" in n for n in v["notes"])
     # a genuinely narrower model: file, flash, arena, MACs all below the unpruned int8 model of the same run
     assert v["bytes"] < 0.6 * ref["bytes"] and v["flash_bytes"] == v["bytes"] + 22
     assert v["arena"]["min_bytes"] < ref["arena_bytes"] and v["macs"] < 0.5 * ref["macs"]

@@ -48,8 +48,14 @@ def precise_bn_plan(x: np.ndarray | None, spec: Any, seed: int, steps: int, batc
     if batches is None or not augmented or x is None:
         return batches, None
     n_cal = min(PRECISE_BN_MAX_SAMPLES, max(PRECISE_BN_SAMPLES, len(x) // PRECISE_BN_FRACTION))
-    pick = np.random.default_rng(int(seed)).permutation(len(x))[:n_cal]
-    return None, spec.preprocess(x[np.sort(pick)])
+    return None, clean_inputs(x, spec, seed, n_cal)
+
+
+def clean_inputs(x: np.ndarray, spec: Any, seed: int, n: int) -> np.ndarray:
+    """``n`` training inputs picked by ``seed`` (in their order), preprocessed as inference sees them (no
+    augmentation): what :func:`recalibrate_batchnorm` computes batch-norm statistics on."""
+    pick = np.random.default_rng(int(seed)).permutation(len(x))[:n]
+    return spec.preprocess(x[np.sort(pick)])
 
 
 def batchnorm_layers(keras: Any, model: Any) -> list[Any]:

@@ -111,9 +111,8 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
     lo, hi = progress
     epochs, patience = channel_schedule(config, arrays.training.config)
     cuts = channel_steps(config.prune, CHANNEL_STEP)
-    averaged = CHANNEL_AVERAGE_EPOCHS if config.average_epochs is None else int(config.average_epochs)
-    if config.average_epochs is None:
-        averaged = min(averaged, epochs)  # a fine-tune asked to be short (--finetune-epochs) stays short
+    # by default never longer than the fine-tune: one asked to be short (--finetune-epochs) stays short
+    averaged = min(CHANNEL_AVERAGE_EPOCHS, epochs) if config.average_epochs is None else int(config.average_epochs)
     # progress: the short fine-tunes between cuts take about a fifth of the time each
     weights = [0.2] * (len(cuts) - 1) + [1.0]
     edges = [lo + (hi - lo) * 0.8 * sum(weights[:i]) / sum(weights) for i in range(len(cuts) + 1)]

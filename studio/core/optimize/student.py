@@ -102,9 +102,7 @@ def average_tail(keras: Any, fit_model: Any, model: Any, train_ds: Any, epochs: 
     gets the mean of the end-of-epoch weights and batch-norm statistics of that mean (one training-mode pass over
     up to PRECISE_BN_MAX_SAMPLES clean training inputs). Returns how many epochs were averaged (0 when a stop
     came first: the model keeps the weights it had)."""
-    import numpy as np
-
-    from studio.core.precise_bn import PRECISE_BN_MAX_SAMPLES, recalibrate_batchnorm
+    from studio.core.precise_bn import PRECISE_BN_MAX_SAMPLES, clean_inputs, recalibrate_batchnorm
 
     if data.train.x is None or len(data.train.x) == 0:  # streamed: no inputs to recompute the statistics on
         return 0
@@ -130,6 +128,5 @@ def average_tail(keras: Any, fit_model: Any, model: Any, train_ds: Any, epochs: 
         model.set_weights(start)
         return 0
     model.set_weights([(s / count[0]).astype(w.dtype) for s, w in zip(sums, start)])
-    pick = np.sort(np.random.default_rng(seed).permutation(len(data.train.x))[:PRECISE_BN_MAX_SAMPLES])
-    recalibrate_batchnorm(keras, model, data.spec.preprocess(data.train.x[pick]))
+    recalibrate_batchnorm(keras, model, clean_inputs(data.train.x, data.spec, seed, PRECISE_BN_MAX_SAMPLES))
     return count[0]

@@ -134,6 +134,7 @@ class OptimizePage(Page):
         row.addWidget(self.prune_label)
         row.addStretch(1)
         form.addRow("Pruning:", row)
+        self.prune_row = row
         self.kind_box = PruneKindBox()
         self.kind_box.changed.connect(self._kind_changed)
         form.addRow("Pruning kind:", self.kind_box)
@@ -216,19 +217,10 @@ class OptimizePage(Page):
     def _show_training_controls(self, shown: bool) -> None:
         """An anomaly detector is converted as fitted: pruning, its kind, QAT, fine-tuning and the search (all
         of which train) are hidden rather than offered and then refused."""
-        for widget in (self.prune_slider, self.kind_box, self.qat_check, self.finetune_spin):
-            self.form.setRowVisible(self._row_of(widget), shown)
+        for field in (self.prune_row, self.kind_box, self.qat_check, self.finetune_spin):
+            self.form.setRowVisible(field, shown)
         self.search_title.setVisible(shown)
         self.search_panel.setVisible(shown)
-
-    def _row_of(self, widget: QWidget) -> int:
-        for row in range(self.form.rowCount()):
-            item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-            if item is None:
-                continue
-            if item.widget() is widget or (item.layout() is not None and item.layout().indexOf(widget) >= 0):
-                return row
-        raise LookupError(widget)
 
     def forget(self) -> None:
         super().forget()

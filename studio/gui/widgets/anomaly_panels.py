@@ -171,7 +171,6 @@ class ScoreDistributions(QWidget):
         self.plot = plot_widget("Anomaly scores after fitting", left="share of each group (%)", bottom="anomaly score",
                                 height=240)
         legend_below(self.plot, columns=3)  # inside, it covered the highest scores and the threshold's label
-        self.plot.setYRange(0, 100)  # the empty chart's axis in %, not 0..1
         self.curves = {
             "train_good": self.plot.plot([], [], stepMode="center", pen=pg.mkPen(GREEN, width=1.5),
                                          name="good (training)"),
@@ -183,7 +182,7 @@ class ScoreDistributions(QWidget):
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(RED, width=2),
                                     label="threshold {value:.3g}", labelOpts={"position": 0.9, "color": RED})
         self.plot.addItem(self.line)
-        self.line.setVisible(False)  # until a fitted run gives a threshold
+        self.set_scores({}, None)  # empty: no threshold line until a fitted run gives one, the share axis 0-100 %
         layout.addWidget(self.plot)
 
     def set_scores(self, scores: dict[str, list[float]], threshold: float | None) -> None:

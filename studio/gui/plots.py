@@ -45,7 +45,9 @@ class PercentAxis(pg.AxisItem):
         self.setStyle(hideOverlappingLabels=False)
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
-        return [(1.0, linear_ticks(minVal, maxVal, max(3, int(size // 25))))]
+        # the range may run past 100 so a 100 % point is not drawn on the edge; no share is above 100 %
+        ticks = linear_ticks(minVal, maxVal, max(3, int(size // 25)))
+        return [(1.0, [v for v in ticks if -1e-9 <= v <= 100 + 1e-9])]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         return [f"{tick_text(v)} %" for v in values]

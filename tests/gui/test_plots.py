@@ -25,6 +25,11 @@ def test_size_axis_one_unit_and_percent_axis(qtbot) -> None:  # noqa: ANN001
     small = _drawn_ticks(axis, math.log10(20), math.log10(500), 300)
     assert {label.split()[1] for label in small} == {"KB"} and len(small) <= 4
     assert all(s.endswith(" %") for s in _drawn_ticks(plot.getAxis("left"), 80, 95, 250))
+    # a 100 % point gets headroom above it, never a "101 %" tick (the frontier and variant charts showed one)
+    plot.set_points([("int8", 103.0, 100.0, True), ("c50", 44.0, 99.0, True)], None, "flash")
+    top = _drawn_ticks(plot.getAxis("left"), *plot.getViewBox().viewRange()[1], 250)
+    assert plot.getViewBox().viewRange()[1][1] > 100 and top[-1] == "100 %"
+    assert all(float(t.split()[0]) <= 100 for t in top)
 
 
 def test_curves_whole_epochs_percent_axis_and_legend_outside(qtbot) -> None:  # noqa: ANN001

@@ -361,8 +361,8 @@ def test_a_result_on_data_the_model_saw_leads_with_not_a_fair_test(window, qtbot
 
 def test_optimize_offers_an_anomaly_detector_only_what_applies(window, qtbot, tmp_path: Path) -> None:
     """Pruning, its kind, distillation, QAT, fine-tuning and the search all train a classifier: on an anomaly
-    project they were offered, and a variant built with them was refused. They are hidden there and come back
-    for a classifier project."""
+    project they were offered, and a variant built with them was refused. They are hidden there, with the
+    table's pruning columns, and come back for a classifier project."""
     from studio.core.data.synth import make_anomaly_sensor_folder
 
     data = make_anomaly_sensor_folder(tmp_path / "vib", normal=6, defects={"rattle": 2}, length=128)
@@ -378,8 +378,12 @@ def test_optimize_offers_an_anomaly_detector_only_what_applies(window, qtbot, tm
     assert not optimize.search_panel.isVisibleTo(optimize)
     assert optimize.quant_combo.isVisibleTo(optimize) and optimize.target_combo.isVisibleTo(optimize)
     assert "nothing to prune" in optimize.hint.text()
+    hidden = {optimize.table.horizontalHeaderItem(j).text() for j in range(optimize.table.columnCount())
+              if optimize.table.isColumnHidden(j)}
+    assert hidden == {"Zeros", "vs unpruned int8"}  # what pruning did: always "—" on a detector
     window.state.set_project(classifier)
     window.show_step("optimize")
     optimize.reload()  # what entering the page does in a shown window
     assert optimize.prune_slider.isVisibleTo(optimize) and optimize.kind_box.isVisibleTo(optimize) and optimize.search_panel.isVisibleTo(optimize)
     assert "nothing to prune" not in optimize.hint.text()
+    assert not any(optimize.table.isColumnHidden(j) for j in range(optimize.table.columnCount()))

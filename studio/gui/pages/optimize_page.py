@@ -44,6 +44,7 @@ QUANTIZATIONS = (
 )
 COLUMNS = ("Variant", "File (flash)", "Zipped", "RAM (arena)", "Zeros", "Accuracy", "vs unpruned int8", "Agreement",
            "Time / sample", "Fits the device")
+PRUNING_COLUMNS = ("Zeros", "vs unpruned int8")  # what pruning did: hidden on anomaly projects
 COLUMN_TIPS = (
     "The variant's name (how it was made: pruning and number format).",
     "The size of the .tflite file: what the device stores in flash.",
@@ -221,6 +222,8 @@ class OptimizePage(Page):
             self.form.setRowVisible(field, shown)
         self.search_title.setVisible(shown)
         self.search_panel.setVisible(shown)
+        for name in PRUNING_COLUMNS:  # nothing is pruned: these columns would only ever read "—"
+            self.table.setColumnHidden(COLUMNS.index(name), not shown)
 
     def forget(self) -> None:
         super().forget()

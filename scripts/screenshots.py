@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--search-min", type=int, default=3, help="budget of the Optimize page's search (0: skip)")
-    parser.add_argument("--only-anomaly", action="store_true", help="only the anomaly projects' pages (17-22)")
+    parser.add_argument("--only-anomaly", action="store_true", help="only the anomaly projects' pages (17-22, 26)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -368,6 +368,17 @@ def anomaly_shots(window, tmp: Path, shot) -> None:  # noqa: ANN001
         shot("21-export-anomaly")
     except ImportError:
         print("export core missing: no anomaly export screenshot", file=sys.stderr)
+    # Try it: new photos of the same leather (never imported), answered OK / NOT OK by the int8 variant
+    from bench.anomaly_data import write_texture
+
+    _, fresh = write_texture(tmp / "texture-new", "leather", size=96, n_train=100, n_test_good=2, n_defect=1)
+    window.show_step("tryit")
+    tryit = window.page("tryit")
+    wait_until(lambda: tryit.variant_combo.count() > 1, ms=30_000)
+    tryit.try_paths([str(fresh)])
+    wait_job(tryit)
+    wait(None, 500)
+    shot("26-tryit-anomaly")
     if not get_sample("sensor-anomaly").data_dir.is_dir():
         print("samples missing: no sensor anomaly screenshot", file=sys.stderr)
         return

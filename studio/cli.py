@@ -473,9 +473,14 @@ def cmd_try(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
             if "error" in item:
                 rep.status(f"{item['path']}: {item['error']}")
                 continue
-            line = f"{item['path']}: {item['label']} ({item['confidence'] * 100:.0f} %)"
-            if item.get("differs"):
-                line += f"; float model: {item['float']['label']} ({item['float']['confidence'] * 100:.0f} %)"
+            if out.get("anomaly"):
+                line = f"{item['path']}: {item['verdict']} (score {item['score']:.4g}, threshold {item['threshold']:.4g})"
+                if item.get("differs"):
+                    line += f"; float detector: {item['float']['verdict']} (score {item['float']['score']:.4g})"
+            else:
+                line = f"{item['path']}: {item['label']} ({item['confidence'] * 100:.0f} %)"
+                if item.get("differs"):
+                    line += f"; float model: {item['float']['label']} ({item['float']['confidence'] * 100:.0f} %)"
             rep.status(line)
     return out
 
@@ -629,7 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="target", help="explain this class instead of the predicted one")
     p.add_argument("--no-cache", action="store_true", help="recompute even if a cached why-map exists")
 
-    p = add("try", cmd_try, "answer new files with the variant a device runs (LiteRT), beside the float model")
+    p = add("try", cmd_try, "answer new files with the variant a device runs (LiteRT), beside the float model "
+            "(anomaly projects: OK / NOT OK, score and threshold)")
     p.add_argument("project")
     p.add_argument("paths", nargs="+", help="images, sensor CSV files, or folders of them")
     p.add_argument("--variant", default="active", help="variant name (default: the active variant)")

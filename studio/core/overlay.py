@@ -41,8 +41,9 @@ def _font(size: int = LEGEND_FONT) -> Any:
         return ImageFont.load_default()
 
 
-def _legend(width: int, text: str) -> Any:
-    """A white strip with the legend text and the colour scale, ``width`` pixels wide."""
+def _legend(width: int, text: str, ends: tuple[str, str] | list[str] | None = None) -> Any:
+    """A white strip with the legend text and the colour scale (``ends``: the words at its two ends),
+    ``width`` pixels wide."""
     from PIL import Image, ImageDraw
 
     font = _font()
@@ -65,8 +66,8 @@ def _legend(width: int, text: str) -> Any:
     bar = (base * (1 - alpha) + scale[..., :3] * alpha).astype(np.uint8)
     strip.paste(Image.fromarray(bar, "RGB"), (8, y))
     draw.rectangle([8, y, 8 + bar_w - 1, y + bar_h - 1], outline=(160, 160, 160))
-    draw.text((8, y + bar_h + 2), "no effect", fill=(90, 90, 90), font=font)
-    right = "decided it"
+    left, right = ends or ("no effect", "decided it")
+    draw.text((8, y + bar_h + 2), left, fill=(90, 90, 90), font=font)
     tw = draw.textlength(right, font=font)
     draw.text((8 + bar_w - tw, y + bar_h + 2), right, fill=(90, 90, 90), font=font)
     return strip
@@ -115,14 +116,15 @@ def image_overlay(result: dict[str, Any], picture: Any = None, max_side: int = M
     heat = upsample(np.asarray(result["heatmap"], np.float32), (img.height, img.width))
     layer = Image.fromarray(heat_rgba(heat), "RGBA")
     out = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
-    w0, h0 = result.get("image_size") or [img.width, img.height]
-    px = (result["peak"][0] + 0.5) * img.width / w0
-    py = (result["peak"][1] + 0.5) * img.height / h0
-    r = max(6, min(img.size) // 14)
-    draw = ImageDraw.Draw(out)
-    draw.ellipse([px - r, py - r, px + r, py + r], outline=(255, 255, 255), width=3)
-    draw.ellipse([px - r - 1, py - r - 1, px + r + 1, py + r + 1], outline=(200, 0, 0), width=1)
-    return _stack(out, _legend(max(out.width, 260), result["legend"]))
+    if result.get("peak") is not None:  # (an anomaly map of a good-looking photo has no place to point at)
+        w0, h0 = result.get("image_size") or [img.width, img.height]
+        px = (result["peak"][0] + 0.5) * img.width / w0
+        py = (result["peak"][1] + 0.5) * img.height / h0
+        r = max(6, min(img.size) // 14)
+        draw = ImageDraw.Draw(out)
+        draw.ellipse([px - r, py - r, px + r, py + r], outline=(255, 255, 255), width=3)
+        draw.ellipse([px - r - 1, py - r - 1, px + r + 1, py + r + 1], outline=(200, 0, 0), width=1)
+    return _stack(out, _legend(max(out.width, 260), result["legend"], result.get("scale_labels")))
 
 
 def signal_overlay(result: dict[str, Any], signal: np.ndarray, width: int = 640, row_height: int = 90) -> Any:
@@ -155,7 +157,7 @@ def signal_overlay(result: dict[str, Any], signal: np.ndarray, width: int = 640,
             a, b = result["span"]
             x0, x1 = a * (width - 1) / max(1, rows - 1), (b - 1) * (width - 1) / max(1, rows - 1)
             draw.rectangle([x0, top + 2, max(x1, x0 + 2), top + row_height - 3], outline=(200, 0, 0), width=2)
-    return _stack(img, _legend(width, result["legend"]))
+    return _stack(img, _legend(width, result["legend"], result.get("scale_labels")))
 
 
 def overlay_image(result: dict[str, Any], source: Any = None, max_side: int = MAX_SIDE) -> Any:

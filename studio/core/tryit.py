@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from studio.core.errors import DatasetError, ProjectError, StudioError
+from studio.core.errors import DatasetError, StudioError
 from studio.core.inference import (CSV_SUFFIXES, IMAGE_SUFFIXES, Backend, frame_input, keras_backend,
                                    litert_backend, load_input)
 from studio.core.live import FPS_WINDOW, FakeFrameSource, FrameResult, FrameSource, LiveClassifier  # noqa: F401
@@ -80,10 +80,10 @@ def try_files(project: Any, request: TryRequest, reporter: Reporter | None = Non
     """Answer every file of ``request`` (see the module docstring). Unreadable files get an ``error``."""
     from studio.core.explain import explain_input
 
-    if getattr(project, "is_anomaly", False):  # a detector's one output is a score, not class probabilities
-        raise ProjectError("Try it answers with a classifier's classes; an anomaly detector answers OK / NOT OK",
-                           hint="evaluate a folder of new examples on the Evaluate page, or run the exported "
-                                "bundle on a file: python run_model.py FILE")
+    if getattr(project, "is_anomaly", False):  # a detector answers OK / NOT OK with a score and a map
+        from studio.core.anomaly.tryit import try_anomaly_files
+
+        return try_anomaly_files(project, request, reporter)
     reporter = reporter or NullReporter()
     reporter.status("Loading the model")
     device = litert_backend(project, None if request.variant == "active" else request.variant) \

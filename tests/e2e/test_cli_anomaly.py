@@ -72,6 +72,19 @@ def test_image_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture)
     line = harness(bundle, str(fresh / "hole" / "hole_000.png"), "--map", str(tmp_path / "map.png")).stdout
     assert "NOT OK" in line and "threshold" in line and (tmp_path / "map.png").stat().st_size > 0
 
+    # Try it answers new files as the bundle does (same LiteRT model and threshold), the float detector beside
+    hole = fresh / "hole" / "hole_000.png"
+    tried = run_json(capsys, "try", project, str(hole), str(fresh / "ok"))
+    device = json.loads(harness(bundle, str(hole), "--json").stdout)[0]
+    item = tried["items"][0]
+    assert len(tried["items"]) == 7 and tried["model"]["kind"] == "litert" and tried["float_model"]["kind"] == "keras"
+    assert item["verdict"] == device["verdict"] == "NOT OK"
+    assert item["score"] == pytest.approx(device["score"], abs=1e-3) and item["threshold"] == pytest.approx(a["threshold"], abs=1e-3)
+    assert item["float"]["verdict"] in ("OK", "NOT OK") and item["differs"] == (item["float"]["verdict"] != "NOT OK")
+    why = item["why"]
+    assert why["kind"] == "image" and max(map(max, why["heatmap"])) > 0.5 and why["peak"] is not None
+    assert tried["n_not_ok"] == sum(i["verdict"] == "NOT OK" for i in tried["items"])
+
     # another model in the bundle, with the same input, outputs and dtype (the whole-image detector of the same
     # data), and the float model of the same detector: the self-test must catch both
     run_json(capsys, "optimize", project, "--quantize", "float32")
@@ -108,3 +121,15 @@ def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     out = harness(bundle, str(data / "rattle" / "rec_00.csv"), "--json")
     rec = json.loads(out.stdout)[0]
     assert rec["windows"] == 6 and rec["verdict"] in ("OK", "NOT OK") and "threshold" in rec
+
+    # Try it on the same recording: the bundle's windows, score and verdict; the worst window outlined
+    tried = run_json(capsys, "try", project, str(data / "rattle" / "rec_00.csv"))
+    item = tried["items"][0]
+    assert item["windows"] == rec["windows"] and item["verdict"] == rec["verdict"]
+    assert item["score"] == pytest.approx(rec["score"], abs=1e-3)
+    start = item["worst_rows"][0]
+    assert start == rec["worst_window"] * 32 or (rec["worst_window"] == 5 and start == 200 - 64)
+    assert item["why"]["kind"] == "sensor" and item["why"]["span"] == item["worst_rows"]
+    from studio.core.overlay import overlay_image
+
+    assert overlay_image(item["why"]).width >= 320  # the recording drawn, its least normal window outlined

@@ -172,22 +172,52 @@ def test_try_it_speaks_of_recordings_on_a_sensor_project(window, qtbot, tmp_path
     assert "photos" in page.subtitle and "camera" in page.subtitle and not page.camera_box.isHidden()
 
 
-@pytest.mark.parametrize("task", ["image-anomaly", "sensor-anomaly"])
-def test_try_it_on_an_anomaly_project_says_where_to_try_a_detector(window, qtbot, tmp_path: Path, task: str) -> None:
-    """Try it answers with a classifier's classes: on an anomaly project it offered files, then refused every
-    one. It now says where a detector is tried (Evaluate's labelled folder, the bundle's harness) and offers
-    neither files nor a camera; a classifier project gets them back."""
+def test_tried_files_with_the_same_name_are_told_apart_by_their_folder() -> None:
+    from studio.gui.pages.tryit_page import shown_names
+
+    assert shown_names(["/n/good/000.png", "/n/hole/000.png", "/n/hole/001.png"]) == \
+        ["good/000.png", "hole/000.png", "001.png"]
+
+
+def test_try_it_answers_new_photos_ok_or_not_ok_on_an_anomaly_project(window, qtbot, tmp_path: Path) -> None:
+    """On an anomaly project Try it used to refuse every file (a classifier's answer was expected). Now the
+    fitted detector answers each photo OK / NOT OK with its score, the threshold and the anomaly map drawn over
+    it; the page says what NOT OK means and offers no camera (a live view answers with classes); a classifier
+    project gets the camera back."""
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_anomaly_image_folder
     from studio.gui.pages.tryit_page import TryItPage
+
+    data = make_anomaly_image_folder(tmp_path / "data", good=24, defects={"hole": 4}, size=(32, 32))
+    fresh = make_anomaly_image_folder(tmp_path / "fresh", good=2, defects={"hole": 2}, size=(32, 32), seed=9)
+    project = Project.create(tmp_path / "detector", "image-anomaly")
+    import_data(project, data, val_split=0.3, seed=1)
+    train_anomaly(project, default_config(project))
+    project = Project.open(project.path)
 
     page = TryItPage(window.state)
     qtbot.addWidget(page)
-    window.state.set_project(Project.create(tmp_path / "detector", task))
+    window.state.set_project(project)
     page.entered()
     assert not page.anomaly_note.isHidden() and "OK / NOT OK" in page.anomaly_note.text()
-    assert "run_model.py" in page.anomaly_note.text() and "Evaluate" in page.anomaly_note.text()
-    assert page.files_box.isHidden() and page.model_box.isHidden() and page.camera_box.isHidden()
-    page.try_paths([str(tmp_path)])
-    assert page.job is None  # nothing sent to the worker
+    assert not page.files_box.isHidden() and not page.model_box.isHidden() and page.camera_box.isHidden()
+    assert page.variant() is None and "fitted detector" in page.variant_combo.currentText()  # no variant yet
+    assert "OK / NOT OK" in page.subtitle
+    page.try_paths([str(fresh)])
+    _wait_job(qtbot, page)
+    out = page.last_result
+    assert out["anomaly"] and out["model"]["kind"] == "keras" and len(out["items"]) == 4
+    holes = [i for i in out["items"] if "/hole/" in i["path"]]
+    assert all(i["verdict"] == "NOT OK" and i["score"] > i["threshold"] for i in holes)
+    captions = [c.text() for c in page.findChildren(type(page.files_note), "tryAnswer")]
+    assert len(captions) == 4 and all("score" in c and "threshold" in c for c in captions)
+    assert any("Fitted detector: NOT OK" in c for c in captions)
+    assert f"{out['n_not_ok']} of them NOT OK" in page.files_note.text()
+    views = [v for v in page.results_box.findChildren(type(page.frame_why)) if v.result is not None]
+    assert len(views) == 4 and all(not v.picture.pixmap().isNull() for v in views)
+
     window.state.set_project(Project.create(tmp_path / "classifier", "image"))
     page.entered()
-    assert page.anomaly_note.isHidden() and not page.files_box.isHidden() and not page.model_box.isHidden()
+    assert page.anomaly_note.isHidden() and not page.files_box.isHidden() and not page.camera_box.isHidden()

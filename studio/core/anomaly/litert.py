@@ -54,19 +54,33 @@ class DetectorRun:
     latencies_ms: np.ndarray
 
 
+class DetectorRunner:
+    """One detector model loaded into LiteRT once, answering any number of inputs (batch 1, one thread)."""
+
+    def __init__(self, model_bytes: bytes) -> None:
+        from studio.core.measure import litert_interpreter
+
+        self.interp = litert_interpreter(model_bytes)
+        self.input = self.interp.get_input_details()[0]
+        self.roles = output_roles(self.interp.get_output_details())
+
+    def run(self, x: np.ndarray, progress: Callable[[float], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> DetectorRun:
+        """Every sample of ``x`` (float32 model input) through the interpreter, quantized as needed."""
+        from studio.core.measure import dequantize_output, invoke_each, quantize_input
+
+        roles = self.roles
+        xq = quantize_input(np.asarray(x, dtype=np.float32), self.input)
+        wanted = [roles["score"]] + ([roles["map"]] if "map" in roles else [])
+        raw, lat = invoke_each(self.interp, self.input, xq, wanted, progress, cancel)
+        rs = raw[0].reshape(-1)  # one value per sample
+        rm = raw[1][..., 0] if "map" in roles else None
+        scores = dequantize_output(rs, roles["score"]).astype(np.float64)
+        maps = dequantize_output(rm, roles["map"]) if rm is not None else None
+        return DetectorRun(scores, maps, rs, rm, lat)
+
+
 def run_detector(model_bytes: bytes, x: np.ndarray, progress: Callable[[float], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> DetectorRun:
     """Every sample through LiteRT one at a time (batch 1, one thread), float32 input quantized as needed."""
-    from studio.core.measure import dequantize_output, invoke_each, litert_interpreter, quantize_input
-
-    interp = litert_interpreter(model_bytes)
-    inp = interp.get_input_details()[0]
-    roles = output_roles(interp.get_output_details())
-    xq = quantize_input(np.asarray(x, dtype=np.float32), inp)
-    wanted = [roles["score"]] + ([roles["map"]] if "map" in roles else [])
-    raw, lat = invoke_each(interp, inp, xq, wanted, progress, cancel)
-    rs = raw[0].reshape(-1)  # one value per sample
-    rm = raw[1][..., 0] if "map" in roles else None
-    scores = dequantize_output(rs, roles["score"]).astype(np.float64)
-    maps = dequantize_output(rm, roles["map"]) if rm is not None else None
-    return DetectorRun(scores, maps, rs, rm, lat)
+    return DetectorRunner(model_bytes).run(x, progress, cancel)

@@ -29,12 +29,31 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff)"
 CSV_FILTER = "CSV files (*.csv *.tsv *.txt)"
 
 
-def answer_text(item: dict[str, Any], model: dict[str, Any] | None, float_model: dict[str, Any] | None) -> str:
-    """The caption under one tried file: the device's answer, and the float model's beside it."""
+def shown_names(paths: list[str]) -> list[str]:
+    """Each file's name, with its folder when another tried file has the same name (good/000.png, hole/000.png)."""
+    names = [Path(p).name for p in paths]
+    return [f"{Path(p).parent.name}/{n}" if names.count(n) > 1 else n for p, n in zip(paths, names)]
+
+
+def answer_text(item: dict[str, Any], model: dict[str, Any] | None, float_model: dict[str, Any] | None,
+                name: str | None = None) -> str:
+    """The caption under one tried file (``name``: how it is called, default its file name): the device's
+    answer, and the float model's beside it."""
+    name = name or Path(str(item["path"])).name
     if item.get("error"):
-        return f"{Path(str(item['path'])).name}: {item['error']}"
+        return f"{name}: {item['error']}"
     who = "Device model" if (model or {}).get("kind") == "litert" else "Trained model"
-    text = f"{Path(str(item['path'])).name}\n{who}: {item['label']} ({100 * float(item['confidence']):.0f} % sure)"
+    if "verdict" in item:  # an anomaly detector: OK / NOT OK, the score against the threshold
+        who = "Device model" if (model or {}).get("kind") == "litert" else "Fitted detector"
+        text = (f"{name}\n{who}: {item['verdict']} (score {float(item['score']):.3g}, "
+                f"threshold {float(item['threshold']):.3g})")
+        if item.get("float") and float_model:
+            f = item["float"]
+            mark = "  ⚠ differs" if item.get("differs") else ""
+            text += (f"\nFitted float detector: {f['verdict']} (score {float(f['score']):.3g}, threshold "
+                     f"{float(f['threshold']):.3g}){mark}")
+        return text
+    text = f"{name}\n{who}: {item['label']} ({100 * float(item['confidence']):.0f} % sure)"
     if item.get("float") and float_model:
         f = item["float"]
         mark = "  ⚠ differs" if item.get("differs") else ""
@@ -43,12 +62,10 @@ def answer_text(item: dict[str, Any], model: dict[str, Any] | None, float_model:
 
 
 ANOMALY_TRY_TEXT = (
-    "An anomaly detector answers <b>OK / NOT OK</b> with a score and its threshold, not with classes. To try "
-    "new {what}: on <b>Evaluate</b>, give <i>another labelled folder</i> (good ones in a folder named like your "
-    "good class, the rest in any other folder) and see where their scores fall against the threshold, with the "
-    "most anomalous ones shown; or, after "
-    "<b>Export</b>, run the bundle on a file as the device will: <tt>python run_model.py FILE</tt> prints OK / "
-    "NOT OK, the score and the threshold.")
+    "An anomaly detector answers <b>OK / NOT OK</b>: a {one}'s score against the threshold, and red where it "
+    "looks least like the good examples. NOT OK means the score is above the threshold. To see detection and "
+    "false-alarm rates on a whole labelled folder (good and defect examples), use <b>Evaluate</b>'s "
+    "<i>another labelled folder</i>.")
 
 
 class TryItPage(Page):
@@ -156,21 +173,22 @@ class TryItPage(Page):
             "Drop new recordings (CSV files) or a folder of them here: the answers come from the model the "
             "device will run (through LiteRT), beside the trained model's.")
         self.files_button.setText("Choose photos…" if image else "Choose CSV files…")
+        self.compare_check.setText("Also show the fitted (float) detector's answer" if anomaly else
+                                   "Also show the trained (float) model's answer")
         # Try it answers with a classifier's classes: offered on a detector, every file came back refused
-        self.anomaly_note.setText(ANOMALY_TRY_TEXT.format(what="photos" if image else "recordings") if anomaly
+        self.anomaly_note.setText(ANOMALY_TRY_TEXT.format(one="photo" if image else "recording") if anomaly
                                   else "")
         self.anomaly_note.setVisible(anomaly)
-        for w in (self.model_title, self.model_box, self.files_title, self.files_box, self.files_note,
-                  self.results_box):
-            w.setVisible(not anomaly)
+        # the live camera answers with classes (studio.core.live); a detector is tried on files
         self.camera_title.setVisible(image and not anomaly)
         self.camera_box.setVisible(image and not anomaly)
         if anomaly:
-            self.subtitle = "Where to try the detector on new examples, as the device will answer them."
-            return
+            self.subtitle = (f"Drop new {'photos' if image else 'recordings (CSV files)'} or a folder of them here: "
+                             "the detector the device will run (through LiteRT) answers OK / NOT OK, beside the "
+                             "fitted float detector.")
         self._fill_variants([{"name": n} for n in project.list_variants()])
         self._variants_job = self.state.query("variants", {}, succeeded=self._show_variants)
-        if image and self.live_thread is None:
+        if image and not anomaly and self.live_thread is None:
             self.refresh_cameras()
 
     @Slot(object)
@@ -186,7 +204,9 @@ class TryItPage(Page):
         for v in variants:
             kind = f"{v['quantize']}, " if v.get("quantize") else ""
             self.variant_combo.addItem(f"{v['name']}  ({kind}through LiteRT, as on the device)", str(v["name"]))
-        self.variant_combo.addItem("The trained model only (float, no variant yet)", FLOAT_ONLY)
+        anomaly = project is not None and project.is_anomaly
+        self.variant_combo.addItem("The fitted detector only (float, no variant yet)" if anomaly else
+                                   "The trained model only (float, no variant yet)", FLOAT_ONLY)
         preferred = current or (project.data.get("active_variant") if project is not None else None)
         index = self.variant_combo.findData(preferred)
         self.variant_combo.setCurrentIndex(index if index >= 0 else 0)
@@ -230,7 +250,7 @@ class TryItPage(Page):
 
     def try_paths(self, paths: list[str], why: bool = True) -> None:
         """Answer files / folders with the chosen model (in the worker)."""
-        if self.state.project is None or self.state.project.is_anomaly or self.is_busy():
+        if self.state.project is None or self.is_busy():
             return
         request = {"paths": [str(p) for p in paths], "variant": self.variant(),
                    "compare_float": self.compare_check.isChecked(), "why": why}
@@ -245,6 +265,7 @@ class TryItPage(Page):
             if w is not None:
                 w.deleteLater()
         items = list(out.get("items") or [])
+        names = shown_names([str(i["path"]) for i in items])
         for k, item in enumerate(items):
             cell = QWidget()
             lay = QVBoxLayout(cell)
@@ -255,7 +276,7 @@ class TryItPage(Page):
                 view.show_result({**item["why"], "path": item["path"]})
             elif item.get("error"):
                 view.show_message(str(item["error"]))
-            caption = QLabel(answer_text(item, out.get("model"), out.get("float_model")))
+            caption = QLabel(answer_text(item, out.get("model"), out.get("float_model"), names[k]))
             caption.setObjectName("tryAnswer")
             caption.setWordWrap(True)
             lay.addWidget(view)
@@ -263,9 +284,12 @@ class TryItPage(Page):
             self.results_grid.addWidget(cell, k // COLUMNS, k % COLUMNS)
         model = out.get("model") or {}
         text = f"{len(items)} file(s) answered by {model.get('name')} ({model.get('what')})."
+        if out.get("anomaly"):
+            text += f" {out.get('n_not_ok', 0)} of them NOT OK (score above {float(model['threshold']):.3g})."
         if out.get("float_model"):
-            text += (f" The trained float model answers differently on {out['n_differ']} of them."
-                     if out.get("n_differ") else " The trained float model gives the same answers.")
+            who = "fitted float detector" if out.get("anomaly") else "trained float model"
+            text += (f" The {who} answers differently on {out['n_differ']} of them."
+                     if out.get("n_differ") else f" The {who} gives the same answers.")
         self.files_note.setText(text)
 
     @Slot(object)

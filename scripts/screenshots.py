@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--search-min", type=int, default=3, help="budget of the Optimize page's search (0: skip)")
-    parser.add_argument("--only-anomaly", action="store_true", help="only the anomaly projects' pages (17-22, 26)")
+    parser.add_argument("--only-anomaly", action="store_true", help="only the anomaly projects' pages (17-22, 26, 27)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -394,6 +394,22 @@ def anomaly_shots(window, tmp: Path, shot) -> None:  # noqa: ANN001
     evaluate.evaluate_button.click()
     wait_job(evaluate)
     shot("22-evaluate-sensor-anomaly")
+    # Try it: one new recording of each motor state (another seed of the sample's generator), the fitted
+    # detector answering each OK / NOT OK with its least normal window outlined
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vibration_generate", ROOT / "samples" / "vibration" / "generate.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    generator.generate(tmp / "vibration-new", per_class=1, seed=7)
+    window.show_step("tryit")
+    tryit = window.page("tryit")
+    wait_until(lambda: tryit.variant_combo.count() > 0, ms=30_000)
+    tryit.try_paths([str(tmp / "vibration-new")])
+    wait_job(tryit)
+    wait(None, 500)
+    scroll_to(tryit, tryit.model_title, above=8)  # the model, then the four answers
+    shot("27-tryit-sensor-anomaly")
 
 
 if __name__ == "__main__":

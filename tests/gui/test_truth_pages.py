@@ -387,3 +387,34 @@ def test_optimize_offers_an_anomaly_detector_only_what_applies(window, qtbot, tm
     assert optimize.prune_slider.isVisibleTo(optimize) and optimize.kind_box.isVisibleTo(optimize) and optimize.search_panel.isVisibleTo(optimize)
     assert "nothing to prune" not in optimize.hint.text()
     assert not any(optimize.table.isColumnHidden(j) for j in range(optimize.table.columnCount()))
+
+
+def test_anomaly_pages_say_where_defects_go_and_explain_the_model_under_its_device_row(window, qtbot,
+                                                                                       tmp_path: Path) -> None:
+    """On an anomaly project the Data page's split read "20 % for validation, 80 % for training" beside
+    "120 for training, 360 for validation" (the defects all go to validation); the Model page's explanation
+    sat at the foot of an empty page, below the page's closing stretch. Both follow a switch back to a
+    classifier project."""
+    from studio.core.data.synth import make_anomaly_image_folder
+
+    data = make_anomaly_image_folder(tmp_path / "parts", good=10, defects={"hole": 3}, size=(24, 24))
+    detector = Project.create(tmp_path / "detector", "image-anomaly")
+    import_data(detector, data, val_split=0.2, seed=1)
+    classifier = _project(tmp_path, "classifier")
+    window.resize(1200, 900)
+    page = window.page("data")
+    for project, anomaly in ((detector, True), (classifier, False), (detector, True)):
+        window.state.set_project(project)
+        window.show_step("data")
+        page.reload()
+        text = page.split_label.text()
+        assert ("of the good examples for validation" in text and "every defect example" in text) == anomaly, text
+        assert text.startswith("20 %")
+    window.show_step("model")
+    model = window.page("model")
+    model.reload()
+    qtbot.wait(200)
+    panel = model._anomaly_panel
+    device = model.target_combo.mapTo(model, model.target_combo.rect().bottomLeft()).y()
+    top = panel.mapTo(model, panel.rect().topLeft()).y()
+    assert panel.isVisible() and 0 < top - device < 120, (device, top)

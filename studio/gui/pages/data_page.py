@@ -226,6 +226,7 @@ class DataPage(Page):
         if not self.is_busy():
             self.source_edit.setText(str(saved.get("source") or (manifest or {}).get("source") or ""))
             self.split_slider.setValue(int(round(100 * float(saved.get("val_split", 0.2)))))
+            self._update_split_label(self.split_slider.value())  # (same value, another kind of project)
             self.window_spin.setValue(int(saved.get("window") or 0))
             self.stride_spin.setValue(int(saved.get("stride") or 0))
             self.label_column_edit.setText(saved.get("label_column") or "")
@@ -239,7 +240,12 @@ class DataPage(Page):
 
     @Slot(int)
     def _update_split_label(self, value: int) -> None:
-        self.split_label.setText(f"{value} % for validation, {100 - value} % for training")
+        project = self.state.project
+        if project is not None and project.is_anomaly:  # defects never train: all of them go to validation
+            self.split_label.setText(f"{value} % of the good examples for validation, {100 - value} % for "
+                                     "training; every defect example is kept for validation")
+        else:
+            self.split_label.setText(f"{value} % for validation, {100 - value} % for training")
 
     # ------------------------------------------------------------------------------------------ choose source
     @Slot()

@@ -76,6 +76,17 @@ def _widgets_of(layout: QLayout) -> list[QWidget]:
     return out
 
 
+def _after(body: QLayout, keep: tuple[QLayout, ...]) -> int:
+    """Where the panel goes in the page's body: right after the last kept row (the Model page's device row),
+    else at the end; never below the page's closing stretch (it sat at the foot of an empty page)."""
+    index = -1
+    for i in range(body.count()):
+        item = body.itemAt(i)
+        if item.layout() is not None and any(item.layout() is k for k in keep):
+            index = i + 1
+    return index
+
+
 def take_over(page: Any, step: str, keep: tuple[QLayout, ...] = ()) -> bool:
     """Show the anomaly panel of ``step`` in ``page`` instead of its content when the project is an anomaly
     project (returns True: the page's own reload should stop); restore the page otherwise (returns False).
@@ -92,7 +103,7 @@ def take_over(page: Any, step: str, keep: tuple[QLayout, ...] = ()) -> bool:
     if panel is None:
         panel = PANELS[step](page)
         page._anomaly_panel = panel
-        page.body.addWidget(panel)
+        page.body.insertWidget(_after(page.body, keep), panel)
     if not panel.isVisible() or not getattr(page, "_anomaly_hidden", None):
         kept = {id(w) for lay in keep for w in _widgets_of(lay)}
         page._anomaly_hidden = [(w, w.isVisibleTo(page)) for w in _widgets_of(page.body)

@@ -393,8 +393,8 @@ def test_anomaly_pages_say_where_defects_go_and_explain_the_model_under_its_devi
                                                                                        tmp_path: Path) -> None:
     """On an anomaly project the Data page's split read "20 % for validation, 80 % for training" beside
     "120 for training, 360 for validation" (the defects all go to validation); the Model page's explanation
-    sat at the foot of an empty page, below the page's closing stretch. Both follow a switch back to a
-    classifier project."""
+    sat at the foot of an empty page, below the page's closing stretch (the Train page's fit panel under a
+    blank band). Both follow a switch back to a classifier project."""
     from studio.core.data.synth import make_anomaly_image_folder
 
     data = make_anomaly_image_folder(tmp_path / "parts", good=10, defects={"hole": 3}, size=(24, 24))
@@ -418,3 +418,10 @@ def test_anomaly_pages_say_where_defects_go_and_explain_the_model_under_its_devi
     device = model.target_combo.mapTo(model, model.target_combo.rect().bottomLeft()).y()
     top = panel.mapTo(model, panel.rect().topLeft()).y()
     assert panel.isVisible() and 0 < top - device < 120, (device, top)
+    window.resize(1200, 1500)  # room to spare: the closing stretch takes it, above the panel if it comes first
+    window.show_step("train")  # the fit panel right under the title, not under a blank band
+    train = window.page("train")
+    train.reload()
+    qtbot.wait(200)
+    fit = train._anomaly_panel
+    assert fit.isVisible() and fit.mapTo(train, fit.rect().topLeft()).y() < 110

@@ -78,12 +78,17 @@ def _widgets_of(layout: QLayout) -> list[QWidget]:
 
 def _after(body: QLayout, keep: tuple[QLayout, ...]) -> int:
     """Where the panel goes in the page's body: right after the last kept row (the Model page's device row),
-    else at the end; never below the page's closing stretch (it sat at the foot of an empty page)."""
+    else before the page's closing stretch; never below it (the panel sat at the foot of an empty page, or
+    under a blank band the stretch took)."""
     index = -1
     for i in range(body.count()):
         item = body.itemAt(i)
         if item.layout() is not None and any(item.layout() is k for k in keep):
             index = i + 1
+    if index < 0:
+        index = body.count()
+        while index > 0 and body.itemAt(index - 1).spacerItem() is not None:
+            index -= 1
     return index
 
 

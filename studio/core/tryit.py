@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -45,6 +45,18 @@ def list_inputs(paths: Iterable[str | Path], kind: str) -> list[Path]:
         raise DatasetError(f"{len(out)} files is more than Try it shows at once ({MAX_FILES})",
                            hint="choose a smaller folder, or use 'studio evaluate --data' for a whole labelled set")
     return out
+
+
+def answering_models(project: Any, request: "TryRequest", device_of: Callable[[Any, str | None], Any],
+                     float_of: Callable[[Any, str | None], Any]) -> tuple[Any, Any, Any]:
+    """(device model or None, float model or None, the one that answers) for ``request``: the variant
+    (``device_of(project, name)``, None = the active one) unless the float model alone was asked for, and the
+    float model of the variant's run (``float_of(project, run_id)``) when it is compared or answers alone."""
+    device = device_of(project, None if request.variant == "active" else request.variant) \
+        if request.variant is not None else None
+    ref = float_of(project, device.info.get("run") if device else None) \
+        if (request.compare_float or device is None) else None
+    return device, ref, device or ref
 
 
 def _answer(backend: Backend, inp: Any) -> tuple[str, float, dict[str, float], np.ndarray]:
@@ -86,11 +98,7 @@ def try_files(project: Any, request: TryRequest, reporter: Reporter | None = Non
         return try_anomaly_files(project, request, reporter)
     reporter = reporter or NullReporter()
     reporter.status("Loading the model")
-    device = litert_backend(project, None if request.variant == "active" else request.variant) \
-        if request.variant is not None else None
-    ref = keras_backend(project, device.info.get("run") if device else None) \
-        if (request.compare_float or device is None) else None
-    main = device or ref
+    device, ref, main = answering_models(project, request, litert_backend, keras_backend)
     files = list_inputs(request.paths, main.spec.kind)
     items = []
     for k, path in enumerate(files):

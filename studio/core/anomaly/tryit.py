@@ -168,16 +168,11 @@ def signal_map(item: dict[str, Any], prep: Prepared, path: Path, channels: list[
 def try_anomaly_files(project: Any, request: Any, reporter: Reporter | None = None) -> dict[str, Any]:
     """Answer every file of ``request`` (a :class:`studio.core.tryit.TryRequest`) OK / NOT OK; unreadable
     files get an ``error``. ``request.why`` adds each file's map picture data (``why``)."""
-    from studio.core.tryit import list_inputs
+    from studio.core.tryit import answering_models, list_inputs
 
     reporter = reporter or NullReporter()
     reporter.status("Loading the detector")
-    device = device_scorer(project, None if request.variant == "active" else request.variant) \
-        if request.variant is not None else None
-    ref = float_scorer(project, device.info.get("run") if device else None) \
-        if (request.compare_float or device is None) else None
-    main = device or ref
-    assert main is not None
+    device, ref, main = answering_models(project, request, device_scorer, float_scorer)
     spec = main.spec
     files = list_inputs(request.paths, spec.kind)
     channels = list(spec.channel_names) or [f"c{i}" for i in range(int(spec.channels or 1))]

@@ -56,7 +56,13 @@ def test_anomaly_project_through_the_jobs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         run_job("anomaly_threshold", project, {"kind": "value"}, RecordingReporter())
     from studio.core.errors import ProjectError
-    from studio.core.tryit import TryRequest, try_files
 
-    with pytest.raises(ProjectError, match="OK / NOT OK"):  # Try it is for classifiers: said, not misread
-        try_files(project, TryRequest(paths=(str(data),)))
+    # Try it through its job: with no variant yet the fitted detector answers each photo OK / NOT OK against
+    # the threshold just moved under every validation defect (all four holes are validation examples)
+    tried = run_job("try_files", project, {"paths": [str(data / "hole")], "variant": None}, RecordingReporter())
+    assert tried["anomaly"] and tried["model"]["kind"] == "keras" and len(tried["items"]) == 4
+    assert all(i["threshold"] == pytest.approx(new, abs=1e-3) for i in tried["items"])
+    assert tried["n_not_ok"] == 4 and all(i["verdict"] == "NOT OK" for i in tried["items"])
+    json.dumps(tried)
+    with pytest.raises(ProjectError, match="no optimized variant"):  # the device's model is asked for: none yet
+        run_job("try_files", project, {"paths": [str(data / "hole")]}, RecordingReporter())

@@ -140,7 +140,8 @@ def test_shape_residual_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> Non
     test = np.concatenate([_beats(12, False, 7), _beats(12, True, 8)])
     y = np.r_[np.zeros(12), np.ones(12)]
     keras_scores = predict(model, test).ravel()
-    data = convert_model(D.export_copy(model, spec), "int8", representative_set(_beats(24, False, 0), "sensor"),
+    data = convert_model(D.export_copy(model, spec, int8=True), "int8",
+                         representative_set(_beats(24, False, 0), "sensor"),
                          io_dtype="int8")
     run = run_detector(data, test)
     assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02

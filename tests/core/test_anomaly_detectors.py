@@ -98,7 +98,8 @@ def test_window_detector_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> No
     keras_scores = predict(model, test).ravel()
     assert auroc(keras_scores, y) >= 0.95
     spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
-    data = convert_model(D.export_copy(model, spec), "int8", representative_set(train, "sensor"), io_dtype="int8")
+    data = convert_model(D.export_copy(model, spec, int8=True), "int8", representative_set(train, "sensor"),
+                         io_dtype="int8")
     run = run_detector(data, test)
     assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02
     # clearly abnormal windows keep their float scores: the calibration (with its flat windows) reaches the
@@ -170,3 +171,44 @@ def test_defect_images_in_validation_choose_the_image_detector(tmp_path: Path, m
     other = Project.create(tmp_path / "q", "image-anomaly")
     import_data(other, _digit_folder(tmp_path / "g", {"good": (0, 30)}))
     assert train_anomaly(other, default_config(other)).detector == "patch"
+
+
+def _smooth(n: int, seed: int, t: int = 128) -> np.ndarray:
+    """Slow waves with a faint hiss: the high-frequency bands lie below one int8 input step."""
+    rng = np.random.default_rng(seed)
+    tt = np.arange(t) / t
+    f = rng.uniform(1, 3, (n, 1))
+    x = np.sin(2 * np.pi * f * tt + rng.uniform(0, 6, (n, 1))) + 0.3 * np.sin(2 * np.pi * 2 * f * tt)
+    return (x + rng.normal(0, 0.002, x.shape))[..., None].astype(np.float32)
+
+
+def test_window_spectrum_is_the_int8_inputs_expected_one() -> None:
+    """New runs ("rounding" in the spec) compute the float spectrum as the int8 input's expected one: the int8
+    graph on rounded windows then agrees with the float graph on average, where the plain spectrum read the quiet
+    high bands higher in int8 (the rounding noise's magnitude added to theirs). Runs fitted before keep it."""
+    from studio.core.anomaly.fitting import input_step
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    train, test = _smooth(40, 0), _smooth(40, 1)
+    step = input_step(train)
+    rounded = np.round(test / step) * step  # what the int8 input holds (one scale for the tensor)
+    spec = D.window_spec(128, 1, 256)
+    assert spec.params["rounding"] == D.WINDOW_ROUNDING == 1
+    old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k != "rounding"})
+    bias = {}
+    for name, sp in (("new", spec), ("old", old)):
+        model, info = FITTERS["window"](train, sp)
+        sp = D.DetectorSpec(sp.kind, sp.input_shape, dict(sp.params, bank=info["bank"]))
+        as_int8 = D.build_detector(sp, int8=True)
+        as_int8.set_weights(model.get_weights())
+        feats = [keras.Model(m.input, m.get_layer("features").output) for m in (model, as_int8)]
+        f = model.get_layer("features")
+        spectrum = slice(f.raw_dim, f.raw_dim + f.spec_dim)
+        z = [(predict(m, x)[:, spectrum] - 3.0) * D.WINDOW_ZCLIP / 3.0 for m, x in zip(feats, (test, rounded))]
+        bias[name] = np.abs((z[1] - z[0]).mean(axis=0))  # per band, in normal spreads
+    assert bias["old"].max() > 0.5 and bias["new"].max() < 0.3 and bias["new"].mean() < 0.25 * bias["old"].mean()
+    layers = {name: D.build_detector(sp).get_layer("features") for name, sp in (("new", spec), ("old", old))}
+    assert layers["new"].rounding == 1 and layers["old"].rounding == 0
+    assert any("dft_noise" in w.name for w in layers["new"].weights)
+    assert not any("dft_noise" in w.name for w in layers["old"].weights)  # older runs' weights.h5 still fit

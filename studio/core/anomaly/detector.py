@@ -53,6 +53,10 @@ CLIP = 4.0  # per-feature differences clipped at 4 standard deviations (float AU
 # "zclip" in their spec and keep the former graph.
 WINDOW_ZCLIP = 8.0
 WINDOW_CAP = 16.0
+# Runs fitted since 2026-12-02 ("rounding" in the spec): the float graph's spectrum is the one the int8 input
+# gives on average (each DFT half-wave averaged over the input's rounding noise), so the int8 graph, whose input
+# is rounded, agrees with it; before, quiet high-frequency bands read higher in int8 than in float.
+WINDOW_ROUNDING = 1
 MAX_RESIDUAL_DIMS = 1024  # the shape residual is a dims x dims matrix: left out for wider shapes (many channels)
 # Patch model: each whitened patch coordinate is clipped at 4 standard deviations, as a RELU6 fused into the
 # whitening convolution, and the patch energy saturates where the map reaches the cap, so the int8 ranges are
@@ -120,18 +124,19 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
     bins = max(1, window // 2)  # frequencies 1 .. window/2
     bands = max(1, min(MAX_BANDS, bins))
     params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
-              "cap": WINDOW_CAP}
+              "cap": WINDOW_CAP, "rounding": WINDOW_ROUNDING}
     if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:
         params["residual"] = 1  # model.json's detector parameters are numbers (runs.read_anomaly_run)
     return DetectorSpec("window", (window, channels), params)
 
 
 # ---------------------------------------------------------------------------------------------- building
-def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
+def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool = False) -> Any:
     """The Keras model of ``spec`` (constants zero until fitted or loaded). Outputs: score [b, 1] (and map).
 
     ``batch_size=1`` gives the static shapes a conversion for TFLite-Micro needs (its RESHAPE cannot resolve a
-    batch of -1 folded into another dimension)."""
+    batch of -1 folded into another dimension). ``int8``: the graph a full-int8 conversion starts from (a window
+    detector whose spectrum is the int8 input's expected one computes the plain one: its input is rounded)."""
     from studio.core.tfenv import load_tf
 
     from .layers import layer_classes
@@ -158,7 +163,8 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
     else:
         window, ch = spec.input_shape
         zclip = float(p.get("zclip", 0.0))
-        features = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip, name="features")
+        features = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip,
+                                       int(p.get("rounding", 0)), int8, name="features")
         feats = features(inp)
         score = L["NearestWindow"](p["bank"], feats.shape[-1], p.get("clip", CLIP), p.get("cap", SCORE_CAP),
                                    zclip, name="nearest")(feats)
@@ -170,9 +176,9 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None) -> Any:
     return model
 
 
-def export_copy(model: Any, spec: DetectorSpec) -> Any:
-    """A batch-1 copy of a fitted detector, for conversion."""
-    out = build_detector(spec, batch_size=1)
+def export_copy(model: Any, spec: DetectorSpec, int8: bool = False) -> Any:
+    """A batch-1 copy of a fitted detector, for conversion (``int8``: to full int8, see build_detector)."""
+    out = build_detector(spec, batch_size=1, int8=int8)
     out.set_weights(model.get_weights())
     return out
 

@@ -190,16 +190,27 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     window, ch = spec.input_shape
     noise = input_rounding_noise(x, seed) if float(p.get("zclip", 0.0)) > 0 else None
     cos, sin, band = spectral_constants(x, window, p, noise)
-    probe = D.build_detector(DetectorSpec(spec.kind, spec.input_shape, dict(p, zclip=0.0)))  # unclipped features
-    feat_layer = D.layer(probe, "features")
+    rounding = bool(p.get("rounding")) and noise is not None
+    extra = {"dft_noise": dft_rounding_sd(x, cos, sin)} if rounding else {}
+    probe_spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, zclip=0.0))  # unclipped features
+
+    def describer(int8: bool = False) -> tuple[Any, Any]:
+        probe = D.build_detector(probe_spec, int8=int8)
+        lyr = D.layer(probe, "features")
+        D.set_consts(lyr, dft_cos=cos, dft_sin=sin, band_pool=band, weight=np.ones(lyr.dim), bias=np.zeros(lyr.dim),
+                     **extra)
+        return keras.Model(probe.input, lyr.output), lyr
+
+    describe, feat_layer = describer()
     dim = feat_layer.dim
-    D.set_consts(feat_layer, dft_cos=cos, dft_sin=sin, band_pool=band, weight=np.ones(dim), bias=np.zeros(dim))
-    describe = keras.Model(probe.input, feat_layer.output)
     feats = predict(describe, x, reporter=reporter).astype(np.float64)
     centre = feats.mean(axis=0)
     std = feats.std(axis=0)
     if noise is not None:
-        jitter = predict(describe, x + noise, reporter=reporter).astype(np.float64) - feats
+        # what the int8 input's rounding moves each feature by (the int8 graph on rounded windows, against the
+        # float one: with ``rounding`` its spectrum is already the rounded input's on average) counts in its spread
+        rounded = describer(int8=True)[0] if rounding else describe
+        jitter = predict(rounded, x + noise, reporter=reporter).astype(np.float64) - feats
         std = np.sqrt(std * std + (jitter * jitter).mean(axis=0))
     weight = 1.0 / np.maximum(std, 1e-2 * (float(std.mean()) + 1e-9))
     z = (feats - centre) * weight
@@ -216,7 +227,7 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
     model = D.build_detector(spec)
     D.set_consts(D.layer(model, "features"), dft_cos=cos, dft_sin=sin, band_pool=band, weight=weight,
-                 bias=-centre * weight, **(half_wave_constants(cos, sin, band, ch) if zclip > 0 else {}))
+                 bias=-centre * weight, **(half_wave_constants(cos, sin, band, ch) if zclip > 0 else {}), **extra)
     d_loo = D.window_distance(z, bank, block_weight, clip, exclude_self=True)
     typical = float(np.median(d_loo)) if len(d_loo) else 1.0
     set_nearest(D.layer(model, "nearest"), bank, block_weight, max(typical, 1e-9), clip, zclip,
@@ -288,8 +299,22 @@ NOISE_FLOOR = 8.0  # spectral normalization floors: four times the int8 input ro
 def input_rounding_noise(x: np.ndarray, seed: int = 0) -> np.ndarray:
     """The rounding noise of an int8 input over the range of ``x`` (uniform, one step wide), shaped like ``x``."""
     x = np.asarray(x, dtype=np.float32)
-    step = (float(x.max()) - float(x.min())) * 1.1 / 255.0 if x.size else 0.0
+    step = input_step(x)
     return np.random.default_rng(seed + 7919).uniform(-step / 2, step / 2, x.shape).astype(np.float32)
+
+
+def input_step(x: np.ndarray) -> float:
+    """The int8 input's step over the range of ``x`` (the representative set's range, 5 % margins)."""
+    x = np.asarray(x, dtype=np.float32)
+    return (float(x.max()) - float(x.min())) * 1.1 / 255.0 if x.size else 0.0
+
+
+def dft_rounding_sd(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """[2 * bins]: the sd of each DFT output (cos bins, then sin bins) that the int8 input's rounding (uniform,
+    one step wide, independent per value) gives, after the window's mean is taken off."""
+    w = np.concatenate([cos, sin], axis=1)
+    w = w - w.mean(axis=0, keepdims=True)
+    return input_step(x) / math.sqrt(12.0) * np.sqrt((w * w).sum(axis=0))
 
 
 def block_band_pool(pool: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -143,15 +143,26 @@ def layer_classes() -> dict[str, Any]:
                                    (1, 1, 1, 1), "VALID")
         return tf.reshape(tf.nn.bias_add(y, bias), (-1, dim))
 
+    def expected_relu(a: Any, sd: Any) -> Any:
+        """E[relu(a + n)] for n ~ N(0, sd^2): sd * (t * Phi(t) + phi(t)), t = a / sd (Phi as a LOGISTIC of a cubic,
+        within 2e-4). What a half-wave of the int8 input's DFT is on average, given its rounding noise."""
+        sd = tf.maximum(sd, 1e-6)
+        t = a / sd
+        cdf = tf.sigmoid(t * (1.5976 + 0.07056 * t * t))
+        return sd * (t * cdf + 0.3989423 * tf.exp(-0.5 * t * t))
+
     class WindowFeatures(keras.layers.Layer):
         """[b, window, channels] -> standardized [shape | spectrum | statistics] feature vector."""
 
         def __init__(self, window: int, channels: int, pool: int, bins: int, bands: int, zclip: float = 0.0,
-                     **kw: Any) -> None:
+                     rounding: int = 0, hard: bool = False, **kw: Any) -> None:
             super().__init__(**kw)
             self.window, self.channels, self.pool = int(window), int(channels), int(pool)
             self.bins, self.bands = int(bins), int(bands)
             self.zclip = float(zclip)  # > 0: each standardized piece clipped at +-zclip, output u = z*3/zclip + 3
+            # rounding: the spectrum is the one expected of the int8 input, its rounding noise (sd ``dft_noise`` at
+            # each DFT output) averaged over; hard: the int8 graph, whose input carries that noise for real
+            self.rounding, self.hard = int(rounding), bool(hard)
             self.raw_dim = (self.window // self.pool) * self.channels
             self.spec_dim = self.bands * self.channels
             self.stat_dim = 4 * self.channels
@@ -168,6 +179,8 @@ def layer_classes() -> dict[str, Any]:
             if self.zclip > 0:  # fixed-range form: [cos, -cos, sin, -sin] / headroom and its band pooling
                 self.halves = const(self, "dft_halves", (self.window, 4 * self.bins))
                 self.band_halves = const(self, "band_halves", (self.channels * 4 * self.bins, self.spec_dim))
+            if self.rounding:  # the rounding noise's sd at each DFT output: cos bins, then sin bins
+                self.noise = const(self, "dft_noise", (2 * self.bins,))
             super().build(input_shape)
 
         def call(self, x: Any) -> Any:
@@ -182,7 +195,12 @@ def layer_classes() -> dict[str, Any]:
             if self.zclip > 0:
                 bands = self.clipped_bands(rows)
             else:
-                mag = tf.abs(tf.matmul(rows, self.cos)) + tf.abs(tf.matmul(rows, self.sin))
+                re, im = tf.matmul(rows, self.cos), tf.matmul(rows, self.sin)
+                if self.rounding and not self.hard:
+                    mag = (expected_relu(re, self.noise[: self.bins]) + expected_relu(-re, self.noise[: self.bins])
+                           + expected_relu(im, self.noise[self.bins :]) + expected_relu(-im, self.noise[self.bins :]))
+                else:
+                    mag = tf.abs(re) + tf.abs(im)
                 bands = tf.matmul(tf.reshape(mag, (-1, self.channels * self.bins)), self.band)
             spec = None
             for s in LOG_LIKE_SCALES:  # chained ADDs: ADD_N has no int8 kernel
@@ -214,13 +232,19 @@ def layer_classes() -> dict[str, Any]:
             both int8 ranges are fixed by the ops (a normal window's bins and bands are ~1 there, saturating at
             6 * headroom). Calibrated from the data instead, the perturbed windows' clipping harmonics set them:
             on GunPoint the DFT output's int8 step was 0.7 times a normal bin."""
-            halves = tf.nn.relu6(tf.matmul(rows, self.halves))  # [b * ch, 4 * bins]
+            a = tf.matmul(rows, self.halves)  # [b * ch, 4 * bins]
+            if self.rounding and not self.hard:
+                sd = tf.concat([self.noise[: self.bins], self.noise[: self.bins], self.noise[self.bins :],
+                                self.noise[self.bins :]], axis=0) * (1.0 / SPECTRUM_HEADROOM)
+                halves = expected_relu(a, sd) - expected_relu(a - 6.0, sd)  # E[relu6(a + noise)]
+            else:
+                halves = tf.nn.relu6(a)
             bands = tf.matmul(tf.reshape(halves, (-1, self.channels * 4 * self.bins)), self.band_halves)
             return tf.nn.relu6(bands) * SPECTRUM_HEADROOM
 
         def get_config(self) -> dict[str, Any]:
             return dict(super().get_config(), window=self.window, channels=self.channels, pool=self.pool,
-                        bins=self.bins, bands=self.bands, zclip=self.zclip)
+                        bins=self.bins, bands=self.bands, zclip=self.zclip, rounding=self.rounding, hard=self.hard)
 
     class NearestWindow(keras.layers.Layer):
         """Weighted, clipped squared distance to the nearest normal window, in typical-normal units, capped.

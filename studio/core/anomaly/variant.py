@@ -79,7 +79,7 @@ def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None
                                     if config.quantize == "int8" else f" to {config.quantize}"))
     from .detector import export_copy
 
-    model_bytes = convert_model(export_copy(model, info.detector), config.quantize,
+    model_bytes = convert_model(export_copy(model, info.detector, int8=config.quantize == "int8"), config.quantize,
                                 rep if config.quantize == "int8" else None,
                                 io_dtype=config.io_dtype if config.quantize == "int8" else "float32",
                                 progress=lambda f: reporter.progress(0.1 + 0.35 * f, "converting"))

@@ -43,11 +43,14 @@ def convert_model(
     io_dtype: str = "int8",
     sparse: bool = False,
     progress: Callable[[float], None] | None = None,
+    per_tensor_dense: bool = False,
 ) -> bytes:
     """Convert ``model`` (a tf_keras model, pruning already stripped) to TFLite flatbuffer bytes.
 
     ``representative`` is ``[n, ...]`` float32 preprocessed training inputs; required for int8.
     ``progress`` is called with 0..1 while calibrating (the slow part for MobileNet-sized models).
+    ``per_tensor_dense``: int8 FULLY_CONNECTED weights with one scale, not one per output (the global anomaly
+    detector's bank, so its GATHER can read the same bytes: :func:`studio.core.anomaly.litert.share_bank`).
     """
     from studio.core.tfenv import load_tf
 
@@ -78,6 +81,8 @@ def convert_model(
 
         converter.representative_dataset = gen
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if per_tensor_dense:
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True  # noqa: SLF001
         if io_dtype != "float32":
             converter.inference_input_type = tf.int8 if io_dtype == "int8" else tf.uint8
             converter.inference_output_type = tf.int8 if io_dtype == "int8" else tf.uint8

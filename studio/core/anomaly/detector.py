@@ -42,6 +42,12 @@ MAP_FLOOR = -4.0
 IMAGE_CAP = 32.0  # image scores and maps saturate at 32 normal spreads (keeps int8 steps ~0.14 spreads)
 ORIENTATIONS = 8
 GLOBAL_GRID = 8  # runs fitted before overlapping cells: size // 8 pixel cells side by side
+# Global detector, fixed-range form: the cells' int8 range is [0, cell_cap], cell_cap at least 1.5 x the training
+# images' highest cell, and wide enough that the longest training descriptor's int8 values have a sum of squares
+# of 2^20: TFLite's int8 L2_NORMALIZATION is exact below 2^21 and off by 3-11 % in length above it (measured
+# through LiteRT; one normal spread of score error on the inspection sample).
+CELL_HEADROOM = 1.5
+L2_SUM_OF_SQUARES = 2 ** 20
 GLOBAL_CELL = 3 / 16  # overlapping cells: 6 px at 32 px, every half cell (a 9 x 9 grid at any size)
 MAX_RAW_POINTS = 64
 MAX_BANDS = 16
@@ -90,6 +96,11 @@ class DetectorSpec:
 
 
 # ---------------------------------------------------------------------------------------------- specs
+def cell_cap(highest_cell: float, longest: float) -> float:
+    """The fixed-range global detector's cell saturation (see ``L2_SUM_OF_SQUARES``): 255 int8 steps span it."""
+    return max(CELL_HEADROOM * highest_cell, 255.0 * longest / math.sqrt(L2_SUM_OF_SQUARES), 1e-6)
+
+
 def image_scales(size: int) -> list[int]:
     """Pooling factors so the coarsest map still has ~16 positions per side."""
     return [f for f in (1, 2, 4) if size // f >= 16] or [1]
@@ -109,12 +120,14 @@ def patch_spec(size: int, channels: int) -> DetectorSpec:
 
 def global_spec(size: int, channels: int, bank: int) -> DetectorSpec:
     """Oriented-gradient cells overlapping by half (a 9 x 9 grid), and a bank that also holds each good image
-    moved by ``shift`` pixels in the 8 directions (runs fitted before: 8 x 8 cells side by side, 4 directions)."""
+    moved by ``shift`` pixels in the 8 directions (runs fitted before: 8 x 8 cells side by side, 4 directions);
+    ``fixed``: the fixed-range int8 form (cells saturating at ``CELL_HEADROOM`` times the training images'
+    highest, each bank row's score from one FULLY_CONNECTED + RELU6; :class:`layers.NearestImage`)."""
     cell = max(2, round(size * GLOBAL_CELL))
     stride = max(1, round(cell / 2))
     return DetectorSpec("global", (size, size, channels), {
         "orientations": ORIENTATIONS, "grid": (size - cell) // stride + 1, "cell": cell, "stride": stride,
-        "bank": int(bank), "shift": max(1, round(size / 16)), "moves": 8,
+        "bank": int(bank), "shift": max(1, round(size / 16)), "moves": 8, "fixed": 1,
     })
 
 
@@ -155,10 +168,11 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool
         score, amap = L["MaxMap"](p.get("map_floor", MAP_FLOOR), p.get("cap", IMAGE_CAP), name="combine")(maps)
         outputs = [score, amap]
     elif spec.kind == "global":
+        fixed = bool(p.get("fixed"))  # runs fitted before the fixed-range form keep the former graph
         cells = L["OrientedEnergy"](spec.input_shape[-1], p["orientations"], p["cell"], p.get("stride", p["cell"]),
-                                    name="cells")(inp)
+                                    fixed, name="cells")(inp)
         score, amap = L["NearestImage"](p["bank"], p["grid"], p["orientations"], MAP_FLOOR, p.get("cap", IMAGE_CAP),
-                                        name="nearest")(cells)
+                                        fixed, name="nearest")(cells)
         outputs = [score, amap]
     else:
         window, ch = spec.input_shape

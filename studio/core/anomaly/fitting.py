@@ -123,15 +123,23 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
 
     _, keras = load_tf()
     p = spec.params
-    probe = D.build_detector(spec)
+    fixed = bool(p.get("fixed"))
+    # the descriptor is measured with plain averaged cells; the fixed-range form saturates them at cell_cap,
+    # above every training cell, so the bank and its norms are the same either way
+    probe = D.build_detector(DetectorSpec(spec.kind, spec.input_shape, dict(p, fixed=0)))
     cells_layer = D.layer(probe, "cells")
     kernel = oriented_kernel(x.shape[-1], p["orientations"])
     D.set_consts(cells_layer, oriented=kernel)
     describe = keras.Model(probe.input, cells_layer.output)
+    highest = [0.0, 0.0]  # the highest cell, the longest descriptor
 
     def unit_rows(imgs: np.ndarray) -> np.ndarray:
         v = predict(describe, imgs, reporter=reporter).reshape(len(imgs), -1).astype(np.float64)
-        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+        length = np.linalg.norm(v, axis=1, keepdims=True)
+        if len(v):
+            highest[0] = max(highest[0], float(v.max()))
+            highest[1] = max(highest[1], float(length.max()))
+        return v / (length + 1e-12)
 
     v = unit_rows(x)
     aug, source = shifted_copies(x, int(p.get("shift", 0)), int(p.get("moves", 4)) == 8)
@@ -144,7 +152,8 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     bank, bank_source = rows[keep], source[keep]
     spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, bank=int(len(bank))))
     model = D.build_detector(spec)
-    D.set_consts(D.layer(model, "cells"), oriented=kernel)
+    cell_cap = D.cell_cap(highest[0], highest[1])
+    D.set_consts(D.layer(model, "cells"), oriented=kernel, **({"cell_cap": np.array([cell_cap])} if fixed else {}))
     near = D.layer(model, "nearest")
     sim = v @ bank.T
     sim[np.arange(len(v))[:, None] == bank_source[None, :]] = -np.inf  # not itself, nor its shifted copies
@@ -155,7 +164,8 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     if progress:
         progress(1.0)
     return model, {"bank": int(len(bank)), "n_train": int(len(v)), "bank_candidates": int(len(rows)),
-                   "coreset": bool(len(bank) < len(rows)), "shift": int(p.get("shift", 0))}
+                   "coreset": bool(len(bank) < len(rows)), "shift": int(p.get("shift", 0)),
+                   **({"cell_cap": round(cell_cap, 6)} if fixed else {})}
 
 
 # ---------------------------------------------------------------------------------------------- sensors

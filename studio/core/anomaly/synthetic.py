@@ -44,14 +44,19 @@ def perturb_windows(x: np.ndarray, rng: np.random.Generator, strength: float) ->
     return ((x * (1 - mix) + other * mix) * gain + offset).astype(np.float32)
 
 
-def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit: int = MAX_REPRESENTATIVE) -> np.ndarray:
-    """Normal, mildly and strongly perturbed training inputs (a third each) for int8 calibration."""
+def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit: int = MAX_REPRESENTATIVE,
+                       flat_images: bool = False) -> np.ndarray:
+    """Normal, mildly and strongly perturbed training inputs (a third each) for int8 calibration; with
+    ``flat_images`` also :data:`FLAT` flat grey images (the global detector's fixed-range form)."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x_train, dtype=np.float32)
     pick = rng.permutation(len(x))[: max(1, limit // 3)]
     base = x[pick]
     if modality == "image":
-        return np.concatenate([base, perturb_images(base, rng, 0.35), perturb_images(base, rng, 1.0)])
+        parts = [base, perturb_images(base, rng, 0.35), perturb_images(base, rng, 1.0)]
+        if flat_images:
+            parts.append(flat_images_like(x, FLAT))
+        return np.concatenate(parts)
     # keep the perturbed windows inside the normal value range: int8 steps follow the input range, and a
     # wider one would blur the small shape differences that separate normal from abnormal windows
     lo = x.min(axis=(0, 1), keepdims=True)
@@ -73,3 +78,12 @@ def flat_windows(lo: np.ndarray, hi: np.ndarray, length: int, n: int) -> np.ndar
     (JapaneseVowels one-class: int8 AUROC 0.73 vs float 0.98)."""
     levels = np.linspace(0.0, 1.0, n)[:, None, None]
     return np.broadcast_to(lo + levels * (hi - lo), (n, length, lo.shape[-1])).astype(np.float32)
+
+
+def flat_images_like(x: np.ndarray, n: int) -> np.ndarray:
+    """``n`` flat grey images from black to white (model input units, [-1, 1]): no gradient anywhere, so the global
+    detector scores them at its cap. Its score's last ops (MUL, ADD) take their int8 range from the calibration:
+    without them it ended at the strongly perturbed images' scores (4.2 normal spreads on the inspection sample,
+    where a painted blob still leaves most of the image's gradient layout) and clearer defects all tied there."""
+    levels = np.linspace(-1.0, 1.0, n, dtype=np.float32)[:, None, None, None]
+    return np.broadcast_to(levels, (n,) + tuple(x.shape[1:])).astype(np.float32)

@@ -73,16 +73,21 @@ def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None
     if not good.any() or not len(sets["val"][0]):
         raise ProjectError("variants are calibrated on good training examples and measured on validation",
                            path=project.manifest_path, hint="import with a validation split (--val-split 0.2)")
+    fixed_global = info.detector.kind == "global" and bool(info.detector.params.get("fixed"))
     rep = representative_set(x_train[good], info.spec.kind, seed=int(config.seed),
-                             limit=max(30, int(config.representative_samples)))
+                             limit=max(30, int(config.representative_samples)), flat_images=fixed_global)
     reporter.status("Converting" + (f" (int8, calibrated on {len(rep)} normal and perturbed inputs)"
                                     if config.quantize == "int8" else f" to {config.quantize}"))
     from .detector import export_copy
+    from .litert import share_bank
 
     model_bytes = convert_model(export_copy(model, info.detector, int8=config.quantize == "int8"), config.quantize,
                                 rep if config.quantize == "int8" else None,
                                 io_dtype=config.io_dtype if config.quantize == "int8" else "float32",
-                                progress=lambda f: reporter.progress(0.1 + 0.35 * f, "converting"))
+                                progress=lambda f: reporter.progress(0.1 + 0.35 * f, "converting"),
+                                per_tensor_dense=fixed_global)
+    if fixed_global and config.quantize == "int8":
+        model_bytes = share_bank(model_bytes)
     measured = measure(model_bytes, model, sets, policy, calibration, config, reporter)
     data = _record(name, info, config, model_bytes, measured, calibration, int(good.sum()))
     data["seconds"] = round(time.monotonic() - started, 1)

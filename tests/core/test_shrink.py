@@ -35,6 +35,17 @@ def test_names_epochs_and_distillation_defaults() -> None:
             OptimizeConfig(**bad).validated()
 
 
+def test_channel_pruning_retrains_at_the_runs_learning_rate() -> None:
+    """Learning-rate rewinding: channel pruning fine-tunes at the run's own rate, magnitude pruning at half."""
+    from studio.core.optimize.build import finetune_learning_rate
+
+    assert finetune_learning_rate(OptimizeConfig(prune=0.5, prune_kind="channels"), 2e-3) == pytest.approx(2e-3)
+    assert finetune_learning_rate(OptimizeConfig(prune=0.5, prune_kind="weights"), 2e-3) == pytest.approx(1e-3)
+    assert finetune_learning_rate(OptimizeConfig(qat=True), 2e-3) == pytest.approx(1e-3)
+    assert finetune_learning_rate(OptimizeConfig(prune=0.5, learning_rate=3e-4), 2e-3) == pytest.approx(3e-4)
+    assert finetune_learning_rate(OptimizeConfig(prune=0.5), None) == pytest.approx(1e-3)
+
+
 def test_flash_bytes_and_comparison_with_the_unpruned_int8_model() -> None:
     from studio.core.measure import flash_bytes
     from studio.core.optimize.store import compare_with_reference
@@ -120,6 +131,7 @@ def test_channel_pruned_variant_is_smaller_everywhere_and_rebuilds_from_json(tra
     ref = v["reference"]
     assert v["prune_kind"] == "channels" and v["distill"]["alpha"] > 0
     assert any("2 cut(s) (25%, 50%)" in n for n in v["notes"])  # gradually: the plan composes both cuts
+    assert any(n.endswith("lr 0.002") for n in v["notes"])  # the run's learning rate (compact CNN: 2e-3)
     # by default the last fine-tune ends with weight averaging, no longer than the fine-tune asked for (1 epoch)
     assert any("then 1 more epoch(s) at half that learning rate, their weights averaged" in n for n in v["notes"])
     # a genuinely narrower model: file, flash, arena, MACs all below the unpruned int8 model of the same run

@@ -7,6 +7,7 @@ from typing import Any
 from studio.core.convert import convert_model, representative_indices
 from studio.core.optimize.config import (
     CHANNEL_AVERAGE_EPOCHS,
+    CHANNEL_LR_FACTOR,
     CHANNEL_PATIENCE,
     CHANNEL_STEP,
     CHANNEL_STEP_EPOCHS,
@@ -42,7 +43,7 @@ def build_variant(
     _, keras = load_tf()
     notes: list[str] = []
     probs = outputs_probabilities(model)
-    lr = config.learning_rate or ((base_learning_rate or 1e-3) * FINETUNE_LR_FACTOR)
+    lr = finetune_learning_rate(config, base_learning_rate)
     epochs = config.epochs
     keras.utils.set_random_seed(config.seed)
     plan, history = None, {}
@@ -89,6 +90,14 @@ def build_variant(
     check_cancel(reporter)
     model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, progress[1]), notes)
     return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history, plan)
+
+
+def finetune_learning_rate(config: OptimizeConfig, base_learning_rate: float | None) -> float:
+    """The fine-tune's learning rate: the user's, else the run's (1e-3 if unknown) times CHANNEL_LR_FACTOR for
+    channel pruning (learning-rate rewinding) or FINETUNE_LR_FACTOR for magnitude pruning and QAT."""
+    if config.learning_rate:
+        return float(config.learning_rate)
+    return (base_learning_rate or 1e-3) * (CHANNEL_LR_FACTOR if config.channels else FINETUNE_LR_FACTOR)
 
 
 def channel_schedule(config: OptimizeConfig, run_config: Any) -> tuple[int, int]:

@@ -195,6 +195,15 @@ NOTES = [
     "(L1 ranking, no distillation) stay. The run-to-run spread is as large as the paired difference's standard "
     "error on 360 images (about 2 points when 15 % of the answers differ), so a one-run check of 'within 1 point' "
     "passes or fails by chance on this data.",
+    "- **50 % channel pruning, paired recipes** (issue 13; kept here because a bench run rewrites the details): "
+    "on four models retrained 2026-12-02 (inspection-800 and digits28, training seeds 1 and 2), each fine-tuned "
+    "with seeds 1234 and 2, c50 int8 minus the same model's unpruned int8 (LiteRT test, points), averaged tail on: "
+    "at half the run's learning rate (the old default) mean +0.94, within 1 point on 8 of 8; with distillation "
+    "mean +1.23, better on 3 of 8, +16 % CPU; at the run's own rate (learning-rate rewinding, the default since) "
+    "mean +3.73, better than half on 6 of 8, worse on 1 by 5 images, +2 % CPU. digits28 alone: -0.35 / -0.31 "
+    "(half / run's rate), worst -0.70 / -0.97; inspection-800's unpruned models stopped under-trained (0.72 / "
+    "0.74) and its pruned ones end 5-9 points above them. The table: studio/core/optimize/config.py "
+    "(CHANNEL_LR_FACTOR) and the git history of this file.",
     "- **GPU**: this machine has none; `bench/gpu.sh` reports GPU vs CPU vs `--distribute mirrored` "
     "throughput where one is available.",
     "",

@@ -36,3 +36,18 @@ def test_points_arrive_the_frontier_follows_and_a_click_keeps_one(qtbot) -> None
     view.select(2)  # a dominated point is not offered
     assert not view.keep_button.isEnabled()
     assert "25% of channels removed" in point_text(_pt(5, 10, 0.5, False, channels=0.25))
+
+
+def test_an_empty_frontier_still_reads_0_to_100_percent(qtbot) -> None:
+    """Before the first model is measured (or when the search never started) the chart's accuracy axis read
+    "0.1 %" .. "0.9 %": pyqtgraph's empty 0-1 range under percent labels."""
+    from studio.gui.widgets.frontier import FrontierView
+
+    view = FrontierView()
+    qtbot.addWidget(view)
+    view.set_limit(800.0, "flash 800 KB")
+    lo, hi = view.plot.getViewBox().viewRange()[1]
+    assert lo <= 0.0 and 100.0 <= hi <= 110.0
+    view.add_point(_pt(0, 100, 0.90, True))
+    lo, hi = view.plot.getViewBox().viewRange()[1]
+    assert 80.0 <= lo < 90.0 < hi <= 100.0

@@ -142,6 +142,8 @@ class FrontierView(QWidget):
         ys = [p["accuracy"] * 100 for p in self.points.values()]
         if ys:
             self.plot.setYRange(max(0.0, min(ys) - 5), min(100.0, max(ys) + 2) + 1, padding=0)
+        else:  # no model measured yet: still a 0-100 % axis (pyqtgraph's empty 0-1 read "0.1 %" .. "0.9 %")
+            self.plot.setYRange(0.0, 100.0, padding=0.04)
         fitting = [p for p in front if p.get("fits")]
         best = max(fitting, key=lambda p: p["accuracy"]) if fitting else None
         self.summary.setText(

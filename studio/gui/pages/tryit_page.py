@@ -186,7 +186,14 @@ class TryItPage(Page):
             self.subtitle = (f"Drop new {'photos' if image else 'recordings (CSV files)'} or a folder of them here: "
                              "the detector the device will run (through LiteRT) answers OK / NOT OK, beside the "
                              "fitted float detector.")
-        self._fill_variants([{"name": n} for n in project.list_variants()])
+        variants = project.list_variants()
+        if not variants:  # nothing converted yet: the float model answers alone (the header must not promise more)
+            who = "fitted detector" if anomaly else "trained model"
+            self.subtitle = (f"Drop new {'photos' if image else 'recordings (CSV files)'} or a folder of them here: "
+                             f"{'OK / NOT OK from ' if anomaly else ''}the {who} (float), as no variant is built "
+                             "yet; build one on Optimize to see the answers of the model the device will run"
+                             + (", live from a camera too." if image and not anomaly else "."))
+        self._fill_variants([{"name": n} for n in variants])
         self._variants_job = self.state.query("variants", {}, succeeded=self._show_variants)
         if image and not anomaly and self.live_thread is None:
             self.refresh_cameras()

@@ -192,6 +192,7 @@ def test_try_it_answers_new_photos_ok_or_not_ok_on_an_anomaly_project(window, qt
 
     data = make_anomaly_image_folder(tmp_path / "data", good=24, defects={"hole": 4}, size=(32, 32))
     fresh = make_anomaly_image_folder(tmp_path / "fresh", good=2, defects={"hole": 2}, size=(32, 32), seed=9)
+    (fresh / "broken.png").write_bytes(b"not a picture")  # its error is said in full under its cell
     project = Project.create(tmp_path / "detector", "image-anomaly")
     import_data(project, data, val_split=0.3, seed=1)
     train_anomaly(project, default_config(project))
@@ -208,15 +209,20 @@ def test_try_it_answers_new_photos_ok_or_not_ok_on_an_anomaly_project(window, qt
     page.try_paths([str(fresh)])
     _wait_job(qtbot, page)
     out = page.last_result
-    assert out["anomaly"] and out["model"]["kind"] == "keras" and len(out["items"]) == 4
+    assert out["anomaly"] and out["model"]["kind"] == "keras" and len(out["items"]) == 5
     holes = [i for i in out["items"] if "/hole/" in i["path"]]
     assert all(i["verdict"] == "NOT OK" and i["score"] > i["threshold"] for i in holes)
     captions = [c.text() for c in page.findChildren(type(page.files_note), "tryAnswer")]
+    broken = [c for c in captions if c.startswith("broken.png")]
+    assert len(broken) == 1 and "broken.png" in broken[0] and len(broken[0]) > 40  # the error itself, in full
+    captions = [c for c in captions if c not in broken]
     assert len(captions) == 4 and all("score" in c and "threshold" in c for c in captions)
     assert any("Fitted detector: NOT OK" in c for c in captions)
     assert f"{out['n_not_ok']} of them NOT OK" in page.files_note.text()
     views = [v for v in page.results_box.findChildren(type(page.frame_why)) if v.result is not None]
     assert len(views) == 4 and all(not v.picture.pixmap().isNull() for v in views)
+    message = [v for v in page.results_box.findChildren(type(page.frame_why)) if v.result is None]
+    assert [v.picture.text() for v in message] == ["Could not read this file."] and message[0].picture.wordWrap()
 
     window.state.set_project(Project.create(tmp_path / "classifier", "image"))
     page.entered()

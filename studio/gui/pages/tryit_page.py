@@ -281,8 +281,8 @@ class TryItPage(Page):
             view.setMaximumWidth(320)
             if item.get("why"):
                 view.show_result({**item["why"], "path": item["path"]})
-            elif item.get("error"):
-                view.show_message(str(item["error"]))
+            elif item.get("error"):  # the whole error is the caption below; the picture's place says it briefly
+                view.show_message("Could not read this file.")
             caption = QLabel(answer_text(item, out.get("model"), out.get("float_model"), names[k]))
             caption.setObjectName("tryAnswer")
             caption.setWordWrap(True)

@@ -41,6 +41,7 @@ class WhyMapView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.picture = QLabel("No why-map yet.")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setWordWrap(True)  # a message (an error) wraps in its cell instead of running off it
         self.picture.setMinimumSize(200, 160)
         layout.addWidget(self.picture)
         self.result: dict[str, Any] | None = None

@@ -77,6 +77,14 @@ def signal_input(signal: np.ndarray, spec: InputSpec, source: str = "") -> Model
 
 def load_input(path: str | Path, spec: InputSpec) -> ModelInput:
     """A file as model input: an image for image models, a one-recording CSV for sensor models."""
+    path = checked_file(path, spec)
+    if spec.kind == "image":
+        return image_input(path, spec)
+    return signal_input(read_signal(path, tuple(spec.channel_names)), spec, str(path))
+
+
+def checked_file(path: str | Path, spec: InputSpec) -> Path:
+    """``path`` if it is a file of the kind the model reads (an image, or a CSV), else a DatasetError saying so."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError("no such file", path=path, hint="choose an existing image or CSV file")
@@ -85,11 +93,10 @@ def load_input(path: str | Path, spec: InputSpec) -> ModelInput:
         if suffix not in IMAGE_SUFFIXES:
             raise DatasetError(f"this model reads images, not '{suffix or 'no extension'}' files", path=path,
                                hint="choose a png, jpg, bmp, gif or tiff file")
-        return image_input(path, spec)
-    if suffix not in CSV_SUFFIXES:
+    elif suffix not in CSV_SUFFIXES:
         raise DatasetError(f"this model reads sensor CSV files, not '{suffix or 'no extension'}'", path=path,
                            hint="choose a CSV file with the columns " + ", ".join(spec.channel_names))
-    return signal_input(read_signal(path, tuple(spec.channel_names)), spec, str(path))
+    return path
 
 
 # ---------------------------------------------------------------------------------------------- backends

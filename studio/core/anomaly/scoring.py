@@ -42,6 +42,15 @@ def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> tuple[np.nd
     return np.stack([sig[s : s + window] for s in starts]).astype(np.float32), starts
 
 
+def recording_windows(signal: np.ndarray, spec: Any) -> tuple[np.ndarray, list[int]]:
+    """One recording as the detector's input: its :func:`anomaly_windows`, normalized with the run's statistics
+    (``spec``: the run's input spec), and their starts."""
+    from studio.core.data.sensor import normalize_windows
+
+    w, starts = anomaly_windows(signal, spec.window, spec.stride)
+    return normalize_windows(w, spec.mean, spec.std), starts
+
+
 @dataclass
 class Scored:
     """Scores of one set. ``unit_*`` describe the units that get a verdict (images, or recordings)."""
@@ -123,21 +132,20 @@ def sensor_split(project: Any, manifest: dict[str, Any], split: str, spec: Any,
                                                                           dict[str, str]]:
     """(normalized windows, labels, window ids, recording ids, recording sources) of one sensor split."""
     from studio.core.data.sensor import load_recordings
-    from studio.core.data.sensor import normalize_windows
 
     recordings = recordings if recordings is not None else load_recordings(project)
     parts, labels, ids, recs, sources = [], [], [], [], {}
     for rec in manifest["recordings"]:
         if rec["split"] != split:
             continue
-        w, starts = anomaly_windows(recordings[rec["id"]], spec.window, spec.stride)
+        w, starts = recording_windows(recordings[rec["id"]], spec)
         parts.append(w)
         labels += [rec["label"]] * len(w)
         ids += [f"{rec['id']}@{s}" for s in starts]
         recs += [rec["id"]] * len(w)
         sources[rec["id"]] = rec.get("source", rec["id"])
     x = np.concatenate(parts) if parts else np.empty((0, spec.window, spec.channels), np.float32)
-    return normalize_windows(x, spec.mean, spec.std), labels, ids, recs, sources
+    return x, labels, ids, recs, sources
 
 
 def decode(paths: list[str], spec: Any, reporter: Reporter | None, progress: tuple[float, float]) -> np.ndarray:
@@ -217,7 +225,6 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
         scores, maps = score_arrays(model, raw, spec.preprocess, reporter, (mid, hi))
         return Scored(scores, maps, labels, paths, paths, normal)
     from studio.core.data.sensor.recordings import has_class_dirs, parse_sensor_source
-    from studio.core.data.sensor import normalize_windows
 
     manifest = project.load_manifest()
     is_table = src.is_file() or (src.is_dir() and not has_class_dirs(src))
@@ -230,7 +237,7 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
     mapping = external_labels(sorted({r.label for r in parsed.recordings}), normal, src)
     parts, labels, ids, recs, sources = [], [], [], [], {}
     for k, r in enumerate(parsed.recordings):
-        w, starts = anomaly_windows(r.signal, spec.window, spec.stride)
+        w, starts = recording_windows(r.signal, spec)
         if not len(w):
             continue
         rid = f"r{k + 1:04d}"
@@ -241,7 +248,7 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
         sources[rid] = f"{r.source} (lines {r.rows[0]}-{r.rows[1]})"
     if not parts:
         raise DatasetError(f"no recording is as long as the project's window ({spec.window} rows)", path=src)
-    x = normalize_windows(np.concatenate(parts), spec.mean, spec.std)
+    x = np.concatenate(parts)
     scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
     return Scored(scores, None, labels, ids, None, normal, recs, sources)
 

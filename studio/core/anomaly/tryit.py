@@ -91,17 +91,19 @@ class Prepared:
 
 
 def prepare(path: Path, spec: Any) -> Prepared:
-    """A file as the detector's input: an image as training decoded it, or a recording's windows."""
-    from studio.core.inference import load_input
-    from studio.core.data.sensor import normalize_windows
+    """A file as the detector's input: an image as training decoded it, or a recording's windows (cut as
+    evaluation cuts them; a classifier's windows are never made)."""
+    from studio.core.inference import checked_file, image_input, read_signal
 
-    from .scoring import anomaly_windows
+    from .scoring import recording_windows
 
-    inp = load_input(path, spec)  # checks the file and its kind; images decoded and preprocessed once
+    path = checked_file(path, spec)
     if spec.kind == "image":
+        inp = image_input(path, spec)
         return Prepared(inp.x, pixels=inp.pixels, size=inp.size)
-    windows, starts = anomaly_windows(inp.signal, spec.window, spec.stride)
-    return Prepared(normalize_windows(windows, spec.mean, spec.std), signal=inp.signal, starts=starts)
+    signal = read_signal(path, tuple(spec.channel_names))  # (a CSV with no data rows is refused there)
+    x, starts = recording_windows(signal, spec)
+    return Prepared(x, signal=signal, starts=starts)
 
 
 def verdict(score: float, threshold: float) -> str:

@@ -175,7 +175,7 @@ class TryItPage(Page):
         self.files_button.setText("Choose photos…" if image else "Choose CSV files…")
         self.compare_check.setText("Also show the fitted (float) detector's answer" if anomaly else
                                    "Also show the trained (float) model's answer")
-        # Try it answers with a classifier's classes: offered on a detector, every file came back refused
+        # a detector's answer is a verdict, not a class: the note says what OK / NOT OK means
         self.anomaly_note.setText(ANOMALY_TRY_TEXT.format(one="photo" if image else "recording") if anomaly
                                   else "")
         self.anomaly_note.setVisible(anomaly)

@@ -95,7 +95,8 @@ def read_run_info(project: Any, run_id: str | None = None) -> RunInfo:
         raise ProjectError(f"model.json is unreadable or incomplete ({exc})", path=file) from exc
     if arch.startswith("anomaly-"):
         raise ProjectError("this run is an anomaly detector, not a classifier", path=file,
-                           hint="anomaly runs are read by studio.core.anomaly.runs")
+                           hint="this step is for classifier projects; an anomaly-detection project is checked with "
+                                "Evaluate (studio evaluate) and tried with Try it (studio try)")
     if arch not in models.REGISTRY:
         raise ProjectError(f"model.json names an unknown architecture {arch!r}", path=file,
                            hint="this run was made by a different Studio version")

@@ -262,6 +262,11 @@ def find_suspects(project: Any, run_id: str | None = None, reporter: Reporter | 
                   top: int | None = DEFAULT_TOP, use_cache: bool = True) -> dict[str, Any]:
     """The "possibly mislabelled" list (flagged samples, most suspicious first, at most ``top``), the odd ones
     (highest outlier scores) and the embedding map; cached per run and manifest state."""
+    if project.is_anomaly:
+        raise ProjectError("an anomaly-detection project has no labels for a model to disagree with, so there is "
+                           "no mislabel search", path=project.path,
+                           hint="Evaluate lists the examples the detector finds least normal, good ones included "
+                                "(studio evaluate P --json: most_anomalous); check the good ones at the top")
     manifest = project.load_manifest()
     run = project.run_dir(run_id).name
     file, key = _cache_file(project, run, manifest)

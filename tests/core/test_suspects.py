@@ -135,3 +135,18 @@ def test_camera_frames_join_the_dataset_under_a_label(tmp_path: Path) -> None:
     assert m["roots"][new["root"]]["rel"] == "data/captures"
     with pytest.raises(DatasetError):
         add_capture(project, frame, "zebra")
+
+
+def test_suspects_on_an_anomaly_project_says_why_there_is_none(tmp_path: Path) -> None:
+    """No labels to disagree with: a plain refusal naming the project and where to look instead (it used to
+    fail on the run with a hint naming a Python module)."""
+    from studio.core.errors import ProjectError
+    from studio.core.project import Project
+    from studio.core.suspects import find_suspects
+
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    with pytest.raises(ProjectError) as err:
+        find_suspects(project)
+    text = str(err.value)
+    assert "no labels for a model to disagree with" in text and "most_anomalous" in text
+    assert "studio.core" not in text

@@ -12,9 +12,10 @@ from PIL import Image
 
 
 class FakeProject:
-    def __init__(self, modality: str, runs: list[str]) -> None:
+    def __init__(self, modality: str, runs: list[str], is_anomaly: bool = False) -> None:
         self.modality = modality
         self._runs = runs
+        self.is_anomaly = is_anomaly
 
     def list_runs(self) -> list[str]:
         return self._runs
@@ -99,6 +100,7 @@ def test_suspects_panel_finds_lists_and_fixes_through_jobs(qtbot, tmp_path: Path
     state.project = FakeProject("image", ["r1"])
     panel.reload()
     assert panel.find_button.isEnabled()
+    assert "Train a model first" not in panel.note.text()  # the note followed the trained run (it stayed stale)
     panel.find_button.click()
     assert state.requests[-1][0] == "suspects"
     assert panel.table.table.rowCount() == 1 and "1 of 30" in panel.table.summary.text()
@@ -111,3 +113,21 @@ def test_suspects_panel_finds_lists_and_fixes_through_jobs(qtbot, tmp_path: Path
     state.answers["suspects"] = {**found, "n_flagged": 20}  # a weak model disagrees with most labels: said so
     panel.find_button.click()
     assert "probably not good enough" in panel.note.text()
+
+
+def test_suspects_panel_on_an_anomaly_project_offers_no_mislabel_search(qtbot) -> None:
+    """A detector has no labels to disagree with: the button is hidden (it used to end in an error naming a
+    module) and the note says where the least normal examples are listed; a classifier gets it back."""
+    from studio.gui.pages.suspects_panel import SuspectsPanel
+
+    state = FakeState(FakeProject("sensor", ["r1"], is_anomaly=True), {})
+    panel = SuspectsPanel(state)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reload()
+    assert not panel.find_button.isVisible() and not panel.find_button.isEnabled()
+    assert "Evaluate lists the examples it finds least normal" in panel.note.text()
+    assert state.requests == []
+    state.project = FakeProject("sensor", ["r1"])
+    panel.reload()
+    assert panel.find_button.isVisible() and panel.find_button.isEnabled()

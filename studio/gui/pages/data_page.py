@@ -39,6 +39,8 @@ from studio.gui.workers import start_job
 
 THUMBS_PER_CLASS = 6
 THUMB_SIZE = 96
+SUSPECTS_TITLE = "4. Possibly mislabelled examples"
+CHECK_TITLE = "4. Examples to check"
 
 
 def load_previews(project: Any, manifest: dict[str, Any]) -> dict[str, list[tuple[str, np.ndarray]]]:
@@ -188,7 +190,8 @@ class DataPage(Page):
         results.addWidget(self.preview)
         from studio.gui.pages.suspects_panel import SuspectsPanel
 
-        results.addWidget(self.section("4. Possibly mislabelled examples"))
+        self.suspects_title = self.section(SUSPECTS_TITLE)
+        results.addWidget(self.suspects_title)
         self.suspects = SuspectsPanel(state)  # issue 14: found by the trained model, fixed reversibly
         results.addWidget(self.suspects)
         self.body.addWidget(self.results)
@@ -233,6 +236,7 @@ class DataPage(Page):
             self.recording_column_edit.setText(saved.get("recording_column") or "")
         self._update_import_text(manifest is not None)
         self.show_manifest(manifest)
+        self.suspects_title.setText(CHECK_TITLE if project is not None and project.is_anomaly else SUSPECTS_TITLE)
         self.suspects.reload()
 
     def _update_import_text(self, has_data: bool) -> None:

@@ -22,6 +22,12 @@ from studio.gui.workers import start_job
 
 THUMB = 96
 WEAK_MODEL_SHARE = 0.25  # more flagged than this: say the model may be too weak to judge the labels
+INTRO = ("After training, the model can point out examples whose label it disagrees with, "
+         "and examples unlike any other.")
+ANOMALY_NOTE = ("An anomaly detector has no labels to disagree with, so there is no mislabel search here. Once it "
+                "is fitted, Evaluate lists the examples it finds least normal, good ones included (its false "
+                "alarms): a good example at the top of that list may not be good, or may be a kind of good the "
+                "training examples do not show yet.")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -56,8 +62,7 @@ class SuspectsPanel(QWidget):
         row.addWidget(self.find_button)
         row.addStretch(1)
         layout.addLayout(row)
-        self.note = QLabel("After training, the model can point out examples whose label it disagrees with, "
-                           "and examples unlike any other.")
+        self.note = QLabel(INTRO)
         self.note.setObjectName("note")
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
@@ -88,12 +93,17 @@ class SuspectsPanel(QWidget):
     def reload(self) -> None:
         """The project changed or was re-read: offer the search only when a model exists."""
         project = self.state.project
+        anomaly = project is not None and project.is_anomaly
         has_run = project is not None and bool(project.list_runs())
-        self.find_button.setEnabled(has_run)
-        if not has_run:
-            self.note.setText("Train a model first: it is the model that points out possibly mislabelled examples.")
+        self.find_button.setVisible(not anomaly)
+        self.find_button.setEnabled(has_run and not anomaly)
+        if anomaly or not has_run:
+            self.note.setText(ANOMALY_NOTE if anomaly else
+                              "Train a model first: it is the model that points out possibly mislabelled examples.")
             self._show_results(False)
             self.result = None
+        elif self.result is None and not (self.job is not None and self.job.isRunning()):
+            self.note.setText(INTRO)
 
     @Slot()
     def find(self) -> None:

@@ -425,3 +425,13 @@ def test_anomaly_pages_say_where_defects_go_and_explain_the_model_under_its_devi
     qtbot.wait(200)
     fit = train._anomaly_panel
     assert fit.isVisible() and fit.mapTo(train, fit.rect().topLeft()).y() < 110
+
+
+def test_evaluate_says_which_data_its_figures_are_about() -> None:
+    """After an evaluation the page's status line names the split or the folder (it was left blank, so a user
+    who evaluated a folder then a split could not tell which figures were on screen)."""
+    from studio.gui.pages.evaluate_page import results_on
+
+    assert results_on({"split": "val", "source": "val"}) == "Results on the validation examples."
+    assert results_on({"split": "test"}) == "Results on the test examples."
+    assert results_on({"split": None, "source": "/data/new"}) == "Results on the folder /data/new."

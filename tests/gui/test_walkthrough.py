@@ -285,6 +285,7 @@ def fit_and_evaluate_anomaly(window, qtbot) -> None:
     wait_job(qtbot, page, timeout=120_000)
     ev = page._anomaly_panel
     assert isinstance(ev, AnomalyEvaluatePanel) and ev.isVisible() and not page.results.isVisible()
+    assert page.task.label.text() == "Results on the validation examples."  # which data the figures are about
     result = page.last_result
     assert result["auroc"] is not None and result["auroc"] > 0.8
     assert ev.view.gallery.thumbs, "the most anomalous images are shown with their heat maps"

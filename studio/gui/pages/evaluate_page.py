@@ -104,6 +104,19 @@ def misclassified_items(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+
+SPLIT_WORDS = {"val": "the validation examples", "test": "the test examples", "train": "the training examples"}
+
+
+def results_on(result: dict[str, Any]) -> str:
+    """Which data the figures below are about: a split of the project or a folder."""
+    split = result.get("split")
+    if split:
+        return f"Results on {SPLIT_WORDS.get(split, split)}."
+    source = result.get("source")
+    return f"Results on the folder {source}." if source else ""
+
+
 class EvaluatePage(Page):
     step = "evaluate"
     title = "Evaluate"
@@ -234,7 +247,8 @@ class EvaluatePage(Page):
         last = self.last_result
         if last is None or last.get("_project") != str(project.path) or last.get("run") != project.data.get("active_run"):
             self.forget()  # another project, or another model since: nothing shown is about the model now
-            self.task.set_idle("Press Evaluate to test the trained model.")
+            self.task.set_idle("Press Evaluate to test the fitted detector." if project.is_anomaly else
+                               "Press Evaluate to test the trained model.")
 
     def forget(self) -> None:
         super().forget()
@@ -282,7 +296,7 @@ class EvaluatePage(Page):
     @Slot(object)
     def _evaluated(self, result: dict[str, Any]) -> None:
         self.show_result(result)
-        self.task.set_idle("")
+        self.task.set_idle(results_on(result))
         self.state.mark_done("evaluate")
 
     @Slot(object)

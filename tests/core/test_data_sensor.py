@@ -404,3 +404,17 @@ def test_cancel_leaves_sensor_project_untouched(sensor_project: Project, sensor_
         import_data(sensor_project, sensor_folder, reporter=rep)
     assert not sensor_project.has_data()
     assert not (sensor_project.data_dir / "recordings.npz").exists()
+
+
+def test_ragged_row_of_a_one_column_recording_says_one_value(tmp_path: Path, sensor_project: Project) -> None:
+    """A one-column recording (one value per line, as in the UCR archive) with two values on a line: the hint
+    says 'exactly one value', not 'exactly 1 values separated by ...'."""
+    root = tmp_path / "one"
+    for cls in ("idle", "shake"):
+        for i in range(3):
+            write(root / cls / f"r{i}.csv", "power\n" + "\n".join(str(v) for v in range(40)) + "\n")
+    write(root / "shake" / "broken.csv", "power\n1\n2\n3,4\n5\n")
+    with pytest.raises(DatasetError) as err:
+        import_data(sensor_project, root)
+    assert err.value.line == 4 and "broken.csv, line 4: ragged row: 2 field(s) but the header has 1" in str(err.value)
+    assert "exactly one value" in str(err.value) and "1 values" not in str(err.value)

@@ -146,7 +146,8 @@ class CsvReader:
                             f"ragged row: {len(row)} field(s) but the header has {width}",
                             path=self.shown,
                             line=skipped + reader.line_num,
-                            hint=f"every line needs exactly {width} values separated by '{_show(self.delimiter)}'",
+                            hint=(f"every line needs exactly {width} values separated by '{_show(self.delimiter)}'" if width > 1
+                                  else "every line needs exactly one value (the header names one column)"),
                         )
                 yield row, skipped + reader.line_num
         except csv.Error as exc:

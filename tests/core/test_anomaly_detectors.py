@@ -105,6 +105,33 @@ def test_global_detector_fixed_range_form_keeps_the_float_scores_and_old_runs_th
     np.testing.assert_allclose(m_new, m_old, atol=1e-3)
 
 
+def test_global_detector_scores_the_mean_of_its_four_nearest_bank_rows_and_old_runs_the_nearest() -> None:
+    """New runs: an image's score is the mean of its 4 nearest bank rows' clamped scores, normalized by the
+    training images' leave-one-out mean distance to their 4 nearest (other images') rows; a run fitted before
+    (no "neighbours" in its spec) scores its nearest row alone."""
+    from studio.core.tfenv import load_tf
+
+    _, keras = load_tf()
+    digits = pytest.importorskip("sklearn.datasets").load_digits()
+    imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1  # 16 px
+    zero = np.flatnonzero(digits.target == 0)
+    test = imgs[np.r_[zero[100:], np.flatnonzero(digits.target != 0)[:60]]]
+    spec = D.global_spec(16, 1, 256)
+    assert spec.params["neighbours"] == 4
+    old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k != "neighbours"})
+    for sp, k in ((spec, 4), (old, 1)):
+        model, info = FITTERS["global"](imgs[zero[:100]], sp)
+        assert info["neighbours"] == k
+        near = model.get_layer("nearest")
+        consts = {w.name.split("/")[-1].split(":")[0]: np.asarray(w) for w in near.weights}
+        cells = predict(keras.Model(model.input, model.get_layer("cells").output), test).reshape(len(test), -1)
+        v = cells / np.linalg.norm(cells, axis=1, keepdims=True)
+        centre, inv = consts["norm"]
+        z = np.clip((2.0 - 2.0 * v @ consts["bank"].T - centre) * inv, D.MAP_FLOOR, D.IMAGE_CAP)
+        expected = np.sort(z, axis=1)[:, :k].mean(axis=1)
+        np.testing.assert_allclose(predict(model, test)[0].ravel(), expected, atol=2e-3)
+
+
 @pytest.mark.slow
 def test_global_detector_int8_keeps_its_scores_stores_its_bank_once_and_runs_in_tflite_micro() -> None:
     """The inspection sample's parts (good = ok): the former int8 graph scored 0.51-0.57 AUROC against float

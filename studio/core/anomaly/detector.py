@@ -9,7 +9,7 @@ weights (measured in the notes of issue 10; the numbers are in docs/benchmarks.m
   cracks it reached AUROC 0.94-1.0 where a random-CNN PatchCore reached 0.70-0.80.
 * ``global`` (aligned images: digits, centred objects) — the whole image's oriented-gradient layout (cells
   overlapping by half) compared with every normal image and its copies moved by a few pixels (cosine nearest
-  neighbour); 98.3 mean one-class AUROC over the 10 MNIST-shaped digits (96.4 with 8 x 8 cells side by side
+  neighbour; since 2026-12-02 the mean over the 4 nearest bank rows); 98.3 mean one-class AUROC over the 10 MNIST-shaped digits (96.4 with 8 x 8 cells side by side
   and no moved copies) where raw-pixel kNN reached 94.4 and the patch model ~55.
 * ``window`` (sensors) — a window's shape, spectrum and statistics, standardized, nearest normal window.
 
@@ -48,6 +48,9 @@ GLOBAL_GRID = 8  # runs fitted before overlapping cells: size // 8 pixel cells s
 # through LiteRT; one normal spread of score error on the inspection sample).
 CELL_HEADROOM = 1.5
 L2_SUM_OF_SQUARES = 2 ** 20
+# Global detector, runs fitted since 2026-12-02: an image's score is its mean distance to the 4 nearest bank rows
+# (before: the nearest alone). docs/benchmarks.md, "Global detector: mean of the k nearest bank rows"
+GLOBAL_NEIGHBOURS = 4
 GLOBAL_CELL = 3 / 16  # overlapping cells: 6 px at 32 px, every half cell (a 9 x 9 grid at any size)
 MAX_RAW_POINTS = 64
 MAX_BANDS = 16
@@ -122,12 +125,14 @@ def global_spec(size: int, channels: int, bank: int) -> DetectorSpec:
     """Oriented-gradient cells overlapping by half (a 9 x 9 grid), and a bank that also holds each good image
     moved by ``shift`` pixels in the 8 directions (runs fitted before: 8 x 8 cells side by side, 4 directions);
     ``fixed``: the fixed-range int8 form (cells saturating at ``CELL_HEADROOM`` times the training images'
-    highest, each bank row's score from one FULLY_CONNECTED + RELU6; :class:`layers.NearestImage`)."""
+    highest, each bank row's score from one FULLY_CONNECTED + RELU6; :class:`layers.NearestImage`);
+    ``neighbours``: the score is the mean over that many nearest bank rows (runs fitted before: the nearest)."""
     cell = max(2, round(size * GLOBAL_CELL))
     stride = max(1, round(cell / 2))
     return DetectorSpec("global", (size, size, channels), {
         "orientations": ORIENTATIONS, "grid": (size - cell) // stride + 1, "cell": cell, "stride": stride,
         "bank": int(bank), "shift": max(1, round(size / 16)), "moves": 8, "fixed": 1,
+        "neighbours": GLOBAL_NEIGHBOURS,
     })
 
 
@@ -172,7 +177,7 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool
         cells = L["OrientedEnergy"](spec.input_shape[-1], p["orientations"], p["cell"], p.get("stride", p["cell"]),
                                     fixed, name="cells")(inp)
         score, amap = L["NearestImage"](p["bank"], p["grid"], p["orientations"], MAP_FLOOR, p.get("cap", IMAGE_CAP),
-                                        fixed, name="nearest")(cells)
+                                        fixed, int(p.get("neighbours", 1)), name="nearest")(cells)
         outputs = [score, amap]
     else:
         window, ch = spec.input_shape

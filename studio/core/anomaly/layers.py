@@ -9,7 +9,8 @@
   similarity (FULLY_CONNECTED, REDUCE_MAX); its map is the per-cell difference to the nearest normal image
   (ARG_MAX, GATHER, SQUARED_DIFFERENCE, SUM). The fixed-range form (``fixed``) pools with DEPTHWISE_CONV_2D +
   RELU6 (pinned by CONCATENATION + STRIDED_SLICE), scores rows with FULLY_CONNECTED + RELU6 and sums the map's
-  orientations with a 1x1 CONV_2D + RELU6.
+  orientations with a 1x1 CONV_2D + RELU6; with ``neighbours`` > 1 the score is the mean of that many nearest
+  rows (REDUCE_MAX, then ARG_MAX + EQUAL + SELECT_V2 to take each out).
 * ``WindowFeatures`` + ``NearestWindow`` — a sensor window's shape (AVERAGE_POOL_2D), spectrum (a DFT as two
   FULLY_CONNECTED matmuls, ABS, band pooling, a log-like sum of TANH curves) and statistics (MEAN, REDUCE_MIN/MAX),
   standardized, then the squared distance to the nearest normal window (FULLY_CONNECTED with the bank as
@@ -138,14 +139,20 @@ def layer_classes() -> dict[str, Any]:
         and the score's range was whatever the calibration's perturbed images reached (4.2 spreads on the
         inspection sample: clearer defects all tied there). The map's nearest row is gathered from those same
         weights (one copy of the bank in the file once :func:`studio.core.anomaly.litert.share_bank` has pointed
-        the GATHER at the FULLY_CONNECTED's int8 weights; before, the bank was stored twice)."""
+        the GATHER at the FULLY_CONNECTED's int8 weights; before, the bank was stored twice).
+
+        ``neighbours`` k > 1 (runs fitted since 2026-12-02): the score is the mean over the k nearest bank rows
+        (each row's score clamped as above), found by k - 1 rounds of EQUAL / SELECT_V2 / REDUCE_MAX / ARG_MAX
+        that take the nearest row out each time (TFLite-Micro has no TOPK_V2; an EQUAL against a constant range
+        became a ONE_HOT, which it lacks too). The map stays the nearest row's. Runs fitted before have k = 1."""
 
         def __init__(self, bank: int, grid: int, orientations: int, floor: float = -4.0, cap: float = 32.0,
-                     fixed: bool = False, **kw: Any) -> None:
+                     fixed: bool = False, neighbours: int = 1, **kw: Any) -> None:
             super().__init__(**kw)
             self.bank_size, self.grid, self.orientations = int(bank), int(grid), int(orientations)
             self.floor, self.cap = float(floor), float(cap)
             self.fixed = bool(fixed)
+            self.neighbours = max(1, min(int(neighbours), self.bank_size))
             self.dim = self.grid * self.grid * self.orientations
 
         def build(self, input_shape: Any) -> None:
@@ -164,13 +171,19 @@ def layer_classes() -> dict[str, Any]:
                 weights = self.bank * k  # one constant: the FULLY_CONNECTED's weights and the GATHER's table
                 bias = tf.ones((self.bank_size,)) * (a * (self.cap - (2.0 - self.norm[0]) * self.norm[1]))
                 t = tf.nn.relu6(tf.nn.bias_add(tf.matmul(v, weights, transpose_b=True), bias))
-                score = self.cap - tf.reduce_max(t, axis=-1, keepdims=True) * (1.0 / a)
-                nearest = tf.gather(weights, tf.argmax(t, axis=-1, output_type=tf.int32)) * (1.0 / k)
+                first = tf.argmax(t, axis=-1, output_type=tf.int32)
+                score = self.cap - self.top_mean(t, first, 0.0) * (1.0 / a)
+                nearest = tf.gather(weights, first) * (1.0 / k)
             else:
                 sim = tf.matmul(v, self.bank, transpose_b=True)
-                best = tf.reduce_max(sim, axis=-1, keepdims=True)
-                score = clamp((2.0 - 2.0 * best - self.norm[0]) * self.norm[1])
-                nearest = tf.gather(self.bank, tf.argmax(sim, axis=-1, output_type=tf.int32))
+                first = tf.argmax(sim, axis=-1, output_type=tf.int32)
+                if self.neighbours == 1:
+                    best = tf.reduce_max(sim, axis=-1, keepdims=True)
+                    score = clamp((2.0 - 2.0 * best - self.norm[0]) * self.norm[1])
+                else:  # each row's score clamped, then their mean (as the fixed form's RELU6 does)
+                    z = clamp((2.0 - 2.0 * sim - self.norm[0]) * self.norm[1])
+                    score = -self.top_mean(-z, first, -2.0 * self.cap)
+                nearest = tf.gather(self.bank, first)
             diff = tf.math.squared_difference(v, nearest)
             diff = tf.reshape(diff, (-1, self.grid, self.grid, self.orientations))
             if self.fixed:
@@ -186,7 +199,22 @@ def layer_classes() -> dict[str, Any]:
 
         def get_config(self) -> dict[str, Any]:
             return dict(super().get_config(), bank=self.bank_size, grid=self.grid, orientations=self.orientations,
-                        floor=self.floor, cap=self.cap, fixed=self.fixed)
+                        floor=self.floor, cap=self.cap, fixed=self.fixed, neighbours=self.neighbours)
+
+        def top_mean(self, t: Any, first: Any, gone: float) -> Any:
+            """[b, 1]: the mean of each row's ``neighbours`` largest values of ``t`` [b, bank] (``first``: its
+            ARG_MAX; ``gone``: a value at or below every entry, put where a largest one is taken out)."""
+            total = tf.reduce_max(t, axis=-1, keepdims=True)
+            if self.neighbours == 1:
+                return total
+            pos = tf.range(self.bank_size, dtype=tf.int32)[None, :]
+            at = first
+            for j in range(1, self.neighbours):
+                t = tf.where(tf.equal(pos - at[:, None], 0), tf.zeros_like(t) + gone, t)
+                total = total + tf.reduce_max(t, axis=-1, keepdims=True)
+                if j + 1 < self.neighbours:
+                    at = tf.argmax(t, axis=-1, output_type=tf.int32)
+            return total * (1.0 / self.neighbours)
 
     def per_feature_affine(v: Any, weight: Any, bias: Any) -> Any:
         """(v * weight + bias) per feature as a 1x1 DEPTHWISE_CONV_2D: int8 quantizes it per feature (a MUL

@@ -307,3 +307,21 @@ def test_window_spectrum_is_the_int8_inputs_expected_one() -> None:
     assert layers["new"].rounding == 1 and layers["old"].rounding == 0
     assert any("dft_noise" in w.name for w in layers["new"].weights)
     assert not any("dft_noise" in w.name for w in layers["old"].weights)  # older runs' weights.h5 still fit
+
+
+def test_window_spectrum_counts_each_band_once() -> None:
+    """New runs pool each frequency band once: log-spaced bands rounded to DFT bins merge on short windows, and the
+    last one used to fill the remaining features (a 24-sample window: 12 features, 8 different bands, the highest
+    counted 5 times). Runs fitted before keep their stored band count, and their pooling is in their weights."""
+    from studio.core.anomaly.fitting import dft_constants
+
+    for window in (10, 24, 100, 128, 427):
+        spec = D.window_spec(window, 1, 64)
+        bins, bands = spec.params["bins"], spec.params["bands"]
+        _, _, pool = dft_constants(window, bins, bands)
+        assert pool.shape == (bins, bands)
+        assert ((pool > 0).sum(axis=1) == 1).all()  # every frequency in exactly one band
+        assert len({tuple(col) for col in (pool > 0).T}) == bands  # no band twice
+    assert D.window_spec(24, 1, 64).params["bands"] == 8 and D.window_spec(427, 1, 64).params["bands"] == 15
+    old = D.DetectorSpec("window", (24, 1), dict(D.window_spec(24, 1, 64).params, bands=12))
+    assert D.build_detector(old).get_layer("features").spec_dim == 12

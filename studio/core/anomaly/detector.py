@@ -140,7 +140,9 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
     """``residual``: the graph also holds the shape residual and the blend of the two scores (:mod:`.blend`)."""
     pool = max(1, window // MAX_RAW_POINTS)
     bins = max(1, window // 2)  # frequencies 1 .. window/2
-    bands = max(1, min(MAX_BANDS, bins))
+    from .fitting import distinct_bands
+
+    bands = distinct_bands(bins, max(1, min(MAX_BANDS, bins)))  # each band once (fitting.band_edges)
     params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
               "cap": WINDOW_CAP, "rounding": WINDOW_ROUNDING}
     if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:

@@ -3,7 +3,7 @@
 // At start-up it runs the golden inputs (real validation samples, already preprocessed and quantized) through
 // the model and compares every output value with the one Studio recorded with TFLite-Micro's reference kernels:
 // a wrong model array, a wrong build flag or a kernel that computes differently shows up as SELFTEST FAILED.
-// It also says how many golden inputs the model classifies correctly (their true labels are known).
+// It also says how many golden inputs the model answers correctly (their true labels are known).
 // The op resolver lists exactly the ops of model.tflite; the arena is the measured minimum plus stated headroom
 // (see README.md and bundle.json).
 //
@@ -51,6 +51,11 @@ bool RegisterOps() {
 inline float AbsDiff(float a, float b) { return a > b ? a - b : b - a; }
 inline int AbsDiff(int8_t a, int8_t b) { return a > b ? a - b : b - a; }
 inline int AbsDiff(uint8_t a, uint8_t b) { return a > b ? a - b : b - a; }
+
+// The answer to one raw output: @DECIDE_DOC@
+int Decide(const @OUTPUT_CTYPE@* v) {
+@DECIDE_BODY@
+}
 }  // namespace
 
 const char* studio_model_label(int index) {
@@ -94,12 +99,10 @@ int studio_model_classify(const @INPUT_CTYPE@* input, @OUTPUT_CTYPE@* output) {
   for (int i = 0; i < STUDIO_MODEL_INPUT_LEN; ++i) in->data.@INPUT_DATA_FIELD@[i] = input[i];
   if (interpreter->Invoke() != kTfLiteOk) return -1;
   const TfLiteTensor* out = interpreter->output(0);
-  int best = 0;
-  for (int i = 0; i < STUDIO_MODEL_OUTPUT_LEN; ++i) {
-    if (output != nullptr) output[i] = out->data.@OUTPUT_DATA_FIELD@[i];
-    if (out->data.@OUTPUT_DATA_FIELD@[i] > out->data.@OUTPUT_DATA_FIELD@[best]) best = i;
+  if (output != nullptr) {
+    for (int i = 0; i < STUDIO_MODEL_OUTPUT_LEN; ++i) output[i] = out->data.@OUTPUT_DATA_FIELD@[i];
   }
-  return best;
+  return Decide(out->data.@OUTPUT_DATA_FIELD@);
 }
 
 int studio_model_selftest(void) {

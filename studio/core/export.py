@@ -34,6 +34,7 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 from studio.core.targets import TargetProfile, get_target
 
 TEMPLATE_FILES = ("run_model.py", "requirements.txt")
+VERDICTS = ("OK", "NOT OK")  # a detector's answers on a microcontroller: index 0 and 1 of studio_model_classify
 
 
 @dataclass
@@ -192,11 +193,13 @@ def write_bundle(
     if target.mcu:
         gold_json["tflm"] = mcu_bundle.write_mcu_files(
             put, tdir=tdir, folder=folder, model_bytes=model_bytes, io=io,
-            classes=["score"] if anomaly else classes,  # a detector's output is one value, not class scores
+            classes=list(VERDICTS) if anomaly else classes,  # a detector answers OK / NOT OK from its score
             arena=arena, x=x, expected=tflm_expected,
-            # -1: no class index (a boundary blend; every golden of a detector, whose output is a score)
-            labels=[-1 if label is None or anomaly else classes.index(label) for label in golden.labels],
-            tolerance=gold_json["tolerance"], input_note=_input_text(spec, io))
+            # -1: no class index (a boundary blend); a detector's goldens: 0 good, 1 defect
+            labels=[-1 if label is None else (int(label != anomaly["normal_class"]) if anomaly else
+                                              classes.index(label)) for label in golden.labels],
+            tolerance=gold_json["tolerance"], input_note=_input_text(spec, io),
+            threshold=float(anomaly["threshold"]) if anomaly else None)
         for item, out in zip(gold_json["items"], tflm_expected):
             item["expected_tflm"] = np.asarray(out).reshape(-1).tolist()
     put("golden/golden.json", json.dumps(gold_json, indent=1))

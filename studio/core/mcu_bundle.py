@@ -141,8 +141,8 @@ const int g_golden_labels[] = {{{", ".join(str(int(v)) for v in labels)}}};
     return {"golden_data.h": header, "golden_data.cc": source}
 
 
-def studio_model_h(io: dict[str, Any], classes: list[str], input_note: str) -> str:
-    """studio_model.h: the harness's API for firmware (C-callable)."""
+def studio_model_h(io: dict[str, Any], classes: list[str], input_note: str, threshold: float | None = None) -> str:
+    """studio_model.h: the harness's API for firmware (C-callable); ``threshold``: an anomaly detector's."""
     in_t, out_t = _C_TYPES[io["input"]["dtype"]], _C_TYPES[io["output"]["dtype"]]
     in_len = int(np.prod(io["input"]["shape"][1:]))
     out_len = int(np.prod(io["output"]["shape"][1:]))
@@ -158,15 +158,15 @@ def studio_model_h(io: dict[str, Any], classes: list[str], input_note: str) -> s
 // Input: {input_note}.{quant}
 #define STUDIO_MODEL_INPUT_LEN {in_len}
 #define STUDIO_MODEL_OUTPUT_LEN {out_len}
-#define STUDIO_MODEL_NUM_CLASSES {len(classes)}
+#define STUDIO_MODEL_NUM_CLASSES {len(classes)}{_detector_defines(threshold)}
 
 #ifdef __cplusplus
 extern "C" {{
 #endif
 // Loads the model and allocates the arena once; 0 on success. Called by the functions below as needed.
 int studio_model_init(void);
-// Classifies one input ({in_t}[STUDIO_MODEL_INPUT_LEN]); writes the raw output ({out_t}[STUDIO_MODEL_OUTPUT_LEN])
-// when `output` is not NULL. Returns the class index (see studio_model_label), or -1 on error.
+// {"Checks" if threshold is not None else "Classifies"} one input ({in_t}[STUDIO_MODEL_INPUT_LEN]); writes the raw output ({out_t}[STUDIO_MODEL_OUTPUT_LEN])
+// when `output` is not NULL. Returns {"0 (OK) or 1 (NOT OK)" if threshold is not None else "the class index"} (see studio_model_label), or -1 on error.
 int studio_model_classify(const {in_t}* input, {out_t}* output);
 // Runs the golden check and prints one line per golden input plus SELFTEST PASSED / FAILED through
 // MicroPrintf. Returns 0 when every output matches Studio's, else the number of mismatches (-1: no model).
@@ -180,8 +180,39 @@ const char* studio_model_label(int index);
 """
 
 
-def main_cc(template: str, ops: list[str], arena_bytes: int, labels: list[str], io: dict[str, Any]) -> str:
-    """Fill the main.cc template: the exact op resolver, the arena size and the class labels."""
+ARGMAX_BODY = """  int best = 0;
+  for (int i = 1; i < STUDIO_MODEL_OUTPUT_LEN; ++i) {
+    if (v[i] > v[best]) best = i;
+  }
+  return best;"""
+
+
+def decide_code(io: dict[str, Any], threshold: float | None) -> tuple[str, str]:
+    """(comment, body) of main.cc's ``Decide``: the top class of a classifier, or a detector's verdict (0 OK,
+    1 NOT OK: the score output, dequantized, above the threshold, as run_model.py decides)."""
+    if threshold is None:
+        return "the index of the highest class score.", ARGMAX_BODY
+    out = io["output"]
+    if out["dtype"] == "float32":
+        score = "v[0]"
+    else:
+        score = f"(static_cast<float>(v[0]) - ({int(out['zero_point'])})) * {_c_float(float(out['scale']))}"
+    body = (f"  const float score = {score};  // the anomaly score, dequantized\n"
+            "  return score > STUDIO_MODEL_THRESHOLD ? 1 : 0;")
+    return "1 (NOT OK) when the anomaly score is above STUDIO_MODEL_THRESHOLD, else 0 (OK).", body
+
+
+def _detector_defines(threshold: float | None) -> str:
+    if threshold is None:
+        return ""
+    return ("\n\n// An anomaly detector: the output is its score; NOT OK when the score (dequantized) is above this "
+            f"threshold,\n// calibrated in Studio.\n#define STUDIO_MODEL_THRESHOLD {_c_float(float(threshold))}")
+
+
+def main_cc(template: str, ops: list[str], arena_bytes: int, labels: list[str], io: dict[str, Any],
+            threshold: float | None = None) -> str:
+    """Fill the main.cc template: the exact op resolver, the arena size, the class labels and how an output
+    becomes an answer (``threshold``: a detector's, whose labels are OK / NOT OK)."""
     from studio.core.errors import ConfigError
 
     ops = [o for o in ops if o not in ("DELEGATE",)]
@@ -193,8 +224,11 @@ def main_cc(template: str, ops: list[str], arena_bytes: int, labels: list[str], 
         f"  if (resolver.{resolver_method(o)}() != kTfLiteOk) return false;  // {c_comment_text(o)}" for o in ops
     )
     inp, out = io["input"]["dtype"], io["output"]["dtype"]
+    doc, body = decide_code(io, threshold)
     return (
         template.replace("@NUM_OPS@", str(len(ops)))
+        .replace("@DECIDE_DOC@", doc)
+        .replace("@DECIDE_BODY@", body)
         .replace("@OP_RESOLVER_ADDS@", adds)
         .replace("@ARENA_BYTES@", str(int(arena_bytes)))
         .replace("@NUM_CLASSES@", str(len(labels)))
@@ -247,12 +281,16 @@ def write_mcu_files(
     labels: list[int],
     tolerance: float,
     input_note: str,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Write the C array, golden data, API header, ``main.cc`` and build files through ``put(name, data)``, and
     ``golden/golden_tflm.npz`` (the same golden data for checks on a PC). Returns golden.json's "tflm" entry.
 
     ``x`` are the goldens as float32 model inputs, ``expected`` TFLite-Micro's outputs for them (reference
-    kernels, at the stated arena), ``labels`` their true class indices."""
+    kernels, at the stated arena), ``labels`` their true class indices. ``threshold``: an anomaly detector's
+    (``classes`` are then OK / NOT OK and ``labels`` 0 for a good golden, 1 for a defect)."""
+    if threshold is not None and int(np.prod(io["output"]["shape"][1:])) != 1:
+        raise ValueError("a detector's first output must be its one score")
     from studio.core.measure import op_names
 
     xq = quantized(x, io)
@@ -261,9 +299,9 @@ def write_mcu_files(
         put(name, text)
     for name, text in golden_data_files(xq, expected, labels, tolerance).items():
         put(name, text)
-    put("studio_model.h", studio_model_h(io, classes, input_note))
+    put("studio_model.h", studio_model_h(io, classes, input_note, threshold))
     put("main.cc", main_cc((tdir / "main.cc").read_text(encoding="utf-8"), op_names(model_bytes),
-                           int(arena["recommended_bytes"]), classes, io))
+                           int(arena["recommended_bytes"]), classes, io, threshold))
     for name in MCU_TEMPLATE_FILES:
         put(name, (tdir / name).read_bytes())
     buf = io_mod.BytesIO()

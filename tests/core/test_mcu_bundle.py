@@ -167,7 +167,7 @@ def _io(dtype: str, n_in: int, n_out: int) -> dict:
 
 
 def _write_harness(folder: Path, dtype: str, inputs: np.ndarray, expected: np.ndarray, labels: list[int],
-                   tol: float, classes: list[str]) -> None:
+                   tol: float, classes: list[str], threshold: float | None = None) -> None:
     methods = "\n".join(f"  TfLiteStatus {mcu_bundle.resolver_method(o)}() {{ return kTfLiteOk; }}" for o in OPS)
     stubs = folder / "stubs" / "tensorflow" / "lite"
     for rel in ("micro/micro_interpreter.h", "micro/micro_log.h", "micro/micro_mutable_op_resolver.h",
@@ -178,8 +178,9 @@ def _write_harness(folder: Path, dtype: str, inputs: np.ndarray, expected: np.nd
     io = _io(dtype, inputs.shape[1], expected.shape[1])
     files = mcu_bundle.model_data_files(bytes(range(256)))
     files.update(mcu_bundle.golden_data_files(inputs, expected, labels, tol))
-    files["studio_model.h"] = mcu_bundle.studio_model_h(io, classes, "a test input")
-    files["main.cc"] = mcu_bundle.main_cc(resource_path("harness", "main.cc").read_text(), OPS, 4096, classes, io)
+    files["studio_model.h"] = mcu_bundle.studio_model_h(io, classes, "a test input", threshold)
+    files["main.cc"] = mcu_bundle.main_cc(resource_path("harness", "main.cc").read_text(), OPS, 4096, classes, io,
+                                          threshold)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
 
@@ -244,6 +245,26 @@ def test_main_cc_counts_only_labelled_goldens_as_correct(tmp_path: Path) -> None
     out = parse_output(subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True).stdout)
     assert out["passed"] and (out["correct"], out["total"]) == (1, 1)
     assert [it["label"] for it in out["items"]] == ["a", "(blend)"]
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+def test_main_cc_of_a_detector_answers_ok_or_not_ok_at_the_threshold(tmp_path: Path) -> None:
+    """A detector's harness answers OK / NOT OK: its score output, dequantized, against the bundle's threshold,
+    and counts those answers against good / defect (it printed 'predicted score' for every golden and 'CORRECT ON
+    0 OF 0'). The stand-in model's score is its first input value: (q + 128) / 256 at this output scale."""
+    inputs = np.array([[-50, 3], [100, 0], [10, -7]], np.int8)  # scores 0.30, 0.89, 0.54
+    _write_harness(tmp_path, "int8", inputs, inputs[:, :1].copy(), [0, 1, 0], 2, ["OK", "NOT OK"], threshold=0.5)
+    assert "#define STUDIO_MODEL_THRESHOLD 0.5f" in (tmp_path / "studio_model.h").read_text()
+    build = _compile(tmp_path, "int8", "c++17")
+    assert build.returncode == 0, build.stderr
+    out = parse_output(subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True).stdout)
+    assert out["passed"] and [it["predicted"] for it in out["items"]] == ["OK", "NOT OK", "NOT OK"]
+    assert [it["label"] for it in out["items"]] == ["OK", "NOT OK", "OK"]
+    assert (out["correct"], out["total"]) == (2, 3)  # the third, good, is flagged: a false alarm
+    with pytest.raises(ValueError):  # a detector's first output must be its score alone
+        mcu_bundle.write_mcu_files(lambda *_: None, tdir=tmp_path, folder=tmp_path, model_bytes=b"",
+                                   io=_io("int8", 2, 4), classes=["OK", "NOT OK"], arena={}, x=inputs,
+                                   expected=inputs, labels=[0, 1, 0], tolerance=2, input_note="", threshold=0.5)
 
 
 @pytest.mark.skipif(GXX is None, reason="g++ not installed")

@@ -326,3 +326,34 @@ def test_check_bundle_runs_tflite_micro_and_the_compiled_harness(bundles, other_
     assert bad["ok"] is False and bad["checks"][0]["ran"] and not bad["checks"][0]["ok"]
     assert bad["checks"][0]["model_array_matches"] is False and "NOT hold" in bad["checks"][0]["detail"]
     assert bad["summary"][0].startswith("Does NOT reproduce") and bad["reproduces"]["matched"] < n
+
+
+@pytest.mark.parametrize("task", ["image-anomaly", "sensor-anomaly"])
+def test_detector_bundle_answers_ok_not_ok_on_tflite_micro(task: str, tmp_path: Path) -> None:
+    """An int8 detector exported for a microcontroller builds against TFLite-Micro, passes its golden check
+    within the stated arena, and answers OK / NOT OK at the bundle's threshold for each golden, counted against
+    good / defect (it used to print 'predicted score' and 'CORRECT ON 0 OF 0')."""
+    from studio.core import tflm_build
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.data.synth import make_anomaly_image_folder, make_sensor_folder
+    from studio.core.export import export
+    from studio.core.optimize import OptimizeConfig, optimize
+    from studio.core.project import Project
+
+    project = Project.create(tmp_path / "p", task)
+    if task == "image-anomaly":
+        data = make_anomaly_image_folder(tmp_path / "d", good=30, defects={"hole": 4, "scratch": 4}, size=(32, 32))
+    else:
+        data = make_sensor_folder(tmp_path / "d", ("normal", "shake"), recordings=10, length=160)
+    import_data(project, data)
+    train_anomaly(project, default_config(project))
+    optimize(project, OptimizeConfig(quantize="int8", name="int8"), NullReporter())
+    bundle = export(project, tmp_path / "b", variant="int8", target="cortex-m7").out
+    assert "#define STUDIO_MODEL_THRESHOLD" in (bundle / "studio_model.h").read_text()
+    run = tflm_build.build_and_run(bundle, KIT, CXX)
+    assert run["built"] and run["passed"] and run["exit_code"] == 0, run["output"][-2000:]
+    assert {it["predicted"] for it in run["items"]} <= {"OK", "NOT OK"}
+    assert {it["label"] for it in run["items"]} == {"OK", "NOT OK"}  # good and defect goldens
+    assert run["total"] == len(run["items"]) > 0 and run["correct"] >= run["total"] - 1

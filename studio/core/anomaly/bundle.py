@@ -91,6 +91,10 @@ def readme_section(variant: dict[str, Any]) -> str:
         + f"Validation AUROC through LiteRT: {a.get('auroc') if a.get('auroc') is not None else '–'}.\n"
         "To move the threshold, edit `anomaly.threshold` in preprocess.json (or set it in Studio and export "
         "again); `--threshold X` overrides it for one run.\n"
+        "In a microcontroller bundle, `studio_model_classify()` returns 0 (OK) or 1 (NOT OK): the score output, "
+        "dequantized, against `STUDIO_MODEL_THRESHOLD` in `studio_model.h`"
+        + (" (call it on each window: a recording is NOT OK when any of its windows is)" if unit == "recording"
+           else "") + "; the start-up self-test prints each golden's answer beside its true one.\n"
     )
 
 

@@ -199,6 +199,25 @@ def write_texture(root: Path, kind: str, size: int = 256, n_train: int = 200, n_
 
 
 # ---------------------------------------------------------------------------------------------- digits
+TEXTURE_CLASSES = ("good",) + DEFECTS
+
+
+def write_texture_defects(root: Path, per_class: int = 160, size: int = 128, seed: int = 5150) -> Path:
+    """A colour image-classification set, ``root/<class>/*.png``: good / scratch / hole / stain / crack photos
+    (:func:`add_defect`) of all five materials (two canvases each, any rotation), ``per_class`` images per class.
+    The shrink benchmark's ``textures-800`` (faint scratches and cracks keep a compact CNN near 0.55)."""
+    rng = np.random.default_rng(seed)
+    canvases = [material(k, int(size * 3.2), rng) for k in TEXTURES for _ in range(2)]
+    for c in TEXTURE_CLASSES:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            p = photograph(canvases[int(rng.integers(len(canvases)))], size, rng, rot_deg=180)
+            if c != "good":
+                p = add_defect(p, c, rng)
+            light(p, rng).save(root / c / f"{i:04d}.png")
+    return root
+
+
 def _bilinear(img: np.ndarray, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
     h, w = img.shape
     y0, x0 = np.floor(yy).astype(int), np.floor(xx).astype(int)

@@ -9,7 +9,9 @@ have test splits large enough for the "within 1 point" check (one test image is 
   bundled sample's (288), the test split almost four times its 96 images (one image was 1.04 points there);
 - ``digits28``: all 1,797 scikit-learn digits made MNIST-shaped (28 px, rotation, shift, scale, stroke width,
   elastic warp: bench.anomaly_data.digit28), split 45 / 15 / 40 %: 10 classes where an SVM on raw pixels is strong;
-- also available: ``inspection`` (the bundled sample, 20 / 20 % val / test) and ``digits`` (8 px digits as PNGs).
+- also available: ``textures-800``, colour photos of five materials, good or with one of four defects (160 per
+  class at 128 px, bench.anomaly_data.write_texture_defects), split 40 / 15 / 45 %; ``inspection`` (the bundled
+  sample, 20 / 20 % val / test) and ``digits`` (8 px digits as PNGs).
 
 Rows:
 
@@ -50,7 +52,8 @@ CHANCE_NOTE = ("; the classic baselines are at chance on this data, not broken: 
 SAMPLE = ROOT / "samples" / "inspection" / "data"
 KB30 = 30 * 1024
 # dataset -> (val, test) fractions of the import
-SPLITS = {"inspection": (0.2, 0.2), "digits": (0.2, 0.2), "inspection-800": (0.15, 0.45), "digits28": (0.15, 0.4)}
+SPLITS = {"inspection": (0.2, 0.2), "digits": (0.2, 0.2), "inspection-800": (0.15, 0.45), "digits28": (0.15, 0.4),
+          "textures-800": (0.15, 0.45)}
 DEFAULT_DATA = "inspection-800,digits28"
 
 
@@ -67,6 +70,10 @@ def _source(name: str, work: Path) -> Path:
         from bench.anomaly_data import write_digits28
 
         return write_digits28(work / "digits28")
+    if name == "textures-800":
+        from bench.anomaly_data import write_texture_defects
+
+        return write_texture_defects(work / "textures-800")
     if name == "inspection-800":
         out = work / "inspection-800"
         subprocess.run([sys.executable, str(ROOT / "samples" / "inspection" / "generate.py"), "--out", str(out),

@@ -59,3 +59,17 @@ def test_vibration_oneclass_defects_never_in_test(tmp_path):
         assert len(tr[other]) == 2 and len(tr["normal"]) == 3
         assert not tr[other] & set().union(*te.values())
         assert not tr[other] & tr["normal"]
+
+
+def test_texture_defect_set_has_every_class_in_colour_and_is_deterministic(tmp_path):
+    from PIL import Image
+
+    a = A.write_texture_defects(tmp_path / "a", per_class=2, size=32)
+    b = A.write_texture_defects(tmp_path / "b", per_class=2, size=32)
+    c = A.write_texture_defects(tmp_path / "c", per_class=2, size=32, seed=1)
+    assert _names(a) == {k: {"0000.png", "0001.png"} for k in ("good", "scratch", "hole", "stain", "crack")}
+    im = Image.open(a / "stain" / "0001.png")
+    assert im.mode == "RGB" and im.size == (32, 32)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.png"))
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)

@@ -178,6 +178,12 @@ class ExportPage(Page):
         self._set_bundle(None)
         self._out_custom = False
         self._exported_for = None
+        self._loading = True
+        try:  # another project's variants must not stay listed (nor be exported) until this one's arrive
+            self.variant_combo.clear()
+        finally:
+            self._loading = False
+        self._update_out()
 
     def _bundle_is_current(self) -> bool:
         project = self.state.project

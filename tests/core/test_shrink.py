@@ -46,6 +46,16 @@ def test_channel_pruning_retrains_at_the_runs_learning_rate() -> None:
     assert finetune_learning_rate(OptimizeConfig(prune=0.5), None) == pytest.approx(1e-3)
 
 
+def test_channel_pruning_averages_thirty_epochs_unless_the_fine_tune_is_shorter() -> None:
+    """The averaged tail after the last cut: 30 epochs by default (15 before: on 14 paired runs its worst case was
+    -1.39 points against -0.83), never longer than the fine-tune, or the user's own count."""
+    from studio.core.optimize.build import averaged_epochs
+
+    assert averaged_epochs(OptimizeConfig(prune=0.5, prune_kind="channels"), 150) == 30
+    assert averaged_epochs(OptimizeConfig(prune=0.5, prune_kind="channels"), 12) == 12
+    assert averaged_epochs(OptimizeConfig(prune=0.5, prune_kind="channels", average_epochs=5), 150) == 5
+
+
 def test_flash_bytes_and_comparison_with_the_unpruned_int8_model() -> None:
     from studio.core.measure import flash_bytes
     from studio.core.optimize.store import compare_with_reference

@@ -100,6 +100,12 @@ def finetune_learning_rate(config: OptimizeConfig, base_learning_rate: float | N
     return (base_learning_rate or 1e-3) * (CHANNEL_LR_FACTOR if config.channels else FINETUNE_LR_FACTOR)
 
 
+def averaged_epochs(config: OptimizeConfig, epochs: int) -> int:
+    """Epochs of the averaged tail after the last cut's fine-tune: the user's (``average_epochs``), else
+    CHANNEL_AVERAGE_EPOCHS, never longer than the fine-tune (one asked to be short, --finetune-epochs, stays short)."""
+    return min(CHANNEL_AVERAGE_EPOCHS, int(epochs)) if config.average_epochs is None else int(config.average_epochs)
+
+
 def channel_schedule(config: OptimizeConfig, run_config: Any) -> tuple[int, int]:
     """(epochs, patience) of the fine-tune after the last cut: the user's epochs, else as long as the run
     trained (at least DEFAULT_CHANNEL_FINETUNE_EPOCHS / CHANNEL_PATIENCE)."""
@@ -120,8 +126,7 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
     lo, hi = progress
     epochs, patience = channel_schedule(config, arrays.training.config)
     cuts = channel_steps(config.prune, CHANNEL_STEP)
-    # by default never longer than the fine-tune: one asked to be short (--finetune-epochs) stays short
-    averaged = min(CHANNEL_AVERAGE_EPOCHS, epochs) if config.average_epochs is None else int(config.average_epochs)
+    averaged = averaged_epochs(config, epochs)
     # progress: the short fine-tunes between cuts take about a fifth of the time each
     weights = [0.2] * (len(cuts) - 1) + [1.0]
     edges = [lo + (hi - lo) * 0.8 * sum(weights[:i]) / sum(weights) for i in range(len(cuts) + 1)]

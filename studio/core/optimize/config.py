@@ -46,7 +46,10 @@ DISTILL_BY_DEFAULT = False
 # -5.56 -> -5.28, -1.11 -> +0.56; digits28 -1.67 -> -1.25, +0.56 -> +0.70. At least as good on 7 of 8 paired runs
 # (worse on one by two images), mean -1.42 -> -0.76 points, within 1 point on 6 of 8 (4 of 8 without), +12-14 %
 # CPU: on by default (docs/benchmarks.md, "Shrinking"). The bench's c50 rows were measured before it.
-CHANNEL_AVERAGE_EPOCHS = 15
+# 30 epochs since 2026-12-02: on 14 paired runs of new models and data (textures-800, inspection-800b, digits28,
+# inspection-800; the 15- and 30-epoch means saved from the same fine-tune) within 1 point on 14 of 14 (15: 13),
+# worst -0.83 (15: -1.39), mean +1.69 (15: +1.82; better on 4, worse on 6, equal on 4), +14 % CPU.
+CHANNEL_AVERAGE_EPOCHS = 30
 # Channel pruning's fine-tunes (every cut, and the averaged tail at AVERAGE_LR_FACTOR of it) start at this fraction
 # of the run's learning rate: 1.0 retrains at the run's own rate, its plateau cuts and early stopping as in
 # training (learning-rate rewinding, Renda et al. 2020) instead of the half rate magnitude pruning fine-tunes at.

@@ -83,13 +83,19 @@ def test_global_detector_separates_one_digit_from_the_others() -> None:
     assert auroc(np.r_[s_good, s_bad], np.r_[np.zeros(len(s_good)), np.ones(len(s_bad))]) >= 0.95
 
 
+def _zeros_and_test() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's digits at 16 px in [-1, 1]: (all images, indices of the zeros, test images: the zeros after
+    the first 100, then 60 other digits)."""
+    digits = pytest.importorskip("sklearn.datasets").load_digits()
+    imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1
+    zero = np.flatnonzero(digits.target == 0)
+    return imgs, zero, imgs[np.r_[zero[100:], np.flatnonzero(digits.target != 0)[:60]]]
+
+
 def test_global_detector_fixed_range_form_keeps_the_float_scores_and_old_runs_their_graph() -> None:
     """New runs saturate the cells at cell_cap (above every training cell) and score each bank row in one
     FULLY_CONNECTED + RELU6: the float scores are the former graph's; a run fitted before (no "fixed") keeps it."""
-    digits = pytest.importorskip("sklearn.datasets").load_digits()
-    imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1  # 16 px
-    zero = np.flatnonzero(digits.target == 0)
-    test = imgs[np.r_[zero[100:], np.flatnonzero(digits.target != 0)[:60]]]
+    imgs, zero, test = _zeros_and_test()
     spec = D.global_spec(16, 1, 256)
     assert spec.params["fixed"] == 1
     old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k != "fixed"})
@@ -112,10 +118,7 @@ def test_global_detector_scores_the_mean_of_its_four_nearest_bank_rows_and_old_r
     from studio.core.tfenv import load_tf
 
     _, keras = load_tf()
-    digits = pytest.importorskip("sklearn.datasets").load_digits()
-    imgs = np.repeat(np.repeat(digits.images, 2, 1), 2, 2)[..., None].astype(np.float32) / 8.0 - 1  # 16 px
-    zero = np.flatnonzero(digits.target == 0)
-    test = imgs[np.r_[zero[100:], np.flatnonzero(digits.target != 0)[:60]]]
+    imgs, zero, test = _zeros_and_test()
     spec = D.global_spec(16, 1, 256)
     assert spec.params["neighbours"] == 4
     old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k != "neighbours"})

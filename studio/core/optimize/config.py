@@ -48,7 +48,9 @@ DISTILL_BY_DEFAULT = False
 # CPU: on by default (docs/benchmarks.md, "Shrinking"). The bench's c50 rows were measured before it.
 # 30 epochs since 2026-12-02: on 14 paired runs of new models and data (textures-800, inspection-800b, digits28,
 # inspection-800; the 15- and 30-epoch means saved from the same fine-tune) within 1 point on 14 of 14 (15: 13),
-# worst -0.83 (15: -1.39), mean +1.69 (15: +1.82; better on 4, worse on 6, equal on 4), +14 % CPU.
+# worst -0.83 (15: -1.39), mean +1.69 (15: +1.82; better on 4, worse on 6, equal on 4), +14 % CPU. Six more
+# (inspection-800 training seeds 1, 2, 4): within 1 point on 3 of 6 either way, worst -2.50 either way, mean +0.69
+# (15: +0.47). Over all 20: 17 vs 16 within 1 point, the same worst case, the same mean: a small difference.
 CHANNEL_AVERAGE_EPOCHS = 30
 # Channel pruning's fine-tunes (every cut, and the averaged tail at AVERAGE_LR_FACTOR of it) start at this fraction
 # of the run's learning rate: 1.0 retrains at the run's own rate, its plateau cuts and early stopping as in

@@ -140,9 +140,7 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
     """``residual``: the graph also holds the shape residual and the blend of the two scores (:mod:`.blend`)."""
     pool = max(1, window // MAX_RAW_POINTS)
     bins = max(1, window // 2)  # frequencies 1 .. window/2
-    from .fitting import distinct_bands
-
-    bands = distinct_bands(bins, max(1, min(MAX_BANDS, bins)))  # each band once (fitting.band_edges)
+    bands = distinct_bands(bins, max(1, min(MAX_BANDS, bins)))  # each band once (band_edges)
     params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
               "cap": WINDOW_CAP, "rounding": WINDOW_ROUNDING}
     if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:
@@ -151,6 +149,29 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
 
 
 # ---------------------------------------------------------------------------------------------- building
+def log_edges(bins: int, bands: int) -> np.ndarray:
+    """Bin edges of ``bands`` log-spaced bands over frequencies 1..bins, rounded; equal ones merged."""
+    return np.unique(np.round(np.geomspace(1, bins + 1, bands + 1)).astype(int) - 1)
+
+
+def distinct_bands(bins: int, bands: int) -> int:
+    """How many different bands ``bands`` log-spaced bands over ``bins`` frequencies are once rounded to bins."""
+    return max(1, len(log_edges(bins, bands)) - 1)
+
+
+def band_edges(bins: int, bands: int) -> np.ndarray:
+    """The edges of ``bands`` different log-spaced bands: those of the fewest requested bands (from ``bands``)
+    that round to exactly ``bands`` different ones (:func:`distinct_bands`). Runs fitted before 2026-12-02 05:30
+    asked for more bands than rounding leaves (16 of 50 bins: 13), and the last band was repeated in the rest: up
+    to 5 of 12 spectrum features on 24-sample windows were one copy of the highest, quietest band, the one the
+    int8 input's rounding moves most; their band pooling is stored in their weights and stays as it was."""
+    for asked in range(bands, max(bands, bins) + 1):
+        edges = log_edges(bins, asked)
+        if len(edges) - 1 == bands:
+            return edges
+    return log_edges(bins, bands)
+
+
 def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool = False) -> Any:
     """The Keras model of ``spec`` (constants zero until fitted or loaded). Outputs: score [b, 1] (and map).
 

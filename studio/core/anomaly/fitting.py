@@ -194,7 +194,7 @@ def dft_constants(window: int, bins: int, bands: int) -> tuple[np.ndarray, np.nd
     k = np.arange(1, bins + 1)
     cos = np.cos(2 * math.pi * np.outer(n, k) / window) * hann[:, None] / math.sqrt(window)
     sin = np.sin(2 * math.pi * np.outer(n, k) / window) * hann[:, None] / math.sqrt(window)
-    edges = band_edges(bins, bands)
+    edges = D.band_edges(bins, bands)
     pool = np.zeros((bins, bands))
     for i in range(bands):
         lo = edges[min(i, len(edges) - 2)]
@@ -273,29 +273,6 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     if progress:
         progress(1.0)
     return model, info
-
-
-def log_edges(bins: int, bands: int) -> np.ndarray:
-    """Bin edges of ``bands`` log-spaced bands over frequencies 1..bins, rounded; equal ones merged."""
-    return np.unique(np.round(np.geomspace(1, bins + 1, bands + 1)).astype(int) - 1)
-
-
-def distinct_bands(bins: int, bands: int) -> int:
-    """How many different bands ``bands`` log-spaced bands over ``bins`` frequencies are once rounded to bins."""
-    return max(1, len(log_edges(bins, bands)) - 1)
-
-
-def band_edges(bins: int, bands: int) -> np.ndarray:
-    """The edges of ``bands`` different log-spaced bands: those of the fewest requested bands (from ``bands``)
-    that round to exactly ``bands`` different ones (:func:`distinct_bands`). Runs fitted before 2026-12-02 05:30
-    asked for more bands than rounding leaves (16 of 50 bins: 13), and the last band was repeated in the rest: up
-    to 5 of 12 spectrum features on 24-sample windows were one copy of the highest, quietest band, the one the
-    int8 input's rounding moves most; their band pooling is stored in their weights and stays as it was."""
-    for asked in range(bands, max(bands, bins) + 1):
-        edges = log_edges(bins, asked)
-        if len(edges) - 1 == bands:
-            return edges
-    return log_edges(bins, bands)
 
 
 def spectral_constants(x: np.ndarray, window: int, p: dict[str, Any],

@@ -104,7 +104,6 @@ def misclassified_items(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-
 SPLIT_WORDS = {"val": "the validation examples", "test": "the test examples", "train": "the training examples"}
 
 

@@ -9,8 +9,9 @@ against TFLite-Micro when a compiler and a host build are present). The page sho
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
@@ -129,11 +130,8 @@ class ExportPage(Page):
         self.not_ready.refresh()
         if self.bundle is not None and not self._bundle_is_current():
             self._set_bundle(None)  # another project, variant or device since it was written
-        self._loading = True
-        try:
+        with self._quietly():
             self.target_combo.set_target(project.settings.get("target"))
-        finally:
-            self._loading = False
         self._variants_job = self.state.query("variants", {"target": project.settings.get("target")},
                                               succeeded=self._show_variants, failed=self._variants_failed)
 
@@ -151,8 +149,7 @@ class ExportPage(Page):
         project = self.state.project
         if project is None:
             return
-        self._loading = True
-        try:
+        with self._quietly():
             current = self.variant_combo.currentData()
             self.variant_combo.clear()
             for v in variants:
@@ -168,8 +165,6 @@ class ExportPage(Page):
             preferred = current or project.data.get("active_variant")
             index = self.variant_combo.findData(preferred)
             self.variant_combo.setCurrentIndex(index if index >= 0 else self.variant_combo.count() - 1)
-        finally:
-            self._loading = False
         self._update_out()
         self.variants_shown.emit()
 
@@ -178,12 +173,19 @@ class ExportPage(Page):
         self._set_bundle(None)
         self._out_custom = False
         self._exported_for = None
-        self._loading = True
-        try:  # another project's variants must not stay listed (nor be exported) until this one's arrive
+        # another project's variants must not stay listed (nor be exported) until this one's arrive
+        with self._quietly():
             self.variant_combo.clear()
+        self._update_out()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Fill the combo boxes without their change signals counting as the user's choice."""
+        self._loading = True
+        try:
+            yield
         finally:
             self._loading = False
-        self._update_out()
 
     def _bundle_is_current(self) -> bool:
         project = self.state.project

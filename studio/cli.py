@@ -248,7 +248,9 @@ def _train_anomaly(project: Any, args: argparse.Namespace, rep: CliReporter) -> 
     out = train_anomaly(project, config, rep).to_json()
     rep.status(f"{out['detector']} detector: validation AUROC {_fmt(out['val_auroc'])}, threshold "
                f"{out['threshold']:.4g} ({out['val'].get('false_alarm_rate', 0) * 100:.1f} % false alarms on "
-               "validation good examples)")
+               f"validation good examples; it rests on {out['threshold_good_examples']} good examples)")
+    if out.get("threshold_warning"):
+        rep.status(out["threshold_warning"])
     return out
 
 
@@ -279,6 +281,8 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         rep.status(f"AUROC {_fmt(out['auroc'])}, detection {_fmt(out['detection_rate'], True)}, false alarms "
                    f"{_fmt(out['false_alarm_rate'], True)} at threshold {out['threshold']:.4g} on {out['n']} "
                    f"{out['unit']}s")
+        if out.get("threshold_warning"):
+            rep.status(out["threshold_warning"])
     elif not args.json:
         if "recording_accuracy" in out:
             rep.status(f"per recording: accuracy {out['recording_accuracy'] * 100:.1f}% on {out['recordings']} "
@@ -339,6 +343,8 @@ def cmd_threshold(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
     m = record["metrics"]
     rep.status(f"threshold {record['threshold']:.4g} ({record['policy_text']}): on validation "
                f"{_fmt(m['false_alarm_rate'], True)} false alarms, {_fmt(m['detection_rate'], True)} of defects caught")
+    if record.get("warning"):
+        rep.status(record["warning"])
     return record
 
 

@@ -97,7 +97,8 @@ def test_image_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture)
 
 
 @pytest.mark.slow
-def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_anomaly_sensor_folder(tmp_path / "data", normal=10, defects={"rattle": 4}, length=200)
     project = str(tmp_path / "S")
     run_json(capsys, "new", project, "--task", "sensor-anomaly")
@@ -108,7 +109,18 @@ def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert EVAL_FIELDS <= set(ev) and ev["unit"] == "recording"
     assert ev["n"] == 6 and ev["windows"]["n"] == 6 * 6  # 200 rows: windows at 0..128 plus one at the end
     assert ev["recording_accuracy"] == ev["accuracy"] and ev["recordings"] == len(ev["recording_items"]) == 6
-    run_json(capsys, "optimize", project, "--quantize", "int8")
+    # the threshold rests on the 2 validation and the 8 training good recordings (each held out of a refit)
+    assert (ev["threshold_good_examples"], ev["threshold_val_good"], ev["threshold_held_out_good"]) == (10, 2, 8)
+    assert ev["threshold_warning"].startswith("The threshold rests on 10 good recordings; add more good examples")
+    assert trained["threshold_good_examples"] == 10 and trained["threshold_warning"] == ev["threshold_warning"]
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        m.delenv("STUDIO_QUIET", raising=False)
+        assert main(["evaluate", project]) == 0  # without --json the CLI says it in words
+    printed = capsys.readouterr()
+    assert "The threshold rests on 10 good recordings; add more good examples" in printed.out + printed.err
+    variant = run_json(capsys, "optimize", project, "--quantize", "int8")
+    assert variant["anomaly"]["n_good"] == 10  # the bundle's threshold rests on the same goods
     bundle = tmp_path / "bundle"
     run_json(capsys, "export", project, str(bundle), "--target", "cortex-m4")
     assert (bundle / "main.cc").exists()

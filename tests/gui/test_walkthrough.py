@@ -289,6 +289,10 @@ def fit_and_evaluate_anomaly(window, qtbot) -> None:
     result = page.last_result
     assert result["auroc"] is not None and result["auroc"] > 0.8
     assert ev.view.gallery.thumbs, "the most anomalous images are shown with their heat maps"
+    n_good = result["threshold_good_examples"]  # validation goods + held-out training goods
+    assert n_good >= result["threshold_val_good"] > 0
+    assert ev.threshold_warning.isVisible() == (n_good < 20)  # few: said in plain words above the figures
+    assert n_good >= 20 or f"The threshold rests on {n_good} good examples" in ev.threshold_warning.text()
     hist = ev.view.histogram
     hist.set_threshold(max(result["scores"]["defect"]) + 1.0)  # above every defect: all of them missed
     assert hist.figures["misses"] == hist.figures["n_defect"] > 0 and "Missed defects" in hist.summary.text()

@@ -69,12 +69,24 @@ def evaluate_anomaly(project: Any, run_id: str | None = None, split: str | None 
     out.update(
         split=split_name, source=source, run=info.run_id, detector=info.detector.kind,
         policy=calibration.get("policy"), policy_text=calibration.get("policy_text"),
-        normal_class=info.normal_class,
+        normal_class=info.normal_class, **threshold_basis(calibration),
     )
     if split_name == "train":
         out["note"] = "training examples are in the detector's memory: their scores are optimistic"
     reporter.progress(1.0, "evaluation finished")
     return AnomalyEvalResult(out)
+
+
+def threshold_basis(calibration: dict[str, Any]) -> dict[str, Any]:
+    """How many good examples the threshold rests on (validation + held-out training ones) and, when they are
+    few, the plain-words warning (runs calibrated before 2026-12-02: validation only)."""
+    from .runs import few_good_warning
+
+    n_val = len((calibration.get("val") or {}).get("good") or [])
+    n_held = len((calibration.get("held_out") or {}).get("good") or [])
+    n = int(calibration.get("n_good", n_val + n_held))
+    return {"threshold_good_examples": n, "threshold_val_good": n_val, "threshold_held_out_good": n_held,
+            "threshold_warning": few_good_warning(n, calibration.get("unit", "image"))}
 
 
 def figures(scored: Scored, threshold: float) -> dict[str, Any]:

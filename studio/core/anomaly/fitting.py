@@ -19,6 +19,9 @@ from . import detector as D
 from .detector import DetectorSpec
 
 PREDICT_BATCH = 32
+# the key of a fitter's facts that is for the threshold, not for model.json (train pops it): each training
+# example's score from the bank without it (global)
+HELD_OUT = "_held_out"
 
 
 def _pool(x: np.ndarray, f: int) -> np.ndarray:
@@ -155,34 +158,44 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     cell_cap = D.cell_cap(highest[0], highest[1])
     D.set_consts(D.layer(model, "cells"), oriented=kernel, **({"cell_cap": np.array([cell_cap])} if fixed else {}))
     near = D.layer(model, "nearest")
-    best, d_loo = loo_neighbours(v, bank, bank_source, int(near.neighbours))
+    best, d_loo, nearest_d = loo_neighbours(v, bank, bank_source, int(near.neighbours))
     maps = ((v - bank[best]) ** 2).reshape(len(v), p["grid"] * p["grid"], p["orientations"]).sum(axis=2)
-    D.set_consts(near, bank=bank, norm=np.array(D.robust_norm(d_loo)), map_norm=np.array(D.robust_norm(maps.max(axis=1))))
+    norm = np.array(D.robust_norm(d_loo))
+    D.set_consts(near, bank=bank, norm=norm, map_norm=np.array(D.robust_norm(maps.max(axis=1))))
     if progress:
         progress(1.0)
+    # each training image's score against the bank without its own rows (NearestImage's: every row's score
+    # clamped to [floor, cap], the mean of the k nearest): what a new good image would score, for the threshold
+    z = np.clip((nearest_d - norm[0]) * norm[1], near.floor, near.cap)
+    finite = np.isfinite(nearest_d)
+    held = np.where(finite, z, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
     return model, {"bank": int(len(bank)), "n_train": int(len(v)), "bank_candidates": int(len(rows)),
                    "coreset": bool(len(bank) < len(rows)), "shift": int(p.get("shift", 0)),
                    "neighbours": int(near.neighbours),
-                   **({"cell_cap": round(cell_cap, 6)} if fixed else {})}
+                   **({"cell_cap": round(cell_cap, 6)} if fixed else {}),
+                   HELD_OUT: held[finite.any(axis=1)]}
 
 
 def loo_neighbours(v: np.ndarray, bank: np.ndarray, bank_source: np.ndarray, k: int = 1,
-                   chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                   chunk: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leave-one-image-out nearest bank rows of the unit rows ``v`` (training image i's own rows and its shifted
     copies, ``bank_source == i``, do not count): (index of the nearest row, mean cosine distance 2 - 2 cos
-    to the ``k`` nearest rows), computed ``chunk`` images at a time."""
+    to the ``k`` nearest rows, those ``k`` distances [n, k], inf where fewer rows are left), computed ``chunk``
+    images at a time."""
     best = np.zeros(len(v), dtype=np.int64)
     dist = np.zeros(len(v), dtype=np.float64)
+    nearest = np.full((len(v), k), np.inf)
     for s in range(0, len(v), chunk):
         sim = v[s : s + chunk] @ bank.T
         sim[np.arange(s, s + len(sim))[:, None] == bank_source[None, :]] = -np.inf  # itself, its shifted copies
         best[s : s + chunk] = np.argmax(sim, axis=1)
         top = -np.partition(-sim, k - 1, axis=1)[:, :k] if k > 1 else sim.max(axis=1, keepdims=True)
         d = 2.0 - 2.0 * top
+        nearest[s : s + chunk] = d
         finite = np.isfinite(d)  # fewer than k rows from other images: the mean of those there are
         dist[s : s + chunk] = np.where(finite, d, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1) \
             + np.where(finite.any(axis=1), 0.0, 4.0)
-    return best, dist
+    return best, dist, nearest
 
 
 # ---------------------------------------------------------------------------------------------- sensors

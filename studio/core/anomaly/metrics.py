@@ -104,7 +104,7 @@ class ThresholdPolicy:
 
     def describe(self) -> str:
         if self.kind == "false_alarms":
-            return f"at most {float(self.rate) * 100:g} % false alarms on the validation good examples"
+            return f"at most {float(self.rate) * 100:g} % false alarms on good examples the detector was not fitted on"
         if self.kind == "detection":
             return f"catch at least {float(self.rate) * 100:g} % of the validation defects, fewest false alarms"
         if self.kind == "balanced":

@@ -132,14 +132,31 @@ def load_detector(project: Any, run_id: str | None = None) -> tuple[Any, Anomaly
 
 
 # ---------------------------------------------------------------------------------------------- calibration
+FEW_GOOD = 20  # below this many good examples under the threshold, the user is told its false-alarm rate is loose
+
+
+def few_good_warning(n_good: int, unit: str) -> str | None:
+    """The plain-words warning when the threshold rests on fewer than FEW_GOOD good examples, else None."""
+    if n_good >= FEW_GOOD:
+        return None
+    what = "recording" if unit == "recording" else "example"
+    return (f"The threshold rests on {n_good} good {what}{'' if n_good == 1 else 's'}; add more good examples "
+            "for a dependable false-alarm rate.")
+
+
 def calibration_record(policy: ThresholdPolicy, good: np.ndarray, defect: np.ndarray, defect_types: list[str],
-                       unit: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """calibration.json: the threshold ``policy`` gives on these validation scores, and the figures there."""
-    threshold = choose_threshold(policy, good, defect)
+                       unit: str, extra: dict[str, Any] | None = None,
+                       held_out: np.ndarray | None = None) -> dict[str, Any]:
+    """calibration.json: the threshold ``policy`` gives on the validation scores pooled with ``held_out`` (the
+    good training examples' scores, each from a detector that did not see it), and the figures on validation."""
+    held = np.asarray(held_out if held_out is not None else [], float).ravel()
+    threshold = choose_threshold(policy, np.r_[np.asarray(good, float).ravel(), held], defect)
     scores = np.concatenate([np.asarray(good, float), np.asarray(defect, float)])
     is_defect = np.r_[np.zeros(len(good), bool), np.ones(len(defect), bool)]
     types = [None] * len(good) + list(defect_types)
+    n_good = int(len(good) + len(held))
     return {
+        **(extra or {}),
         "format": CALIBRATION_FORMAT,
         "policy": policy.to_json(),
         "policy_text": policy.describe(),
@@ -147,8 +164,11 @@ def calibration_record(policy: ThresholdPolicy, good: np.ndarray, defect: np.nda
         "unit": unit,  # "image" | "recording": what one validation score stands for
         "val": {"good": [float(v) for v in good], "defect": [float(v) for v in defect],
                 "defect_types": list(defect_types)},
+        "held_out": {"good": [float(v) for v in held]},
+        "n_good": n_good,  # the good examples the threshold rests on: validation + held-out training
+        "n_held_out_good": int(len(held)),
+        "warning": few_good_warning(n_good, unit),
         "metrics": anomaly_metrics(scores, is_defect, threshold, types),
-        **(extra or {}),
     }
 
 
@@ -172,9 +192,10 @@ def recalibrate(run_path: Path, policy: ThresholdPolicy) -> dict[str, Any]:
     old = read_calibration(run_path)
     val = old.get("val") or {}
     keep = {k: v for k, v in old.items() if k not in ("policy", "policy_text", "threshold", "val", "metrics", "format",
-                                                      "unit")}
+                                                      "unit", "held_out", "n_good", "n_held_out_good", "warning")}
     record = calibration_record(policy, np.asarray(val.get("good", []), float), np.asarray(val.get("defect", []), float),
-                                list(val.get("defect_types", [])), old.get("unit", "image"), keep)
+                                list(val.get("defect_types", [])), old.get("unit", "image"), keep,
+                                np.asarray((old.get("held_out") or {}).get("good", []), float))
     write_calibration(run_path, record)
     return record
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 
 from . import detector as D
 from .config import AnomalyConfig
-from .fitting import FITTERS
+from .fitting import FITTERS, HELD_OUT
 from .metrics import ThresholdPolicy, score_histogram
 from .runs import calibration_record, model_json, write_calibration
 from .scoring import Scored, score_split
@@ -39,6 +39,7 @@ class AnomalyTrainResult:
     metrics: dict[str, Any]
     seconds: float
     config: AnomalyConfig
+    basis: dict[str, Any] = field(default_factory=dict)  # evaluate.threshold_basis of the calibration
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,8 @@ class AnomalyTrainResult:
             "arch": "anomaly-" + self.detector,
             "detector": self.detector,
             "threshold": self.threshold,
+            "threshold_good_examples": self.basis.get("threshold_good_examples"),
+            "threshold_warning": self.basis.get("threshold_warning"),
             "val_auroc": self.val_auroc,
             "val": self.metrics,
             "epochs": [],
@@ -60,17 +63,19 @@ class AnomalyTrainResult:
 
 
 def _train_inputs(project: Any, manifest: dict[str, Any], spec: Any, reporter: Reporter,
-                  recordings: dict | None) -> np.ndarray:
-    """Model input of the good training examples (defects never are in the train split)."""
+                  recordings: dict | None) -> tuple[np.ndarray, list[str] | None]:
+    """Model input of the good training examples (defects never are in the train split) and, for sensors,
+    each window's recording."""
     from .scoring import decode, image_split, sensor_split
 
     normal = manifest["normal_class"]
     if spec.kind == "image":
         paths, labels, _ = image_split(project, manifest, "train")
         paths = [p for p, lab in zip(paths, labels) if lab == normal]
-        return spec.preprocess(decode(paths, spec, reporter, (0.02, 0.25)))
-    x, labels, _, _, _ = sensor_split(project, manifest, "train", spec, recordings)
-    return x[np.asarray([lab == normal for lab in labels], dtype=bool)]
+        return spec.preprocess(decode(paths, spec, reporter, (0.02, 0.25))), None
+    x, labels, _, recs, _ = sensor_split(project, manifest, "train", spec, recordings)
+    good = np.asarray([lab == normal for lab in labels], dtype=bool)
+    return x[good], [r for r, g in zip(recs, good) if g]
 
 
 def _detector_spec(config: AnomalyConfig, spec: Any, x: np.ndarray,
@@ -146,7 +151,7 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
         from studio.core.data.sensor import load_recordings
 
         recordings = load_recordings(project)
-    x = _train_inputs(project, manifest, spec, reporter, recordings)
+    x, groups = _train_inputs(project, manifest, spec, reporter, recordings)
     if len(x) < 2:
         raise ProjectError(f"only {len(x)} good training example(s): at least 2 are needed",
                            path=project.manifest_path, hint="import more good examples")
@@ -155,27 +160,31 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     dspec, facts = _detector_spec(config, spec, x, residual=val_windows is not None)
     picked, val_images = _pick_on_validation(project, manifest, spec, config, x, facts, reporter) \
         if config.detector == "auto" and spec.kind == "image" else (None, None)
+    extra = {} if val_windows is None else {"holdout": val_windows[0][val_windows[3]]}  # typical residual
     if picked is not None:
         dspec, model, fit_info = picked
     else:
         reporter.status(f"Fitting the {dspec.kind} detector on {len(x)} good "
                         f"{'images' if spec.kind == 'image' else 'windows'}")
-        extra = {} if val_windows is None else {"holdout": val_windows[0][val_windows[3]]}  # typical residual
         model, fit_info = FITTERS[dspec.kind](x, dspec, seed=int(config.seed), reporter=reporter,
                                                progress=lambda f: reporter.progress(0.25 + 0.45 * f, "fitting"),
                                                **extra)
+    held_out = fit_info.pop(HELD_OUT, None)
+    spec0 = dspec
     fit_info.update(facts)
     if "bank" in fit_info:  # the bank actually kept (all examples, or a coreset)
         dspec = D.DetectorSpec(dspec.kind, dspec.input_shape, dict(dspec.params, bank=int(fit_info["bank"])))
     if val_windows is not None:
         model, dspec, fit_info["selection"] = _choose_scorer(model, dspec, val_windows, manifest, reporter)
     train_scores = _train_scores(model, x)
+    if groups is not None:
+        held_out = _refit_held_out(x, groups, spec0, config, extra, fit_info.get("selection"), reporter)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
     val = score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings,
                       val_images)  # decoded once when the choice of detector decoded them
     policy = ThresholdPolicy("false_alarms", float(config.false_alarms))
-    record = _calibrate(val, policy, manifest)
+    record = _calibrate(val, policy, manifest, held_out)
     check_cancel(reporter)
 
     run_id, run_path = project.new_run_dir()
@@ -199,8 +208,10 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     project.update(active_run=run_id, settings={"train": config.to_json()})
     m = record["metrics"]
     reporter.progress(1.0, "detector fitted")
+    from .evaluate import threshold_basis
+
     return AnomalyTrainResult(run_id, run_path, dspec.kind, record["threshold"], m.get("auroc"), m,
-                              time.perf_counter() - t0, config)
+                              time.perf_counter() - t0, config, threshold_basis(record))
 
 
 def _val_windows(project: Any, manifest: dict[str, Any], spec: Any,
@@ -239,8 +250,51 @@ def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:
     return score_arrays(model, x[np.sort(pick)], None)[0]
 
 
-def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Threshold from the validation goods (per recording for sensors); falls back to no-val honesty."""
+# folds of whole good training recordings for their held-out scores: leave-one-recording-out up to 10 of them
+# (the few-recordings projects, where the threshold needs them most), 10 refits at most on larger ones
+HELD_OUT_FOLDS = 10
+
+
+def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, config: AnomalyConfig,
+                    extra: dict[str, Any], selection: dict[str, Any] | None, reporter: Reporter) -> np.ndarray:
+    """Held-out scores of the good training recordings: up to HELD_OUT_FOLDS folds of whole recordings, each
+    scored by the detector fitted again (same spec, same scorer) on the other folds; one per recording."""
+    from .blend import without_residual
+    from .detector import layer, set_consts
+    from .scoring import score_arrays
+
+    recs = list(dict.fromkeys(groups))
+    if len(recs) < 2:
+        return np.zeros(0)
+    folds = min(HELD_OUT_FOLDS, len(recs))
+    fold_of = {r: i % folds for i, r in enumerate(np.random.default_rng(int(config.seed)).permutation(recs))}
+    g = np.array([fold_of[r] for r in groups])
+    out: dict[str, list[float]] = {}
+    for k in range(folds):
+        check_cancel(reporter)
+        reporter.status(f"Scoring the good training recordings held out of a refit ({k + 1} of {folds})")
+        model, _ = FITTERS[dspec.kind](x[g != k], dspec, seed=int(config.seed), **extra)
+        if selection is not None and "mix" in selection:
+            if float(selection["mix"][1]) == 0.0 and "residual" in dspec.params:
+                model, _ = without_residual(model, dspec)
+            elif "residual" in dspec.params:
+                set_consts(layer(model, "mix"), mix=np.asarray(selection["mix"], float))
+        held = np.flatnonzero(g == k)
+        scores = score_arrays(model, x[held], None)[0]
+        for i, sc in zip(held, scores):
+            out.setdefault(groups[i], []).append(float(sc))
+    return _recording_scores({r: np.asarray(out[r]) for r in recs if r in out})  # in the recordings' order
+
+
+def _recording_scores(windows: dict[str, np.ndarray]) -> np.ndarray:
+    """A recording's score is its highest window's (as :meth:`.scoring.Scored.units`)."""
+    return np.array([float(np.max(w)) for w in windows.values() if len(w)])
+
+
+def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any],
+               held_out: np.ndarray | None = None) -> dict[str, Any]:
+    """Threshold from the validation goods (per recording for sensors) pooled with the good training examples'
+    held-out scores (each scored by a detector that did not see it), when there are some."""
     units = val.units()
     labels = units["labels"]
     normal = manifest["normal_class"]
@@ -257,10 +311,8 @@ def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any]) -
     if val.recordings is not None:
         win_good = np.array([s for s, lab in zip(val.scores, val.labels) if lab == normal])
         extra["windows"] = {"good": [float(v) for v in win_good[:MAX_STORED_SCORES]]}
-    if len(good) < 20:
-        extra["warning"] = (f"only {len(good)} good validation {'recordings' if val.recordings else 'images'}: "
-                            "the false-alarm rate on new data can be higher than the target")
-    return calibration_record(policy, good, bad, types, "recording" if val.recordings is not None else "image", extra)
+    return calibration_record(policy, good, bad, types, "recording" if val.recordings is not None else "image", extra,
+                              held_out)
 
 
 def _metrics_json(record: dict[str, Any], train_scores: np.ndarray, seconds: float, kind: str) -> dict[str, Any]:
@@ -284,8 +336,11 @@ def _metrics_json(record: dict[str, Any], train_scores: np.ndarray, seconds: flo
         "detector": kind,
         "scores": {
             "train_good": [float(v) for v in train_scores[:MAX_STORED_SCORES]],
+            "held_out_good": (record.get("held_out") or {}).get("good", [])[:MAX_STORED_SCORES],
             "val_good": val["good"],
             "val_defect": val["defect"],
         },
+        "threshold_good_examples": record.get("n_good"),
+        "threshold_warning": record.get("warning"),
         "histogram": score_histogram(np.r_[train_scores, val["good"]], np.asarray(val["defect"], float)),
     }

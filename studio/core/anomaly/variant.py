@@ -131,11 +131,13 @@ def measure(model_bytes: bytes, model: Any, sets: dict[str, Any], policy: Thresh
                                 "latency": run.latencies_ms, "max_abs_diff": float(np.max(np.abs(run.scores - kscores)))}
     val = out["splits"]["val"]
     lite_u, is_def, labels = val["lite"]
+    held = held_out_for_variant(calibration, lite_u[~is_def], val["keras"][~is_def])
     if policy.kind == "value":
         threshold = float(policy.value)  # type: ignore[arg-type]
     else:
-        threshold = choose_threshold(policy, lite_u[~is_def], lite_u[is_def] if is_def.any() else None)
-    result: dict[str, Any] = {"threshold": threshold, "float_threshold": float_threshold, "policy": policy.to_json()}
+        threshold = choose_threshold(policy, np.r_[lite_u[~is_def], held], lite_u[is_def] if is_def.any() else None)
+    result: dict[str, Any] = {"threshold": threshold, "float_threshold": float_threshold, "policy": policy.to_json(),
+                              "n_good": int((~is_def).sum() + len(held))}
     for split, s in out["splits"].items():
         lu, d, lab = s["lite"]
         m = anomaly_metrics(lu, d, threshold, lab)
@@ -174,6 +176,16 @@ def measure(model_bytes: bytes, model: Any, sets: dict[str, Any], policy: Thresh
     }
 
 
+def held_out_for_variant(calibration: dict[str, Any], lite_good: np.ndarray, keras_good: np.ndarray) -> np.ndarray:
+    """The run's held-out good training scores (calibration.json ``held_out``, float detector) as this variant
+    would give them: moved by the median difference between the variant and the float detector on the
+    validation good units (a float32 variant: ~0)."""
+    held = np.asarray((calibration.get("held_out") or {}).get("good", []), float)
+    if not len(held) or not len(lite_good):
+        return held
+    return held + float(np.median(np.asarray(lite_good, float) - np.asarray(keras_good, float)))
+
+
 def _record(name: str, info: Any, config: Any, model_bytes: bytes, measured: dict[str, Any],
             calibration: dict[str, Any], n_train: int) -> dict[str, Any]:
     from studio.core.measure import flash_bytes
@@ -201,7 +213,7 @@ def _record(name: str, info: Any, config: Any, model_bytes: bytes, measured: dic
             *(["int8 calibrated on normal training inputs plus mildly and strongly perturbed ones, so scores "
                "above the normal range keep their order"] if config.quantize == "int8" else []),
             f"threshold {measured['anomaly']['threshold']:.4g} ({calibration.get('policy_text', '')}, "
-            "on this variant's own validation scores)",
+            "on this variant's own validation scores and the run's held-out training scores)",
         ],
         "history": {},
         "n_train": n_train,

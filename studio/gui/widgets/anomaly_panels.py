@@ -388,12 +388,17 @@ class AnomalyTrainPanel(QWidget):
         auroc = metrics.get("val_auroc")
         scores = metrics.get("scores") or {}
         n_good, n_def = len(scores.get("val_good") or []), len(scores.get("val_defect") or [])
+        held = len(scores.get("held_out_good") or [])
+        chosen_on = (f"{n_good} good validation examples and {held} good training examples each scored by a "
+                     "detector fitted without it" if held else f"{n_good} good validation examples")
         text = (f"Detector <b>{metrics.get('detector')}</b> ({run_dir.name}), fitted in "
                 f"{float(metrics.get('seconds') or 0):.1f} s on the good training examples. Threshold "
-                f"<b>{float(metrics.get('threshold') or 0):.4g}</b>, chosen on {n_good} good validation examples")
+                f"<b>{float(metrics.get('threshold') or 0):.4g}</b>, chosen on {chosen_on}")
         text += (f"; validation AUROC <b>{float(auroc):.3f}</b> with {n_def} defect examples." if auroc is not None
                  else " (no defect examples in validation: no AUROC yet).")
         text += _scorer_text(run_dir)
+        warning = metrics.get("threshold_warning")
+        text += f" <b>{html.escape(warning)}</b>" if warning else ""
         self.result_label.setText(text + " See Evaluate for the details and to move the threshold.")
 
 
@@ -423,6 +428,11 @@ class AnomalyEvaluatePanel(QWidget):
         self.view = AnomalyEvaluateView()
         self.view.setObjectName("anomalyEvaluateView")
         layout.addWidget(self.view)
+        self.threshold_warning = QLabel()  # the threshold rests on few good examples: said in plain words
+        self.threshold_warning.setObjectName("warningText")
+        self.threshold_warning.setWordWrap(True)
+        self.threshold_warning.setVisible(False)
+        layout.addWidget(self.threshold_warning)
         self.per_defect = QLabel()
         self.per_defect.setObjectName("note")
         self.per_defect.setWordWrap(True)
@@ -473,6 +483,9 @@ class AnomalyEvaluatePanel(QWidget):
                       f"{float(it.get('score', 0)):.4g}", str(it.get("verdict")), str(it.get("worst_window", "")))
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
+        warning = result.get("threshold_warning")
+        self.threshold_warning.setText(warning or "")
+        self.threshold_warning.setVisible(bool(warning))
         self.save_button.setEnabled(False)
         self.saved_label.setText(f"Drag the red line to trade false alarms against missed defects "
                                  f"(per {unit}). The threshold in use: {float(result['threshold']):.4g} "

@@ -248,7 +248,8 @@ def _train_anomaly(project: Any, args: argparse.Namespace, rep: CliReporter) -> 
     out = train_anomaly(project, config, rep).to_json()
     rep.status(f"{out['detector']} detector: validation AUROC {_fmt(out['val_auroc'])}, threshold "
                f"{out['threshold']:.4g} ({out['val'].get('false_alarm_rate', 0) * 100:.1f} % false alarms on "
-               f"validation good examples; it rests on {out['threshold_good_examples']} good examples)")
+               f"validation good examples; it rests on {out['threshold_good_examples']} good examples the detector was "
+               "not fitted on)")
     if out.get("threshold_warning"):
         rep.status(out["threshold_warning"])
     return out
@@ -604,7 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="anomaly projects: patch (textures, parts anywhere), global (aligned images), window (sensors)")
     p.add_argument("--bank", type=int, help="anomaly projects: memory-bank size (global and window detectors)")
     p.add_argument("--false-alarms", type=float,
-                   help="anomaly projects: share of validation good examples the threshold may flag (default 0.01)")
+                   help="anomaly projects: share of good examples the detector was not fitted on that the threshold "
+                        "may flag (default 0.01)")
 
     p = add("evaluate", cmd_evaluate, "evaluate the trained model")
     p.add_argument("project")
@@ -623,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("threshold", cmd_threshold, "show or move an anomaly detector's threshold (no refit)")
     p.add_argument("project")
-    p.add_argument("--false-alarms", type=float, help="flag at most this share of validation good examples")
+    p.add_argument("--false-alarms", type=float, help="flag at most this share of the good examples the detector was not fitted on")
     p.add_argument("--detection", type=float, help="catch at least this share of validation defects")
     p.add_argument("--balanced", action="store_true", help="best detection minus false alarms on validation")
     p.add_argument("--value", type=float, help="this threshold exactly")

@@ -143,7 +143,7 @@ def data_text(manifest: dict[str, Any]) -> str:
             f"({val.get('good', 0)} good, {val.get('defect', 0)} defect) sets the threshold; defects never "
             "reach the training.")
     if not c["defect"]:
-        text += " No defect examples: the threshold allows 1 % false alarms on validation good examples."
+        text += " No defect examples: the threshold allows 1 % false alarms on good examples the detector was not fitted on."
     return text
 
 
@@ -249,7 +249,8 @@ class AnomalyTrainPanel(QWidget):
         self.fa_spin.setDecimals(1)
         self.fa_spin.setSingleStep(0.5)
         self.fa_spin.setSuffix(" % of good examples")
-        self.fa_spin.setToolTip("The threshold flags at most this share of the validation good examples. "
+        self.fa_spin.setToolTip("The threshold flags at most this share of the good examples the detector was not fitted on "
+                                "(the validation ones and, where the detector allows, training ones held out of a refit). "
                                 "You can move it later on the Evaluate page.")
         for w in (self.detector_combo, self.size_spin, self.fa_spin):
             w.setMaximumWidth(420)

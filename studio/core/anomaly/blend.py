@@ -175,6 +175,17 @@ def default_record(n_good: int) -> dict[str, Any]:
             "n_val_defect_recordings": 0, "n_val_good_recordings": int(n_good)}
 
 
+def apply_mix(model: Any, spec: Any, mix: Any) -> tuple[Any, Any]:
+    """The detector scoring with the blend ``mix`` (nearest window, shape residual): the nearest window alone (no
+    residual weight) drops the residual from the graph; any other blend is set in the "mix" layer."""
+    from .detector import layer, set_consts
+
+    if float(mix[1]) == 0.0:
+        return without_residual(model, spec)
+    set_consts(layer(model, "mix"), mix=np.asarray(mix, dtype=float))
+    return model, spec
+
+
 def without_residual(model: Any, spec: Any) -> tuple[Any, Any]:
     """The same detector without the shape residual (when the nearest window alone was chosen)."""
     from .detector import DetectorSpec, build_detector

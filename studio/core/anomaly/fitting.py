@@ -166,9 +166,8 @@ def fit_global(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
         progress(1.0)
     # each training image's score against the bank without its own rows (NearestImage's: every row's score
     # clamped to [floor, cap], the mean of the k nearest): what a new good image would score, for the threshold
-    z = np.clip((nearest_d - norm[0]) * norm[1], near.floor, near.cap)
     finite = np.isfinite(nearest_d)
-    held = np.where(finite, z, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
+    held = _finite_mean(np.clip((nearest_d - norm[0]) * norm[1], near.floor, near.cap), finite)
     return model, {"bank": int(len(bank)), "n_train": int(len(v)), "bank_candidates": int(len(rows)),
                    "coreset": bool(len(bank) < len(rows)), "shift": int(p.get("shift", 0)),
                    "neighbours": int(near.neighbours),
@@ -193,9 +192,13 @@ def loo_neighbours(v: np.ndarray, bank: np.ndarray, bank_source: np.ndarray, k: 
         d = 2.0 - 2.0 * top
         nearest[s : s + chunk] = d
         finite = np.isfinite(d)  # fewer than k rows from other images: the mean of those there are
-        dist[s : s + chunk] = np.where(finite, d, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1) \
-            + np.where(finite.any(axis=1), 0.0, 4.0)
+        dist[s : s + chunk] = _finite_mean(d, finite) + np.where(finite.any(axis=1), 0.0, 4.0)
     return best, dist, nearest
+
+
+def _finite_mean(a: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Row means of ``a`` over its ``finite`` entries (0 for a row with none)."""
+    return np.where(finite, a, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
 
 
 # ---------------------------------------------------------------------------------------------- sensors

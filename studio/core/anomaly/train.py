@@ -231,15 +231,14 @@ def _choose_scorer(model: Any, dspec: D.DetectorSpec, val_windows: tuple, manife
                    reporter: Reporter) -> tuple[Any, D.DetectorSpec, dict[str, Any]]:
     """Measure the candidate scorers on the validation recordings when there are defect ones (:mod:`.blend`);
     the graph drops the shape residual when the nearest window alone is chosen."""
-    from .blend import choose_blend, default_record, without_residual
+    from .blend import apply_mix, choose_blend, default_record
 
     x, labels, recs, good = val_windows
     if good.all() or not len(x):
         return model, dspec, default_record(len(set(r for r, g in zip(recs, good) if g)))
     reporter.status("Choosing the scorer on the validation recordings")
     record = choose_blend(model, x, labels, recs, manifest["normal_class"], reporter)
-    if record["mix"][1] == 0.0:
-        model, dspec = without_residual(model, dspec)
+    model, dspec = apply_mix(model, dspec, record["mix"])
     return model, dspec, record
 
 
@@ -259,8 +258,7 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
                     extra: dict[str, Any], selection: dict[str, Any] | None, reporter: Reporter) -> np.ndarray:
     """Held-out scores of the good training recordings: up to HELD_OUT_FOLDS folds of whole recordings, each
     scored by the detector fitted again (same spec, same scorer) on the other folds; one per recording."""
-    from .blend import without_residual
-    from .detector import layer, set_consts
+    from .blend import apply_mix
     from .scoring import score_arrays
 
     recs = list(dict.fromkeys(groups))
@@ -274,11 +272,8 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
         check_cancel(reporter)
         reporter.status(f"Scoring the good training recordings held out of a refit ({k + 1} of {folds})")
         model, _ = FITTERS[dspec.kind](x[g != k], dspec, seed=int(config.seed), **extra)
-        if selection is not None and "mix" in selection:
-            if float(selection["mix"][1]) == 0.0 and "residual" in dspec.params:
-                model, _ = without_residual(model, dspec)
-            elif "residual" in dspec.params:
-                set_consts(layer(model, "mix"), mix=np.asarray(selection["mix"], float))
+        if selection is not None and "mix" in selection and "residual" in dspec.params:
+            model, _ = apply_mix(model, dspec, selection["mix"])
         held = np.flatnonzero(g == k)
         scores = score_arrays(model, x[held], None)[0]
         for i, sc in zip(held, scores):

@@ -28,6 +28,7 @@ ArchitecturesInstallIn64BitMode=x64compatible
 OutputDir=..\dist
 OutputBaseFilename=SmallModelStudio-{#AppVersion}-win64-setup
 SetupIconFile=..\resources\icons\app.ico
+LicenseFile=..\LICENSE
 UninstallDisplayIcon={app}\{#AppExe}
 UninstallDisplayName={#AppName}
 ; TensorFlow makes the bundle ~1.5 GB; lzma2 brings the installer to roughly a third of that.

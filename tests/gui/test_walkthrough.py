@@ -115,7 +115,7 @@ def evaluate(window, qtbot, other_folder: Path | None = None) -> None:
         wait_job(qtbot, page, timeout=120_000)
         result = page.last_result
         assert result is not None and result["n"] == 20  # every image of the folder
-        assert str(other_folder) in page.accuracy_note.text()
+        assert f" of the 20 examples in {other_folder} classified correctly" in page.accuracy_note.text()
         if result["misclassified"]:
             from PySide6.QtWidgets import QDialog
 

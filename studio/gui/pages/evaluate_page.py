@@ -317,16 +317,16 @@ class EvaluatePage(Page):
         source = result.get("_source")
         split_words = {"val": "validation", "test": "test", "train": "training"}
         if head["per_recording"]:
-            where = (f"{split_words[str(source)]} recordings" if str(source) in split_words
-                     else f"the recordings in {source}")
+            where = (f"{n} {split_words[str(source)]} recordings" if str(source) in split_words
+                     else f"the {n} recordings in {source}")
             windows = int(result.get("n") or 0)
             self.accuracy_note.setText(
-                f"{round(acc * n)} of {n} {where} classified correctly (each recording: the mean of its windows' "
+                f"{round(acc * n)} of {where} classified correctly (each recording: the mean of its windows' "
                 f"answers). Per window: {100 * head['window_accuracy']:.1f} % of {windows} windows.")
         else:
-            where = (f"{split_words[str(source)]} examples" if str(source) in split_words
-                     else f"the examples in {source}")
-            self.accuracy_note.setText(f"{round(acc * n)} of {n} {where} classified correctly.")
+            where = (f"{n} {split_words[str(source)]} examples" if str(source) in split_words
+                     else f"the {n} examples in {source}")
+            self.accuracy_note.setText(f"{round(acc * n)} of {where} classified correctly.")
         rows = per_class_rows({"per_class": head["per_class"]})
         self.table.setRowCount(len(rows))
         for i, (name, p, r, f1, support) in enumerate(rows):

@@ -110,6 +110,7 @@ def test_switching_projects_clears_every_page(window, qtbot, tmp_path: Path) -> 
     evaluate = window.page("evaluate")
     window.show_step("evaluate")
     evaluate.show_result(_result(first, run, KNOWN))
+    evaluate.folder_edit.setText(str(tmp_path / "first-test-data"))
     window.state.mark_done("evaluate")
     assert window.state.is_done("evaluate")
     train, optimize, export = window.page("train"), window.page("optimize"), window.page("export")
@@ -126,6 +127,7 @@ def test_switching_projects_clears_every_page(window, qtbot, tmp_path: Path) -> 
 
     window.state.set_project(second)
     assert not evaluate.results.isVisible() and evaluate.last_result is None
+    assert evaluate.folder_edit.text() == ""  # the first project's test folder is not offered for the second
     assert train.task.label.text() == "" and optimize.task.label.text() == ""
     assert train.result_label.text() in ("", "No model trained yet.")
     assert export.bundle is None and export.files.count() == 0

@@ -249,6 +249,12 @@ class EvaluatePage(Page):
             self.task.set_idle("Press Evaluate to test the fitted detector." if project.is_anomaly else
                                "Press Evaluate to test the trained model.")
 
+    @Slot()
+    def _project_switched(self) -> None:
+        if not self.is_busy():
+            self.folder_edit.clear()  # another project's test folder: its data would not fit this project
+        super()._project_switched()
+
     def forget(self) -> None:
         super().forget()
         self.last_result = None

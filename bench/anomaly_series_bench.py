@@ -154,8 +154,9 @@ if __name__ == "__main__":
             r = run_pair(name, folder, facts, a.nolabel)
             rows.append(r)
             s = r["studio"]
-            print(f"{name}: Studio auroc {_f(s['auroc'])} ({s['unit']}, n={s['n']}), windows {_f(s['continuous_windows_auroc'])}"
-                  f" vs best {_f(r['windows']['best'])}; stretches best baseline {_f(r['stretches']['best'])}; "
+            print(f"{name}: Studio auroc {_f(s['auroc'])} ({s['unit']}, n={s['n']}), windows "
+                  f"{_f(s['continuous_windows_auroc'])} vs best {_f(r['windows']['best'])}; stretches best baseline "
+                  f"{_f(r['stretches']['best'])}; "
                   f"FA/window {s['continuous_windows_fa']:.3f}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -282,6 +282,9 @@ def cmd_evaluate(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         rep.status(f"AUROC {_fmt(out['auroc'])}, detection {_fmt(out['detection_rate'], True)}, false alarms "
                    f"{_fmt(out['false_alarm_rate'], True)} at threshold {out['threshold']:.4g} on {out['n']} "
                    f"{out['unit']}s")
+        if out.get("events"):
+            caught = sum(e["verdict"] == "NOT OK" for e in out["events"])
+            rep.status(f"anomalous stretches caught (a window over them flagged): {caught} of {len(out['events'])}")
         if out.get("threshold_warning"):
             rep.status(out["threshold_warning"])
     elif not args.json:

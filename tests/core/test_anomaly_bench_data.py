@@ -73,3 +73,23 @@ def test_texture_defect_set_has_every_class_in_colour_and_is_deterministic(tmp_p
     files = sorted(p.relative_to(a) for p in a.rglob("*.png"))
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
+
+
+def test_labelled_series_pairs_are_deterministic_and_hold_their_anomalies(tmp_path):
+    from bench import anomaly_series as S
+
+    for source in S.SYNTHETIC:
+        for seed in (0, 1, 2):
+            train, test = S.make_pair(source, seed)
+            again_train, again = S.make_pair(source, seed)
+            assert np.array_equal(train, again_train) and np.array_equal(test.values, again.values)
+            assert 1 <= len(test.anomalies) <= 3 and np.isfinite(test.values).all()
+            for a, b, kind in test.anomalies:
+                assert kind in S.KINDS and S.WINDOW <= a and b <= len(test.values) - S.WINDOW
+                assert 0.2 * S.WINDOW - 1 <= b - a <= 3 * S.WINDOW + 1
+            assert test.labels().sum() == sum(b - a for a, b, _ in test.anomalies)
+    facts = S.write_pair(tmp_path / "ecg", "ecg", 0)
+    head = (tmp_path / "ecg" / "test.csv").read_text().splitlines()
+    assert head[0] == "value,label" and len(head) == facts["test_rows"] + 1
+    assert sum(line.endswith(",anomaly") for line in head) == sum(a["stop"] - a["start"] for a in facts["anomalies"])
+    assert (tmp_path / "ecg" / "train_nolabel.csv").read_text().splitlines()[0] == "value"

@@ -80,21 +80,24 @@ def golden_tolerance(io: dict[str, Any]) -> dict[str, Any]:
 
 def readme_section(variant: dict[str, Any]) -> str:
     a = variant["anomaly"]
-    unit = "recording" if a.get("unit") == "recording" else "image"
+    unit = a.get("unit") if a.get("unit") in ("recording", "window") else "image"
+    sensor = unit != "image"
     return (
         "\n## Anomaly detector\n"
         f"Learned from good examples ('{a.get('normal_class')}') only. `run_model.py` prints **OK** or **NOT OK** per "
-        f"{unit}, with the score and the threshold ({float(a['threshold']):.4g}, {a.get('policy', {}).get('kind')}): "
-        "NOT OK when the score is above it. "
-        + ("A recording's score is its highest window score. " if unit == "recording" else
+        f"{'recording' if sensor else unit}, with the score and the threshold ({float(a['threshold']):.4g}, "
+        f"{a.get('policy', {}).get('kind')}): NOT OK when the score is above it. "
+        + ("A recording's score is its highest window score. " if sensor else
            "`--map out.png` also writes the anomaly map (which regions look unlike the good examples). ")
+        + ("The threshold was set on windows of one long series (at most its false-alarm share of good windows "
+           "flagged): on a stream, judge each window by it (`--json` lists every window's score). "
+           if unit == "window" else "")
         + f"Validation AUROC through LiteRT: {a.get('auroc') if a.get('auroc') is not None else '–'}.\n"
         "To move the threshold, edit `anomaly.threshold` in preprocess.json (or set it in Studio and export "
         "again); `--threshold X` overrides it for one run.\n"
         "In a microcontroller bundle, `studio_model_classify()` returns 0 (OK) or 1 (NOT OK): the score output, "
         "dequantized, against `STUDIO_MODEL_THRESHOLD` in `studio_model.h`"
-        + (" (call it on each window: a recording is NOT OK when any of its windows is)" if unit == "recording"
-           else "") + "; the start-up self-test prints each golden's answer beside its true one.\n"
+        + (" (call it on each window: a recording is NOT OK when any of its windows is)" if sensor else "") + "; the start-up self-test prints each golden's answer beside its true one.\n"
     )
 
 

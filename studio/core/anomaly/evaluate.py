@@ -5,7 +5,10 @@
 good, defect; columns: verdict OK, NOT OK), ``per_defect`` detection rates and the ``most_anomalous`` examples
 (images with their heat maps). Sensor projects are judged per recording (its score is its highest window's):
 ``recordings`` counts them (as for a sensor classifier), ``recording_items`` lists each one's score and verdict,
-and ``windows`` holds the same figures per window.
+and ``windows`` holds the same figures per window. One long labelled series (a CSV with a label column and no
+recording column) is judged per window (``unit`` "window"): windows are cut over the whole series, a window
+overlapping an anomalous row is a defect window, and ``events`` says for each anomalous stretch whether a
+window over it was flagged (``event_detection_rate``).
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def figures(scored: Scored, threshold: float) -> dict[str, Any]:
     labels = units["labels"]
     is_defect = np.array([lab != scored.normal for lab in labels], dtype=bool)
     m = anomaly_metrics(scores, is_defect, threshold, labels)
-    m["unit"] = "recording" if scored.recordings is not None else "image"
+    m["unit"] = scored.unit
     m["roc"] = roc_curve(scores, is_defect)
     m["histogram"] = score_histogram(scores[~is_defect], scores[is_defect])
     m["scores"] = {"good": [round(float(v), 5) for v in scores[~is_defect][:MAX_SCORES]],
@@ -108,7 +111,15 @@ def figures(scored: Scored, threshold: float) -> dict[str, Any]:
     wrong = [int(i) for i in order if (scores[i] > threshold) != is_defect[i]]
     m["misclassified"] = [_item(units, scored, i, threshold, False) for i in wrong[:200]]
     m["n_misclassified"] = len(wrong)
-    if scored.recordings is not None:
+    if scored.per_window:
+        w = anomaly_metrics(scored.scores, scored.is_defect(), threshold, scored.labels)
+        w.pop("labels", None)
+        m["windows"] = w  # the same figures: the window is the unit here
+        m["window_accuracy"] = w["accuracy"]
+        m["recordings"] = len(set(scored.recordings or []))
+        if scored.events is not None:
+            m.update(event_figures(scored, threshold))
+    elif scored.recordings is not None:
         m["recording_accuracy"] = m["accuracy"]
         m["recording_confusion_matrix"] = m["confusion_matrix"]
         m["recordings"] = int(len(scores))  # a count, as a sensor classifier's evaluation gives it
@@ -119,6 +130,22 @@ def figures(scored: Scored, threshold: float) -> dict[str, Any]:
         m["windows"] = w
         m["window_accuracy"] = w["accuracy"]
     return m
+
+
+def event_figures(scored: Scored, threshold: float) -> dict[str, Any]:
+    """A labelled series' anomalies, each caught when a window overlapping it scores above the threshold:
+    ``events`` (its label, file lines, rows, score = its highest overlapping window's, verdict, that window)
+    and ``event_detection_rate``."""
+    events = []
+    for e in scored.events or []:
+        idx = list(e["window_index"])
+        worst = max(idx, key=lambda i: scored.scores[i]) if idx else None
+        score = float(scored.scores[worst]) if worst is not None else float("nan")
+        events.append({"label": e["label"], "lines": e["lines"], "rows": e["rows"], "windows": len(idx),
+                       "score": round(score, 5), "verdict": "NOT OK" if score > threshold else "OK",
+                       "worst_window": scored.ids[worst] if worst is not None else None})
+    caught = sum(e["verdict"] == "NOT OK" for e in events)
+    return {"events": events, "event_detection_rate": caught / len(events) if events else None}
 
 
 def _item(units: dict[str, Any], scored: Scored, i: int, threshold: float, with_map: bool) -> dict[str, Any]:

@@ -45,12 +45,13 @@ def with_new_classes(classes: Sequence[str], mapped: Sequence[str]) -> list[str]
 
 
 def warnings_for(counts: dict[str, int], split_counts: dict[str, dict[str, int]], normal: str, unit: str,
-                 train_windows: int | None = None) -> list[str]:
+                 train_windows: int | None = None, val_windows: int | None = None) -> list[str]:
     """What will hurt an anomaly project: too few good examples to learn from or to calibrate on.
 
     ``train_windows``: the good training windows of one long labelled series (a CSV with a label column and no
     recording column). Its "recordings" are only the stretches between label changes, so what the detector
-    learns from is counted in windows there.
+    learns from, and ``val_windows`` what its threshold is set on (with the training windows' held-out scores),
+    are counted in windows there.
     """
     out: list[str] = []
     n_train = int((split_counts.get("train") or {}).get(normal, 0))
@@ -61,7 +62,12 @@ def warnings_for(counts: dict[str, int], split_counts: dict[str, dict[str, int]]
                        "detector (a longer recording of normal running gives more).")
     elif n_train < 10:
         out.append(f"Only {n_train} good {unit}(s) to learn from: 50 or more make a dependable detector.")
-    if n_val < 20:
+    if val_windows is not None:
+        if val_windows < 20:
+            out.append(f"Only {val_windows} good window(s) in validation: the threshold is set on them and on "
+                       "the training windows' held-out scores; a longer recording of normal running makes the "
+                       "false-alarm rate on new data more dependable.")
+    elif n_val < 20:
         out.append(
             f"Only {n_val} good {unit}(s) in validation to set the threshold on: the false-alarm rate on new "
             "data can be higher than the target (aim for 20 or more)."

@@ -139,7 +139,7 @@ def few_good_warning(n_good: int, unit: str) -> str | None:
     """The plain-words warning when the threshold rests on fewer than FEW_GOOD good examples, else None."""
     if n_good >= FEW_GOOD:
         return None
-    what = "recording" if unit == "recording" else "example"
+    what = unit if unit in ("recording", "window") else "example"
     return (f"The threshold rests on {n_good} good {what}{'' if n_good == 1 else 's'}; add more good examples "
             "for a dependable false-alarm rate.")
 
@@ -161,7 +161,7 @@ def calibration_record(policy: ThresholdPolicy, good: np.ndarray, defect: np.nda
         "policy": policy.to_json(),
         "policy_text": policy.describe(),
         "threshold": float(threshold),
-        "unit": unit,  # "image" | "recording": what one validation score stands for
+        "unit": unit,  # "image" | "recording" | "window" (one long series): what one validation score stands for
         "val": {"good": [float(v) for v in good], "defect": [float(v) for v in defect],
                 "defect_types": list(defect_types)},
         "held_out": {"good": [float(v) for v in held]},

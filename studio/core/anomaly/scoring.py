@@ -4,6 +4,11 @@ Images: one score (and one map) per image. Sensors: one score per window, and pe
 window score (one file = one recording). Windows are cut at the stride *and* one more window is aligned to the
 recording's end whenever the stride leaves a tail, so an anomaly in the last samples is never skipped (the
 exported harness cuts windows the same way); a recording shorter than a window is padded to one.
+
+One long labelled series (a CSV with a label column and no recording column: its "recordings" are only the
+stretches between label changes) is cut into windows over the whole series instead, as a device sees it: a
+short anomaly is scored inside its context, never padded on its own, and every window gets a verdict
+(:func:`labelled_series`, :func:`is_long_series`).
 """
 
 from __future__ import annotations
@@ -63,6 +68,14 @@ class Scored:
     normal: str = ""
     recordings: list[str] | None = None  # per window: its recording id (sensors)
     rec_sources: dict[str, str] = field(default_factory=dict)
+    # sensors, one long series: each window gets the verdict (see :func:`is_long_series`), not its recording
+    per_window: bool = False
+    events: list[dict[str, Any]] | None = None  # a series' anomalous stretches (:func:`labelled_series`)
+
+    @property
+    def unit(self) -> str:
+        """What one verdict stands for: "image", "recording" or "window"."""
+        return "image" if self.recordings is None else ("window" if self.per_window else "recording")
 
     def is_defect(self) -> np.ndarray:
         return np.array([lab != self.normal for lab in self.labels], dtype=bool)
@@ -72,6 +85,10 @@ class Scored:
         if self.recordings is None:
             return {"ids": list(self.ids), "scores": np.asarray(self.scores, float), "labels": list(self.labels),
                     "paths": self.paths}
+        if self.per_window:
+            return {"ids": list(self.ids), "scores": np.asarray(self.scores, float), "labels": list(self.labels),
+                    "worst_window": list(self.ids), "windows": [1] * len(self.ids),
+                    "sources": [self.rec_sources.get(r, r) for r in self.recordings], "paths": None}
         order: list[str] = []
         best: dict[str, int] = {}
         for i, rec in enumerate(self.recordings):
@@ -184,7 +201,7 @@ def score_split(project: Any, model: Any, spec: Any, normal: str, split: str, re
         return Scored(scores, maps, images.labels, images.ids, images.paths, normal)
     x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
     scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
-    return Scored(scores, None, labels, ids, None, normal, recs, sources)
+    return Scored(scores, None, labels, ids, None, normal, recs, sources, per_window=is_long_series(manifest))
 
 
 # ---------------------------------------------------------------------------------------------- external data
@@ -235,6 +252,10 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
         channels=list(spec.channel_names) or manifest["channels"],
     )
     mapping = external_labels(sorted({r.label for r in parsed.recordings}), normal, src)
+    if parsed.layout == "table" and parsed.plan.recording is None:  # one labelled series: windows over all of it
+        x, labels, ids, recs, sources, events = labelled_series(parsed.recordings, spec, mapping, normal)
+        scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
+        return Scored(scores, None, labels, ids, None, normal, recs, sources, per_window=True, events=events)
     parts, labels, ids, recs, sources = [], [], [], [], {}
     for k, r in enumerate(parsed.recordings):
         w, starts = recording_windows(r.signal, spec)
@@ -253,6 +274,49 @@ def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: 
     return Scored(scores, None, labels, ids, None, normal, recs, sources)
 
 
+def is_long_series(manifest: dict[str, Any]) -> bool:
+    """The project learnt from one long series (a CSV with a label column and no recording column): its
+    "recordings" are only the stretches between label changes, cut at import, so verdicts are per window
+    (the threshold is calibrated on windows, and evaluated on them)."""
+    return manifest.get("layout") == "table" and not manifest.get("recording_column")
+
+
+def labelled_series(runs: list[Any], spec: Any, mapping: dict[str, str], normal: str
+                    ) -> tuple[np.ndarray, list[str], list[str], list[str], dict[str, str], list[dict[str, Any]]]:
+    """One labelled series (its label runs, consecutive, in order) as the detector sees it on a device: windows
+    over the whole series, whatever the labels (a short anomaly is seen in its context, never padded alone).
+
+    A window is a defect window when it overlaps an anomalous row (labelled with the defect type it holds most
+    rows of), else good. Returns (normalized windows, labels, window ids "file:line", the series' id per window,
+    its source, the events: one per anomalous run, with the windows that overlap it)."""
+    signal = np.concatenate([np.asarray(r.signal, np.float32).reshape(r.length, -1) for r in runs])
+    run_of = np.repeat(np.arange(len(runs)), [r.length for r in runs])
+    first_row = np.concatenate([[0], np.cumsum([r.length for r in runs])[:-1]]).astype(int)
+    defect = np.array([mapping[r.label] != normal for r in runs], dtype=bool)
+    x, starts = recording_windows(signal, spec)
+    labels, ids = [], []
+    overlaps: list[list[int]] = [[] for _ in runs]
+    for i, s in enumerate(starts):
+        held = np.bincount(run_of[s: s + spec.window], minlength=len(runs))
+        for k in np.flatnonzero(held):
+            overlaps[k].append(i)
+        bad = np.flatnonzero((held > 0) & defect)
+        k = int(run_of[s]) if not len(bad) else int(bad[np.argmax(held[bad])])
+        labels.append(mapping[runs[k].label] if len(bad) else normal)
+        ids.append(f"{runs[0].source}:{_line(runs, first_row, run_of, s)}")
+    rid = "r0001"
+    sources = {rid: f"{runs[0].source} (lines {runs[0].rows[0]}-{runs[-1].rows[1]})"}
+    events = [{"label": mapping[r.label], "lines": [int(r.rows[0]), int(r.rows[1])], "rows": int(r.length),
+               "window_index": overlaps[k]} for k, r in enumerate(runs) if defect[k]]
+    return x, labels, ids, [rid] * len(starts), sources, events
+
+
+def _line(runs: list[Any], first_row: np.ndarray, run_of: np.ndarray, row: int) -> int:
+    """The file line of data row ``row`` of the series (each run's first line, plus the rows since)."""
+    k = int(run_of[min(row, len(run_of) - 1)])
+    return int(runs[k].rows[0]) + (row - int(first_row[k]))
+
+
 def require_examples(scored: Scored, what: str, path: Any) -> None:
     if len(scored.scores) == 0:
         raise ProjectError(f"the {what} has no examples", path=path,
@@ -269,4 +333,5 @@ def split_inputs(project: Any, spec: Any, normal: str, split: str, recordings: d
             np.zeros((0,) + tuple(spec.shape), np.float32)
         return x, Scored(np.zeros(len(x)), None, labels, ids, paths, normal)
     x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
-    return x, Scored(np.zeros(len(x)), None, labels, ids, None, normal, recs, sources)
+    return x, Scored(np.zeros(len(x)), None, labels, ids, None, normal, recs, sources,
+                     per_window=is_long_series(manifest))

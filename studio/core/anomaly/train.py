@@ -178,7 +178,10 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
         model, dspec, fit_info["selection"] = _choose_scorer(model, dspec, val_windows, manifest, reporter)
     train_scores = _train_scores(model, x)
     if groups is not None:
-        held_out = _refit_held_out(x, groups, spec0, config, extra, fit_info.get("selection"), reporter)
+        from .scoring import is_long_series
+
+        held_out = _refit_held_out(x, groups, spec0, config, extra, fit_info.get("selection"), reporter,
+                                   per_window=is_long_series(manifest))
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
     val = score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings,
@@ -255,9 +258,11 @@ HELD_OUT_FOLDS = 10
 
 
 def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, config: AnomalyConfig,
-                    extra: dict[str, Any], selection: dict[str, Any] | None, reporter: Reporter) -> np.ndarray:
+                    extra: dict[str, Any], selection: dict[str, Any] | None, reporter: Reporter,
+                    per_window: bool = False) -> np.ndarray:
     """Held-out scores of the good training recordings: up to HELD_OUT_FOLDS folds of whole recordings, each
-    scored by the detector fitted again (same spec, same scorer) on the other folds; one per recording."""
+    scored by the detector fitted again (same spec, same scorer) on the other folds; one per recording (its
+    highest window's), or ``per_window`` one per window (one long series: the window is the verdict's unit)."""
     from .blend import apply_mix
     from .scoring import score_arrays
 
@@ -278,6 +283,8 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
         scores = score_arrays(model, x[held], None)[0]
         for i, sc in zip(held, scores):
             out.setdefault(groups[i], []).append(float(sc))
+    if per_window:
+        return np.array([v for r in recs for v in out.get(r, [])])
     return _recording_scores({r: np.asarray(out[r]) for r in recs if r in out})  # in the recordings' order
 
 
@@ -288,8 +295,9 @@ def _recording_scores(windows: dict[str, np.ndarray]) -> np.ndarray:
 
 def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any],
                held_out: np.ndarray | None = None) -> dict[str, Any]:
-    """Threshold from the validation goods (per recording for sensors) pooled with the good training examples'
-    held-out scores (each scored by a detector that did not see it), when there are some."""
+    """Threshold from the validation goods (per recording for sensors; per window for one long series) pooled
+    with the good training examples' held-out scores (each scored by a detector that did not see it), when
+    there are some."""
     units = val.units()
     labels = units["labels"]
     normal = manifest["normal_class"]
@@ -306,8 +314,7 @@ def _calibrate(val: Scored, policy: ThresholdPolicy, manifest: dict[str, Any],
     if val.recordings is not None:
         win_good = np.array([s for s, lab in zip(val.scores, val.labels) if lab == normal])
         extra["windows"] = {"good": [float(v) for v in win_good[:MAX_STORED_SCORES]]}
-    return calibration_record(policy, good, bad, types, "recording" if val.recordings is not None else "image", extra,
-                              held_out)
+    return calibration_record(policy, good, bad, types, val.unit, extra, held_out)
 
 
 def _metrics_json(record: dict[str, Any], train_scores: np.ndarray, seconds: float, kind: str) -> dict[str, Any]:

@@ -89,10 +89,11 @@ def finish_sensor_manifest(
     }
     unit = "recording" if stride >= window and max(lengths) == window else "window"
     if anomaly:
+        long_series = parsed.layout == "table" and not parsed.plan.recording
         warnings_ += importing.warnings_for(count_by(labels, classes), {
             sp: count_by([lab for lab, s in zip(labels, splits) if s == sp], classes) for sp in SPLITS
-        }, normal, "recording", train_windows=(
-            split_counts["train"].get(normal, 0) if parsed.layout == "table" and not parsed.plan.recording else None))
+        }, normal, "recording", train_windows=split_counts["train"].get(normal, 0) if long_series else None,
+            val_windows=split_counts["val"].get(normal, 0) if long_series else None)
     else:
         warnings_ += balance_warnings(counts, unit)
     mean, std = _normalization(final, splits, parsed.channels, warnings_)
@@ -268,6 +269,7 @@ def import_sensors(
         channels=channels,
         reporter=reporter,
         progress=prog(0.0, 0.7 if test_source else 0.9),
+        unlabelled=(normal or "normal") if anomaly else None,  # a series of normal running needs no labels
     )
     manifest, arrays = finish_sensor_manifest(
         parsed, src, window=window, stride=stride, val_split=val_split, test_split=test_split, seed=seed,

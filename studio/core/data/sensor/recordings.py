@@ -67,8 +67,12 @@ def parse_table_recordings(
     display: str | None = None,
     reporter: Reporter | None = None,
     progress: Callable[[float], None] | None = None,
+    unlabelled: str | None = None,
 ) -> ParsedSensors:
     """Layout (b): one CSV with a label column (and optional recording id) -> recordings.
+
+    ``unlabelled``: the label of every row when the file has no label column and none was named (an anomaly
+    project's training series of normal running: all good), instead of an error.
 
     The columns are planned on the first :data:`SAMPLE_ROWS` rows, then the file is streamed
     (:func:`~.csvstream.read_columns`): memory stays near the float32 data however big the file is, and
@@ -78,8 +82,13 @@ def parse_table_recordings(
     sample = read_csv_table(path, display=str(path), max_rows=SAMPLE_ROWS)
     if not sample.rows:
         raise DatasetError("the CSV has a header but no data rows", path=path)
-    plan = plan_columns(sample, str(path), want_label=True, label_column=label_column,
-                        recording_column=recording_column, channels=channels)
+    try:
+        plan = plan_columns(sample, str(path), want_label=True, label_column=label_column,
+                            recording_column=recording_column, channels=channels)
+    except DatasetError as exc:
+        if unlabelled is None or label_column or recording_column or "no label column found" not in str(exc):
+            raise
+        return _unlabelled_table(path, shown, sample, unlabelled, channels, reporter, progress)
     assert plan.label is not None
     text = [plan.label] + ([plan.recording] if plan.recording else [])
     cols = read_columns(path, display=str(path), numeric=plan.channels, text=text, reporter=reporter,
@@ -93,6 +102,18 @@ def parse_table_recordings(
         recordings.append(Recording(f"r{n:04d}", label, shown, (int(cols.lines[first]), int(cols.lines[last])),
                                     cols.values[rows], origin))
     return ParsedSensors(recordings, list(plan.channels), plan, "table", [], [], sample_rate(sample, plan))
+
+
+def _unlabelled_table(path: Path, shown: str, sample: Any, label: str, channels: Sequence[str] | None,
+                      reporter: Reporter | None, progress: Callable[[float], None] | None) -> ParsedSensors:
+    """A CSV without a label column as one recording labelled ``label`` (every row), and a warning saying so."""
+    plan = plan_columns(sample, str(path), want_label=False, label_column=None, recording_column=None,
+                        channels=channels)
+    cols = read_columns(path, display=str(path), numeric=plan.channels, reporter=reporter, progress=progress)
+    rec = Recording("r0001", label, shown, (int(cols.lines[0]), int(cols.lines[-1])), cols.values)
+    note = (f"No label column: every row is taken as a good example ('{label}'). To import known anomalies "
+            "too, add a label column (or name it with --label-column).")
+    return ParsedSensors([rec], list(plan.channels), plan, "table", [], [note], sample_rate(sample, plan))
 
 
 def _check_text_column(cols: TableColumns, column: str, what: str, path: Path) -> None:
@@ -218,8 +239,10 @@ def parse_sensor_source(
     channels: Sequence[str] | None,
     reporter: Reporter | None = None,
     progress: Callable[[float], None] | None = None,
+    unlabelled: str | None = None,
 ) -> ParsedSensors:
-    """Either layout, chosen by what ``source`` is: a CSV file, or a folder of class sub-folders."""
+    """Either layout, chosen by what ``source`` is: a CSV file, or a folder of class sub-folders
+    (``unlabelled``: see :func:`parse_table_recordings`)."""
     if not source.exists():
         raise DatasetError("the data file or folder does not exist", path=source)
     if not source.is_dir() and regular_file_problem(source):
@@ -228,7 +251,7 @@ def parse_sensor_source(
     if source.is_file():
         return parse_table_recordings(
             source, label_column=label_column, recording_column=recording_column, channels=channels,
-            reporter=reporter, progress=progress,
+            reporter=reporter, progress=progress, unlabelled=unlabelled,
         )
     has_class_dirs = any(p.is_dir() and not hidden_reason(p.name) for p in source.iterdir())
     csvs = sorted(
@@ -239,7 +262,7 @@ def parse_sensor_source(
     if not has_class_dirs and len(csvs) == 1:
         return parse_table_recordings(
             csvs[0], label_column=label_column, recording_column=recording_column, channels=channels,
-            reporter=reporter, progress=progress,
+            reporter=reporter, progress=progress, unlabelled=unlabelled,
         )
     if not has_class_dirs and len(csvs) > 1:
         raise DatasetError(

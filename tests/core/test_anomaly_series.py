@@ -1,0 +1,131 @@
+"""One long labelled series (a CSV with a label column and no recording column): windows over the whole series,
+a window overlapping an anomalous row is a defect window, verdicts and the threshold per window, and the
+anomalous stretches reported as events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from studio.core.anomaly.evaluate import figures
+from studio.core.anomaly.scoring import Scored, labelled_series
+from studio.core.data.sensor.recordings import Recording, parse_sensor_source
+
+
+def _runs(lengths_labels: list[tuple[int, str]]) -> list[Recording]:
+    """Consecutive label runs of one file (data starts on line 2), values = the row number."""
+    out, row = [], 0
+    for k, (n, label) in enumerate(lengths_labels):
+        sig = np.arange(row, row + n, dtype=np.float32)[:, None]
+        out.append(Recording(f"r{k + 1:04d}", label, "s.csv", (row + 2, row + n + 1), sig))
+        row += n
+    return out
+
+
+SPEC = SimpleNamespace(window=32, stride=16, mean=[0.0], std=[1.0], channels=1)
+
+
+def test_a_short_anomaly_is_seen_in_its_context_and_labels_the_windows_over_it() -> None:
+    runs = _runs([(100, "normal"), (10, "spike"), (90, "normal")])  # rows 100-109 anomalous, 200 rows
+    mapping = {"normal": "normal", "spike": "spike"}
+    x, labels, ids, recs, sources, events = labelled_series(runs, SPEC, mapping, "normal")
+    starts = list(range(0, 200 - 32 + 1, 16)) + [168]  # and one ending at the last row
+    assert x.shape == (len(starts), 32, 1)
+    assert [float(w[0, 0]) for w in x] == [float(s) for s in starts]  # windows over the whole series, unpadded
+    overlapping = [i for i, s in enumerate(starts) if s < 110 and s + 32 > 100]
+    assert [i for i, lab in enumerate(labels) if lab == "spike"] == overlapping == [5, 6]
+    assert set(labels) == {"normal", "spike"}
+    assert ids[5] == "s.csv:82" and recs == ["r0001"] * len(starts)  # data row 80 is file line 82
+    assert sources == {"r0001": "s.csv (lines 2-201)"}
+    assert events == [{"label": "spike", "lines": [102, 111], "rows": 10, "window_index": [5, 6]}]
+
+
+def test_window_verdicts_and_events_of_a_labelled_series() -> None:
+    runs = _runs([(100, "normal"), (10, "spike"), (90, "normal"), (8, "flat"), (40, "normal")])
+    mapping = {"normal": "normal", "spike": "spike", "flat": "flat"}
+    x, labels, ids, recs, sources, events = labelled_series(runs, SPEC, mapping, "normal")
+    scores = np.where(np.array(labels) == "spike", 5.0, 1.0)  # the spike's windows stand out, the flat's do not
+    scored = Scored(scores, None, labels, ids, None, "normal", recs, sources, per_window=True, events=events)
+    assert scored.unit == "window" and scored.units()["ids"] == ids  # every window is a verdict
+    m = figures(scored, threshold=2.0)
+    assert m["unit"] == "window" and m["n"] == len(ids) and m["recordings"] == 1
+    assert m["n_defect"] == sum(lab != "normal" for lab in labels) and m["windows"]["auroc"] == m["auroc"]
+    assert m["per_defect"]["spike"]["detection_rate"] == 1.0 and m["per_defect"]["flat"]["detection_rate"] == 0.0
+    assert [(e["label"], e["verdict"], e["score"]) for e in m["events"]] == [("spike", "NOT OK", 5.0),
+                                                                             ("flat", "OK", 1.0)]
+    assert m["event_detection_rate"] == 0.5 and "recording_items" not in m
+
+
+def test_a_recording_still_scores_its_highest_window() -> None:
+    scored = Scored(np.array([1.0, 3.0, 2.0, 0.5]), None, ["normal", "normal", "bad", "bad"],
+                    ["a@0", "a@8", "b@0", "b@8"], None, "normal", ["a", "a", "b", "b"], {})
+    assert scored.unit == "recording"
+    assert scored.units()["scores"].tolist() == [3.0, 2.0]
+
+
+def test_an_anomaly_projects_series_without_label_column_is_all_good(tmp_path: Path) -> None:
+    csv = tmp_path / "run.csv"
+    csv.write_text("time_s,value\n" + "".join(f"{i / 100:.2f},{np.sin(i / 5):.4f}\n" for i in range(300)))
+    parsed = parse_sensor_source(csv, label_column=None, recording_column=None, channels=None, unlabelled="normal")
+    assert [(r.label, r.length, r.rows) for r in parsed.recordings] == [("normal", 300, (2, 301))]
+    assert parsed.channels == ["value"] and parsed.sample_rate_hz == pytest.approx(100.0)
+    assert any("No label column" in w for w in parsed.warnings)
+    from studio.core.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="no label column found"):  # a classifier still needs the labels
+        parse_sensor_source(csv, label_column=None, recording_column=None, channels=None)
+
+
+def _series(n: int, rng: np.random.Generator, spikes: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    v = np.sin(2 * np.pi * np.arange(n) / 40.0) + 0.05 * rng.normal(size=n)
+    y = np.zeros(n, bool)
+    for s in spikes:
+        v[s: s + 12] = 3.0  # a 12-row plateau, shorter than the 64-row window
+        y[s: s + 12] = True
+    return v, y
+
+
+def _write(path: Path, v: np.ndarray, y: np.ndarray | None) -> Path:
+    head = "value" + (",label" if y is not None else "")
+    rows = [f"{a:.4f}" + ("" if y is None else f",{'anomaly' if b else 'normal'}") for a, b in
+            zip(v, y if y is not None else v)]
+    path.write_text(head + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_long_series_project_thresholds_and_judges_windows(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.evaluate import evaluate_anomaly
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.project import Project
+
+    rng = np.random.default_rng(3)
+    train = _write(tmp_path / "train.csv", _series(2400, rng)[0], None)  # no label column: all good
+    v, y = _series(1200, rng, spikes=(300, 800))
+    test = _write(tmp_path / "test.csv", v, y)
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    warnings = import_data(project, train, window=64, stride=32).to_json()["warnings"]
+    manifest = project.load_manifest()
+    val_windows = sum(r["windows"] for r in manifest["recordings"] if r["split"] == "val")
+    assert any(w.startswith(f"Only {val_windows} good window(s) in validation") for w in warnings), warnings
+    assert not any("recording(s) in validation" in w for w in warnings)  # one series: its parts are no sessions
+    assert manifest["normal_class"] == "normal" and manifest["label_column"] is None
+    res = train_anomaly(project, default_config(project))
+    cal = json.loads((Path(res.path) / "calibration.json").read_text())
+    train_windows = sum(r["windows"] for r in manifest["recordings"] if r["split"] == "train")
+    # the threshold rests on windows: each training window's held-out score and each validation window's
+    assert cal["unit"] == "window" and len(cal["val"]["good"]) == val_windows
+    assert cal["n_held_out_good"] == train_windows and cal["n_good"] == train_windows + val_windows
+    ev = evaluate_anomaly(project, data_path=str(test)).to_json()
+    starts = list(range(0, 1200 - 64 + 1, 32)) + [1200 - 64]
+    assert ev["unit"] == "window" and ev["n"] == len(starts)
+    under = [s for s in starts for a in (300, 800) if s < a + 12 and s + 64 > a]
+    assert ev["n_defect"] == len(under) == 4  # each 12-row plateau lies under 2 windows (stride 32, window 64)
+    assert [e["rows"] for e in ev["events"]] == [12, 12] and ev["event_detection_rate"] == 1.0
+    assert ev["auroc"] > 0.95 and ev["false_alarm_rate"] <= 0.05

@@ -11,7 +11,8 @@ counts as one), and per labelled stretch (each stretch cut on its own, its score
 Studio's own detector is scored on those same continuous windows here too, so every column of a row rests on
 the same windows.
 
-    python -m bench.anomaly_series_bench [--seeds 0,1,2] [--sources ecg,resp,...] [--nolabel] [--out FILE]
+    python -m bench.anomaly_series_bench [--seeds 0,1,2] [--sources ecg,resp,...] [--nolabel] [--window N]
+                                         [--out FILE]
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def continuous_windows(values: np.ndarray, labels: np.ndarray, spec: Any) -> tup
     return w, y
 
 
-def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool) -> dict[str, Any]:
+def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, window: int | None = None
+             ) -> dict[str, Any]:
     from studio.core.anomaly.config import default_config
     from studio.core.anomaly.evaluate import evaluate_anomaly
     from studio.core.anomaly.metrics import auroc
@@ -54,9 +56,9 @@ def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool) -> d
     try:
         project = Project.create(work / "P", "sensor-anomaly")
         if nolabel:
-            import_data(project, folder / "train_nolabel.csv")
+            import_data(project, folder / "train_nolabel.csv", window=window)
         else:
-            import_data(project, folder / "train.csv", label_column="label")
+            import_data(project, folder / "train.csv", label_column="label", window=window)
         train_anomaly = __import__("studio.core.anomaly.train", fromlist=["train_anomaly"]).train_anomaly
         train_anomaly(project, default_config(project))
         ev = evaluate_anomaly(project, data_path=str(folder / "test.csv")).to_json()
@@ -144,6 +146,7 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sources", default=",".join(S.SOURCES))
     ap.add_argument("--nolabel", action="store_true")
+    ap.add_argument("--window", type=int, help="import with this window (default: Studio's choice)")
     ap.add_argument("--out", default="-")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="series-data-"))
@@ -151,7 +154,7 @@ if __name__ == "__main__":
     try:
         for name, folder, facts in S.pairs(root, tuple(int(s) for s in a.seeds.split(",")),
                                            tuple(a.sources.split(","))):
-            r = run_pair(name, folder, facts, a.nolabel)
+            r = run_pair(name, folder, facts, a.nolabel, a.window)
             rows.append(r)
             s = r["studio"]
             print(f"{name}: Studio auroc {_f(s['auroc'])} ({s['unit']}, n={s['n']}), windows "

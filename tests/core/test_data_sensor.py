@@ -74,8 +74,9 @@ def test_channel_naming_selects_and_orders_columns(sensor_project: Project, sens
     out = import_data(sensor_project, sensor_folder, channels=["az", "ax"]).to_json()
     assert out["channels"] == ["az", "ax"]
     assert load_recordings(sensor_project)["r0001"].shape[1] == 2
-    with pytest.raises(DatasetError, match="no channel column named 'gyro'.*'ax'"):
+    with pytest.raises(DatasetError, match="no channel column named 'gyro'.*'ax'") as caught:
         import_data(sensor_project, sensor_folder, channels=["gyro"])
+    assert caught.value.hint and "needs the channel column(s) 'gyro'" in caught.value.hint
 
 
 def test_long_recordings_get_a_window_and_half_stride(tmp_path: Path, sensor_project: Project) -> None:

@@ -167,6 +167,8 @@ def _named_channels(table: CsvTable, display: str, channels: Sequence[str], take
                 f"no channel column named '{name}'; the columns are {_columns_text(table)}",
                 path=display,
                 line=table.header_line,
+                hint=f"the file needs the channel column(s) {', '.join(repr(c) for c in channels)}: give it those "
+                     "column names, or choose recordings made like the ones this data was imported from",
             )
         if table.header[idx] in taken:
             raise DatasetError(f"'{name}' is the label/recording column, not a channel", path=display)

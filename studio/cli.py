@@ -246,9 +246,11 @@ def _train_anomaly(project: Any, args: argparse.Namespace, rep: CliReporter) -> 
                             bank=args.bank, false_alarms=args.false_alarms, seed=args.seed)
     rep.status(f"Fitting the anomaly detector ({config.detector}) on the good examples")
     out = train_anomaly(project, config, rep).to_json()
+    unit = out.get("threshold_unit")
+    what = f"{unit}s" if unit in ("recording", "window") else "examples"
     rep.status(f"{out['detector']} detector: validation AUROC {_fmt(out['val_auroc'])}, threshold "
                f"{out['threshold']:.4g} ({out['val'].get('false_alarm_rate', 0) * 100:.1f} % false alarms on "
-               f"validation good examples; it rests on {out['threshold_good_examples']} good examples the detector was "
+               f"validation good {what}; it rests on {out['threshold_good_examples']} good {what} the detector was "
                "not fitted on)")
     if out.get("threshold_warning"):
         rep.status(out["threshold_warning"])

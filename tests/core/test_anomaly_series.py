@@ -122,6 +122,7 @@ def test_long_series_project_thresholds_and_judges_windows(tmp_path: Path) -> No
     # the threshold rests on windows: each training window's held-out score and each validation window's
     assert cal["unit"] == "window" and len(cal["val"]["good"]) == val_windows
     assert cal["n_held_out_good"] == train_windows and cal["n_good"] == train_windows + val_windows
+    assert res.to_json()["threshold_unit"] == "window"  # the CLI says "good windows", not "good examples"
     ev = evaluate_anomaly(project, data_path=str(test)).to_json()
     starts = list(range(0, 1200 - 64 + 1, 32)) + [1200 - 64]
     assert ev["unit"] == "window" and ev["n"] == len(starts)

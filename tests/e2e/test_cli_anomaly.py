@@ -113,6 +113,7 @@ def test_sensor_anomaly_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert (ev["threshold_good_examples"], ev["threshold_val_good"], ev["threshold_held_out_good"]) == (10, 2, 8)
     assert ev["threshold_warning"].startswith("The threshold rests on 10 good recordings; add more good examples")
     assert trained["threshold_good_examples"] == 10 and trained["threshold_warning"] == ev["threshold_warning"]
+    assert trained["threshold_unit"] == ev["threshold_unit"] == "recording"
     capsys.readouterr()
     with monkeypatch.context() as m:
         m.delenv("STUDIO_QUIET", raising=False)

@@ -88,8 +88,9 @@ def threshold_basis(calibration: dict[str, Any]) -> dict[str, Any]:
     n_val = len((calibration.get("val") or {}).get("good") or [])
     n_held = len((calibration.get("held_out") or {}).get("good") or [])
     n = int(calibration.get("n_good", n_val + n_held))
+    unit = calibration.get("unit", "image")
     return {"threshold_good_examples": n, "threshold_val_good": n_val, "threshold_held_out_good": n_held,
-            "threshold_warning": few_good_warning(n, calibration.get("unit", "image"))}
+            "threshold_unit": unit, "threshold_warning": few_good_warning(n, unit)}
 
 
 def figures(scored: Scored, threshold: float) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class AnomalyTrainResult:
             "detector": self.detector,
             "threshold": self.threshold,
             "threshold_good_examples": self.basis.get("threshold_good_examples"),
+            "threshold_unit": self.basis.get("threshold_unit"),  # what one good example is: image, recording, window
             "threshold_warning": self.basis.get("threshold_warning"),
             "val_auroc": self.val_auroc,
             "val": self.metrics,

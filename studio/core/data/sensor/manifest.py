@@ -189,8 +189,8 @@ def _split_lone_recordings(usable: list[Recording], classes: list[str], window: 
                 final += _chunk(mine[0], parts)
                 warnings_.append(
                     f"Class '{lab}' has only one recording; it was cut into {parts} consecutive parts so "
-                    "some can be used for validation. Neighbouring parts are alike, so validation accuracy "
-                    "may look better than it will be on new recordings: record more sessions of this class "
+                    "some can be used for validation. Neighbouring parts are alike, so validation results "
+                    "may look better than they will be on new recordings: record more sessions of this class "
                     "if you can."
                 )
                 continue

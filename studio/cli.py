@@ -382,6 +382,7 @@ def cmd_optimize(args: argparse.Namespace, rep: CliReporter) -> dict[str, Any]:
         quantize=args.quantize,
         qat=args.qat,
         finetune_epochs=args.finetune_epochs,
+        finetune_tries=args.tries,
         run_id=args.run,
         name=args.name,
     )
@@ -698,6 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["float32", "float16", "dynamic", "int8"], default="int8")
     p.add_argument("--qat", action="store_true", help="quantization-aware training")
     p.add_argument("--finetune-epochs", type=int, default=None)
+    p.add_argument("--tries", type=int, default=None,
+                   help="channels: fine-tune the last cut N times from the same weights and keep the one with the "
+                        "best validation accuracy (default 2; 1 takes half the time of the last fine-tune)")
     p.add_argument("--run", help="run id (default: the active run)")
     p.add_argument("--name", help="variant name (default: derived from the settings)")
 

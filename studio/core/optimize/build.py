@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from studio.core.convert import convert_model, representative_indices
@@ -46,10 +47,10 @@ def build_variant(
     lr = finetune_learning_rate(config, base_learning_rate)
     epochs = config.epochs
     keras.utils.set_random_seed(config.seed)
-    plan, history = None, {}
+    plan, history, kept = None, {}, None
     fitted = config.channels and epochs > 0 and arrays.training is not None  # like a training run
     if fitted:
-        work, plan, history = _prune_and_fit(model, arrays, config, lr, reporter, progress)
+        work, plan, history, kept = _prune_and_fit(model, arrays, config, lr, reporter, progress)
         notes.append(channel_note(plan, model, work))
         cuts = history["Channel-pruning fine-tune:cuts"]
         notes.append(f"{len(cuts)} cut(s) ({', '.join(f'{c:.0%}' for c in cuts)}), each fine-tuned with the run's "
@@ -60,6 +61,8 @@ def build_variant(
         if averaged:
             notes.append(f"then {averaged} more epoch(s) at half that learning rate, their weights averaged "
                          "(stochastic weight averaging, batch-norm statistics recomputed)")
+        if kept is not None:
+            notes.append(tries_note(*kept, config))
     elif config.channels:
         reporter.status(f"Removing {config.prune:.0%} of the channels (ranked by {config.channel_rank})")
         work, plan = prune_channels(model, config.prune, config.channel_rank)
@@ -88,7 +91,12 @@ def build_variant(
             notes.append(f"{epochs} fine-tune epoch(s), lr {lr:g}")
     sparsity = keras_sparsity(work)
     check_cancel(reporter)
-    model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, progress[1]), notes)
+    if kept is not None and kept[0].model_bytes is not None:  # the kept try was converted to be judged
+        model_bytes = kept[0].model_bytes
+        notes.extend(kept[0].notes)
+        reporter.progress(progress[1], "converted")
+    else:
+        model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, progress[1]), notes)
     return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history, plan)
 
 
@@ -116,9 +124,10 @@ def channel_schedule(config: OptimizeConfig, run_config: Any) -> tuple[int, int]
 
 
 def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float, reporter: Reporter,
-                   progress: tuple[float, float]) -> tuple[Any, dict[str, Any], dict[str, list[float]]]:
+                   progress: tuple[float, float]) -> tuple[Any, dict[str, Any], dict[str, list[float]], Any]:
     """Channel-prune gradually (:func:`.rebuild.prune_gradually`), each cut fine-tuned like a training run (see
-    :mod:`.student`); (narrow model, plan, history by key)."""
+    :mod:`.student`), the last ``config.tries`` times from the same cut weights (:func:`_best_try`); (narrow
+    model, plan, history by key, (the kept :class:`Try`, the others) when there were several, else None)."""
     from studio.core.optimize.rebuild import channel_steps, prune_gradually
     from studio.core.optimize.student import fit_student
     from studio.core.reporter import ScaledReporter
@@ -127,33 +136,135 @@ def _prune_and_fit(model: Any, arrays: Arrays, config: OptimizeConfig, lr: float
     epochs, patience = channel_schedule(config, arrays.training.config)
     cuts = channel_steps(config.prune, CHANNEL_STEP)
     averaged = averaged_epochs(config, epochs)
-    # progress: the short fine-tunes between cuts take about a fifth of the time each
-    weights = [0.2] * (len(cuts) - 1) + [1.0]
-    edges = [lo + (hi - lo) * 0.8 * sum(weights[:i]) / sum(weights) for i in range(len(cuts) + 1)]
+    tries = config.tries
+    # progress: the short fine-tunes between cuts take about a fifth of the time each, then each try of the last;
+    # several tries convert their candidates themselves (the last 5 % of each try), one leaves that to the caller
+    weights = [0.2] * (len(cuts) - 1) + [1.0] * tries
+    top = hi if tries > 1 and not config.qat else lo + (hi - lo) * 0.8
+    edges = [lo + (top - lo) * sum(weights[:i]) / sum(weights) for i in range(len(weights) + 1)]
+    n_cuts = len(cuts)
 
-    def fit(narrow: Any, i: int, n: int) -> dict[str, Any]:
-        last = i == n - 1
-        sub = ScaledReporter(reporter, edges[i], edges[i + 1], stage="Channel-pruning fine-tune")
-        reporter.status(f"Channel pruning: {cuts[i]:.0%} of the channels removed (cut {i + 1} of {n}), fine-tuning "
-                        f"up to {epochs if last else CHANNEL_STEP_EPOCHS} epoch(s) on {len(arrays.x_train)} "
-                        "training samples" + (" with the trained model as teacher" if config.distills else ""))
+    def fit_once(narrow: Any, i: int, k: int) -> dict[str, Any]:
+        last = i == n_cuts - 1
+        a, b = edges[i + k], edges[i + k + 1]
+        sub = ScaledReporter(reporter, a, a + (b - a) * (0.95 if tries > 1 else 1.0) if last else b,
+                             stage="Channel-pruning fine-tune")
+        if k:  # a new start for the try's own random draws (the data order follows its seed, see fit_student)
+            from studio.core.tfenv import load_tf
+
+            load_tf()[1].utils.set_random_seed(config.seed + k)
+        reporter.status(f"Channel pruning: {cuts[i]:.0%} of the channels removed (cut {i + 1} of {n_cuts}), "
+                        f"fine-tuning up to {epochs if last else CHANNEL_STEP_EPOCHS} epoch(s) on "
+                        f"{len(arrays.x_train)} training samples"
+                        + (" with the trained model as teacher" if config.distills else "")
+                        + (f" (try {k + 1} of {tries} from the same cut)" if last and tries > 1 else ""))
         result = fit_student(narrow, arrays.training, epochs if last else min(epochs, CHANNEL_STEP_EPOCHS), lr, sub,
                              patience if last else CHANNEL_STEP_PATIENCE,
                              teacher=model if config.distills else None, distill=config.distill_config(),
-                             batch_size=arrays.training.config.batch_size, seed=config.seed,
+                             batch_size=arrays.training.config.batch_size, seed=config.seed + k,
                              average_epochs=averaged if last else 0)
         check_cancel(reporter)
         return result
 
+    kept: list[Try] = []
+
+    def fit(narrow: Any, i: int, n: int) -> dict[str, Any]:
+        if i < n - 1 or tries == 1:
+            return fit_once(narrow, i, 0)
+        best, others = _best_try(narrow, tries, lambda k: fit_once(narrow, i, k), arrays, config, reporter,
+                                 [(edges[i + k] + (edges[i + k + 1] - edges[i + k]) * 0.95, edges[i + k + 1])
+                                  for k in range(tries)])
+        kept.extend([best, *others])
+        return best.result
+
     work, plan, results = prune_gradually(model, config.prune, config.channel_rank, CHANNEL_STEP, fit)
-    rows = [r for res in results for r in res["epochs"]]
+    rows = [r for res in results for r in res["epochs"]]  # the cuts' fine-tunes, then the kept try's
     out = {f"Channel-pruning fine-tune:{k}": [r[k] for r in rows if r.get(k) is not None]
            for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     out["Channel-pruning fine-tune:best_epoch"] = [float(results[-1]["best_epoch"])]
     out["Channel-pruning fine-tune:max_epochs"] = [float(epochs)]
     out["Channel-pruning fine-tune:cuts"] = [float(c) for c in cuts]
     out["Channel-pruning fine-tune:averaged_epochs"] = [float(results[-1].get("averaged", 0))]
-    return work, plan, out
+    if kept:
+        by_try = sorted(kept, key=lambda t: t.index)
+        out["Channel-pruning fine-tune:tries"] = [float(tries)]
+        out["Channel-pruning fine-tune:kept_try"] = [float(kept[0].index + 1)]
+        out["Channel-pruning fine-tune:try_val_accuracy"] = [t.accuracy for t in by_try]
+        out["Channel-pruning fine-tune:try_val_loss"] = [t.loss for t in by_try]
+        out["Channel-pruning fine-tune:try_seed"] = [float(config.seed + t.index) for t in by_try]
+    return work, plan, out, ((kept[0], kept[1:]) if kept else None)
+
+
+@dataclass
+class Try:
+    """One fine-tune of the last cut: its fit result, weights, validation figures and (when judged on the
+    converted file) its .tflite bytes and the conversion's notes."""
+
+    index: int
+    result: dict[str, Any]
+    weights: list[Any]
+    accuracy: float
+    loss: float
+    judged_on: str  # "file": the converted .tflite through LiteRT; "keras": the float model (QAT follows)
+    model_bytes: bytes | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _best_try(narrow: Any, tries: int, fit_try: Any, arrays: Arrays, config: OptimizeConfig, reporter: Reporter,
+              spans: list[tuple[float, float]]) -> tuple[Try, list[Try]]:
+    """Fine-tune ``narrow`` ``tries`` times from its current weights (``fit_try(k)`` trains it in place), judge
+    each on the validation split, leave ``narrow`` with the best one's weights; (best, the others).
+
+    Judged through LiteRT on the file the variant would ship (what the user is measured on; converting costs a
+    few seconds against minutes of fine-tuning), unless quantization-aware training follows, which changes the
+    model again: then on the float model. Better validation accuracy wins, ties go to the lower validation loss,
+    then to the earlier try."""
+    start = narrow.get_weights()
+    done: list[Try] = []
+    for k in range(tries):
+        if k:
+            narrow.set_weights(start)
+        result = fit_try(k)
+        done.append(_judge(narrow, k, result, arrays, config, reporter, spans[k]))
+    best = min(done, key=lambda t: (-t.accuracy, t.loss, t.index))
+    narrow.set_weights(best.weights)
+    return best, [t for t in done if t is not best]
+
+
+def _judge(narrow: Any, k: int, result: dict[str, Any], arrays: Arrays, config: OptimizeConfig,
+           reporter: Reporter, span: tuple[float, float]) -> Try:
+    """Validation accuracy and mean cross-entropy of try ``k`` (see :func:`_best_try`)."""
+    import numpy as np
+
+    weights = narrow.get_weights()
+    model_bytes, notes = None, []
+    if config.qat:
+        probs = np.asarray(narrow.predict(arrays.x_val, verbose=0, batch_size=256), np.float64)
+    else:
+        from studio.core.measure import run_litert
+
+        model_bytes = convert_variant(narrow, arrays, config, reporter, span, notes)
+        probs = np.asarray(run_litert(model_bytes, arrays.x_val).probs, np.float64)
+    y = np.asarray(arrays.y_val)
+    accuracy = float(np.mean(probs.argmax(1) == y))
+    loss = float(np.mean(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+    check_cancel(reporter)
+    return Try(k, result, weights, accuracy, loss, "keras" if config.qat else "file", model_bytes, notes)
+
+
+def tries_note(best: Try, others: list[Try], config: OptimizeConfig) -> str:
+    """In plain words: how many fine-tunes ran from the last cut and which one the variant kept, and why."""
+    n = len(others) + 1
+    times = {2: "twice", 3: "three times"}.get(n, f"{n} times")
+    on = ("its file through LiteRT, as on the device" if best.judged_on == "file"
+          else "the float model, before quantization-aware training")
+    figures = " vs ".join(f"{100 * t.accuracy:.1f} %" for t in [best, *sorted(others, key=lambda t: t.index)])
+    text = (f"fine-tuned {times} from the same cut, each time in its own random order (seeds "
+            f"{', '.join(str(config.seed + i) for i in range(n))}); kept the one with the "
+            f"{'better' if n == 2 else 'best'} validation accuracy ({on}): {figures}")
+    if any(t.accuracy == best.accuracy for t in others):
+        text += f"; a tie on accuracy, so the one with the lower validation loss ({best.loss:.3f})"
+    return text
 
 
 def channel_note(plan: dict[str, Any], model: Any, narrow: Any) -> str:

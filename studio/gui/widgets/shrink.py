@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QButtonGroup, QCheckBox, QLabel, QRadioButton, QVB
 KINDS = (
     ("channels", "Remove whole channels",
      "Builds a genuinely narrower model: the file you flash, the RAM it needs (arena) and the time per sample "
-     "all shrink. It is fine-tuned afterwards (a few minutes)."),
+     "all shrink. It is fine-tuned afterwards, the last round twice to keep the more accurate of the two "
+     "(several minutes)."),
     ("weights", "Set weights to zero",
      "Keeps the model's shape: only the zipped file shrinks. The file a microcontroller flashes, its RAM and "
      "its speed stay the same (TensorFlow Lite Micro cannot skip zeros)."),

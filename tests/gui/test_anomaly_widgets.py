@@ -117,3 +117,32 @@ def test_score_charts_keep_their_legends_off_the_data(qtbot) -> None:
     chart.set_scores({"train_good": [0.1, 0.2], "val_good": [0.3], "val_defect": [2.0]}, 1.0)
     chart.set_scores({}, None)
     assert chart.plot.getPlotItem().vb.viewRange()[1][1] >= 99.0
+
+
+def test_a_long_series_is_shown_per_window_with_its_anomalous_stretches(window) -> None:
+    from studio.gui.widgets import anomaly_panels
+
+    scores = np.array([0.5, 0.7, 5.0, 0.6, 1.9, 0.4])
+    labels = ["normal", "normal", "spike", "normal", "flat", "normal"]
+    ids = [f"test.csv:{2 + 32 * i}" for i in range(6)]
+    events = [{"label": "spike", "lines": [70, 81], "rows": 12, "window_index": [2]},
+              {"label": "flat", "lines": [134, 160], "rows": 27, "window_index": [4]}]
+    scored = Scored(scores, None, labels, ids, None, "normal", ["r0001"] * 6, {"r0001": "test.csv (lines 2-200)"},
+                    per_window=True, events=events)
+    result = figures(scored, threshold=1.0)
+    result.update(threshold=1.0, policy_text="at most 1 % false alarms")
+    page = window.page("evaluate")
+    assert anomaly_panels.show_evaluation(page, result)
+    panel = page._anomaly_panel
+    assert "Anomalous stretches caught (a window over them flagged): 2 of 2" in panel.per_defect.text()
+    assert "lines 70-81 caught (highest window 5)" in panel.per_defect.text()
+    table = panel.table
+    assert table.horizontalHeaderItem(0).text() == "Window" and table.isColumnHidden(4)
+    assert table.item(0, 0).text() == "test.csv, from line 66" and table.item(0, 3).text() == "NOT OK"
+    assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance("test.csv, from line 66")
+    assert "(per window)" in panel.saved_label.text()
+    result = figures(Scored(np.array([0.5, 0.9]), None, ["normal", "spike"], ids[:2], None, "normal",
+                            ["r0001"] * 2, {}, per_window=True, events=[{**events[0], "window_index": [1]}]), 1.0)
+    result.update(threshold=1.0)
+    anomaly_panels.show_evaluation(page, result)
+    assert "0 of 1: lines 70-81 missed (highest window 0.9)" in panel.per_defect.text()

@@ -441,3 +441,4 @@ def test_evaluate_says_which_data_its_figures_are_about() -> None:
     assert results_on({"split": "val", "source": "val"}) == "Results on the validation examples."
     assert results_on({"split": "test"}) == "Results on the test examples."
     assert results_on({"split": None, "source": "/data/new"}) == "Results on the folder /data/new."
+    assert results_on({"split": None, "source": "/data/series.csv"}) == "Results on the file /data/series.csv."

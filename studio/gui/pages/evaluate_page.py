@@ -113,7 +113,9 @@ def results_on(result: dict[str, Any]) -> str:
     if split:
         return f"Results on {SPLIT_WORDS.get(split, split)}."
     source = result.get("source")
-    return f"Results on the folder {source}." if source else ""
+    if not source:
+        return ""
+    return f"Results on the {'file' if Path(str(source)).suffix.lower() in ('.csv', '.txt') else 'folder'} {source}."
 
 
 class EvaluatePage(Page):

@@ -475,15 +475,31 @@ class AnomalyEvaluatePanel(QWidget):
             "Defects caught per type: " + ", ".join(
                 f"{k} {100 * float(v.get('detection_rate') or 0):.0f} % of {v.get('n', '?')}" for k, v in sorted(per.items()))
             if per else "No defect examples here: only the false alarms can be counted.")
+        events = result.get("events") or []
+        if events:  # one long labelled series: was each labelled anomaly seen by a window over it?
+            caught = sum(e.get("verdict") == "NOT OK" for e in events)
+            shown = "; ".join(
+                f"lines {e['lines'][0]}-{e['lines'][1]} {'caught' if e.get('verdict') == 'NOT OK' else 'missed'} "
+                f"(highest window {float(e.get('score', 0)):.3g})" for e in events[:8])
+            self.per_defect.setText(self.per_defect.text() + f"\nAnomalous stretches caught (a window over them "
+                                    f"flagged): {caught} of {len(events)}: {shown}"
+                                    + ("; …" if len(events) > 8 else "") + ".")
         items = result.get("most_anomalous") or []
-        show_table = unit == "recording" or not any(it.get("heatmap") is not None for it in items)
+        show_table = unit in ("recording", "window") or not any(it.get("heatmap") is not None for it in items)
         self.table.setVisible(show_table and bool(items))
         self.table.setRowCount(len(items) if show_table else 0)
+        windows = unit == "window"  # one long series: each row is a window, named by its file and first line
+        self.table.setColumnHidden(4, windows)
+        self.table.horizontalHeaderItem(0).setText("Window" if windows else "Example")
         for i, it in enumerate(items if show_table else []):
-            values = (str(it.get("source") or it.get("id") or it.get("path") or i), str(it.get("label")),
+            name = (window_name(str(it.get("worst_window") or it.get("id"))) if windows else
+                    str(it.get("source") or it.get("id") or it.get("path") or i))
+            values = (name, str(it.get("label")),
                       f"{float(it.get('score', 0)):.4g}", str(it.get("verdict")), str(it.get("worst_window", "")))
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
+        if show_table and items:
+            self.table.resizeColumnToContents(0)  # the example's name whole, not "test.csv, fro…"
         warning = result.get("threshold_warning")
         self.threshold_warning.setText(warning or "")
         self.threshold_warning.setVisible(bool(warning))
@@ -515,6 +531,12 @@ class AnomalyEvaluatePanel(QWidget):
     @Slot(object)
     def _save_failed(self, exc: BaseException) -> None:
         dialogs.show_error(self.page, exc, "The threshold was not stored")
+
+
+def window_name(window_id: str) -> str:
+    """'test.csv:2050' (a window's file and first line) as 'test.csv, from line 2050'."""
+    source, _, line = window_id.rpartition(":")
+    return f"{source}, from line {line}" if source and line.isdigit() else window_id
 
 
 def show_evaluation(page: Any, result: dict[str, Any]) -> bool:

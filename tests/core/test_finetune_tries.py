@@ -194,3 +194,22 @@ def test_cli_tries_reaches_the_config(monkeypatch) -> None:
         args = cli.build_parser().parse_args(["optimize", "P", "--prune", "0.5", *extra])
         cli.cmd_optimize(args, None)
         assert seen[-1].tries == tries
+
+
+@pytest.mark.slow
+def test_channel_pruning_then_qat_moves_progress_forward_only(tiny) -> None:
+    """Channels + QAT: the channel fine-tunes, then QAT, then the conversion, each in its own part of the span
+    (QAT's bar started again at the span's start before)."""
+    from studio.core.optimize import build_variant
+
+    model, arrays = tiny
+    rep = RecordingReporter()
+    built = build_variant(model, arrays, _config(qat=True), rep, 1e-2, progress=(0.05, 0.6))
+    assert any("Quantization-aware training" in k for k in built.history)
+    fractions = [v[0] for kind, v in rep.events if kind == "progress"]
+    assert fractions == sorted(fractions), fractions
+    assert fractions[-1] == pytest.approx(0.6)
+    qat_start = next(i for i, (kind, v) in enumerate(rep.events)
+                     if kind == "status" and v.startswith("Quantization-aware training"))
+    later = [v[0] for kind, v in rep.events[qat_start:] if kind == "progress"]
+    assert later and min(later) >= 0.05 + 0.55 * 0.48 - 1e-9  # QAT runs after the channel fine-tunes' part

@@ -49,8 +49,12 @@ def build_variant(
     keras.utils.set_random_seed(config.seed)
     plan, history, kept = None, {}, None
     fitted = config.channels and epochs > 0 and arrays.training is not None  # like a training run
+    lo, hi = progress
+    # channel pruning then QAT: the channel fine-tunes take the first 60 % of the span, QAT and the conversion the
+    # rest (both started at the span's start before, so the bar went back when QAT began)
+    fit_span = (lo, lo + (hi - lo) * 0.6) if fitted and config.qat else progress
     if fitted:
-        work, plan, history, kept = _prune_and_fit(model, arrays, config, lr, reporter, progress)
+        work, plan, history, kept = _prune_and_fit(model, arrays, config, lr, reporter, fit_span)
         notes.append(channel_note(plan, model, work))
         cuts = history["Channel-pruning fine-tune:cuts"]
         notes.append(f"{len(cuts)} cut(s) ({', '.join(f'{c:.0%}' for c in cuts)}), each fine-tuned with the run's "
@@ -69,8 +73,9 @@ def build_variant(
         notes.append(channel_note(plan, model, work))
     else:
         work = fresh_clone(model)
-    stages = (1 if config.prune > 0 else 0) + (1 if config.qat else 0)
-    tuner = FineTuner(keras, arrays, config.batch_size, reporter, progress, stages,
+    stages = (1 if config.prune > 0 and not fitted else 0) + (1 if config.qat else 0)
+    tuner_span = (fit_span[0] + (fit_span[1] - fit_span[0]) * 0.8, hi) if fitted and config.qat else progress
+    tuner = FineTuner(keras, arrays, config.batch_size, reporter, tuner_span, stages,
                       teacher=model if config.distills else None, distill=config.distill_config())
     tuner.history.update(history)
     if config.distills:

@@ -25,6 +25,20 @@ def test_normal_class_is_good_ok_or_normal_in_any_case() -> None:
     assert find_normal_class(["a", "b"], "B") == "b"  # --normal overrides, case-insensitive
 
 
+def test_the_only_class_or_label_zero_is_good_and_the_guess_is_said() -> None:
+    said: list[str] = []
+    assert find_normal_class(["0"], warnings=said) == "0"  # a training series labelled 0 throughout
+    assert find_normal_class(["1", "0"], warnings=said) == "0"  # 0 normal, 1 anomaly, as datasets label them
+    assert find_normal_class(["-1", "0", "2.0"], warnings=said) == "0"
+    assert find_normal_class(["parts"], warnings=said) == "parts"
+    assert len(said) == 4 and "class '0' (the only class" in said[0] and "0 among numbered classes" in said[1]
+    assert all("--normal NAME" in w for w in said)
+    with pytest.raises(DatasetError, match="good, ok or normal"):
+        find_normal_class(["0", "scratch"])  # not all numbers: no guess
+    with pytest.raises(DatasetError, match="good, ok or normal"):
+        find_normal_class(["1", "2"])  # numbers without a 0
+
+
 def test_normal_class_errors_say_what_to_do() -> None:
     with pytest.raises(DatasetError, match="good, ok or normal"):
         find_normal_class(["crack", "scratch"])

@@ -130,3 +130,22 @@ def test_long_series_project_thresholds_and_judges_windows(tmp_path: Path) -> No
     assert ev["n_defect"] == len(under) == 4  # each 12-row plateau lies under 2 windows (stride 32, window 64)
     assert [e["rows"] for e in ev["events"]] == [12, 12] and ev["event_detection_rate"] == 1.0
     assert ev["auroc"] > 0.95 and ev["false_alarm_rate"] <= 0.05
+
+
+def test_a_series_labelled_0_and_1_imports_with_0_as_good(tmp_path: Path) -> None:
+    """Datasets label anomalies 1 and normal rows 0: the training series (all 0) is good, said in a warning, and
+    a test series labelled 0 / 1 is judged with 0 as good, whatever the project's good class is called."""
+    from studio.core.anomaly.scoring import external_labels
+    from studio.core.data import import_data
+    from studio.core.project import Project
+
+    rng = np.random.default_rng(5)
+    v, _ = _series(2400, rng)
+    train = tmp_path / "train.csv"
+    train.write_text("value,label\n" + "".join(f"{a:.4f},0\n" for a in v))
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    out = import_data(project, train, label_column="label", window=64, stride=32).to_json()
+    assert project.load_manifest()["normal_class"] == "0"
+    assert any("taken to be class '0' (the only class" in w for w in out["warnings"]), out["warnings"]
+    assert external_labels(["0", "1"], "normal", tmp_path) == {"0": "normal", "1": "1"}
+    assert external_labels(["0", "1"], "0", tmp_path) == {"0": "0", "1": "1"}

@@ -15,8 +15,24 @@ from studio.core.errors import DatasetError
 NORMAL_NAMES = ("good", "ok", "normal")
 
 
-def find_normal_class(classes: Sequence[str], normal: str | None = None, *, path: Any = None) -> str:
-    """The class holding the good examples: ``normal`` if given (case-insensitive), else good/ok/normal."""
+def numeric_normal(classes: Sequence[str]) -> str | None:
+    """'0' when the classes are numbers and one is 0 (anomaly labels as datasets give them: 0 normal, 1 anomaly),
+    else None."""
+    def number(c: str) -> float | None:
+        try:
+            return float(c)
+        except ValueError:
+            return None
+
+    zeros = [c for c in classes if number(c) == 0]
+    return zeros[0] if len(zeros) == 1 and all(number(c) is not None for c in classes) else None
+
+
+def find_normal_class(classes: Sequence[str], normal: str | None = None, *, path: Any = None,
+                      warnings: list[str] | None = None) -> str:
+    """The class holding the good examples: ``normal`` if given (case-insensitive), else good/ok/normal, else
+    the only class there is, else 0 among numbered classes (0 normal, 1 anomaly); the last two add a line to
+    ``warnings`` saying so."""
     by_lower: dict[str, list[str]] = {}
     for c in classes:
         by_lower.setdefault(c.lower(), []).append(c)
@@ -40,11 +56,17 @@ def find_normal_class(classes: Sequence[str], normal: str | None = None, *, path
             path=path,
             hint="say which one with --normal NAME",
         )
+    guess, why = (classes[0], "the only class") if len(classes) == 1 else (numeric_normal(classes), "0 among numbered classes")
+    if guess is not None:
+        if warnings is not None:
+            warnings.append(f"The good examples are taken to be class '{guess}' ({why}: none is named good, ok or "
+                            "normal); if they are another class, import again with --normal NAME.")
+        return guess
     raise DatasetError(
-        "no folder of good examples: an anomaly project needs a class folder named good, ok or normal "
-        f"(the folders are {', '.join(repr(c) for c in classes) or 'none'})",
+        "no class of good examples: an anomaly project needs a class folder (or label value) named good, ok or "
+        f"normal (the classes are {', '.join(repr(c) for c in classes) or 'none'})",
         path=path,
-        hint="rename the folder of good examples, or name it with --normal NAME",
+        hint="rename the folder (or label) of good examples, or name it with --normal NAME",
     )
 
 

@@ -10,15 +10,16 @@ from typing import Any, Sequence
 
 from studio.core.errors import DatasetError
 
-from .data import NORMAL_NAMES, anomaly_manifest_fields, assign_defect_splits, find_normal_class
+from .data import NORMAL_NAMES, anomaly_manifest_fields, assign_defect_splits, find_normal_class, numeric_normal
 
 
-def normal_for(found: Sequence[str], normal: str | None, path: Any) -> str:
-    """The good class among the class folders found (``normal`` overrides), or a DatasetError saying what to do."""
+def normal_for(found: Sequence[str], normal: str | None, path: Any, warnings: list[str] | None = None) -> str:
+    """The good class among the class folders found (``normal`` overrides), or a DatasetError saying what to do;
+    a guess (the only class, or 0 among numbers) is said in ``warnings``."""
     if not found:
         raise DatasetError("found no class folders with usable examples", path=path,
                            hint="put the good examples in a sub-folder named good, ok or normal")
-    return find_normal_class(found, normal, path=path)
+    return find_normal_class(found, normal, path=path, warnings=warnings)
 
 
 def split(labels: Sequence[str], keys: Sequence[str], splits: list[str], normal: str, val_split: float,
@@ -36,7 +37,7 @@ def test_label_map(test_labels: Sequence[str], classes: Sequence[str], normal: s
     good = normal if normal in found else low.get(normal.lower())
     if good is None:
         cands = [low[n] for n in NORMAL_NAMES if n in low]
-        good = cands[0] if len(cands) == 1 else None
+        good = cands[0] if len(cands) == 1 else numeric_normal(found)
     return {c: (normal if c == good else c) for c in found}
 
 

@@ -271,13 +271,14 @@ def import_images(
     scan = scan_images(root, reporter, prog(0.0, share, "checking images"))
     usable = scan["usable"]
     found = sorted({s["label"] for s in usable})
+    guessed: list[str] = []
     if anomaly:
         from studio.core.anomaly import importing
 
-        normal = importing.normal_for(found, normal, root) if found else None
+        normal = importing.normal_for(found, normal, root, guessed) if found else None
     if len(found) < (1 if anomaly else 2):
         raise _no_classes_error(root, scan, found)
-    warnings_: list[str] = []
+    warnings_: list[str] = list(guessed)
     empty = [d for d in scan["class_dirs"] if d not in found]
     for d in empty:
         warnings_.append(f"Folder '{d}' has no usable images, so it is not used as a class.")

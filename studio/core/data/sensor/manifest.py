@@ -69,7 +69,7 @@ def finish_sensor_manifest(
     if anomaly:
         from studio.core.anomaly import importing
 
-        normal = importing.normal_for(classes, normal, source)
+        normal = importing.normal_for(classes, normal, source, warnings_)
     final = _split_lone_recordings(usable, classes, window, val_split, test_split, warnings_)
     final.sort(key=lambda r: (int(re.sub(r"\D", "", r.id.split("-")[0]) or 0), r.id))
     splits = stratified_split([r.label for r in final], [r.id for r in final], val_split, test_split, seed)

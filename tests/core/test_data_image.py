@@ -234,6 +234,7 @@ def test_warnings_small_imbalanced_empty_and_duplicates(tmp_path: Path, image_pr
     assert "imbalanced" in text and "'big' has 30" in text and "'tiny' only 3" in text
     assert "Folder 'empty class' has no usable images" in text
     assert "identically under two different labels" in text and "big/big_000.png" in text
+    assert "one image cannot be both 'big' and 'ok'" in text
     # The same warnings are stored for the GUI and `studio info`.
     assert image_project.load_manifest()["warnings"] == warnings
 

@@ -218,14 +218,14 @@ def _duplicate_warnings(usable: list[dict[str, Any]], test: list[dict[str, Any]]
         b = next(s for s in first if s["label"] != a["label"])
         warnings_.append(
             f"{len(clashes)} image(s) appear identically under two different labels (e.g. '{a['path']}' and "
-            f"'{b['path']}'); the model cannot learn both labels for the same image. Remove or relabel them."
+            f"'{b['path']}'); one image cannot be both '{a['label']}' and '{b['label']}'. Remove or relabel them."
         )
     if test:
         shared = [s for s in test if s["digest"] in by_digest]
         if shared:
             warnings_.append(
                 f"{len(shared)} image(s) of the test folder are identical to training images (e.g. "
-                f"'{shared[0]['path']}'); test accuracy will look better than it is."
+                f"'{shared[0]['path']}'); test results will look better than they are."
             )
     return warnings_
 

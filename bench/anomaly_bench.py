@@ -149,10 +149,8 @@ def image_baselines(train: Path, test: Path, size: int, grey: bool) -> dict[str,
 
 def sensor_baselines(project_dir: Path, test: Path) -> dict[str, Any]:
     """Raw normalized windows (Studio's, from its project) -> IF / OC-SVM / PCA; recording = max window."""
-    from studio.core.anomaly.metrics import auroc
     from studio.core.anomaly.runs import read_anomaly_run
-    from studio.core.anomaly.scoring import anomaly_windows, sensor_split
-    from studio.core.data.sensor import normalize_windows
+    from studio.core.anomaly.scoring import sensor_split
     from studio.core.data.sensor.recordings import parse_sensor_source
     from studio.core.project import Project
 
@@ -163,21 +161,31 @@ def sensor_baselines(project_dir: Path, test: Path) -> dict[str, Any]:
     good_val = [lab == info.normal_class for lab in sensor_split(project, manifest, "val", info.spec)[1]]
     xtr = np.concatenate([xs[0], xs[1][np.asarray(good_val, bool)]]).reshape(-1, info.spec.window * info.spec.channels)
     parsed = parse_sensor_source(test, label_column=None, recording_column=None, channels=list(info.spec.channel_names))
+    return {name: {"auroc": v} for name, v in recording_baselines(xtr, parsed.recordings, info.spec).items()}
+
+
+def recording_baselines(xtr: np.ndarray, recordings: list[Any], spec: Any) -> dict[str, float | None]:
+    """AUROC of IF / OC-SVM / PCA (fitted on the raw normalized good windows ``xtr``) per recording, a recording
+    scoring its highest window (Studio's rule); a recording is a defect unless labelled "normal"."""
+    from studio.core.anomaly.metrics import auroc
+    from studio.core.anomaly.scoring import anomaly_windows
+    from studio.core.data.sensor import normalize_windows
+
     parts, rec, y = [], [], []
-    for k, r in enumerate(parsed.recordings):
-        w, _ = anomaly_windows(r.signal, info.spec.window, info.spec.stride)
+    for k, r in enumerate(recordings):
+        w, _ = anomaly_windows(r.signal, spec.window, spec.stride)
         if len(w):
-            parts.append(normalize_windows(w, info.spec.mean, info.spec.std).reshape(len(w), -1))
+            parts.append(normalize_windows(w, spec.mean, spec.std).reshape(len(w), -1))
             rec += [k] * len(w)
             y.append(r.label != "normal")
     xte = np.concatenate(parts)
-    rec = np.asarray(rec)
+    rec_a = np.asarray(rec)
     out = {}
     for name, s in _baselines(xtr, xte, None).items():
-        per = np.full(rec.max() + 1, -np.inf)
-        np.maximum.at(per, rec, s)
+        per = np.full(rec_a.max() + 1, -np.inf)
+        np.maximum.at(per, rec_a, s)
         keep = np.isfinite(per)
-        out[name] = {"auroc": auroc(per[keep], np.asarray(y)[: len(per)][keep])}
+        out[name] = auroc(per[keep], np.asarray(y)[: len(per)][keep])
     return out
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench import anomaly_series as S
-from bench.anomaly_bench import CLASSIC, _baselines
+from bench.anomaly_bench import CLASSIC, _baselines, recording_baselines
 
 
 def continuous_windows(values: np.ndarray, labels: np.ndarray, spec: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +46,8 @@ def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, wind
     from studio.core.anomaly.evaluate import evaluate_anomaly
     from studio.core.anomaly.metrics import auroc
     from studio.core.anomaly.runs import load_detector
-    from studio.core.anomaly.scoring import anomaly_windows, score_arrays, sensor_split
+    from studio.core.anomaly.scoring import score_arrays, sensor_split
     from studio.core.data import import_data
-    from studio.core.data.sensor import normalize_windows
     from studio.core.data.sensor.recordings import parse_sensor_source
     from studio.core.project import Project
 
@@ -77,19 +76,8 @@ def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, wind
         # per labelled stretch, each cut on its own (Studio's evaluation before 2026-12-02's change)
         parsed = parse_sensor_source(folder / "test.csv", label_column="label", recording_column=None,
                                      channels=list(spec.channel_names))
-        parts, rec, yr = [], [], []
-        for k, r in enumerate(parsed.recordings):
-            w, _ = anomaly_windows(r.signal, spec.window, spec.stride)
-            parts.append(normalize_windows(w, spec.mean, spec.std).reshape(len(w), -1))
-            rec += [k] * len(w)
-            yr.append(r.label != "normal")
-        xs = np.concatenate(parts)
-        rec_a = np.asarray(rec)
-        base_r = {}
-        for bname, s in _baselines(xtr, xs, None).items():
-            per = np.full(rec_a.max() + 1, -np.inf)
-            np.maximum.at(per, rec_a, s)
-            base_r[bname] = auroc(per, np.asarray(yr))
+        base_r = recording_baselines(xtr, parsed.recordings, spec)
+        yr = [r.label != "normal" for r in parsed.recordings]
         out = {
             "name": name, "anomalies": facts["anomalies"],
             "studio": {"auroc": ev["auroc"], "unit": ev.get("unit"), "n": ev.get("n"),

@@ -29,9 +29,10 @@ def split(labels: Sequence[str], keys: Sequence[str], splits: list[str], normal:
                                 has_test_source=has_test_source)
 
 
-def test_label_map(test_labels: Sequence[str], classes: Sequence[str], normal: str) -> dict[str, str]:
-    """Test folder classes -> project classes: its good folder (the normal name, or good/ok/normal) is the
-    normal class; every other folder is a defect type, known or new (new types are evaluated, not refused)."""
+def test_label_map(test_labels: Sequence[str], normal: str) -> dict[str, str]:
+    """Test folder classes -> project classes: its good folder (the normal name, or good/ok/normal, or 0 among
+    numbered classes) is the normal class; every other folder is a defect type, known or new (new types are
+    evaluated, not refused). Also maps an external folder's classes for ``evaluate --data``."""
     found = sorted(set(test_labels))
     low = {c.lower(): c for c in found}
     good = normal if normal in found else low.get(normal.lower())

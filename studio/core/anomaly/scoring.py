@@ -208,19 +208,11 @@ def score_split(project: Any, model: Any, spec: Any, normal: str, split: str, re
 def external_labels(found: list[str], normal: str, path: Any) -> dict[str, str]:
     """Map the class folders of an external folder to verdicts: the project's normal class (or good/ok/normal)
     is good; every other folder is a defect type, known or not."""
-    from .data import NORMAL_NAMES, numeric_normal
+    from .importing import test_label_map
 
-    low = {c.lower(): c for c in found}
-    if normal in found:
-        good = normal
-    elif normal.lower() in low:
-        good = low[normal.lower()]
-    else:
-        cands = [low[n] for n in NORMAL_NAMES if n in low]
-        good = cands[0] if len(cands) == 1 else numeric_normal(found)  # labels 0 / 1: 0 is normal
-    if good is None and not found:
+    if not found:
         raise DatasetError("no usable examples in class sub-folders", path=path)
-    return {c: (normal if c == good else c) for c in found}
+    return test_label_map(found, normal)
 
 
 def score_external(project: Any, model: Any, spec: Any, normal: str, data_path: str | Path,

@@ -302,7 +302,7 @@ def import_images(
         tscan = scan_images(test_root, reporter, prog(share, 0.95, "checking test images"))
         test_usable = sorted(tscan["usable"], key=lambda s: s["path"])
         if anomaly:
-            mapping = importing.test_label_map([s["label"] for s in test_usable], found, normal)
+            mapping = importing.test_label_map([s["label"] for s in test_usable], normal)
             test_usable = [dict(s, label=mapping[s["label"]]) for s in test_usable]
         unknown = sorted({s["label"] for s in test_usable} - set(found))
         if unknown and anomaly:

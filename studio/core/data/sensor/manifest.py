@@ -298,7 +298,7 @@ def _add_test_recordings(
     if manifest.get("anomaly"):
         from studio.core.anomaly import importing
 
-        mapping = importing.test_label_map([r.label for r in tparsed.recordings], classes, manifest["normal_class"])
+        mapping = importing.test_label_map([r.label for r in tparsed.recordings], manifest["normal_class"])
         for r in tparsed.recordings:
             r.label = mapping[r.label]
         added_classes = importing.with_new_classes(classes, list(mapping.values()))

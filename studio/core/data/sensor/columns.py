@@ -115,6 +115,11 @@ def plan_columns(
     return ColumnPlan(chosen, label, recording, time, ignored)
 
 
+def found_label_column(table: CsvTable) -> int | None:
+    """The index of the column named like a label column (:data:`LABEL_NAMES`), else None."""
+    return next((table.find(n) for n in LABEL_NAMES if table.find(n) is not None), None)
+
+
 def _label_and_recording(
     table: CsvTable, display: str, label_column: str | None, recording_column: str | None, used: set[int]
 ) -> tuple[str, str | None]:
@@ -129,7 +134,7 @@ def _label_and_recording(
                 line=table.header_line,
             )
     else:
-        idx = next((table.find(n) for n in LABEL_NAMES if table.find(n) is not None), None)
+        idx = found_label_column(table)
         if idx is None:
             raise DatasetError(
                 f"no label column found; the columns are {_columns_text(table)}",

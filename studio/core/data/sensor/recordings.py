@@ -22,7 +22,7 @@ from studio.core.reporter import Reporter, check_cancel
 from studio.core.untrusted import regular_file_problem
 
 from ..common import hidden_reason, posix_rel
-from .columns import ColumnPlan, plan_columns, sample_rate
+from .columns import ColumnPlan, found_label_column, plan_columns, sample_rate
 from .csvfile import CSV_EXTENSIONS, read_csv_table
 from .csvstream import TableColumns, read_columns
 from .storage import RECORDINGS_FILE, load_recordings, write_recordings  # noqa: F401 - their old home
@@ -82,13 +82,10 @@ def parse_table_recordings(
     sample = read_csv_table(path, display=str(path), max_rows=SAMPLE_ROWS)
     if not sample.rows:
         raise DatasetError("the CSV has a header but no data rows", path=path)
-    try:
-        plan = plan_columns(sample, str(path), want_label=True, label_column=label_column,
-                            recording_column=recording_column, channels=channels)
-    except DatasetError as exc:
-        if unlabelled is None or label_column or recording_column or "no label column found" not in str(exc):
-            raise
+    if unlabelled is not None and not label_column and not recording_column and found_label_column(sample) is None:
         return _unlabelled_table(path, shown, sample, unlabelled, channels, reporter, progress)
+    plan = plan_columns(sample, str(path), want_label=True, label_column=label_column,
+                        recording_column=recording_column, channels=channels)
     assert plan.label is not None
     text = [plan.label] + ([plan.recording] if plan.recording else [])
     cols = read_columns(path, display=str(path), numeric=plan.channels, text=text, reporter=reporter,

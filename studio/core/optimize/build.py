@@ -50,9 +50,11 @@ def build_variant(
     plan, history, kept = None, {}, None
     fitted = config.channels and epochs > 0 and arrays.training is not None  # like a training run
     lo, hi = progress
-    # channel pruning then QAT: the channel fine-tunes take the first 60 % of the span, QAT and the conversion the
-    # rest (both started at the span's start before, so the bar went back when QAT began)
-    fit_span = (lo, lo + (hi - lo) * 0.6) if fitted and config.qat else progress
+    fit_span = tuner_span = progress
+    if fitted and config.qat:
+        # the channel fine-tunes take the first 60 % of the span (their own last fifth left unused), QAT and the
+        # conversion the rest (both started at the span's start before, so the bar went back when QAT began)
+        fit_span, tuner_span = (lo, lo + (hi - lo) * 0.6), (lo + (hi - lo) * 0.48, hi)
     if fitted:
         work, plan, history, kept = _prune_and_fit(model, arrays, config, lr, reporter, fit_span)
         notes.append(channel_note(plan, model, work))
@@ -74,7 +76,6 @@ def build_variant(
     else:
         work = fresh_clone(model)
     stages = (1 if config.prune > 0 and not fitted else 0) + (1 if config.qat else 0)
-    tuner_span = (fit_span[0] + (fit_span[1] - fit_span[0]) * 0.8, hi) if fitted and config.qat else progress
     tuner = FineTuner(keras, arrays, config.batch_size, reporter, tuner_span, stages,
                       teacher=model if config.distills else None, distill=config.distill_config())
     tuner.history.update(history)
@@ -88,7 +89,7 @@ def build_variant(
         work = quantization_aware(keras, work, config.prune > 0 and not config.channels, epochs, lr, probs,
                                   tuner, notes)
     elif fitted:
-        tuner.cursor = progress[0] + (progress[1] - progress[0]) * 0.8
+        tuner.cursor = lo + (hi - lo) * 0.8
     elif (config.channels or config.prune == 0) and epochs > 0:
         compile_for_finetune(keras, work, lr, probs)
         tuner.fit(work, "Channel-pruning fine-tune" if config.channels else "Fine-tune", [], epochs)
@@ -99,9 +100,9 @@ def build_variant(
     if kept is not None and kept[0].model_bytes is not None:  # the kept try was converted to be judged
         model_bytes = kept[0].model_bytes
         notes.extend(kept[0].notes)
-        reporter.progress(progress[1], "converted")
+        reporter.progress(hi, "converted")
     else:
-        model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, progress[1]), notes)
+        model_bytes = convert_variant(work, arrays, config, reporter, (tuner.cursor, hi), notes)
     return BuiltVariant(work, model_bytes, sparsity, notes, tuner.history, plan)
 
 

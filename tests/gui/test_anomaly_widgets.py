@@ -86,6 +86,24 @@ def test_score_distributions_draw_no_threshold_before_a_fit(qtbot) -> None:
     assert not chart.line.isVisible()
 
 
+def test_training_goods_are_drawn_from_their_held_out_scores_when_the_run_kept_them(qtbot) -> None:
+    """A training example scored by the detector that holds it sits near 0 (its own nearest neighbour); the
+    chart draws each one's score from a detector fitted without it when the run kept those, and says so."""
+    from studio.gui.widgets.anomaly_panels import ScoreDistributions
+
+    chart = ScoreDistributions()
+    qtbot.addWidget(chart)
+    in_bank, held = [0.01, 0.02, 0.03], [1.1, 1.2, 1.3, 1.4]
+    chart.set_scores({"train_good": in_bank, "held_out_good": held, "val_good": [1.2], "val_defect": [3.0]}, 2.0)
+    edges, share = chart.curves["train_good"].getData()
+    drawn = float(np.sum(share * (edges[:-1] + edges[1:]) / 2) / 100)  # the curve's mean
+    assert 1.0 < drawn < 1.5 and chart.train_label() == "good (training, each scored without itself)"
+    chart.set_scores({"train_good": in_bank, "val_good": [1.2], "val_defect": [3.0]}, 2.0)  # an older run
+    edges, share = chart.curves["train_good"].getData()
+    assert float(np.sum(share * (edges[:-1] + edges[1:]) / 2) / 100) < 0.5
+    assert chart.train_label() == "good (training)"
+
+
 def test_data_text_names_a_folder_or_a_class_by_layout() -> None:
     from studio.gui.widgets.anomaly_panels import data_text
 

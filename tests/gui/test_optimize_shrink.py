@@ -98,3 +98,24 @@ def test_accuracy_on_validation_a_refitted_model_has_seen_is_not_shown_as_a_test
     assert variant_row({**v, "test_accuracy": None})[5] == "100.0 % (seen)"
     assert shown_accuracy({**v, "test_accuracy": None})[2].startswith("Not a fair test")
     assert variant_row({**v, "val_seen_in_training": None})[5] == "100.0 %"
+
+
+def test_size_chart_appears_with_the_first_variant_and_says_what_an_anomaly_accuracy_is(window, qtbot,
+                                                                                         tmp_path: Path) -> None:
+    from studio.core.project import Project
+
+    window.state.set_project(Project.create(tmp_path / "a", "image-anomaly"))
+    page = window.page("optimize")
+    with qtbot.waitSignal(page.variants_shown, timeout=20_000):
+        page.reload()
+    # no variant: a sentence, not empty axes around a Linux board's gigabytes of flash
+    assert page.scatter.isHidden() and not page.scatter_empty.isHidden()
+    assert "Each variant you build appears here" in page.scatter_empty.text()
+    assert page.scatter.getAxis("left").labelText == "accuracy (good / not good)"
+    page._variants_job = None  # answer as the worker would, with one variant
+    page._show_variants({"variants": [{"name": "int8", "bytes": 60_000, "accuracy": 0.9, "auroc": 0.95}]})
+    assert not page.scatter.isHidden() and page.scatter_empty.isHidden()
+    window.state.set_project(Project.create(tmp_path / "c", "image"))
+    with qtbot.waitSignal(page.variants_shown, timeout=20_000):
+        page.reload()
+    assert page.scatter.isHidden() and page.scatter.getAxis("left").labelText == "accuracy"

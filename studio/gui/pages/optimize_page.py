@@ -179,6 +179,11 @@ class OptimizePage(Page):
         self.body.addWidget(self.table)
         self.scatter = ScatterPlot(height=280)
         self.body.addWidget(self.scatter)
+        # no variant yet: a sentence instead of an empty chart around the device's flash line (on a Linux
+        # board that line sits at gigabytes, and the empty axes only puzzled)
+        self.scatter_empty = self.note()
+        self.body.addWidget(self.scatter_empty)
+        self._show_scatter(False)
         self.search_title = self.section("Find the best model that fits my device")
         self.body.addWidget(self.search_title)
         self.search_panel = SearchPanel(self, self.target_combo.target)
@@ -230,6 +235,7 @@ class OptimizePage(Page):
         self.variants = []
         self.table.setRowCount(0)
         self.scatter.set_points([], None, "")
+        self._show_scatter(False)
 
     @Slot(int)
     def _prune_changed(self, value: int) -> None:
@@ -348,7 +354,19 @@ class OptimizePage(Page):
 
             limit -= MCU_CODE_RESERVE
         self.scatter.set_points(points, limit / 1024, f"{target.id} flash for the model")
+        self._show_scatter(bool(points))
         self.variants_shown.emit()
+
+    def _show_scatter(self, shown: bool) -> None:
+        """The size-vs-accuracy chart once there is a variant to put on it; before, one sentence saying what
+        will appear. An anomaly detector's accuracy is its good / not-good accuracy at the threshold."""
+        anomaly = bool(self.state.project and self.state.project.is_anomaly)
+        self.scatter.setLabel("left", "accuracy (good / not good)" if anomaly else "accuracy")
+        self.scatter.setVisible(shown)
+        self.scatter_empty.setVisible(not shown)
+        self.scatter_empty.setText(
+            "Each variant you build appears here as a point: its file size against its accuracy, beside the "
+            "chosen device's flash limit.")
 
     @Slot()
     def build_variant(self) -> None:

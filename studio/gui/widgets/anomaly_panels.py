@@ -202,7 +202,13 @@ class ScoreDistributions(QWidget):
         layout.addWidget(self.plot)
 
     def set_scores(self, scores: dict[str, list[float]], threshold: float | None) -> None:
-        values = [np.asarray(scores.get(k) or [], dtype=np.float64) for k in self.curves]
+        # a training example scored by the detector that holds it sits near 0 (it is its own nearest neighbour):
+        # where the run kept each one's score from a detector fitted without it (what the threshold used), show
+        # those, as a fair picture of how new good examples score
+        held = bool(scores.get("held_out_good"))
+        keys = {"train_good": "held_out_good" if held else "train_good"}
+        self.set_train_label("good (training, each scored without itself)" if held else "good (training)")
+        values = [np.asarray(scores.get(keys.get(k, k)) or [], dtype=np.float64) for k in self.curves]
         pooled = np.concatenate([v for v in values if len(v)] + [np.zeros(0)])
         if threshold is not None:
             pooled = np.r_[pooled, threshold]
@@ -218,11 +224,21 @@ class ScoreDistributions(QWidget):
         edges = np.linspace(lo, hi, 41)
         for (key, curve), v in zip(self.curves.items(), values):
             # each group as a share of itself: hundreds of training windows would flatten the few validation
-            # examples that show where the threshold falls (training windows sit near 0: they are in the bank)
+            # examples that show where the threshold falls
             share = 100.0 * np.histogram(np.clip(v, lo, hi), edges)[0] / max(1, len(v))
             curve.setData(edges, share) if len(v) else curve.setData([], [])
         if threshold is not None:
             self.line.setValue(float(threshold))
+
+
+    def set_train_label(self, text: str) -> None:
+        label = self.plot.getPlotItem().legend.getLabel(self.curves["train_good"])
+        if label is not None and label.text != text:
+            label.setText(text)
+
+    def train_label(self) -> str:
+        label = self.plot.getPlotItem().legend.getLabel(self.curves["train_good"])
+        return label.text if label is not None else ""
 
 
 class AnomalyTrainPanel(QWidget):

@@ -149,3 +149,34 @@ def test_a_series_labelled_0_and_1_imports_with_0_as_good(tmp_path: Path) -> Non
     assert any("taken to be class '0' (the only class" in w for w in out["warnings"]), out["warnings"]
     assert external_labels(["0", "1"], "normal", tmp_path) == {"0": "normal", "1": "1"}
     assert external_labels(["0", "1"], "0", tmp_path) == {"0": "0", "1": "1"}
+
+
+def test_a_labelled_test_series_imported_with_the_project_is_judged_as_evaluate_data_judges_it(
+        tmp_path: Path) -> None:
+    """`import --test series.csv`: the label runs were each a recording (a 12-row anomaly, shorter than the
+    window, was dropped at import as too short). They are kept in order and scored as one series: the test
+    split's figures are those of `evaluate --data` on the same file."""
+    pytest.importorskip("tensorflow")
+    from studio.core.anomaly.config import default_config
+    from studio.core.anomaly.evaluate import evaluate_anomaly
+    from studio.core.anomaly.train import train_anomaly
+    from studio.core.data import import_data
+    from studio.core.project import Project
+
+    rng = np.random.default_rng(5)
+    train = _write(tmp_path / "train.csv", _series(2400, rng)[0], None)
+    v, y = _series(1200, rng, spikes=(300, 800))
+    test = _write(tmp_path / "test.csv", v, y)
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    import_data(project, train, test_source=test, window=64, stride=32)
+    manifest = project.load_manifest()
+    tests = [r for r in manifest["recordings"] if r["split"] == "test"]
+    assert manifest["test_series"] and sum(r["length"] for r in tests) == 1200  # nothing dropped
+    assert [r["length"] for r in tests if r["label"] != "normal"] == [12, 12]
+    train_anomaly(project, default_config(project))
+    on_split = evaluate_anomaly(project, split="test").to_json()
+    on_file = evaluate_anomaly(project, data_path=str(test)).to_json()
+    assert on_split["unit"] == "window" and on_split["n"] == on_file["n"] == 37
+    for key in ("n_defect", "auroc", "false_alarm_rate", "detection_rate", "event_detection_rate"):
+        assert on_split[key] == pytest.approx(on_file[key]), key
+    assert [e["rows"] for e in on_split["events"]] == [12, 12]

@@ -199,9 +199,31 @@ def score_split(project: Any, model: Any, spec: Any, normal: str, split: str, re
         images = images or decode_split(project, manifest, spec, split, reporter, (lo, mid))
         scores, maps = score_arrays(model, images.raw, spec.preprocess, reporter, (mid, hi))
         return Scored(scores, maps, images.labels, images.ids, images.paths, normal)
+    if split == "test" and manifest.get("test_series"):
+        x, labels, ids, recs, sources, events = series_test_split(project, manifest, spec, recordings)
+        scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
+        return Scored(scores, None, labels, ids, None, normal, recs, sources, per_window=True, events=events)
     x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
     scores, _ = score_arrays(model, x, None, reporter, (mid, hi))
     return Scored(scores, None, labels, ids, None, normal, recs, sources, per_window=is_long_series(manifest))
+
+
+def series_test_split(project: Any, manifest: dict[str, Any], spec: Any,
+                      recordings: dict[str, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, list[str], list[str], list[str], dict[str, str], list[dict[str, Any]]]:
+    """The test split imported from one labelled series (``manifest["test_series"]``): its label runs, in
+    file order, joined again and cut into windows over the whole series (:func:`labelled_series`), as
+    ``evaluate --data`` does with the same file."""
+    from studio.core.data.sensor import load_recordings
+    from studio.core.data.sensor.recordings import Recording
+
+    recordings = recordings if recordings is not None else load_recordings(project)
+    runs = [Recording(r["id"], r["label"], r.get("source", r["id"]), tuple(r["rows"]), recordings[r["id"]])
+            for r in manifest["recordings"] if r["split"] == "test"]
+    if not runs:
+        return (np.empty((0, spec.window, spec.channels), np.float32), [], [], [], {}, [])
+    runs.sort(key=lambda r: r.rows[0])
+    return labelled_series(runs, spec, {r.label: r.label for r in runs}, manifest["normal_class"])
 
 
 # ---------------------------------------------------------------------------------------------- external data
@@ -324,6 +346,10 @@ def split_inputs(project: Any, spec: Any, normal: str, split: str, recordings: d
         x = spec.preprocess(decode(paths, spec, reporter, (0.0, 0.0))) if paths else \
             np.zeros((0,) + tuple(spec.shape), np.float32)
         return x, Scored(np.zeros(len(x)), None, labels, ids, paths, normal)
+    if split == "test" and manifest.get("test_series"):
+        x, labels, ids, recs, sources, events = series_test_split(project, manifest, spec, recordings)
+        return x, Scored(np.zeros(len(x)), None, labels, ids, None, normal, recs, sources, per_window=True,
+                         events=events)
     x, labels, ids, recs, sources = sensor_split(project, manifest, split, spec, recordings)
     return x, Scored(np.zeros(len(x)), None, labels, ids, None, normal, recs, sources,
                      per_window=is_long_series(manifest))

@@ -316,10 +316,17 @@ def _add_test_recordings(
             hint=f"the classes are {', '.join(classes)}",
         )
     window, stride = manifest["window"], manifest["stride"]
+    # an anomaly project's test data as one labelled series (a CSV with a label column, no recording column):
+    # its label runs are kept in order, short ones too, and scored as one series (windows over all of it, as a
+    # device sees it: studio.core.anomaly.scoring), never a short anomaly padded alone or dropped for its length
+    series = bool(manifest.get("anomaly")) and tparsed.layout == "table" and tparsed.plan.recording is None
+    if series and sum(r.length for r in tparsed.recordings) < window:
+        raise DatasetError(f"the test series has fewer rows than the window ({window} rows)", path=tsrc)
+    manifest["test_series"] = series
     added = 0
     for r in tparsed.recordings:
         w = n_windows(r.length, window, stride)
-        if w == 0:
+        if w == 0 and not series:
             manifest["skipped"].append(
                 {
                     "path": f"[test] {r.source} (lines {r.rows[0]}-{r.rows[1]})",

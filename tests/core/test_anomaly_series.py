@@ -173,6 +173,8 @@ def test_a_labelled_test_series_imported_with_the_project_is_judged_as_evaluate_
     tests = [r for r in manifest["recordings"] if r["split"] == "test"]
     assert manifest["test_series"] and sum(r["length"] for r in tests) == 1200  # nothing dropped
     assert [r["length"] for r in tests if r["label"] != "normal"] == [12, 12]
+    # counted as scored (the Data page's figures): 37 windows over the series, 4 of them over an anomaly
+    assert manifest["split_counts"]["test"] == {"anomaly": 4, "normal": 33}
     train_anomaly(project, default_config(project))
     on_split = evaluate_anomaly(project, split="test").to_json()
     on_file = evaluate_anomaly(project, data_path=str(test)).to_json()

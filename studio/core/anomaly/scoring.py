@@ -41,10 +41,39 @@ def anomaly_windows(signal: np.ndarray, window: int, stride: int) -> tuple[np.nd
         return np.empty((0, window, sig.shape[1]), dtype=np.float32), []
     if n <= window:
         return pad_to(sig, window)[None], [0]
+    starts = window_starts(n, window, stride)
+    return np.stack([sig[s : s + window] for s in starts]).astype(np.float32), starts
+
+
+def window_starts(n: int, window: int, stride: int) -> list[int]:
+    """The first rows of :func:`anomaly_windows`' windows over ``n`` rows."""
+    if n == 0:
+        return []
+    if n <= window:
+        return [0]
     starts = list(range(0, n - window + 1, stride))
     if starts[-1] != n - window:
         starts.append(n - window)
-    return np.stack([sig[s : s + window] for s in starts]).astype(np.float32), starts
+    return starts
+
+
+def series_window_labels(lengths: list[int], labels: list[str], normal: str, window: int, stride: int
+                         ) -> tuple[list[int], list[str], list[list[int]]]:
+    """Windows over a series made of label runs (their ``lengths`` and verdict ``labels``, in order): each
+    window's start, its label (the defect type it holds most rows of when it overlaps an anomalous run, else
+    ``normal``) and, per run, the windows that overlap it."""
+    run_of = np.repeat(np.arange(len(lengths)), lengths)
+    defect = np.array([lab != normal for lab in labels], dtype=bool)
+    starts = window_starts(int(sum(lengths)), window, stride)
+    out: list[str] = []
+    overlaps: list[list[int]] = [[] for _ in lengths]
+    for i, s in enumerate(starts):
+        held = np.bincount(run_of[s: s + window], minlength=len(lengths))
+        for k in np.flatnonzero(held):
+            overlaps[k].append(i)
+        bad = np.flatnonzero((held > 0) & defect)
+        out.append(labels[int(bad[np.argmax(held[bad])])] if len(bad) else normal)
+    return starts, out, overlaps
 
 
 def recording_windows(signal: np.ndarray, spec: Any) -> tuple[np.ndarray, list[int]]:
@@ -308,16 +337,10 @@ def labelled_series(runs: list[Any], spec: Any, mapping: dict[str, str], normal:
     first_row = np.concatenate([[0], np.cumsum([r.length for r in runs])[:-1]]).astype(int)
     defect = np.array([mapping[r.label] != normal for r in runs], dtype=bool)
     x, starts = recording_windows(signal, spec)
-    labels, ids = [], []
-    overlaps: list[list[int]] = [[] for _ in runs]
-    for i, s in enumerate(starts):
-        held = np.bincount(run_of[s: s + spec.window], minlength=len(runs))
-        for k in np.flatnonzero(held):
-            overlaps[k].append(i)
-        bad = np.flatnonzero((held > 0) & defect)
-        k = int(run_of[s]) if not len(bad) else int(bad[np.argmax(held[bad])])
-        labels.append(mapping[runs[k].label] if len(bad) else normal)
-        ids.append(f"{runs[0].source}:{_line(runs, first_row, run_of, s)}")
+    starts_, labels, overlaps = series_window_labels([r.length for r in runs], [mapping[r.label] for r in runs],
+                                                     normal, spec.window, spec.stride)
+    assert starts_ == starts, "the windows and their labels are cut the same way"
+    ids = [f"{runs[0].source}:{_line(runs, first_row, run_of, s)}" for s in starts]
     rid = "r0001"
     sources = {rid: f"{runs[0].source} (lines {runs[0].rows[0]}-{runs[-1].rows[1]})"}
     events = [{"label": mapping[r.label], "lines": [int(r.rows[0]), int(r.rows[1])], "rows": int(r.length),

@@ -351,5 +351,12 @@ def _add_test_recordings(
         manifest["split_counts"]["test"][r.label] += w
     if not added:
         raise DatasetError("the test data has no recording as long as the window", path=tsrc)
+    if series:  # counted as they are scored: windows over the whole series
+        from studio.core.anomaly.scoring import series_window_labels
+
+        _, labels, _ = series_window_labels([r.length for r in tparsed.recordings],
+                                            [r.label for r in tparsed.recordings], manifest["normal_class"],
+                                            window, stride)
+        manifest["split_counts"]["test"] = {c: labels.count(c) for c in classes}
     manifest["test_source"] = str(tsrc)
     manifest["skipped"] += [{"path": f"[test] {s['path']}", "reason": s["reason"]} for s in tparsed.skipped]

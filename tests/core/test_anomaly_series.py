@@ -97,6 +97,48 @@ def _write(path: Path, v: np.ndarray, y: np.ndarray | None) -> Path:
     return path
 
 
+def test_phase_windows_are_the_phases_after_each_window_of_the_cut() -> None:
+    from studio.core.anomaly.train import phase_windows
+
+    sig = np.arange(100, dtype=np.float32)[:, None]
+    spec = SimpleNamespace(window=32, stride=16, mean=[10.0], std=[2.0])
+    w, of = phase_windows(sig, spec, 8)  # the cut: 0, 16, 32, 48, 64 and 68 (the tail); phases 2, 4, ..., 14 after
+    starts = [int(v) for v in (w[:, 0, 0] * 2.0 + 10.0)]
+    cut = [0, 16, 32, 48, 64, 68]
+    assert list(zip(of.tolist(), starts)) == [(i, s + o) for i, s in enumerate(cut) for o in range(2, 16, 2)
+                                              if s + o <= 68]
+    assert w.shape[1:] == (32, 1) and np.allclose(w[:, 1, 0] - w[:, 0, 0], 0.5)  # normalized: (x - 10) / 2
+    assert len(phase_windows(sig, spec, 1)[0]) == 0  # one phase: the stride's own cut, nothing more
+    assert len(phase_windows(sig[:31], spec, 8)[0]) == 0  # shorter than a window
+
+
+def test_held_out_windows_of_one_series_keep_their_highest_phase() -> None:
+    pytest.importorskip("tensorflow")
+    from studio.core.anomaly import detector as D
+    from studio.core.anomaly.config import AnomalyConfig
+    from studio.core.anomaly.scoring import recording_windows
+    from studio.core.anomaly.train import _refit_held_out
+    from studio.core.reporter import NullReporter
+
+    rng = np.random.default_rng(0)
+    t = np.arange(1500)
+    spec = SimpleNamespace(window=32, stride=16, mean=[0.0], std=[1.0], channels=1)
+    parts = {f"p{k}": (np.sin(2 * np.pi * (t + 300 * k) / 37.0) + rng.normal(0, 0.1, len(t)))[:, None]
+             .astype(np.float32) for k in range(4)}
+    parts["p2"][700:705] += 3.0  # a short bump that the stride's cut may straddle
+    cut = {r: recording_windows(v, spec)[0] for r, v in parts.items()}
+    x = np.concatenate(list(cut.values()))
+    groups = [r for r, w in cut.items() for _ in range(len(w))]
+    dspec = D.window_spec(32, 1, 1024, False)
+    config = AnomalyConfig()
+    plain = _refit_held_out(x, groups, dspec, config, {}, None, NullReporter(), per_window=True)
+    phased = _refit_held_out(x, groups, dspec, config, {}, None, NullReporter(), per_window=True,
+                             shifted=(parts, spec))
+    assert len(plain) == len(phased) == len(x)  # one score per window of the cut, as many as before
+    assert np.all(phased >= plain - 1e-6) and np.mean(phased > plain + 1e-6) > 0.5
+    assert phased.max() >= plain.max()
+
+
 def test_long_series_project_thresholds_and_judges_windows(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     from studio.core.anomaly.config import default_config

@@ -61,6 +61,20 @@ def test_histogram_without_or_with_defects(qtbot, defects: int) -> None:
     assert ("No defect examples" in text) == (defects == 0)
 
 
+def test_roc_without_defects_draws_no_curve(qtbot) -> None:
+    from studio.gui.widgets.anomaly import RocPlot
+
+    w = RocPlot()
+    qtbot.addWidget(w)
+    w.set_curve({"false_alarm_rate": [0.0, 0.5, 1.0], "detection_rate": [0.0, 0.8, 1.0]}, 0.9)
+    assert len(w.curve.getData()[0]) == 3 and "AUROC 0.900" in w.title.text()
+    # good examples only: what figures() gives (no detection rate to draw): no flat line at 0 caught
+    w.set_curve({"false_alarm_rate": [0.0, 0.5, 1.0], "detection_rate": [0.0, 0.0, 0.0]}, None)
+    x, _ = w.curve.getData()
+    assert x is None or len(x) == 0
+    assert "needs good and defect examples" in w.title.text()
+
+
 def test_optimize_row_of_an_anomaly_variant_shows_its_auroc() -> None:
     from studio.gui.pages.optimize_page import variant_row
 

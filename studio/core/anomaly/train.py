@@ -181,8 +181,10 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
     if groups is not None:
         from .scoring import is_long_series
 
+        long_series = is_long_series(manifest)
         held_out = _refit_held_out(x, groups, spec0, config, extra, fit_info.get("selection"), reporter,
-                                   per_window=is_long_series(manifest))
+                                   per_window=long_series,
+                                   shifted=(recordings, spec) if long_series and recordings else None)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
     val = score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings,
@@ -256,14 +258,41 @@ def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:
 # folds of whole good training recordings for their held-out scores: leave-one-recording-out up to 10 of them
 # (the few-recordings projects, where the threshold needs them most), 10 refits at most on larger ones
 HELD_OUT_FOLDS = 10
+# one long series: each held-out window is also scored at SHIFTS - 1 phases after its start, stride/8 apart, and
+# keeps the highest (up to MAX_SHIFTED windows in all; more and the stride's cut alone is used)
+SHIFTS = 8
+MAX_SHIFTED = 40000
+
+
+def phase_windows(signal: np.ndarray, spec: Any, shifts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized windows of one recording starting ``k * stride / shifts`` rows after each of
+    :func:`.scoring.recording_windows`' starts (k = 1 .. shifts - 1, those that fit), and the index of the
+    window each one follows: the phases between the stride's cut that a device, whose windows fall anywhere
+    on the series, sees too."""
+    from studio.core.data.sensor import normalize_windows
+
+    from .scoring import window_starts
+
+    sig = np.asarray(signal, np.float32).reshape(len(signal), -1)
+    step = max(1, int(spec.stride) // max(1, shifts))
+    pairs = [(i, s + k * step) for i, s in enumerate(window_starts(len(sig), spec.window, spec.stride))
+             for k in range(1, shifts) if k * step < spec.stride and s + k * step + spec.window <= len(sig)]
+    if not pairs:
+        return np.empty((0, spec.window, sig.shape[1]), np.float32), np.zeros(0, int)
+    w = np.stack([sig[s: s + spec.window] for _, s in pairs])
+    return normalize_windows(w, spec.mean, spec.std), np.array([i for i, _ in pairs], int)
 
 
 def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, config: AnomalyConfig,
                     extra: dict[str, Any], selection: dict[str, Any] | None, reporter: Reporter,
-                    per_window: bool = False) -> np.ndarray:
+                    per_window: bool = False, shifted: tuple[dict, Any] | None = None) -> np.ndarray:
     """Held-out scores of the good training recordings: up to HELD_OUT_FOLDS folds of whole recordings, each
     scored by the detector fitted again (same spec, same scorer) on the other folds; one per recording (its
-    highest window's), or ``per_window`` one per window (one long series: the window is the verdict's unit)."""
+    highest window's), or ``per_window`` one per window (one long series: the window is the verdict's unit).
+
+    ``shifted`` (the recordings' signals by id, the run's input spec; one long series): each held-out window's
+    score is the highest of its own and those of the windows at the phases after it (:func:`phase_windows`),
+    scored by the same refit: the threshold then holds at whatever phase the device's windows fall."""
     from .blend import apply_mix
     from .scoring import score_arrays
 
@@ -274,6 +303,9 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
     fold_of = {r: i % folds for i, r in enumerate(np.random.default_rng(int(config.seed)).permutation(recs))}
     g = np.array([fold_of[r] for r in groups])
     out: dict[str, list[float]] = {}
+    shifts = 1
+    if shifted is not None:
+        shifts = int(min(SHIFTS, max(1, MAX_SHIFTED // max(1, len(x)))))
     for k in range(folds):
         check_cancel(reporter)
         reporter.status(f"Scoring the good training recordings held out of a refit ({k + 1} of {folds})")
@@ -284,6 +316,14 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
         scores = score_arrays(model, x[held], None)[0]
         for i, sc in zip(held, scores):
             out.setdefault(groups[i], []).append(float(sc))
+        if shifts > 1:
+            signals, ispec = shifted
+            for r in dict.fromkeys(groups[i] for i in held):
+                w, of = phase_windows(signals[r], ispec, shifts)
+                if len(w) and len(out[r]) > int(of.max()):  # the recording cut as x was: one score per window
+                    best = np.asarray(out[r], float)
+                    np.maximum.at(best, of, score_arrays(model, w, None)[0])
+                    out[r] = [float(v) for v in best]
     if per_window:
         return np.array([v for r in recs for v in out.get(r, [])])
     return _recording_scores({r: np.asarray(out[r]) for r in recs if r in out})  # in the recordings' order

@@ -129,7 +129,9 @@ class RocPlot(QWidget):
         layout.addWidget(self.title)
 
     def set_curve(self, roc: dict[str, list[float]], auroc: float | None) -> None:
-        self.curve.setData(roc.get("false_alarm_rate", []), roc.get("detection_rate", []))
+        # no AUROC (no defect or no good examples): no curve either, rather than a flat line at 0 caught
+        self.curve.setData(*((roc.get("false_alarm_rate", []), roc.get("detection_rate", []))
+                             if auroc is not None else ([], [])))
         self.title.setText(f"AUROC {auroc:.3f}" if auroc is not None else "AUROC needs good and defect examples")
 
     def set_point(self, false_alarm_rate: float | None, detection_rate: float | None) -> None:

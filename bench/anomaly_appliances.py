@@ -120,7 +120,6 @@ def write(out: Path, hard: bool, per_class: int = 40) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import os
     import tempfile
 
     ap = argparse.ArgumentParser()
@@ -130,14 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="appliances-"))
     name = "Appliances2" if args.hard else "Appliances"
     write(root / name, args.hard)
-    os.environ["STUDIO_DEVDATA"] = str(root)
     from bench import anomaly_bench as B
     from bench import anomaly_data as A
 
-    A.DEVDATA = root
     rows = []
     try:
-        for normal, train, test in A.sensor_oneclass(name):
+        for normal, train, test in A.sensor_oneclass(name, root=root):
             r = B.run_split(f"{name} {normal}", train, test, "sensor-anomaly", print,
                             lambda s, p, test=test: B.sensor_baselines(p, test))
             rows.append({"name": r["name"], "studio": r["studio"]["auroc"], "best_baseline": r["best_baseline"],
@@ -147,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     text = json.dumps(rows, indent=1)
-    print(text) if args.out == "-" else Path(args.out).write_text(text)
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text)
     return 0
 
 

@@ -363,15 +363,16 @@ def pick_defects(files: list[Path], k: int, seed: str) -> list[Path]:
     return [files[i] for i in sorted(rng.permutation(len(files))[:k].tolist())]
 
 
-def sensor_oneclass(name: str, defects: int = 0) -> Iterator[tuple[str, Path, Path]]:
-    """(normal class, train folder, test folder) per class of a development dataset (copied CSVs).
+def sensor_oneclass(name: str, defects: int = 0, root: Path | None = None) -> Iterator[tuple[str, Path, Path]]:
+    """(normal class, train folder, test folder) per class of a development dataset (copied CSVs) in ``root``
+    (default :data:`DEVDATA`).
 
     ``defects`` > 0: the imported folder also holds that many recordings of each other class (``train/c<cls>``),
     taken from the dataset's *training* split (never from test), as a user's folder with a few known defects:
     Studio sends them to validation, where they choose the scorer and may move the threshold."""
     import tempfile
 
-    src = DEVDATA / name
+    src = (root or DEVDATA) / name
     classes = sorted(p.name for p in (src / "train").iterdir() if p.is_dir())
     for c in classes:
         root = Path(tempfile.mkdtemp(prefix=f"anom-{name}-{c}-"))

@@ -183,8 +183,7 @@ def train_anomaly(project: Any, config: AnomalyConfig, reporter: Reporter | None
 
         long_series = is_long_series(manifest)
         held_out = _refit_held_out(x, groups, spec0, config, extra, fit_info.get("selection"), reporter,
-                                   per_window=long_series,
-                                   shifted=(recordings, spec) if long_series and recordings else None)
+                                   per_window=long_series, shifted=(recordings, spec) if long_series else None)
     del x
     reporter.status("Scoring the validation examples and choosing the threshold")
     val = score_split(project, model, spec, manifest["normal_class"], "val", reporter, (0.7, 0.95), recordings,
@@ -259,7 +258,7 @@ def _train_scores(model: Any, x: np.ndarray) -> np.ndarray:
 # (the few-recordings projects, where the threshold needs them most), 10 refits at most on larger ones
 HELD_OUT_FOLDS = 10
 # one long series: each held-out window is also scored at SHIFTS - 1 phases after its start, stride/8 apart, and
-# keeps the highest (up to MAX_SHIFTED windows in all; more and the stride's cut alone is used)
+# keeps the highest; with more than MAX_SHIFTED / SHIFTS training windows, fewer phases (MAX_SHIFTED in all)
 SHIFTS = 8
 MAX_SHIFTED = 40000
 
@@ -314,19 +313,33 @@ def _refit_held_out(x: np.ndarray, groups: list[str], dspec: D.DetectorSpec, con
             model, _ = apply_mix(model, dspec, selection["mix"])
         held = np.flatnonzero(g == k)
         scores = score_arrays(model, x[held], None)[0]
+        if shifts > 1:
+            scores = _highest_phase(model, scores, [groups[i] for i in held], *shifted, shifts)
         for i, sc in zip(held, scores):
             out.setdefault(groups[i], []).append(float(sc))
-        if shifts > 1:
-            signals, ispec = shifted
-            for r in dict.fromkeys(groups[i] for i in held):
-                w, of = phase_windows(signals[r], ispec, shifts)
-                if len(w) and len(out[r]) > int(of.max()):  # the recording cut as x was: one score per window
-                    best = np.asarray(out[r], float)
-                    np.maximum.at(best, of, score_arrays(model, w, None)[0])
-                    out[r] = [float(v) for v in best]
     if per_window:
         return np.array([v for r in recs for v in out.get(r, [])])
     return _recording_scores({r: np.asarray(out[r]) for r in recs if r in out})  # in the recordings' order
+
+
+def _highest_phase(model: Any, scores: np.ndarray, held_groups: list[str], signals: dict[str, np.ndarray],
+                   spec: Any, shifts: int) -> np.ndarray:
+    """``scores`` of the held-out windows (their recordings ``held_groups``, each recording's windows in a row,
+    as :func:`.scoring.sensor_split` cuts them), each raised to the highest of its :func:`phase_windows`."""
+    from .scoring import score_arrays
+
+    parts, at = [], []
+    for r in dict.fromkeys(held_groups):
+        w, of = phase_windows(signals[r], spec, shifts)
+        assert not len(of) or of.max() < held_groups.count(r), "the recording is cut as its windows in x were"
+        parts.append(w)
+        at.append(held_groups.index(r) + of)  # the window each phase follows, in ``scores``
+    w = np.concatenate(parts)
+    if not len(w):
+        return scores
+    best = np.asarray(scores, float).copy()
+    np.maximum.at(best, np.concatenate(at), score_arrays(model, w, None)[0])
+    return best
 
 
 def _recording_scores(windows: dict[str, np.ndarray]) -> np.ndarray:

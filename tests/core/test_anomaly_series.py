@@ -97,6 +97,24 @@ def _write(path: Path, v: np.ndarray, y: np.ndarray | None) -> Path:
     return path
 
 
+def test_an_anomaly_import_counts_the_windows_the_detector_scores(tmp_path: Path) -> None:
+    from studio.core.anomaly.scoring import anomaly_windows
+    from studio.core.data import import_data
+    from studio.core.data.sensor import load_recordings
+    from studio.core.project import Project
+
+    train = _write(tmp_path / "train.csv", _series(6000, np.random.default_rng(0))[0], None)
+    project = Project.create(tmp_path / "p", "sensor-anomaly")
+    warnings = import_data(project, train, window=128, stride=64).to_json()["warnings"]
+    manifest = project.load_manifest()
+    signals = load_recordings(project)
+    # 1,200-row parts: the stride's 17 windows end at row 1,152, the detector adds one ending at the last row
+    assert [r["windows"] for r in manifest["recordings"]] == [18] * 5
+    assert all(r["windows"] == len(anomaly_windows(signals[r["id"]], 128, 64)[1]) for r in manifest["recordings"])
+    assert manifest["split_counts"]["val"]["normal"] == 18
+    assert any(w.startswith("Only 18 good window(s) in validation") for w in warnings), warnings
+
+
 def test_phase_windows_are_the_phases_after_each_window_of_the_cut() -> None:
     from studio.core.anomaly.train import phase_windows
 

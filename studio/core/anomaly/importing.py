@@ -81,5 +81,13 @@ def warnings_for(counts: dict[str, int], split_counts: dict[str, dict[str, int]]
     return out
 
 
+def window_count(length: int, window: int, stride: int) -> int:
+    """Windows of a recording as an anomaly detector cuts and scores them (:func:`.scoring.window_starts`: the
+    stride's windows plus one ending at the last row), for the import's counts; 0 for an empty recording."""
+    from .scoring import window_starts
+
+    return len(window_starts(length, window, stride))
+
+
 def manifest_fields(classes: Sequence[str], normal: str) -> dict[str, Any]:
     return anomaly_manifest_fields(classes, normal)

@@ -76,7 +76,8 @@ def finish_sensor_manifest(
     if anomaly:
         splits = importing.split([r.label for r in final], [r.id for r in final], splits, normal, val_split,
                                  test_split, seed, False)
-    wins = [n_windows(r.length, window, stride) for r in final]
+    count = importing.window_count if anomaly else n_windows  # as each kind of model cuts them
+    wins = [count(r.length, window, stride) for r in final]
     labels = [r.label for r in final]
     counts = count_by(labels, classes, wins)
     split_counts = {
@@ -325,7 +326,7 @@ def _add_test_recordings(
     manifest["test_series"] = series
     added = 0
     for r in tparsed.recordings:
-        w = n_windows(r.length, window, stride)
+        w = (importing.window_count if manifest.get("anomaly") else n_windows)(r.length, window, stride)
         if w == 0 and not series:
             manifest["skipped"].append(
                 {

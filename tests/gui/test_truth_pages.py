@@ -442,3 +442,21 @@ def test_evaluate_says_which_data_its_figures_are_about() -> None:
     assert results_on({"split": "test"}) == "Results on the test examples."
     assert results_on({"split": None, "source": "/data/new"}) == "Results on the folder /data/new."
     assert results_on({"split": None, "source": "/data/series.csv"}) == "Results on the file /data/series.csv."
+
+
+def test_a_failed_evaluation_names_the_figures_still_on_screen(window, qtbot, dialog_log, tmp_path: Path) -> None:
+    """An evaluation that fails leaves the last one's figures on the page: the status line still says which
+    data they are about (it said only "Evaluation did not finish." above another folder's figures)."""
+    project = _project(tmp_path, "insp")
+    run = _run(project, "run-20260301-100000", 0.5, active=True)
+    window.state.set_project(project)
+    window.show_step("evaluate")
+    page = window.page("evaluate")
+    page._failed(ValueError("nothing evaluated yet"))
+    assert page.task.label.text() == "Evaluation did not finish."
+    page._evaluated(_result(project, run, KNOWN))
+    assert page.task.label.text() == "Results on the validation examples."
+    page._failed(ValueError("The folder /data/new has no class folders."))
+    assert page.results.isVisible()
+    assert page.task.label.text() == "Evaluation did not finish. Still shown: results on the validation examples."
+    assert dialog_log.shown and "no class folders" in str(dialog_log.shown[-1])

@@ -308,7 +308,10 @@ class EvaluatePage(Page):
 
     @Slot(object)
     def _failed(self, exc: BaseException) -> None:
-        self.task.set_idle("Evaluation did not finish.")
+        shown = results_on(self.last_result) if self.last_result is not None else ""
+        # the figures still on the page are the last evaluation's: say which data they are about
+        self.task.set_idle(f"Evaluation did not finish. Still shown: {shown[0].lower()}{shown[1:]}" if shown
+                           else "Evaluation did not finish.")
         dialogs.show_error(self, exc, "Could not evaluate the model")
 
     # ------------------------------------------------------------------------------------------ show

@@ -198,7 +198,7 @@ class ScoreDistributions(QWidget):
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(RED, width=2),
                                     label="threshold {value:.3g}", labelOpts={"position": 0.9, "color": RED})
         self.plot.addItem(self.line)
-        self.set_scores({}, None)  # empty: no threshold line until a fitted run gives one, the share axis 0-100 %
+        self.set_scores({}, None)  # nothing to draw until a fitted run gives scores and its threshold
         layout.addWidget(self.plot)
 
     def set_scores(self, scores: dict[str, list[float]], threshold: float | None) -> None:
@@ -213,10 +213,11 @@ class ScoreDistributions(QWidget):
         if threshold is not None:
             pooled = np.r_[pooled, threshold]
         self.line.setVisible(threshold is not None)
+        # nothing fitted: no chart (empty 0-1 / 0-100 % axes only puzzled); the panel's sentence says so
+        self.plot.setHidden(not len(pooled))
         if not len(pooled):
             for c in self.curves.values():
                 c.setData([], [])
-            self.plot.setYRange(0, 100)
             return
         self.plot.enableAutoRange(axis="y")
         lo, hi = float(np.percentile(pooled, 0.5)), float(np.percentile(pooled, 99.5))
@@ -395,7 +396,8 @@ class AnomalyTrainPanel(QWidget):
             metrics = read_json(run_dir / "metrics.json")
         except Exception:  # noqa: BLE001 - no run yet, or not an anomaly run
             self.distributions.set_scores({}, None)
-            self.result_label.setText("No detector fitted yet.")
+            self.result_label.setText("No detector fitted yet. Once it is, its scores on the good and defect "
+                                      "examples appear here, with the threshold between them.")
             return
         if not isinstance(metrics, dict) or "scores" not in metrics:
             self.distributions.set_scores({}, None)

@@ -12,7 +12,10 @@ Studio's own detector is scored on those same continuous windows here too, so ev
 the same windows.
 
     python -m bench.anomaly_series_bench [--seeds 0,1,2] [--sources ecg,resp,...] [--nolabel] [--window N]
-                                         [--out FILE]
+                                         [--int8] [--out FILE]
+
+``--int8``: also the default full-int8 variant on the same continuous test windows through LiteRT, at the
+threshold its bundle carries: AUROC and false alarms per good window beside the float detector's.
 """
 
 from __future__ import annotations
@@ -40,8 +43,24 @@ def continuous_windows(values: np.ndarray, labels: np.ndarray, spec: Any) -> tup
     return w, y
 
 
-def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, window: int | None = None
-             ) -> dict[str, Any]:
+def _int8_on_windows(project: Any, xw: np.ndarray, yw: np.ndarray) -> dict[str, Any]:
+    """The default full-int8 variant (its own threshold, as its bundle carries it) on the test series'
+    continuous windows through LiteRT: AUROC and false alarms per good window, beside the float detector's."""
+    from studio.core.anomaly.litert import run_detector
+    from studio.core.anomaly.metrics import auroc
+    from studio.core.optimize import OptimizeConfig, optimize
+
+    v = optimize(project, OptimizeConfig(quantize="int8", measure_arena=False))
+    a = v.data["anomaly"]
+    lite = run_detector(Path(v.data["path"]).read_bytes(), xw).scores
+    return {"threshold": float(a["threshold"]), "float_threshold": float(a["float_threshold"]),
+            "continuous_windows_auroc": auroc(lite, yw),
+            "continuous_windows_fa": float((lite[~yw] > a["threshold"]).mean()),
+            "val_false_alarm_rate": (a.get("val") or {}).get("false_alarm_rate")}
+
+
+def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, window: int | None = None,
+             int8: bool = False) -> dict[str, Any]:
     from studio.core.anomaly.config import default_config
     from studio.core.anomaly.evaluate import evaluate_anomaly
     from studio.core.anomaly.metrics import auroc
@@ -92,6 +111,8 @@ def run_pair(name: str, folder: Path, facts: dict[str, Any], nolabel: bool, wind
                         **{b: auroc(s, yw) for b, s in base_w.items()}},
             "stretches": {"n": len(yr), "n_defect": int(sum(yr)), **base_r},
         }
+        if int8:
+            out["int8"] = _int8_on_windows(project, xw, yw)
         out["windows"]["best"] = max(out["windows"][b] for b in CLASSIC)
         out["stretches"]["best"] = max(out["stretches"][b] for b in CLASSIC)
         return out
@@ -124,7 +145,17 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             float(np.nanmean(best)), "studio_above_best_windows": int((st > best).sum()),
             "studio_top_auroc_mean": float(np.nanmean(top)),
             "studio_top_above_best_windows": int((top > best).sum()),
-            "fa_per_good_window_mean": float(np.mean([r["studio"]["continuous_windows_fa"] for r in rows]))}
+            "fa_per_good_window_mean": float(np.mean([r["studio"]["continuous_windows_fa"] for r in rows])),
+            **_int8_summary([r for r in rows if "int8" in r])}
+
+
+def _int8_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {}
+    gap = [abs(r["int8"]["continuous_windows_auroc"] - r["studio"]["continuous_windows_auroc"]) for r in rows]
+    return {"int8_n": len(rows), "int8_largest_auroc_gap": float(max(gap)),
+            "int8_windows_mean": float(np.mean([r["int8"]["continuous_windows_auroc"] for r in rows])),
+            "int8_fa_per_good_window_mean": float(np.mean([r["int8"]["continuous_windows_fa"] for r in rows]))}
 
 
 if __name__ == "__main__":
@@ -135,6 +166,7 @@ if __name__ == "__main__":
     ap.add_argument("--sources", default=",".join(S.SOURCES))
     ap.add_argument("--nolabel", action="store_true")
     ap.add_argument("--window", type=int, help="import with this window (default: Studio's choice)")
+    ap.add_argument("--int8", action="store_true", help="also the int8 variant through LiteRT")
     ap.add_argument("--out", default="-")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="series-data-"))
@@ -142,13 +174,16 @@ if __name__ == "__main__":
     try:
         for name, folder, facts in S.pairs(root, tuple(int(s) for s in a.seeds.split(",")),
                                            tuple(a.sources.split(","))):
-            r = run_pair(name, folder, facts, a.nolabel, a.window)
+            r = run_pair(name, folder, facts, a.nolabel, a.window, a.int8)
             rows.append(r)
             s = r["studio"]
             print(f"{name}: Studio auroc {_f(s['auroc'])} ({s['unit']}, n={s['n']}), windows "
                   f"{_f(s['continuous_windows_auroc'])} vs best {_f(r['windows']['best'])}; stretches best baseline "
                   f"{_f(r['stretches']['best'])}; "
-                  f"FA/window {s['continuous_windows_fa']:.3f}", file=sys.stderr, flush=True)
+                  f"FA/window {s['continuous_windows_fa']:.3f}"
+                  + (f"; int8 windows {_f(r['int8']['continuous_windows_auroc'])}, FA/window "
+                     f"{r['int8']['continuous_windows_fa']:.3f} (threshold {r['int8']['threshold']:.3g} vs float "
+                     f"{r['int8']['float_threshold']:.3g})" if "int8" in r else ""), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     payload = {"rows": rows, "summary": summary(rows)}

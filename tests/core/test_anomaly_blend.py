@@ -170,11 +170,13 @@ def test_shape_residual_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> Non
     model, info, record = _fit_and_choose(_beats)
     spec = D.window_spec(64, 1, 256, residual=True)
     spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
-    test = np.concatenate([_beats(12, False, 7), _beats(12, True, 8)])
-    y = np.r_[np.zeros(12), np.ones(12)]
+    # 40 + 40 windows: the bump is small and the AUROC near 0.7, so 12 + 12 (144 pairs, 3 pairs = 0.021) measured
+    # chance more than int8 (from the wider int8 input range on, 2026-12-03, int8 came out 0.021 below there)
+    test = np.concatenate([_beats(40, False, 7), _beats(40, True, 8)])
+    y = np.r_[np.zeros(40), np.ones(40)]
     keras_scores = predict(model, test).ravel()
     data = convert_model(D.export_copy(model, spec, int8=True), "int8",
-                         representative_set(_beats(24, False, 0), "sensor"),
+                         representative_set(_beats(24, False, 0), "sensor", margin=spec.params["margin"]),
                          io_dtype="int8")
     run = run_detector(data, test)
     assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02

@@ -196,8 +196,8 @@ def test_window_detector_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> No
     keras_scores = predict(model, test).ravel()
     assert auroc(keras_scores, y) >= 0.95
     spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
-    data = convert_model(D.export_copy(model, spec, int8=True), "int8", representative_set(train, "sensor"),
-                         io_dtype="int8")
+    data = convert_model(D.export_copy(model, spec, int8=True), "int8",
+                         representative_set(train, "sensor", margin=spec.params["margin"]), io_dtype="int8")
     run = run_detector(data, test)
     assert auroc(run.scores, y) >= auroc(keras_scores, y) - 0.02
     # clearly abnormal windows keep their float scores: the calibration (with its flat windows) reaches the
@@ -207,6 +207,49 @@ def test_window_detector_int8_keeps_its_ranking_and_runs_in_tflite_micro() -> No
     x0 = np.round(test[:1] / 0.03).clip(-128, 127).astype(np.int8)  # any input; the arena does not depend on it
     arena = find_arena(data, x0)
     assert arena.ok and arena.min_bytes < 256 * 1024
+
+
+def _raised(n: int, seed: int, level: float = 1.0) -> np.ndarray:
+    """[n, 64, 1]: a quiet line with one raised stretch (6-30 samples long, anywhere) at ``level``, as a
+    gesture or a machine cycle; normal windows are raised to 1."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.05, (n, 64, 1))
+    for i in range(n):
+        length = int(rng.integers(6, 31))
+        start = int(rng.integers(0, 64 - length))
+        x[i, start:start + length] += level
+    return x.astype(np.float32)
+
+
+@pytest.mark.slow
+def test_a_surge_past_the_normal_values_stays_anomalous_on_the_device() -> None:
+    """The int8 input spans the normal range widened by half of it on each side ("margin" in the spec): a
+    stretch raised to 3 where normal ones reach 1 is clipped at ~1.5 on the device, still beyond every normal
+    value, and scores above every normal window through LiteRT. With the former 5 % margin it was clipped to
+    about the normal peak and looked like a normal raised stretch (on a long GunPoint series a spike window
+    scored 14.1 in float and 2.1 in int8, below normal windows)."""
+    from studio.core.anomaly.fitting import input_step
+    from studio.core.anomaly.litert import run_detector
+    from studio.core.anomaly.synthetic import input_range, representative_set
+    from studio.core.convert import convert_model
+    from studio.core.measure import litert_interpreter
+
+    train = _raised(60, 0)
+    spec = D.window_spec(64, 1, 256)
+    assert spec.params["margin"] == D.WINDOW_INPUT_MARGIN == 0.5
+    model, info = FITTERS["window"](train, spec)
+    spec = D.DetectorSpec(spec.kind, spec.input_shape, dict(spec.params, bank=info["bank"]))
+    test = np.concatenate([_raised(16, 1), _raised(8, 2, level=3.0)])
+    y = np.r_[np.zeros(16), np.ones(8)]
+    rep = representative_set(train, "sensor", margin=spec.params["margin"])
+    lo, hi = input_range(train, spec.params["margin"])
+    assert np.isclose(rep.min(), lo.min()) and np.isclose(rep.max(), hi.max())  # the range the fit assumed
+    data = convert_model(D.export_copy(model, spec, int8=True), "int8", rep, io_dtype="int8")
+    scale = litert_interpreter(data, delegates=False).get_input_details()[0]["quantization"][0]
+    assert abs(scale - input_step(train, spec.params["margin"])) < 0.02 * scale
+    assert auroc(predict(model, test).ravel(), y) == 1.0
+    lite = run_detector(data, test).scores
+    assert lite[y == 1].min() > lite[y == 0].max()  # every surge above every normal window on the device
 
 
 def test_window_detector_fixed_range_form_and_the_former_one() -> None:
@@ -289,9 +332,9 @@ def test_window_spectrum_is_the_int8_inputs_expected_one() -> None:
 
     _, keras = load_tf()
     train, test = _smooth(40, 0), _smooth(40, 1)
-    step = input_step(train)
-    rounded = np.round(test / step) * step  # what the int8 input holds (one scale for the tensor)
     spec = D.window_spec(128, 1, 256)
+    step = input_step(train, spec.params["margin"])
+    rounded = np.round(test / step) * step  # what the int8 input holds (one scale for the tensor)
     assert spec.params["rounding"] == D.WINDOW_ROUNDING == 1
     old = D.DetectorSpec(spec.kind, spec.input_shape, {k: v for k, v in spec.params.items() if k != "rounding"})
     bias = {}
@@ -305,7 +348,10 @@ def test_window_spectrum_is_the_int8_inputs_expected_one() -> None:
         spectrum = slice(f.raw_dim, f.raw_dim + f.spec_dim)
         z = [(predict(m, x)[:, spectrum] - 3.0) * D.WINDOW_ZCLIP / 3.0 for m, x in zip(feats, (test, rounded))]
         bias[name] = np.abs((z[1] - z[0]).mean(axis=0))  # per band, in normal spreads
-    assert bias["old"].max() > 0.5 and bias["new"].max() < 0.3 and bias["new"].mean() < 0.25 * bias["old"].mean()
+    # relative: the bias left grows with the input step (2026-12-03's wider int8 input: largest band 0.21 -> 0.30
+    # normal spreads, mean 0.064 -> 0.087; the plain spectrum's 0.90 -> 0.93, mean 0.41 -> 0.48)
+    assert bias["old"].max() > 0.5 and bias["new"].max() < 0.35 * bias["old"].max()
+    assert bias["new"].mean() < 0.25 * bias["old"].mean()
     layers = {name: D.build_detector(sp).get_layer("features") for name, sp in (("new", spec), ("old", old))}
     assert layers["new"].rounding == 1 and layers["old"].rounding == 0
     assert any("dft_noise" in w.name for w in layers["new"].weights)

@@ -17,6 +17,7 @@ from studio.core.reporter import Reporter, check_cancel
 
 from . import detector as D
 from .detector import DetectorSpec
+from .synthetic import OLD_WINDOW_MARGIN, input_range
 
 PREDICT_BATCH = 32
 # the key of a fitter's facts that is for the threshold, not for model.json (train pops it): each training
@@ -231,10 +232,11 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     _, keras = load_tf()
     p = spec.params
     window, ch = spec.input_shape
-    noise = input_rounding_noise(x, seed) if float(p.get("zclip", 0.0)) > 0 else None
+    margin = float(p.get("margin", OLD_WINDOW_MARGIN))
+    noise = input_rounding_noise(x, seed, margin) if float(p.get("zclip", 0.0)) > 0 else None
     cos, sin, band = spectral_constants(x, window, p, noise)
     rounding = bool(p.get("rounding")) and noise is not None
-    extra = {"dft_noise": dft_rounding_sd(x, cos, sin)} if rounding else {}
+    extra = {"dft_noise": dft_rounding_sd(x, cos, sin, margin)} if rounding else {}
     probe_spec = DetectorSpec(spec.kind, spec.input_shape, dict(p, zclip=0.0))  # unclipped features
 
     def describer(int8: bool = False) -> tuple[Any, Any]:
@@ -339,25 +341,29 @@ def set_nearest(lyr: Any, bank: np.ndarray, block_weight: np.ndarray, typical: f
 NOISE_FLOOR = 8.0  # spectral normalization floors: four times the int8 input rounding noise's magnitude
 
 
-def input_rounding_noise(x: np.ndarray, seed: int = 0) -> np.ndarray:
+def input_rounding_noise(x: np.ndarray, seed: int = 0, margin: float = OLD_WINDOW_MARGIN) -> np.ndarray:
     """The rounding noise of an int8 input over the range of ``x`` (uniform, one step wide), shaped like ``x``."""
     x = np.asarray(x, dtype=np.float32)
-    step = input_step(x)
+    step = input_step(x, margin)
     return np.random.default_rng(seed + 7919).uniform(-step / 2, step / 2, x.shape).astype(np.float32)
 
 
-def input_step(x: np.ndarray) -> float:
-    """The int8 input's step over the range of ``x`` (the representative set's range, 5 % margins)."""
+def input_step(x: np.ndarray, margin: float = OLD_WINDOW_MARGIN) -> float:
+    """The int8 input's step: its range is the representative set's (:func:`.synthetic.input_range`)."""
     x = np.asarray(x, dtype=np.float32)
-    return (float(x.max()) - float(x.min())) * 1.1 / 255.0 if x.size else 0.0
+    if not x.size:
+        return 0.0
+    lo, hi = input_range(x, margin)
+    return (float(hi.max()) - float(lo.min())) / 255.0
 
 
-def dft_rounding_sd(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+def dft_rounding_sd(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, margin: float = OLD_WINDOW_MARGIN
+                    ) -> np.ndarray:
     """[2 * bins]: the sd of each DFT output (cos bins, then sin bins) that the int8 input's rounding (uniform,
     one step wide, independent per value) gives, after the window's mean is taken off."""
     w = np.concatenate([cos, sin], axis=1)
     w = w - w.mean(axis=0, keepdims=True)
-    return input_step(x) / math.sqrt(12.0) * np.sqrt((w * w).sum(axis=0))
+    return input_step(x, margin) / math.sqrt(12.0) * np.sqrt((w * w).sum(axis=0))
 
 
 def block_band_pool(pool: np.ndarray, scale: np.ndarray) -> np.ndarray:

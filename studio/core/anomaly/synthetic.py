@@ -5,7 +5,7 @@ training examples alone, a memory-bank detector sees distances of exactly zero (
 and any detector sees only normal-sized scores, so defects would saturate and the threshold could fall outside
 the range. So the representative set is: normal training inputs, the same with mild perturbations, and the
 same with strong ones (painted blobs and lines on images; noise, gain and offset changes on sensor windows,
-clipped to the normal value range so the input's int8 steps stay fine).
+clipped to the normal value range widened by a margin, see :func:`input_range`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_REPRESENTATIVE = 240
+OLD_WINDOW_MARGIN = 0.05  # window runs fitted before the spec's "margin" (2026-12-03): detector.WINDOW_INPUT_MARGIN
 
 
 def perturb_images(x: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -45,9 +46,10 @@ def perturb_windows(x: np.ndarray, rng: np.random.Generator, strength: float) ->
 
 
 def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit: int = MAX_REPRESENTATIVE,
-                       flat_images: bool = False) -> np.ndarray:
+                       flat_images: bool = False, margin: float = OLD_WINDOW_MARGIN) -> np.ndarray:
     """Normal, mildly and strongly perturbed training inputs (a third each) for int8 calibration; with
-    ``flat_images`` also :data:`FLAT` flat grey images (the global detector's fixed-range form)."""
+    ``flat_images`` also :data:`FLAT` flat grey images (the global detector's fixed-range form). Sensor
+    windows: also :data:`FLAT` flat windows from one end of :func:`input_range` (``margin``) to the other."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x_train, dtype=np.float32)
     pick = rng.permutation(len(x))[: max(1, limit // 3)]
@@ -57,14 +59,21 @@ def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit:
         if flat_images:
             parts.append(flat_images_like(x, FLAT))
         return np.concatenate(parts)
-    # keep the perturbed windows inside the normal value range: int8 steps follow the input range, and a
-    # wider one would blur the small shape differences that separate normal from abnormal windows
+    # the int8 input's range is the normal value range widened by ``margin`` of it on each side (the window
+    # spec's "margin"): the perturbed windows are clipped to it and the flat windows span it exactly, so the
+    # range is the one the fit assumed (fitting.input_step); int8 steps follow the range
+    lo, hi = input_range(x, margin)
+    mild = np.clip(perturb_windows(base, rng, 0.35), lo, hi)
+    strong = np.clip(perturb_windows(base, rng, 1.0), lo, hi)
+    return np.concatenate([base, mild, strong, flat_windows(lo, hi, x.shape[1], FLAT)]).astype(np.float32)
+
+
+def input_range(x: np.ndarray, margin: float = OLD_WINDOW_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel ([1, 1, channels]): the normal windows' lowest and highest values, each moved out by
+    ``margin`` times the channel's range: what a window detector's int8 input holds."""
     lo = x.min(axis=(0, 1), keepdims=True)
     hi = x.max(axis=(0, 1), keepdims=True)
-    margin = 0.05 * (hi - lo)
-    mild = np.clip(perturb_windows(base, rng, 0.35), lo - margin, hi + margin)
-    strong = np.clip(perturb_windows(base, rng, 1.0), lo - margin, hi + margin)
-    return np.concatenate([base, mild, strong, flat_windows(lo, hi, x.shape[1], FLAT)]).astype(np.float32)
+    return lo - margin * (hi - lo), hi + margin * (hi - lo)
 
 
 FLAT = 8

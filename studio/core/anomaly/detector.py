@@ -69,7 +69,7 @@ WINDOW_ROUNDING = 1
 # Runs fitted since 2026-12-03 ("margin" in the spec): the int8 input spans the normal windows' range widened by
 # half of it on each side (before: 5 %, synthetic.OLD_WINDOW_MARGIN). With 5 % a spike or a surge past the normal
 # values was clipped to about the normal peak on the device and scored as normal (a spike window: float 14.1, int8
-# 2.1 on a long GunPoint series); docs/benchmarks.md, "The int8 input's range"
+# 2.1 on a long GunPoint series); docs/benchmarks.md, "The window detector's int8 input range"
 WINDOW_INPUT_MARGIN = 0.5
 MAX_RESIDUAL_DIMS = 1024  # the shape residual is a dims x dims matrix: left out for wider shapes (many channels)
 # Patch model: each whitened patch coordinate is clipped at 4 standard deviations, as a RELU6 fused into the

@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from types import TracebackType
+from typing import Any
 
 NO_DISPLAY_MESSAGE = "no display: set QT_QPA_PLATFORM=offscreen or run on a desktop"
 
@@ -78,6 +79,26 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def close_on_signals(window: Any) -> Any:
+    """SIGTERM (log-out, ``kill``) and SIGINT (Ctrl-C in the terminal) close the window as "Stop and close"
+    does, without asking: before, the command line's handlers caught them during the GUI too, only flagged a
+    cancel nobody read, and the window stayed open. Python runs signal handlers only between bytecodes, and
+    Qt's event loop is C++: a light timer hands control back to Python every 200 ms. Returns the timer."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handle(signum: int, frame: Any) -> None:
+        QTimer.singleShot(0, window.close_without_asking)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+    return tick
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the main window; returns the process exit code (2 when there is no display)."""
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -106,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = client()
     QTimer.singleShot(0, worker.start)  # after the first paint: TensorFlow loads there while the user looks
     app.aboutToQuit.connect(worker.shutdown)
+    close_on_signals(window)
     if args.sample:
         QTimer.singleShot(0, lambda: window.page("").open_sample(args.sample))
     elif args.project:

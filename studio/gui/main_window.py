@@ -6,6 +6,8 @@ shared state (project, steps done, TensorFlow readiness) lives in :class:`~studi
 
 from __future__ import annotations
 
+from typing import Any
+
 import shiboken6
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QCloseEvent
@@ -279,11 +281,7 @@ class MainWindow(QMainWindow):
             ):
                 event.ignore()
                 return
-            self._closing = True
-            self.statusBar().showMessage("Stopping…")
-            for job in running:
-                job.done.connect(self._close_when_stopped)
-                job.cancel()
+            self._stop_then_close(running)
             event.ignore()  # closed by _close_when_stopped once the worker has stopped (or was ended)
             return
         if worker.running(exclusive_only=True):
@@ -296,6 +294,23 @@ class MainWindow(QMainWindow):
         for page in self.pages:
             page.shutdown()
         event.accept()
+
+    def _stop_then_close(self, running: list[Any]) -> None:
+        self._closing = True
+        self.statusBar().showMessage("Stopping…")
+        for job in running:
+            job.done.connect(self._close_when_stopped)
+            job.cancel()
+
+    @Slot()
+    def close_without_asking(self) -> None:
+        """Close as after "Stop and close" (the system asked: SIGTERM at log-out, Ctrl-C in the terminal): work
+        in progress stops at its next safe point, a training run keeps its best model, then the window closes."""
+        running = self.state.worker.running(exclusive_only=True)
+        if running and not self._closing:
+            self._stop_then_close(running)
+        elif not running:
+            self.close()
 
     @Slot()
     def _close_when_stopped(self) -> None:

@@ -305,3 +305,45 @@ def test_live_curves_draw_at_most_a_few_frames_a_second_on_set_axes(qtbot) -> No
     assert x0 <= 0 < 2 <= x1 < 2.5 and y0 <= 0 and 100 <= y1 < 110
     assert 2.0 <= loss.viewRange()[1][1] < 2.2  # loss 0 to 2: the round number above 1.7
     assert [nice_ceiling(v) for v in (0.3, 1.05, 10.5, 151)] == [0.3, 1.2, 12.0, 200.0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the worker process")
+@pytest.mark.parametrize("command", [["gui"], []])
+def test_sigterm_closes_the_app_and_its_worker(tmp_path: Path, command: list[str]) -> None:
+    """``kill`` (SIGTERM, as at log-out) ends ``studio gui`` and ``python -m studio`` and the worker process
+    with them. Before, the command line's Ctrl-C handlers stayed installed during the GUI, caught the signal,
+    flagged a cancel nobody read, and the window stayed open."""
+    import signal
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STUDIO_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "studio", *command], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def children() -> list[int]:
+        out = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() == str(proc.pid):
+                out.append(int(status.parent.name))
+        return out
+
+    try:
+        deadline = time.monotonic() + 60
+        while not children() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)  # the worker starts once the window is shown
+        workers = children()
+        assert workers, "the worker process did not start"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}/status").exists() and "zombie" not in
+                       Path(f"/proc/{pid}/status").read_text() for pid in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -155,6 +155,30 @@ def test_single_csv_with_recording_column(sensor_project: Project, sensor_csv: P
     assert recs[0]["rows"] == [2, 201]
 
 
+def test_a_readme_beside_the_data_is_skipped_not_counted(tmp_path: Path, sensor_project: Project,
+                                                         sensor_csv: Path) -> None:
+    """A folder holding one labelled CSV and a README.txt imports the CSV and lists the README as skipped (it
+    said "found 2 CSV files but no class sub-folders"); a folder with only the README says it holds no data
+    (it said the README "has a header but no data rows", as if it were the data); the project is unchanged."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "data.csv").write_bytes(sensor_csv.read_bytes())
+    (folder / "README.txt").write_text("Recorded on line 3 in March.\nSensor: ADXL345, 100 Hz\n")
+    (folder / "empty.csv").write_bytes(b"")
+    out = import_data(sensor_project, folder).to_json()
+    assert out["layout"] == "table" and out["recordings"] == {"idle": 3, "shake": 3}
+    assert {s["path"]: s["reason"] for s in out["skipped"]} == {
+        "README.txt": "no numbers (text, not a recording)", "empty.csv": "empty file (0 bytes)"}
+    before = sensor_project.manifest_path.read_bytes()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.txt").write_text("nothing here yet\n")
+    with pytest.raises(DatasetError, match=r"found no data: README.txt: no data rows \(header only\)") as err:
+        import_data(sensor_project, notes)
+    assert "choose the folder with the recordings" in str(err.value.hint)
+    assert sensor_project.manifest_path.read_bytes() == before
+
+
 def test_single_csv_segments_without_recording_column(tmp_path: Path, sensor_project: Project) -> None:
     path = make_sensor_single_csv(
         tmp_path / "seg.csv", ("idle", "shake"), recordings=3, length=150, recording_column=None

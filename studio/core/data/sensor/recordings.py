@@ -10,6 +10,7 @@ loaded with ``allow_pickle=False``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -256,10 +257,23 @@ def parse_sensor_source(
         for p in source.iterdir()
         if p.is_file() and p.suffix.lower() in CSV_EXTENSIONS and not hidden_reason(p.name)
     )
+    notes: list[dict[str, str]] = []
+    if not has_class_dirs:  # a README.txt beside the data is not a recording (nor one more CSV to count)
+        notes = [{"path": p.name, "reason": why} for p in csvs if (why := _no_data_reason(p))]
+        csvs = [p for p in csvs if p.name not in {n["path"] for n in notes}]
     if not has_class_dirs and len(csvs) == 1:
-        return parse_table_recordings(
+        parsed = parse_table_recordings(
             csvs[0], label_column=label_column, recording_column=recording_column, channels=channels,
             reporter=reporter, progress=progress, unlabelled=unlabelled,
+        )
+        parsed.skipped = notes + list(parsed.skipped)
+        return parsed
+    if not has_class_dirs and not csvs and notes:
+        raise DatasetError(
+            "found no data: " + "; ".join(f"{n['path']}: {n['reason']}" for n in notes),
+            path=source,
+            hint="choose the folder with the recordings: one CSV per recording in a sub-folder per class, or "
+            "one CSV file with a label column",
         )
     if not has_class_dirs and len(csvs) > 1:
         raise DatasetError(
@@ -276,6 +290,33 @@ def parse_sensor_source(
         )
     return parse_folder_recordings(source, channels=channels, reporter=reporter, progress=progress)
 
+
+
+def _no_data_reason(path: Path) -> str | None:
+    """Why a loose file beside the data holds no recording, else None: empty, no rows under its first line, or
+    text (under 30 % of the values in its first rows are numbers: notes such as a README.txt)."""
+    if path.stat().st_size == 0:
+        return "empty file (0 bytes)"
+    try:
+        table = read_csv_table(path, display=str(path), max_rows=20)
+        cells = [cell for row in table.rows for cell in row]
+        if not table.rows:
+            return "no data rows (header only)"
+    except DatasetError:  # ragged or undecodable: notes, or a broken data file (its parse names the line)
+        with open(path, "rb") as fh:
+            text = fh.read(4096).decode("utf-8", errors="replace")
+        cells = re.split(r"[,;\t\s]+", "\n".join(text.splitlines()[1:21]))
+    cells = [c for c in cells if c.strip()]
+    numbers = sum(_is_number(c) for c in cells)
+    return None if cells and numbers >= 0.3 * len(cells) else "no numbers (text, not a recording)"
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell.strip().replace(",", "."))  # decimal commas as the CSV reader takes them
+    except ValueError:
+        return False
+    return True
 
 
 def has_class_dirs(path: Path) -> bool:

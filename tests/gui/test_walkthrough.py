@@ -339,44 +339,6 @@ def test_walkthroughs_never_import_tensorflow_in_the_gui(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(CHILD, reason="in the parent session")
-def test_sigterm_stops_the_work_and_closes_the_window(window, qtbot, dialog_log, tmp_path: Path) -> None:
-    """SIGTERM (log-out, ``kill``) while training: no question, the training stops within a batch and keeps
-    its best weights, then the window closes. Before, the command line's handlers caught it during the GUI,
-    flagged a cancel nobody read, and the window stayed open (``kill`` did nothing)."""
-    import signal
-
-    from studio.core.data.synth import make_sensor_folder
-    from studio.gui.app import close_on_signals
-
-    source = make_sensor_folder(tmp_path / "s", ("idle", "shake"), recordings=8, length=512)
-    import_data(window, qtbot, Project.create(tmp_path / "p", "sensor"), source, window=64, stride=8)
-    window.state.save_settings("train", {"arch": "cnn1d"})
-    window.show_step("train")
-    train = window.page("train")
-    qtbot.waitUntil(lambda: train.ready, timeout=30_000)
-    train.epochs_spin.setValue(200)
-    train.batch_combo.setCurrentIndex(train.batch_combo.findData(8))
-    train.patience_spin.setValue(0)
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        tick = close_on_signals(window)
-        train.start_button.click()
-        qtbot.waitUntil(lambda: train.curves.completed_epochs >= 1, timeout=180_000)
-        os.kill(os.getpid(), signal.SIGTERM)
-        wait_job(qtbot, train, timeout=60_000)
-        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    tick.stop()
-    assert not any(d["name"] == "questionDialog" for d in dialog_log.shown)  # the system asked: no question
-    assert train.last_result is not None and train.last_result["stopped"] is True
-    assert len(train.last_result["epochs"]) < 200
-    assert (window.state.project.run_dir() / "weights.h5").exists()
-    assert dialog_log.errors() == []
-
-
-@pytest.mark.skipif(CHILD, reason="in the parent session")
 def test_stop_keeps_window_responsive_and_close_asks(window, qtbot, dialog_log, tmp_path: Path) -> None:
     """Closing the window while training asks first; told to stay, training goes on; told to stop, the training
     ends within a batch, keeps the best weights, and the window closes then. The event loop never stalls long.

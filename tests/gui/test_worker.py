@@ -76,6 +76,30 @@ def test_kill_9_mid_training_keeps_the_window_the_project_and_the_best_weights(w
     assert worker.wait_ready(120_000)  # warm again for the next test
 
 
+def test_sigterm_stops_the_work_and_closes_the_window(window, qtbot, dialog_log, tmp_path: Path) -> None:
+    """SIGTERM (log-out, ``kill``) while training: no question, the training stops within a batch and keeps
+    its best weights, then the window closes. Before, the command line's handlers caught it during the GUI,
+    flagged a cancel nobody read, and the window stayed open (``kill`` did nothing)."""
+    from studio.gui.app import close_on_signals
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        tick = close_on_signals(window)
+        train = _long_training(window, qtbot, tmp_path)
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_job(qtbot, train, timeout=60_000)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    tick.stop()
+    assert not any(d["name"] == "questionDialog" for d in dialog_log.shown)  # the system asked: no question
+    assert train.last_result is not None and train.last_result["stopped"] is True
+    assert len(train.last_result["epochs"]) < 300
+    assert (window.state.project.run_dir() / "weights.h5").exists()
+    assert dialog_log.errors() == []
+
+
 def test_busy_policy_settings_merge_and_a_cancel_that_runs_out_of_time(window, qtbot, dialog_log, monkeypatch,
                                                                        tmp_path: Path) -> None:
     from studio.gui import worker_client

@@ -17,7 +17,7 @@ from studio.core.reporter import Reporter, check_cancel
 
 from . import detector as D
 from .detector import DetectorSpec
-from .synthetic import OLD_WINDOW_MARGIN, input_range
+from .synthetic import OLD_WINDOW_MARGIN, input_range, window_margin
 
 PREDICT_BATCH = 32
 # the key of a fitter's facts that is for the threshold, not for model.json (train pops it): each training
@@ -232,7 +232,7 @@ def fit_window(x: np.ndarray, spec: DetectorSpec, seed: int = 0, reporter: Repor
     _, keras = load_tf()
     p = spec.params
     window, ch = spec.input_shape
-    margin = float(p.get("margin", OLD_WINDOW_MARGIN))
+    margin = window_margin(p)
     noise = input_rounding_noise(x, seed, margin) if float(p.get("zclip", 0.0)) > 0 else None
     cos, sin, band = spectral_constants(x, window, p, noise)
     rounding = bool(p.get("rounding")) and noise is not None

@@ -10,6 +10,8 @@ clipped to the normal value range widened by a margin, see :func:`input_range`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 MAX_REPRESENTATIVE = 240
@@ -66,6 +68,11 @@ def representative_set(x_train: np.ndarray, modality: str, seed: int = 0, limit:
     mild = np.clip(perturb_windows(base, rng, 0.35), lo, hi)
     strong = np.clip(perturb_windows(base, rng, 1.0), lo, hi)
     return np.concatenate([base, mild, strong, flat_windows(lo, hi, x.shape[1], FLAT)]).astype(np.float32)
+
+
+def window_margin(params: dict[str, Any]) -> float:
+    """The int8 input margin a window detector was fitted with (its spec's "margin"; runs before it: 5 %)."""
+    return float(params.get("margin", OLD_WINDOW_MARGIN))
 
 
 def input_range(x: np.ndarray, margin: float = OLD_WINDOW_MARGIN) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from studio.core.reporter import NullReporter, Reporter, check_cancel
 from .metrics import ThresholdPolicy, anomaly_metrics, choose_threshold
 from .runs import load_detector, read_calibration
 from .scoring import Scored, score_arrays, split_inputs
-from .synthetic import OLD_WINDOW_MARGIN, representative_set
+from .synthetic import representative_set, window_margin
 
 
 def check_config(config: Any) -> Any:
@@ -74,10 +74,9 @@ def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None
         raise ProjectError("variants are calibrated on good training examples and measured on validation",
                            path=project.manifest_path, hint="import with a validation split (--val-split 0.2)")
     fixed_global = info.detector.kind == "global" and bool(info.detector.params.get("fixed"))
-    margin = info.detector.params.get("margin", OLD_WINDOW_MARGIN)  # the int8 input range the fit assumed
     rep = representative_set(x_train[good], info.spec.kind, seed=int(config.seed),
                              limit=max(30, int(config.representative_samples)), flat_images=fixed_global,
-                             margin=float(margin))
+                             margin=window_margin(info.detector.params))  # the int8 input range the fit assumed
     reporter.status("Converting" + (f" (int8, calibrated on {len(rep)} normal and perturbed inputs)"
                                     if config.quantize == "int8" else f" to {config.quantize}"))
     from .detector import export_copy

@@ -257,10 +257,10 @@ def parse_sensor_source(
         for p in source.iterdir()
         if p.is_file() and p.suffix.lower() in CSV_EXTENSIONS and not hidden_reason(p.name)
     )
-    notes: list[dict[str, str]] = []
-    if not has_class_dirs:  # a README.txt beside the data is not a recording (nor one more CSV to count)
-        notes = [{"path": p.name, "reason": why} for p in csvs if (why := _no_data_reason(p))]
-        csvs = [p for p in csvs if p.name not in {n["path"] for n in notes}]
+    # a README.txt beside the data is not a recording (nor one more CSV to count)
+    no_data = {} if has_class_dirs else {p: why for p in csvs if (why := _no_data_reason(p))}
+    notes = [{"path": p.name, "reason": why} for p, why in no_data.items()]
+    csvs = [p for p in csvs if p not in no_data]
     if not has_class_dirs and len(csvs) == 1:
         parsed = parse_table_recordings(
             csvs[0], label_column=label_column, recording_column=recording_column, channels=channels,
@@ -299,9 +299,9 @@ def _no_data_reason(path: Path) -> str | None:
         return "empty file (0 bytes)"
     try:
         table = read_csv_table(path, display=str(path), max_rows=20)
-        cells = [cell for row in table.rows for cell in row]
         if not table.rows:
             return "no data rows (header only)"
+        cells = [cell for row in table.rows for cell in row]
     except DatasetError:  # ragged or undecodable: notes, or a broken data file (its parse names the line)
         with open(path, "rb") as fh:
             text = fh.read(4096).decode("utf-8", errors="replace")

@@ -67,7 +67,8 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """A cell the reader takes as a number (a decimal comma counts)."""
     try:
         float(text.replace(",", "."))
         return True
@@ -116,7 +117,7 @@ class CsvReader:
         self.header_line = skipped + self.reader.line_num
         while len(header) > 1 and header[-1] == "":
             header.pop()
-        if all(_is_number(c) for c in header if c):
+        if all(is_number(c) for c in header if c):
             raise DatasetError(
                 "no header row: the first line holds numbers, not column names",
                 path=self.shown,
@@ -219,7 +220,7 @@ def column_is_numeric(values: list[str], delimiter: str) -> bool:
     sample = [v.strip() for v in values[:2000] if v.strip() and v.strip().lower() not in MISSING_TOKENS]
     if not sample:
         return False
-    ok = sum(1 for v in sample if _is_number(v if delimiter != "," else v.replace(",", "#")))
+    ok = sum(1 for v in sample if is_number(v if delimiter != "," else v.replace(",", "#")))
     return ok >= 0.5 * len(sample)
 
 

@@ -24,7 +24,7 @@ from studio.core.untrusted import regular_file_problem
 
 from ..common import hidden_reason, posix_rel
 from .columns import ColumnPlan, found_label_column, plan_columns, sample_rate
-from .csvfile import CSV_EXTENSIONS, read_csv_table
+from .csvfile import CSV_EXTENSIONS, is_number, read_csv_table
 from .csvstream import TableColumns, read_columns
 from .storage import RECORDINGS_FILE, load_recordings, write_recordings  # noqa: F401 - their old home
 
@@ -307,16 +307,8 @@ def _no_data_reason(path: Path) -> str | None:
             text = fh.read(4096).decode("utf-8", errors="replace")
         cells = re.split(r"[,;\t\s]+", "\n".join(text.splitlines()[1:21]))
     cells = [c for c in cells if c.strip()]
-    numbers = sum(_is_number(c) for c in cells)
+    numbers = sum(is_number(c) for c in cells)
     return None if cells and numbers >= 0.3 * len(cells) else "no numbers (text, not a recording)"
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell.strip().replace(",", "."))  # decimal commas as the CSV reader takes them
-    except ValueError:
-        return False
-    return True
 
 
 def has_class_dirs(path: Path) -> bool:

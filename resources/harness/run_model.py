@@ -31,6 +31,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
 MAX_PIXELS = 200_000_000
+SPLIT_GAIN = 250  # studio.core.measure.SPLIT_GAIN: a split input's residual, in 1/250 of a step
 
 
 # ---------------------------------------------------------------------------------------------- runtime
@@ -65,7 +66,15 @@ class Model:
             return x.astype(dtype)
         scale, zero = self.inp["quantization"]
         info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        if int(self.inp["shape"][-1]) != 2 * int(x.shape[-1]):
+            return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        v = np.asarray(x, dtype=np.float64) / scale + zero
+        q = np.clip(np.round(v), info.min, info.max)
+        # a split input (a sensor detector's int8 model): each value's code, then its rounding residual in
+        # 1/SPLIT_GAIN of a step, centred in the type's range (as studio.core.measure.split_codes)
+        mid = (int(info.min) + int(info.max) + 1) // 2
+        r = np.clip(np.round((v - q) * SPLIT_GAIN), -(SPLIT_GAIN // 2), SPLIT_GAIN // 2) + mid
+        return np.concatenate([q, r], axis=-1).astype(dtype)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """One preprocessed float32 sample -> (raw output, probabilities, milliseconds for invoke)."""

@@ -79,6 +79,16 @@ def preprocess_json(spec: dict[str, Any], classes: list[str], io: dict[str, Any]
         ),
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
     }
+    if spec["kind"] != "image" and io["input"]["dtype"] != "float32" and \
+            int(io["input"]["shape"][-1]) == 2 * int(spec["channels"]):
+        from studio.core.measure import SPLIT_GAIN
+
+        out["quantization_note"] = (
+            f"the input is split (input.shape has twice the channels): each row holds the values' codes "
+            f"c = clip(round(v)), v = x / input.scale + input.zero_point, then their residuals "
+            f"clip(round((v - c) * {SPLIT_GAIN}), -{SPLIT_GAIN // 2}, {SPLIT_GAIN // 2}) (+ 128 for uint8); "
+            "studio_model.h's studio_model_split_window() does it on a microcontroller. "
+            "score = (output - output.zero_point) * output.scale")
     if spec["kind"] == "image":
         ch = int(spec["channels"])
         out["image"] = {

@@ -32,12 +32,44 @@ def litert_interpreter(model_bytes: bytes, num_threads: int = 1, delegates: bool
     return interp
 
 
+# A window detector's int8 input (since 2026-12-04) is split: twice as many channels as the window, each value's
+# code, then its rounding residual in 1/SPLIT_GAIN of a step; its spectrum adds the residual's DFT. The gain is in
+# the model's weights: fixed. The harness (resources/harness/run_model.py) and the C header do the same.
+SPLIT_GAIN = 250
+
+
+def is_split(x: np.ndarray, detail: dict[str, Any]) -> bool:
+    """Whether a quantized input tensor takes ``x`` split (twice its channels)."""
+    shape = detail.get("shape")
+    return (np.dtype(detail["dtype"]).kind != "f" and shape is not None and len(shape) >= 1 and x.ndim >= 1
+            and int(shape[-1]) == 2 * int(x.shape[-1]))
+
+
+def split_codes(x: np.ndarray, scale: float, zero: int, dtype: Any) -> np.ndarray:
+    """[..., C] float -> [..., 2C] integer codes: each value's code, then its rounding residual (the value minus
+    its code, in 1/SPLIT_GAIN of a step: at most half a step either way), centred in the type's range."""
+    info = np.iinfo(dtype)
+    v = np.asarray(x, dtype=np.float64) / scale + zero
+    q = np.clip(np.round(v), info.min, info.max)
+    mid = (int(info.min) + int(info.max) + 1) // 2
+    r = np.clip(np.round((v - q) * SPLIT_GAIN), -(SPLIT_GAIN // 2), SPLIT_GAIN // 2) + mid
+    return np.concatenate([q, r], axis=-1).astype(dtype)
+
+
+def split_float(x: np.ndarray, scale: float, zero: int, dtype: Any = np.int8) -> np.ndarray:
+    """What :func:`split_codes` stands for in the model's float units (a conversion's representative inputs)."""
+    return ((split_codes(x, scale, zero, dtype).astype(np.float64) - zero) * scale).astype(np.float32)
+
+
 def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """Float model input -> the tensor's dtype, using its scale / zero point when it is quantized."""
+    """Float model input -> the tensor's dtype, using its scale / zero point when it is quantized (split when
+    the tensor has twice the input's channels: :data:`SPLIT_GAIN`)."""
     dtype = np.dtype(detail["dtype"])
     if dtype.kind == "f":
         return x.astype(dtype)
     scale, zero = detail["quantization"]
+    if is_split(x, detail):
+        return split_codes(x, scale, zero, dtype)
     info = np.iinfo(dtype)
     q = np.round(x / scale + zero)
     return np.clip(q, info.min, info.max).astype(dtype)

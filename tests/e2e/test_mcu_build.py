@@ -357,3 +357,46 @@ def test_detector_bundle_answers_ok_not_ok_on_tflite_micro(task: str, tmp_path: 
     assert {it["predicted"] for it in run["items"]} <= {"OK", "NOT OK"}
     assert {it["label"] for it in run["items"]} == {"OK", "NOT OK"}  # good and defect goldens
     assert run["total"] == len(run["items"]) > 0 and run["correct"] >= run["total"] - 1
+    if task == "sensor-anomaly":
+        _split_window_matches_the_goldens(bundle, tmp_path)
+
+
+def _split_window_matches_the_goldens(bundle: Path, tmp_path: Path) -> None:
+    """A sensor detector's int8 input is split (each value's code, then its rounding residual): the header's
+    studio_model_split_window(), compiled with TFLite-Micro's warnings as errors, turns the golden windows (as the
+    bundle's run_model.py normalizes them) into the very codes the golden check feeds (Studio's measure.split_codes), within one residual
+    code where float32 rounds differently from Python's float64."""
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("bundle_run_model", bundle / "run_model.py")
+    harness = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(harness)  # type: ignore[union-attr]
+    sensor = json.loads((bundle / "preprocess.json").read_text())["sensor"]
+    raw = np.load(bundle / "golden" / "golden_windows.npz")["windows"]
+    windows = np.stack([harness.normalize_window(w, sensor) for w in raw])
+    codes = np.load(bundle / "golden" / "golden_tflm.npz")["inputs"]
+    assert codes.shape == windows.shape[:-1] + (2 * windows.shape[-1],)
+    values = ", ".join(f"{v:.9g}f" for v in windows.ravel())
+    (tmp_path / "split.cc").write_text(f"""#include <stdio.h>
+#include "studio_model.h"
+static const float kWindows[] = {{{values}}};
+int main() {{
+  static int8_t input[STUDIO_MODEL_INPUT_LEN];
+  for (int g = 0; g < {len(windows)}; ++g) {{
+    studio_model_split_window(&kWindows[g * (STUDIO_MODEL_INPUT_LEN / 2)], input);
+    for (int i = 0; i < STUDIO_MODEL_INPUT_LEN; ++i) printf("%d\\n", input[i]);
+  }}
+  return 0;
+}}
+""")
+    exe = tmp_path / "split"
+    built = _run([CXX, "-std=c++17", *TFLM_WARNINGS, f"-I{bundle}", str(tmp_path / "split.cc"), "-o", str(exe), "-lm"])
+    assert built.returncode == 0, built.stderr[-2000:]
+    out = np.array([int(v) for v in _run([str(exe)]).stdout.split()]).reshape(codes.shape)
+    # code + residual / 250: the value in steps (a value half-way between two codes may round either way, with
+    # its residual at +125 or -125: the same value)
+    channels = windows.shape[-1]
+    value = out[..., :channels] + out[..., channels:] / 250.0
+    expected = codes[..., :channels].astype(int) + codes[..., channels:].astype(int) / 250.0
+    assert np.abs(value - expected).max() <= 1.0 / 250 + 1e-9
+    assert (out == codes).mean() > 0.99

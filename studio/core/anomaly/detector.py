@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.errors import ConfigError
+from studio.core.measure import SPLIT_GAIN
 
 KINDS = ("patch", "global", "window")
 # alignment index from which images are compared whole (global), else patch by patch, when no defect images in
@@ -71,6 +72,10 @@ WINDOW_ROUNDING = 1
 # values was clipped to about the normal peak on the device and scored as normal (a spike window: float 14.1, int8
 # 2.1 on a long GunPoint series); docs/benchmarks.md, "The window detector's int8 input range"
 WINDOW_INPUT_MARGIN = 0.5
+# Runs fitted since 2026-12-04 ("split" in the spec): the int8 graph's input carries each value's rounding
+# residual beside its code (measure.split_codes), and the spectrum adds the residual's DFT: the device's spectrum
+# no longer rounds the input to 1/255 of its range (docs/benchmarks.md, "The window detector's int8 input split")
+WINDOW_SPLIT = SPLIT_GAIN
 MAX_RESIDUAL_DIMS = 1024  # the shape residual is a dims x dims matrix: left out for wider shapes (many channels)
 # Patch model: each whitened patch coordinate is clipped at 4 standard deviations, as a RELU6 fused into the
 # whitening convolution, and the patch energy saturates where the map reaches the cap, so the int8 ranges are
@@ -147,7 +152,7 @@ def window_spec(window: int, channels: int, bank: int, residual: bool = False) -
     bins = max(1, window // 2)  # frequencies 1 .. window/2
     bands = distinct_bands(bins, max(1, min(MAX_BANDS, bins)))  # each band once (band_edges)
     params = {"pool": pool, "bins": bins, "bands": bands, "bank": int(bank), "zclip": WINDOW_ZCLIP,
-              "cap": WINDOW_CAP, "rounding": WINDOW_ROUNDING, "margin": WINDOW_INPUT_MARGIN}
+              "cap": WINDOW_CAP, "rounding": WINDOW_ROUNDING, "margin": WINDOW_INPUT_MARGIN, "split": WINDOW_SPLIT}
     if residual and (window // pool) * channels <= MAX_RESIDUAL_DIMS:
         params["residual"] = 1  # model.json's detector parameters are numbers (runs.read_anomaly_run)
     return DetectorSpec("window", (window, channels), params)
@@ -190,7 +195,11 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool
     _, keras = load_tf()
     L = layer_classes()
     p = spec.params
-    inp = keras.Input(shape=spec.input_shape, batch_size=batch_size, name="input")
+    shape = tuple(spec.input_shape)
+    if int8 and spec.kind == "window" and p.get("split") and float(p.get("zclip", 0.0)) > 0:
+        # each value's int8 code, then its rounding residual (WINDOW_SPLIT)
+        shape = (shape[0], 2 * shape[1])
+    inp = keras.Input(shape=shape, batch_size=batch_size, name="input")
     if spec.kind == "patch":
         ch = spec.input_shape[-1]
         maps = [
@@ -211,7 +220,7 @@ def build_detector(spec: DetectorSpec, batch_size: int | None = None, int8: bool
         window, ch = spec.input_shape
         zclip = float(p.get("zclip", 0.0))
         features = L["WindowFeatures"](window, ch, p["pool"], p["bins"], p["bands"], zclip,
-                                       int(p.get("rounding", 0)), int8, name="features")
+                                       int(p.get("rounding", 0)), int8, int(p.get("split", 0)), name="features")
         feats = features(inp)
         score = L["NearestWindow"](p["bank"], feats.shape[-1], p.get("clip", CLIP), p.get("cap", SCORE_CAP),
                                    zclip, name="nearest")(feats)

@@ -236,7 +236,7 @@ def layer_classes() -> dict[str, Any]:
         """[b, window, channels] -> standardized [shape | spectrum | statistics] feature vector."""
 
         def __init__(self, window: int, channels: int, pool: int, bins: int, bands: int, zclip: float = 0.0,
-                     rounding: int = 0, hard: bool = False, **kw: Any) -> None:
+                     rounding: int = 0, hard: bool = False, split: int = 0, **kw: Any) -> None:
             super().__init__(**kw)
             self.window, self.channels, self.pool = int(window), int(channels), int(pool)
             self.bins, self.bands = int(bins), int(bands)
@@ -244,6 +244,11 @@ def layer_classes() -> dict[str, Any]:
             # rounding: the spectrum is the one expected of the int8 input, its rounding noise (sd ``dft_noise`` at
             # each DFT output) averaged over; hard: the int8 graph, whose input carries that noise for real
             self.rounding, self.hard = int(rounding), bool(hard)
+            # split (> 0, fixed-range form): the int8 graph's input holds 2 x channels: each value's int8 code, then
+            # its rounding residual in 1/split of a step (measure.split_codes); the spectrum adds the residual's
+            # DFT (weights / split) to the value's, so the device's spectrum is the unrounded input's; its constant
+            # ``split_delta`` keeps the value's half-waves unclipped while the residual's is added (clipped_bands)
+            self.split = int(split) if self.zclip > 0 else 0
             self.raw_dim = (self.window // self.pool) * self.channels
             self.spec_dim = self.bands * self.channels
             self.stat_dim = 4 * self.channels
@@ -262,9 +267,14 @@ def layer_classes() -> dict[str, Any]:
                 self.band_halves = const(self, "band_halves", (self.channels * 4 * self.bins, self.spec_dim))
             if self.rounding:  # the rounding noise's sd at each DFT output: cos bins, then sin bins
                 self.noise = const(self, "dft_noise", (2 * self.bins,))
+            if self.split:
+                self.delta = const(self, "split_delta", (1,))
             super().build(input_shape)
 
         def call(self, x: Any) -> Any:
+            residual = None
+            if self.hard and self.split:
+                x, residual = x[..., : self.channels], x[..., self.channels :]
             raw = x
             if self.pool > 1:
                 usable = (self.window // self.pool) * self.pool
@@ -272,10 +282,12 @@ def layer_classes() -> dict[str, Any]:
             raw = tf.reshape(raw, (-1, self.raw_dim))
             # 2-D matmuls (FULLY_CONNECTED): rows are (sample, channel) pairs
             rows = tf.reshape(tf.transpose(x, (0, 2, 1)), (-1, self.window))
-            rows = rows - tf.reduce_mean(rows, axis=-1, keepdims=True)
-            if self.zclip > 0:
-                bands = self.clipped_bands(rows)
+            if residual is not None:  # the DFT weights sum to zero exactly in int8: the window's mean cancels
+                bands = self.clipped_bands(rows, tf.reshape(tf.transpose(residual, (0, 2, 1)), (-1, self.window)))
+            elif self.zclip > 0:
+                bands = self.clipped_bands(rows - tf.reduce_mean(rows, axis=-1, keepdims=True))
             else:
+                rows = rows - tf.reduce_mean(rows, axis=-1, keepdims=True)
                 re, im = tf.matmul(rows, self.cos), tf.matmul(rows, self.sin)
                 if self.rounding and not self.hard:
                     mag = (expected_relu(re, self.noise[: self.bins]) + expected_relu(-re, self.noise[: self.bins])
@@ -305,16 +317,24 @@ def layer_classes() -> dict[str, Any]:
                 at += n
             return tf.concat(out, axis=-1)  # u in [0, 6]; z = (u - 3) * zclip / 3
 
-        def clipped_bands(self, rows: Any) -> Any:
+        def clipped_bands(self, rows: Any, residual: Any = None) -> Any:
             """|re| + |im| per bin as relu6 of the four half-waves (one FULLY_CONNECTED with a fused RELU6 over
             [cos, -cos, sin, -sin] / SPECTRUM_HEADROOM, ``dft_halves``), pooled into bands by a second one
             with a fused RELU6 (``band_halves``: the band pooling once per half-wave; constants of their own,
             as TFLite-Micro has no TILE / the converter folds no CONCATENATION of weights):
             both int8 ranges are fixed by the ops (a normal window's bins and bands are ~1 there, saturating at
             6 * headroom). Calibrated from the data instead, the perturbed windows' clipping harmonics set them:
-            on GunPoint the DFT output's int8 step was 0.7 times a normal bin."""
+            on GunPoint the DFT output's int8 step was 0.7 times a normal bin.
+
+            ``residual`` (the split int8 graph): rows of the input's rounding residuals, in 1/split of a step.
+            The half-waves are then relu6(relu6(value's + delta) + residual's - delta): equal to relu6 of their
+            sum while the residual's part stays within +-delta (a few times its sd), and every int8 range is still
+            fixed by an op (the residual's FULLY_CONNECTED output is narrow by construction)."""
             a = tf.matmul(rows, self.halves)  # [b * ch, 4 * bins]
-            if self.rounding and not self.hard:
+            if residual is not None:
+                fine = tf.matmul(residual, self.halves * (1.0 / self.split)) - self.delta
+                halves = tf.nn.relu6(tf.nn.relu6(a + self.delta) + fine)
+            elif self.rounding and not self.hard:
                 sd = tf.concat([self.noise[: self.bins], self.noise[: self.bins], self.noise[self.bins :],
                                 self.noise[self.bins :]], axis=0) * (1.0 / SPECTRUM_HEADROOM)
                 halves = expected_relu(a, sd) - expected_relu(a - 6.0, sd)  # E[relu6(a + noise)]
@@ -325,7 +345,8 @@ def layer_classes() -> dict[str, Any]:
 
         def get_config(self) -> dict[str, Any]:
             return dict(super().get_config(), window=self.window, channels=self.channels, pool=self.pool,
-                        bins=self.bins, bands=self.bands, zclip=self.zclip, rounding=self.rounding, hard=self.hard)
+                        bins=self.bins, bands=self.bands, zclip=self.zclip, rounding=self.rounding, hard=self.hard,
+                        split=self.split)
 
     class NearestWindow(keras.layers.Layer):
         """Weighted, clipped squared distance to the nearest normal window, in typical-normal units, capped.

@@ -45,7 +45,6 @@ def _verdict_units(scored: Scored, scores: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None) -> Any:
-    from studio.core.convert import convert_model
     from studio.core.fsutil import safe_name
     from studio.core.optimize.config import VariantInfo
     from studio.core.optimize.store import write_variant
@@ -79,16 +78,9 @@ def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None
                              margin=window_margin(info.detector.params))  # the int8 input range the fit assumed
     reporter.status("Converting" + (f" (int8, calibrated on {len(rep)} normal and perturbed inputs)"
                                     if config.quantize == "int8" else f" to {config.quantize}"))
-    from .detector import export_copy
-    from .litert import share_bank
-
-    model_bytes = convert_model(export_copy(model, info.detector, int8=config.quantize == "int8"), config.quantize,
-                                rep if config.quantize == "int8" else None,
-                                io_dtype=config.io_dtype if config.quantize == "int8" else "float32",
-                                progress=lambda f: reporter.progress(0.1 + 0.35 * f, "converting"),
-                                per_tensor_dense=fixed_global)
-    if fixed_global and config.quantize == "int8":
-        model_bytes = share_bank(model_bytes)
+    model_bytes = convert_detector(model, info.detector, config.quantize, rep if config.quantize == "int8" else None,
+                                   io_dtype=config.io_dtype if config.quantize == "int8" else "float32",
+                                   progress=lambda f: reporter.progress(0.1 + 0.35 * f, "converting"))
     measured = measure(model_bytes, model, sets, policy, calibration, config, reporter)
     data = _record(name, info, config, model_bytes, measured, calibration, int(good.sum()))
     data["seconds"] = round(time.monotonic() - started, 1)
@@ -102,6 +94,54 @@ def optimize_anomaly(project: Any, config: Any, reporter: Reporter | None = None
     reporter.status(f"Variant '{name}': {data['bytes'] / 1024:.1f} KB, AUROC {_pct(a['auroc'])} through LiteRT "
                     f"(float detector {_pct(a['keras_auroc'])}), threshold {a['threshold']:.4g}")
     return VariantInfo(name, final, data)
+
+
+def convert_detector(model: Any, detector: Any, quantize: str, rep: np.ndarray | None, io_dtype: str = "int8",
+                     progress: Any = None) -> bytes:
+    """A fitted detector (its DetectorSpec ``detector``) as a .tflite: full int8 calibrated on ``rep``
+    (:func:`.synthetic.representative_set`), a window detector's input split (:func:`convert_split`), the fixed
+    global detector's bank stored once (:func:`.litert.share_bank`)."""
+    from studio.core.convert import convert_model
+
+    from .detector import export_copy
+    from .litert import share_bank
+
+    int8 = quantize == "int8"
+    fixed_global = detector.kind == "global" and bool(detector.params.get("fixed"))
+    exported = export_copy(model, detector, int8=int8)
+
+    def convert(representative: np.ndarray | None) -> bytes:
+        return convert_model(exported, quantize, representative, io_dtype=io_dtype if int8 else "float32",
+                             progress=progress, per_tensor_dense=fixed_global)
+
+    if not int8:
+        return convert(None)
+    if rep is None:
+        raise ConfigError("int8 conversion needs representative inputs", hint="import good training examples")
+    if int(exported.input.shape[-1]) == 2 * int(rep.shape[-1]):
+        return convert_split(convert, rep)  # the converter stores the DFT's codes once for both of its matmuls
+    return share_bank(convert(rep)) if fixed_global else convert(rep)
+
+
+def convert_split(convert: Any, rep: np.ndarray) -> bytes:
+    """A full-int8 conversion of a detector whose input is split (:func:`studio.core.measure.split_codes`): its
+    representative inputs carry each value's rounding residual at the input's scale, which only the conversion
+    fixes. The first pass splits at the scale the converter gives a range (zero included, 255 steps); when the
+    model's input says otherwise it is converted again at that one."""
+    from studio.core import measure as M
+
+    lo, hi = min(float(rep.min()), 0.0), max(float(rep.max()), 0.0)
+    scale = (hi - lo) / 255.0 or 1.0
+    quant = (scale, int(np.clip(np.round(-128 - lo / scale), -128, 127)))
+    for _ in range(3):
+        model_bytes = convert(M.split_float(rep, *quant))
+        detail = M.litert_interpreter(model_bytes, delegates=False).get_input_details()[0]
+        s, z = detail["quantization"]
+        actual = (float(s), int(z) - (128 if np.dtype(detail["dtype"]) == np.uint8 else 0))  # as int8
+        if np.isclose(actual[0], quant[0], rtol=1e-6) and actual[1] == quant[1]:
+            break
+        quant = actual
+    return model_bytes
 
 
 def _pct(v: float | None) -> str:

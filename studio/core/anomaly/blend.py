@@ -62,7 +62,7 @@ def residual_energy(z: np.ndarray, m: np.ndarray, proj: np.ndarray, spread: np.n
 def fit_residual(model: Any, z_train: np.ndarray, z_holdout: np.ndarray | None, zclip: float,
                  cap: float) -> dict[str, Any]:
     """Set ShapeResidual's constants (layer "residual") from the standardized, clipped shape pieces."""
-    from .detector import layer, set_consts
+    from .detector import int8_columns, layer, set_consts
 
     m, proj = principal_residual(z_train)
     ref = z_train if z_holdout is None or not len(z_holdout) else np.concatenate([z_train, z_holdout])
@@ -75,6 +75,13 @@ def fit_residual(model: Any, z_train: np.ndarray, z_holdout: np.ndarray | None, 
     # u = z * 3 / zclip + 3 in, relu6(3 * r / (c * spread) + 3) out (see ShapeResidual)
     w = (zclip / c) * proj / spread[None, :]
     b = -(3.0 / c) * ((zclip + m) @ proj) / spread + 3.0
+    # the weights as the device stores them (int8, one scale per output), the rounding's share at the normal
+    # windows' mean shape moved into the bias: u sits near 3 in all of its hundreds of inputs, so the rounding of
+    # each small weight, times 3, summed to about a third of a normal spread per output; the int8 residual read
+    # twice the float one, all but flat (BasicMotions-Walking series s0: correlation 0.32 with float)
+    wq = int8_columns(w)
+    b = b + (3.0 + 3.0 * m / zclip) @ (w - wq)
+    w = wq
     set_consts(layer(model, "residual"), proj=w, bias=b,
                weight=((c / 3.0) ** 2 * spread ** 2 * 6.0 / (cap * typical))[:, None])
     set_consts(layer(model, "mix"), mix=np.array(MIXES[DEFAULT]))

@@ -255,6 +255,15 @@ def set_consts(lyr: Any, **values: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- maths
+def int8_columns(w: np.ndarray) -> np.ndarray:
+    """Each column of ``w`` ([in, out]: a FULLY_CONNECTED's outputs) rounded to the int8 grid a conversion
+    stores it on (symmetric, one scale per output: the column's largest magnitude / 127), so the float detector
+    computes with the device's weights and the conversion gives back these values."""
+    w = np.asarray(w, dtype=np.float64)
+    step = np.abs(w).max(axis=0, keepdims=True) / 127.0
+    return (np.round(w / np.where(step > 0, step, 1.0)) * step).astype(np.float32)
+
+
 def alignment_index(x: np.ndarray) -> float:
     """Variance of the mean image over the mean variance of one image (grey): ~0 textures, 0.3-0.7 digits.
 

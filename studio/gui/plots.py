@@ -291,11 +291,9 @@ class ScatterPlot(pg.PlotWidget):
         nofit = [(x, y) for _n, x, y, ok in points if not ok and x > 0]
         self.fits_points.setData([p[0] for p in fits], [p[1] for p in fits])
         self.nofit_points.setData([p[0] for p in nofit], [p[1] for p in nofit])
-        for name, size, acc, _ok in points:
-            if size <= 0:
-                continue
-            label = pg.TextItem(name, color="#3d4d58", anchor=(0, 1.1))
-            label.setPos(math.log10(size), acc)  # items added by hand live in log coordinates
+        for x, y, text, below in label_places(points):
+            label = pg.TextItem(text, color="#3d4d58", anchor=(0, -0.1) if below else (0, 1.1))
+            label.setPos(x, y)  # items added by hand live in log coordinates
             self.addItem(label)
             self._labels.append(label)
         xs = [p[1] for p in points if p[1] > 0]
@@ -313,6 +311,23 @@ class ScatterPlot(pg.PlotWidget):
             self.setYRange(max(0.0, min(ys) - 10), min(100.0, max(ys) + 5) + 2, padding=0)
         else:
             self.setYRange(0.0, 100.0, padding=0.04)  # an empty plot still reads 0-100 %
+
+
+def label_places(points: list[tuple[str, float, float, bool]]) -> list[tuple[float, float, str, bool]]:
+    """(log10 size, accuracy, text, below) of the scatter's labels: variants on the same spot share one label
+    ("int8, u8"); a label near the one before it (within 0.15 decades and 1.5 points) goes below its point when
+    that one is above, so two close variants' names do not print over each other."""
+    groups: dict[tuple[float, float], tuple[float, float, list[str]]] = {}
+    for name, size, acc, _ok in points:
+        if size <= 0:
+            continue
+        x = math.log10(size)
+        groups.setdefault((round(x, 2), round(acc, 1)), (x, acc, []))[2].append(name)
+    placed: list[tuple[float, float, str, bool]] = []
+    for x, y, names in sorted(groups.values(), key=lambda g: (g[0], g[1])):
+        near = [b for px, py, _t, b in placed if abs(px - x) < 0.15 and abs(py - y) < 1.5]
+        placed.append((x, y, ", ".join(names), bool(near) and not near[-1]))
+    return placed
 
 
 __all__ = ["BarChart", "CurvePlot", "HeatMap", "IntegerAxis", "LogSizeAxis", "PercentAxis", "ScatterPlot",

@@ -32,6 +32,21 @@ def test_size_axis_one_unit_and_percent_axis(qtbot) -> None:  # noqa: ANN001
     assert all(float(t.split()[0]) <= 100 for t in top)
 
 
+def test_close_variants_names_do_not_print_over_each_other(qtbot) -> None:  # noqa: ANN001
+    """Two variants on the same spot share one label; a close one's label goes below its point (the Optimize
+    page printed "plain" over "int8" over "u8" for 81 / 91 / 91 KB at 100 %)."""
+    plot = ScatterPlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 300)
+    plot.set_points([("int8", 90.7, 100.0, True), ("plain", 81.0, 100.0, True), ("u8", 90.7, 100.0, True),
+                     ("c50", 20.0, 96.0, True)], None, "flash")
+    plot.show()
+    qtbot.waitExposed(plot)
+    labels = {t.toPlainText(): t for t in plot._labels}  # noqa: SLF001
+    assert set(labels) == {"int8, u8", "plain", "c50"}
+    assert not labels["plain"].sceneBoundingRect().intersects(labels["int8, u8"].sceneBoundingRect())
+
+
 def test_curves_whole_epochs_percent_axis_and_legend_outside(qtbot) -> None:  # noqa: ANN001
     acc = CurvePlot("Accuracy", "%")
     qtbot.addWidget(acc)
